@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "procvision_shm",
+      "sources": ["native/shm/shm.c"],
+      "cflags": ["-std=c11", "-O2", "-Wall", "-Wextra"],
+      "libraries": ["-lrt"]
+    }
+  ]
+}

@@ -1,0 +1,39 @@
+// Prepares the Python the tests use: a venv in .cache/test-venv with numpy, Pillow, pytest and the freshly built
+// SDK wheel. Wheels are downloaded once into .cache/wheels (the only network use), then installed with --no-index.
+// `--pytest` runs the SDK's pytest suite with that venv.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const cache = path.join(root, ".cache");
+const wheels = path.join(cache, "wheels");
+const venv = path.join(cache, "test-venv");
+const python = path.join(venv, process.platform === "win32" ? "Scripts/python.exe" : "bin/python");
+const requirements = ["numpy", "pillow", "pytest"];
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
+  execFileSync(cmd, args, { stdio: "inherit", env });
+}
+
+if (process.argv.includes("--pytest")) {
+  run(python, ["-m", "pytest", "-q", path.join(root, "sdk", "python", "tests")], { ...process.env, PYTHONPATH: "" });
+  process.exit(0);
+}
+
+mkdirSync(wheels, { recursive: true });
+const have = (name: string) => readdirSync(wheels).some((f) => f.toLowerCase().startsWith(`${name}-`));
+const missing = requirements.filter((r) => !have(r));
+if (missing.length > 0) {
+  run("python3", ["-m", "pip", "download", "--only-binary=:all:", "-d", wheels, ...requirements]);
+}
+if (!existsSync(python)) run("python3", ["-m", "venv", venv]);
+const hermetic = { ...process.env, PIP_CONFIG_FILE: "/dev/null", PYTHONPATH: "" };
+run(python, ["-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index", "--find-links", wheels, ...requirements], hermetic);
+const sdkDir = path.join(root, "dist", "sdk");
+const sdkWheel = readdirSync(sdkDir).find((f) => f.endsWith(".whl"));
+if (!sdkWheel) throw new Error("no SDK wheel in dist/sdk: run npm run build first");
+run(python, ["-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index", "--no-deps", "--force-reinstall",
+  path.join(sdkDir, sdkWheel)], hermetic);
+console.log(`test python ready: ${path.relative(root, python)}`);

@@ -1,0 +1,58 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+import { ProcVisionError } from "../errors/procvision-error.js";
+
+const run = promisify(execFile);
+
+export interface Interpreter {
+  /** Absolute path to spawn: never a shim (pyenv shims cost ~50 ms per start). */
+  executable: string;
+  version: string;
+  /** `cp311` style tag of the implementation and version. */
+  tag: string;
+}
+
+const cache = new Map<string, Promise<Interpreter>>();
+
+const PROBE = "import sys, platform; print(sys.executable); print(platform.python_version()); print(sys.implementation.name)";
+
+/**
+ * Finds the interpreter behind `candidate` (a command on PATH or a path). A venv's python is kept as it is:
+ * resolving its symlink would leave the venv. A command on PATH is asked for `sys.executable`, which goes past shims.
+ */
+export function resolveInterpreter(candidate = "python3"): Promise<Interpreter> {
+  let found = cache.get(candidate);
+  if (!found) {
+    found = probe(candidate);
+    cache.set(candidate, found);
+    found.catch(() => cache.delete(candidate));
+  }
+  return found;
+}
+
+async function probe(candidate: string): Promise<Interpreter> {
+  const isPath = candidate.includes("/") || candidate.includes("\\");
+  if (isPath && !existsSync(candidate)) {
+    throw new ProcVisionError("2003", `Python interpreter not found: ${candidate}`, {
+      hint: "pass the absolute path of a python executable (e.g. /opt/venv/bin/python)",
+    });
+  }
+  let stdout: string;
+  try {
+    ({ stdout } = await run(candidate, ["-c", PROBE], { timeout: 15_000, env: { ...process.env, PYTHONPATH: "" } }));
+  } catch (err) {
+    throw new ProcVisionError("2003", `cannot run Python interpreter "${candidate}": ${(err as Error).message}`, {
+      hint: "install Python 3.9+ or pass --python with the interpreter to use",
+    });
+  }
+  const [executable = "", version = "", impl = ""] = stdout.trim().split(/\r?\n/);
+  const [major, minor] = version.split(".");
+  const implTag = impl === "cpython" ? "cp" : impl.slice(0, 2);
+  return {
+    executable: isPath ? path.resolve(candidate) : executable,
+    version,
+    tag: `${implTag}${major}${minor}`,
+  };
+}

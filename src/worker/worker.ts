@@ -1,0 +1,426 @@
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { EventEmitter } from "node:events";
+import { performance } from "node:perf_hooks";
+import type { Readable, Writable } from "node:stream";
+import { ErrorCode } from "../errors/codes.js";
+import { ProcVisionError } from "../errors/procvision-error.js";
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder } from "../protocol/frame-codec.js";
+import {
+  parseWorkerMessage,
+  runnerFrames,
+  type CallMethod,
+  type CallPayload,
+  type ResultMessage,
+  type WorkerHello,
+  type WorkerMessage,
+} from "../protocol/messages.js";
+import { buildWorkerEnv } from "./env.js";
+import { StderrTail, type StderrLine } from "./stderr-tail.js";
+
+export const RUNNER_VERSION = "0.1.0";
+
+export interface WorkerOptions {
+  /** Absolute path of the interpreter (see resolveInterpreter). */
+  python: string;
+  /** `module.path:ClassName`. */
+  entryPoint: string;
+  /** Package root: the worker's cwd, first on its sys.path. */
+  cwd: string;
+  pythonPath?: readonly string[];
+  env?: Readonly<Record<string, string>>;
+  /** hello → ready, including import and setup(). */
+  startupTimeoutMs?: number;
+  /** 0 disables heartbeats (one-shot tools). */
+  heartbeatIntervalMs?: number;
+  heartbeatGraceMs?: number;
+  killGraceMs?: number;
+  maxFrameBytes?: number;
+  stderrTailLines?: number;
+  /** Shown in messages, e.g. `algorithm-example 1.0 #1`. */
+  label?: string;
+}
+
+export interface CallResult {
+  status: string;
+  message: string;
+  error_code: string | null;
+  data: Record<string, unknown>;
+  debug: Record<string, unknown>;
+  session_state: Record<string, unknown>;
+  stdout_bytes: number;
+  retryable: boolean;
+  fatal: boolean;
+  latency_ms: number;
+}
+
+export type WorkerState = "starting" | "ready" | "stopping" | "exited";
+
+export interface WorkerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** True when the exit was asked for (shutdown/kill by us), false for a crash. */
+  expected: boolean;
+  reason: string;
+}
+
+interface WorkerEvents {
+  exit: [WorkerExit];
+  stderr: [StderrLine];
+  "heartbeat-missed": [{ misses: number }];
+  "protocol-error": [ProcVisionError];
+  "stdout-noise": [{ method: CallMethod; bytes: number }];
+}
+
+interface Pending {
+  method: CallMethod;
+  resolve: (result: CallResult) => void;
+  reject: (error: ProcVisionError) => void;
+  timer: NodeJS.Timeout | undefined;
+  started: number;
+}
+
+type Child = ChildProcessByStdio<Writable, Readable, Readable>;
+
+/**
+ * One algorithm process speaking the wire protocol. This is the only way the CLI and the runner talk to an
+ * algorithm: spawn, handshake, calls multiplexed by request_id, heartbeats, escalating shutdown.
+ */
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly options: Required<Omit<WorkerOptions, "pythonPath" | "env">> & Pick<WorkerOptions, "pythonPath" | "env">;
+  readonly stderrTail: StderrTail;
+  state: WorkerState = "starting";
+  hello: WorkerHello | undefined;
+  info: Record<string, unknown> = {};
+  readonly startedAt = Date.now();
+  lastPongAt: number | undefined;
+
+  private readonly child: Child;
+  private readonly decoder: FrameDecoder;
+  private readonly pending = new Map<string, Pending>();
+  private nextId = 1;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private outstandingPing: { id: string; sentAt: number } | undefined;
+  private misses = 0;
+  private stopRequested = false;
+  private exitReason = "";
+  private readonly exited: Promise<WorkerExit>;
+  private startup: { resolve: () => void; reject: (err: ProcVisionError) => void } | undefined;
+
+  private constructor(options: WorkerOptions) {
+    super();
+    this.options = {
+      startupTimeoutMs: 30_000,
+      heartbeatIntervalMs: 5_000,
+      heartbeatGraceMs: 2_000,
+      killGraceMs: 3_000,
+      maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+      stderrTailLines: 200,
+      label: options.entryPoint,
+      ...options,
+    };
+    this.stderrTail = new StderrTail(this.options.stderrTailLines);
+    this.decoder = new FrameDecoder(this.options.maxFrameBytes);
+    this.child = spawn(
+      this.options.python,
+      ["-m", "procvision_algorithm_sdk.adapter", "--entry", this.options.entryPoint,
+        "--max-frame-bytes", String(this.options.maxFrameBytes)],
+      {
+        cwd: this.options.cwd,
+        env: buildWorkerEnv(process.env, {
+          ...(this.options.pythonPath ? { pythonPath: this.options.pythonPath } : {}),
+          ...(this.options.env ? { extra: this.options.env } : {}),
+        }),
+        stdio: ["pipe", "pipe", "pipe"],
+        windowsHide: true,
+      },
+    );
+    this.exited = new Promise((resolve) => {
+      this.child.once("close", (code, signal) => resolve(this.onExit(code, signal)));
+    });
+    // A spawn failure (ENOENT) arrives as 'error' followed by 'close'.
+    this.child.on("error", (err) => {
+      this.exitReason ||= `cannot start ${this.options.python}: ${err.message}`;
+    });
+    this.child.stdin.on("error", () => {
+      // EPIPE when the worker died; the exit handler reports it.
+    });
+    this.child.stdout.on("data", (chunk: Buffer) => this.onStdout(chunk));
+    this.stderrTail.attach(this.child.stderr, (line) => this.emit("stderr", line));
+  }
+
+  /** Spawns the adapter and resolves once it is ready; rejects with the worker's error code and stderr tail. */
+  static async start(options: WorkerOptions): Promise<Worker> {
+    const worker = new Worker(options);
+    await worker.handshake();
+    return worker;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get busy(): boolean {
+    return this.pending.size > 0;
+  }
+
+  get uptimeMs(): number {
+    return Date.now() - this.startedAt;
+  }
+
+  /** Resolves when the process is gone, whatever the reason. */
+  waitForExit(): Promise<WorkerExit> {
+    return this.exited;
+  }
+
+  private handshake(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.startup = undefined;
+        const err = this.failure(ErrorCode.timeout, `worker did not become ready within ${this.options.startupTimeoutMs} ms`);
+        this.kill("startup timeout");
+        reject(err);
+      }, this.options.startupTimeoutMs);
+      this.startup = {
+        resolve: () => { clearTimeout(timer); resolve(); },
+        reject: (err) => { clearTimeout(timer); reject(err); },
+      };
+    });
+  }
+
+  call(method: CallMethod, payload: CallPayload, options: { timeoutMs?: number } = {}): Promise<CallResult> {
+    if (this.state !== "ready") {
+      return Promise.reject(this.failure(ErrorCode.worker_crashed, `worker is ${this.state}, cannot call ${method}`));
+    }
+    const requestId = `r${this.nextId++}`;
+    return new Promise<CallResult>((resolve, reject) => {
+      const pending: Pending = { method, resolve, reject, timer: undefined, started: performance.now() };
+      if (options.timeoutMs !== undefined && options.timeoutMs > 0) {
+        pending.timer = setTimeout(() => this.onCallTimeout(requestId, options.timeoutMs ?? 0), options.timeoutMs);
+      }
+      this.pending.set(requestId, pending);
+      this.send(runnerFrames.call(requestId, method, payload));
+    });
+  }
+
+  /** shutdown frame (teardown runs) → SIGTERM → SIGKILL, each step after killGraceMs. */
+  async shutdown(): Promise<WorkerExit> {
+    if (this.state === "exited") return this.exited;
+    this.stopRequested = true;
+    this.exitReason ||= "shutdown requested";
+    this.state = "stopping";
+    this.stopHeartbeat();
+    this.send(runnerFrames.shutdown());
+    this.child.stdin.end();
+    const grace = this.options.killGraceMs;
+    if (await this.exitsWithin(grace)) return this.exited;
+    this.signal("SIGTERM");
+    if (await this.exitsWithin(grace)) return this.exited;
+    this.signal("SIGKILL");
+    return this.exited;
+  }
+
+  /** Immediate SIGKILL: for a worker that is hung, unhealthy or no longer trusted. */
+  kill(reason: string): Promise<WorkerExit> {
+    this.stopRequested = true;
+    this.exitReason ||= reason;
+    this.stopHeartbeat();
+    this.signal("SIGKILL");
+    return this.exited;
+  }
+
+  /** SIGTERM then SIGKILL after killGraceMs: how a timed-out call ends its worker. */
+  async terminate(reason: string): Promise<WorkerExit> {
+    this.stopRequested = true;
+    this.exitReason ||= reason;
+    this.stopHeartbeat();
+    this.signal("SIGTERM");
+    if (!(await this.exitsWithin(this.options.killGraceMs))) this.signal("SIGKILL");
+    return this.exited;
+  }
+
+  private exitsWithin(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      void this.exited.then(() => { clearTimeout(timer); resolve(true); });
+    });
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(sig);
+  }
+
+  private send(message: object): void {
+    if (!this.child.stdin.writable) return;
+    this.child.stdin.write(encodeFrame(message));
+  }
+
+  private onStdout(chunk: Buffer): void {
+    let frames;
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      this.onProtocolError(err as ProcVisionError);
+      return;
+    }
+    for (const frame of frames) {
+      let message: WorkerMessage;
+      try {
+        message = parseWorkerMessage(frame);
+      } catch (err) {
+        this.onProtocolError(err as ProcVisionError);
+        return;
+      }
+      this.onMessage(message);
+    }
+  }
+
+  private onProtocolError(err: ProcVisionError): void {
+    // A corrupt stream cannot be trusted for any further call: fail everything and replace the process.
+    this.emit("protocol-error", err);
+    this.exitReason ||= `protocol error: ${err.message}`;
+    this.failAll(new ProcVisionError(ErrorCode.protocol_error, `${this.options.label}: ${err.message}`, { hint: err.hint }));
+    this.startup?.reject(this.failure(ErrorCode.protocol_error, err.message));
+    this.startup = undefined;
+    void this.kill(this.exitReason);
+  }
+
+  private onMessage(message: WorkerMessage): void {
+    switch (message.type) {
+      case "hello":
+        this.hello = message;
+        this.send(runnerFrames.hello(RUNNER_VERSION, this.options.heartbeatIntervalMs));
+        return;
+      case "ready":
+        this.info = message.info;
+        if (this.state === "starting") {
+          this.state = "ready";
+          this.startHeartbeat();
+          this.startup?.resolve();
+          this.startup = undefined;
+        }
+        return;
+      case "pong":
+        if (this.outstandingPing && message.request_id === this.outstandingPing.id) {
+          this.outstandingPing = undefined;
+          this.misses = 0;
+        }
+        this.lastPongAt = Date.now();
+        return;
+      case "result":
+        this.onResult(message);
+        return;
+      case "error":
+        this.onErrorFrame(message.request_id, message.error_code ?? ErrorCode.unknown_error, message.message);
+        return;
+      case "shutdown":
+        return; // the ack; the exit that follows is what counts
+    }
+  }
+
+  private onErrorFrame(requestId: string | null, code: string, message: string): void {
+    if (this.startup) {
+      this.exitReason ||= `worker reported error ${code} before ready: ${message}`;
+      this.startup.reject(this.failure(code, `worker failed to start: ${message}`));
+      this.startup = undefined;
+      return;
+    }
+    const pending = requestId === null ? undefined : this.take(requestId);
+    const error = this.failure(code, message);
+    if (pending) pending.reject(error);
+    else this.emit("protocol-error", error);
+  }
+
+  private onResult(message: ResultMessage): void {
+    const pending = this.take(message.request_id);
+    if (!pending) return; // a late answer to a call that already timed out
+    if (message.stdout_bytes > 0) this.emit("stdout-noise", { method: pending.method, bytes: message.stdout_bytes });
+    pending.resolve({
+      status: message.status,
+      message: message.message,
+      error_code: message.error_code,
+      data: message.data,
+      debug: message.debug,
+      session_state: message.session_state,
+      stdout_bytes: message.stdout_bytes,
+      retryable: message.retryable === true,
+      fatal: message.fatal === true,
+      latency_ms: performance.now() - pending.started,
+    });
+  }
+
+  private take(requestId: string): Pending | undefined {
+    const pending = this.pending.get(requestId);
+    if (pending) {
+      this.pending.delete(requestId);
+      clearTimeout(pending.timer);
+    }
+    return pending;
+  }
+
+  private onCallTimeout(requestId: string, timeoutMs: number): void {
+    const pending = this.take(requestId);
+    if (!pending) return;
+    pending.reject(this.failure(ErrorCode.timeout, `${pending.method} did not answer within ${timeoutMs} ms`, {
+      hint: "the worker was stopped and will be replaced; raise the timeout if the algorithm is legitimately slow",
+    }));
+    void this.terminate(`${pending.method} timed out after ${timeoutMs} ms`);
+  }
+
+  private startHeartbeat(): void {
+    const interval = this.options.heartbeatIntervalMs;
+    if (interval <= 0) return;
+    this.heartbeat = setInterval(() => this.beat(), interval);
+    this.heartbeat.unref();
+  }
+
+  private beat(): void {
+    if (this.outstandingPing) return; // the grace timer judges it
+    const id = `hb${this.nextId++}`;
+    this.outstandingPing = { id, sentAt: Date.now() };
+    this.send(runnerFrames.ping(id));
+    const timer = setTimeout(() => {
+      if (this.outstandingPing?.id !== id) return;
+      this.outstandingPing = undefined;
+      this.misses += 1;
+      this.emit("heartbeat-missed", { misses: this.misses });
+      if (this.misses >= 2) void this.kill(`no pong within ${this.options.heartbeatGraceMs} ms twice running`);
+    }, this.options.heartbeatGraceMs);
+    timer.unref();
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): WorkerExit {
+    this.state = "exited";
+    this.stopHeartbeat();
+    const reason = this.exitReason || (signal ? `killed by ${signal}` : `exited with code ${code}`);
+    const exit: WorkerExit = { code, signal, expected: this.stopRequested, reason };
+    if (this.decoder.pendingBytes > 0 && !this.stopRequested) {
+      this.emit("protocol-error", this.failure(ErrorCode.protocol_error, "worker exited in the middle of a frame"));
+    }
+    this.failAll(this.failure(ErrorCode.worker_crashed, `worker ${reason} during the call`, {
+      hint: "see the worker's stderr tail in the details; the runner restarts crashed workers",
+    }));
+    if (this.startup) {
+      const fail = this.failure(ErrorCode.worker_crashed, `worker ${reason} before it was ready`);
+      this.startup.reject(fail);
+      this.startup = undefined;
+    }
+    this.emit("exit", exit);
+    return exit;
+  }
+
+  private failAll(error: ProcVisionError): void {
+    for (const id of [...this.pending.keys()]) this.take(id)?.reject(error);
+  }
+
+  private failure(code: string, message: string, extra: { hint?: string } = {}): ProcVisionError {
+    return new ProcVisionError(code, `${this.options.label}: ${message}`, {
+      ...extra,
+      details: { stderr_tail: this.stderrTail.text(20), pid: this.child.pid ?? null },
+    });
+  }
+}
