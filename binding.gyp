@@ -3,7 +3,7 @@
     {
       "target_name": "procvision_shm",
       "sources": ["native/shm/shm.c"],
-      "cflags": ["-std=c11", "-O2", "-Wall", "-Wextra"],
+      "cflags": ["-std=c11"],
       "libraries": ["-lrt"]
     }
   ]

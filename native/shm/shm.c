@@ -1,6 +1,7 @@
 // procvision_shm: maps POSIX shared-memory segments into external ArrayBuffers so the runner writes frames at
 // memcpy speed. Deliberately tiny (npm mmap packages fail to build on Node 20 or add their own header):
 //   open(name, size, create) -> ArrayBuffer   unmap(ab) -> boolean   unlink(name) -> boolean
+#define _POSIX_C_SOURCE 200809L  // shm_open, ftruncate, fstat under -std=c11
 #define NAPI_VERSION 8
 #include <node_api.h>
 
@@ -120,7 +121,7 @@ static napi_value open_segment(napi_env env, napi_callback_info info) {
   return ab;
 }
 
-// Unmaps now instead of at GC, then detaches so every JS view over the mapping drops to length 0.
+// Unmaps now instead of at GC and detaches the ArrayBuffer, so every JS view over the mapping drops to length 0.
 // Returns false when the ArrayBuffer was already unmapped.
 static napi_value unmap_segment(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -145,10 +146,20 @@ static napi_value unmap_segment(napi_env env, napi_callback_info info) {
     return result;
   }
   mapping_t* m = data;
-  munmap(m->addr, m->size);
+  void* addr = m->addr;
+  size_t size = m->size;
+  // From here the finalizer only frees `m`; the munmap is ours. Detach before munmap so that a failed detach
+  // never leaves a live ArrayBuffer over unmapped pages.
   m->mapped = false;
-  // Last use of `m`: detaching may release the backing store and run the finalizer, which frees it.
-  CALL(napi_detach_arraybuffer(env, ab));
+  if (napi_detach_arraybuffer(env, ab) != napi_ok) {
+    // Still attached, so the finalizer has not run and `m` is valid: put everything back.
+    m->mapped = true;
+    napi_wrap(env, ab, m, NULL, NULL, NULL);
+    napi_throw_error(env, NULL, "unmap: could not detach the ArrayBuffer; mapping left in place");
+    return NULL;
+  }
+  // Detaching may have released the backing store and run the finalizer (freeing `m`): use the copies only.
+  munmap(addr, size);
   CALL(napi_get_boolean(env, true, &result));
   return result;
 }

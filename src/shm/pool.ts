@@ -1,0 +1,86 @@
+import { createSegment, type Segment, type SegmentOptions } from "./segment.js";
+
+/** Capacities are rounded up to this step so frame-size jitter (encoded images) does not re-create segments. */
+export const CAPACITY_STEP = 4 * 1024 * 1024;
+const TAG_PATTERN = /^[A-Za-z0-9._-]+$/;
+
+export type SegmentFactory = (name: string, capacity: number, options: SegmentOptions) => Segment;
+
+export interface SegmentPoolOptions {
+  /** A worker runs one call at a time, so two slots (current + next frame) are plenty. */
+  maxSlots?: number;
+  /** How segments are made; defaults to `createSegment` (best backend). */
+  create?: SegmentFactory;
+}
+
+interface Slot {
+  segment: Segment;
+  busy: boolean;
+}
+
+export function roundCapacity(bytes: number): number {
+  return Math.max(1, Math.ceil(bytes / CAPACITY_STEP)) * CAPACITY_STEP;
+}
+
+/**
+ * The segments of one worker, named `procvision-<pid>-<workerTag>-<slot>` so a later runner can sweep them if this
+ * process dies. Each segment is mapped and pre-touched once and reused until it is too small.
+ */
+export class SegmentPool {
+  readonly #slots: Slot[] = [];
+  readonly #maxSlots: number;
+  readonly #create: SegmentFactory;
+  #closed = false;
+
+  constructor(
+    readonly workerTag: string,
+    options: SegmentPoolOptions = {},
+  ) {
+    if (!TAG_PATTERN.test(workerTag)) throw new TypeError(`worker tag must match ${TAG_PATTERN}, got "${workerTag}"`);
+    this.#maxSlots = options.maxSlots ?? 2;
+    this.#create = options.create ?? createSegment;
+  }
+
+  segmentName(slot: number): string {
+    return `procvision-${process.pid}-${this.workerTag}-${slot}`;
+  }
+
+  /** A free segment with at least `minBytes` of payload capacity, marked busy until `release`. */
+  acquire(minBytes: number): Segment {
+    if (this.#closed) throw new Error("segment pool is closed");
+    const free = this.#slots.filter((slot) => !slot.busy);
+    // A closed segment here is one whose re-creation failed; it is re-created again below.
+    const fitting = free.find((slot) => !slot.segment.closed && slot.segment.capacity >= minBytes);
+    if (fitting !== undefined) {
+      fitting.busy = true;
+      return fitting.segment;
+    }
+    const capacity = roundCapacity(minBytes);
+    const grow = free[0];
+    if (grow !== undefined) {
+      // Re-create under the same name, continuing its sequence so a reader cannot mistake old bytes for new.
+      const old = grow.segment;
+      old.close();
+      grow.segment = this.#create(old.name, capacity, { lastSequence: old.sequence });
+      grow.busy = true;
+      return grow.segment;
+    }
+    if (this.#slots.length >= this.#maxSlots) {
+      throw new Error(`all ${this.#maxSlots} segments of worker ${this.workerTag} are busy; release one first`);
+    }
+    const slot: Slot = { segment: this.#create(this.segmentName(this.#slots.length), capacity, {}), busy: true };
+    this.#slots.push(slot);
+    return slot.segment;
+  }
+
+  release(segment: Segment): void {
+    const slot = this.#slots.find((candidate) => candidate.segment === segment);
+    if (slot !== undefined) slot.busy = false;
+  }
+
+  /** Closes (unlinks) every segment; idempotent. */
+  close(): void {
+    this.#closed = true;
+    for (const slot of this.#slots.splice(0)) slot.segment.close();
+  }
+}
