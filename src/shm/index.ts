@@ -28,3 +28,4 @@ export {
 } from "./segment.js";
 export { CAPACITY_STEP, SegmentPool, roundCapacity, type SegmentFactory, type SegmentPoolOptions } from "./pool.js";
 export { sweepStaleSegments } from "./sweep.js";
+export { writeFrame } from "./frame.js";
