@@ -1,0 +1,4 @@
+"""Example ProcVision algorithm: see main.AlgorithmExample."""
+from .main import AlgorithmExample
+
+__all__ = ["AlgorithmExample"]

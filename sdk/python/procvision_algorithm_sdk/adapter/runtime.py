@@ -1,0 +1,199 @@
+"""The worker process: loads one algorithm and serves the wire protocol of docs/PROTOCOL.md on stdin/stdout.
+
+Exit codes: 0 after ``shutdown`` or stdin EOF, 1 when the algorithm cannot start (an ``error`` frame says why),
+2 when the input stream is broken beyond repair (a bad frame length) or the arguments are wrong.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import queue
+import sys
+import threading
+import traceback
+from typing import TYPE_CHECKING, Any, BinaryIO, Dict, NamedTuple, Optional, Sequence, Union
+
+from .. import __version__
+from ..frames import DEFAULT_MAX_FRAME_BYTES, FrameError, FrameWriter, encode_frame, read_frame
+from .stdio import StdioGuard
+from .worker import PROTOCOL_ERROR, UNKNOWN_ERROR, Worker, describe, error_frame, exception_outcome, log, now_ms
+
+PROTOCOL_VERSION = 1
+CAPABILITIES = ["ping", "call", "shutdown", "shared_memory:v1", "session_state", "hooks", "stdout_guard"]
+EXIT_OK, EXIT_START_FAILED, EXIT_BROKEN_STREAM = 0, 1, 2
+
+
+class _Stop(NamedTuple):
+    """Queued by the reader when no more frames will come."""
+
+    exit_code: int
+
+
+if TYPE_CHECKING:
+    Inbox = queue.Queue[Union[Dict[str, Any], _Stop]]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    options = _parse_args(argv)
+    guard = StdioGuard()
+    out = FrameWriter(guard.frame_out)
+    out.send(
+        {
+            "type": "hello",
+            "sdk_version": __version__,
+            "protocol_version": PROTOCOL_VERSION,
+            "capabilities": CAPABILITIES,
+            "pid": os.getpid(),
+            "timestamp_ms": now_ms(),
+        }
+    )
+    # Reading starts before the algorithm loads, so pings are answered during a slow import or setup().
+    inbox: Inbox = queue.Queue()
+    reader = threading.Thread(
+        target=_read_loop, args=(guard.frames_in, out, inbox, options.max_frame_bytes), name="procvision-reader"
+    )
+    reader.daemon = True
+    reader.start()
+    algorithm = _start_algorithm(options.entry, out)
+    if algorithm is None:
+        return EXIT_START_FAILED
+    worker = Worker(algorithm, guard)
+    try:
+        return _serve(worker, inbox, out)
+    except KeyboardInterrupt:
+        worker.teardown()
+        return 130
+
+
+def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m procvision_algorithm_sdk.adapter",
+        description="Run a ProcVision algorithm as a worker speaking the wire protocol on stdin/stdout.",
+    )
+    parser.add_argument(
+        "--entry",
+        default=os.environ.get("PROC_ENTRY_POINT"),
+        help="module.path:ClassName (default: $PROC_ENTRY_POINT, else entry_point of ./manifest.json)",
+    )
+    parser.add_argument(
+        "--max-frame-bytes",
+        type=int,
+        default=_env_int("PROC_MAX_FRAME_BYTES", DEFAULT_MAX_FRAME_BYTES),
+        help="largest accepted frame (default: $PROC_MAX_FRAME_BYTES, else 64 MiB)",
+    )
+    options = parser.parse_args(argv)
+    if options.max_frame_bytes <= 0:
+        parser.error("--max-frame-bytes must be positive")
+    return options
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        sys.stderr.write(f"ignoring {name}={value!r}: not an integer\n")
+        return default
+
+
+def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Any:
+    """Import, construct and set up the algorithm, then send ``ready``; on failure send ``error`` and return None."""
+    entry = entry or _manifest_entry()
+    if not entry:
+        message = (
+            "no entry point: pass --entry module.path:ClassName, set PROC_ENTRY_POINT, "
+            "or start in a directory whose manifest.json has entry_point"
+        )
+        out.send(error_frame(None, UNKNOWN_ERROR, message))
+        return None
+    sys.path.insert(0, os.getcwd())
+    try:
+        algorithm = _load(entry)
+    except Exception as exc:
+        log.error("cannot load the algorithm", entry_point=entry, error=describe(exc), traceback=traceback.format_exc())
+        out.send(error_frame(None, UNKNOWN_ERROR, f"cannot load entry point {entry!r}: {describe(exc)}"))
+        return None
+    try:
+        algorithm.setup()
+        info = algorithm.get_info()
+        if not isinstance(info, dict):
+            raise TypeError(f"get_info returned {type(info).__name__}, expected a dict")
+        ready = encode_frame({"type": "ready", "info": info, "timestamp_ms": now_ms()})
+    except Exception as exc:
+        log.error("the algorithm failed to start", entry_point=entry, error=describe(exc), traceback=traceback.format_exc())
+        outcome = exception_outcome(exc)
+        out.send(error_frame(None, outcome["error_code"], f"{entry} failed to start: {outcome['message']}"))
+        return None
+    out.write(ready)
+    return algorithm
+
+
+def _load(entry: str) -> Any:
+    module_name, _, class_path = entry.partition(":")
+    if not module_name or not class_path:
+        raise ValueError("an entry point looks like module.path:ClassName")
+    target: Any = importlib.import_module(module_name)
+    for name in class_path.split("."):
+        target = getattr(target, name)
+    return target()
+
+
+def _manifest_entry() -> Optional[str]:
+    """entry_point of manifest.json in the working directory (the package root), as the original adapter did."""
+    try:
+        with open("manifest.json", encoding="utf-8") as f:
+            entry = json.load(f).get("entry_point")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return entry if isinstance(entry, str) else None
+
+
+def _read_loop(stream: BinaryIO, out: FrameWriter, inbox: Inbox, max_frame_bytes: int) -> None:
+    """Answers ``ping`` at once; queues ``call`` and ``shutdown`` for the main thread."""
+    while True:
+        try:
+            frame = read_frame(stream, max_frame_bytes)
+        except FrameError as exc:
+            out.send(error_frame(None, PROTOCOL_ERROR, str(exc)))
+            if exc.resync:
+                continue
+            inbox.put(_Stop(EXIT_BROKEN_STREAM))
+            return
+        except OSError:
+            frame = None
+        if frame is None:
+            inbox.put(_Stop(EXIT_OK))
+            return
+        kind = frame.get("type")
+        if kind == "ping":
+            out.send({"type": "pong", "request_id": frame.get("request_id"), "timestamp_ms": now_ms()})
+        elif kind in ("call", "shutdown"):
+            inbox.put(frame)
+        elif kind != "hello":  # the runner's hello needs no answer
+            request_id = frame.get("request_id")
+            out.send(
+                error_frame(
+                    request_id if isinstance(request_id, str) else None,
+                    PROTOCOL_ERROR,
+                    f"unknown frame type {kind!r}: expected hello, ping, call or shutdown",
+                )
+            )
+
+
+def _serve(worker: Worker, inbox: Inbox, out: FrameWriter) -> int:
+    """Runs calls one at a time, in arrival order, on the main thread."""
+    while True:
+        item = inbox.get()
+        if isinstance(item, _Stop):
+            worker.teardown()
+            return item.exit_code
+        if item.get("type") == "shutdown":
+            worker.teardown()
+            out.send({"type": "shutdown", "status": "OK", "timestamp_ms": now_ms()})
+            return EXIT_OK
+        out.write(worker.handle(item))
+

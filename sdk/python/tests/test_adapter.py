@@ -1,0 +1,359 @@
+import struct
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+from adapter_harness import Adapter, events, step_payload, write_flex_project
+
+from procvision_algorithm_sdk import write_image_array_to_shared_memory
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_flex_project(tmp_path)
+
+
+@pytest.fixture
+def adapter(project: Path, shm_dir: Path) -> Iterator[Adapter]:
+    worker = Adapter(project, "flex_algo:Flex", env={"PROC_SHM_DIR": str(shm_dir)})
+    yield worker
+    worker.kill()
+
+
+def run(adapter: Adapter, do: str, method: str = "execute", request_id: str = "r-1", **params: object) -> dict:
+    return adapter.call(method, step_payload(user_params={"do": do, **params}), request_id=request_id)
+
+
+def test_handshake_sends_hello_then_ready_with_info(adapter: Adapter) -> None:
+    hello = adapter.recv()
+    assert hello["type"] == "hello"
+    assert hello["protocol_version"] == 1
+    assert hello["sdk_version"] == "0.1.0"
+    assert isinstance(hello["capabilities"], list) and "ping" in hello["capabilities"]
+    assert hello["pid"] == adapter.proc.pid
+    ready = adapter.recv()
+    assert ready["type"] == "ready"
+    assert ready["info"]["name"] == "flex"
+    assert ready["info"]["supported_pids"] == ["p001"]
+
+
+def test_runner_hello_is_accepted_and_get_info_call_returns_info(adapter: Adapter) -> None:
+    adapter.start()
+    adapter.send({"type": "hello", "runner_version": "0.1.0", "protocol_version": 1, "heartbeat_interval_ms": 5000})
+    result = adapter.call("get_info", {})
+    assert result["type"] == "result" and result["status"] == "OK"
+    assert result["data"]["name"] == "flex"
+
+
+def test_ping_is_answered_while_a_call_runs(adapter: Adapter) -> None:
+    adapter.start()
+    adapter.send(
+        {"type": "call", "request_id": "slow", "method": "execute",
+         "payload": step_payload(user_params={"do": "sleep", "seconds": 3})}
+    )
+    time.sleep(0.3)
+    sent = time.monotonic()
+    adapter.send({"type": "ping", "request_id": "hb-1"})
+    pong = adapter.recv(timeout=2)
+    assert pong == {**pong, "type": "pong", "request_id": "hb-1"}
+    assert time.monotonic() - sent < 1.0
+    result = adapter.recv(timeout=10)
+    assert result["type"] == "result" and result["request_id"] == "slow" and result["status"] == "OK"
+
+
+def test_ping_is_answered_during_a_slow_setup(project: Path) -> None:
+    worker = Adapter(project, "flex_algo:Flex", env={"FLEX_SETUP_SECONDS": "1.5"})
+    try:
+        assert worker.recv()["type"] == "hello"
+        worker.send({"type": "ping", "request_id": "early"})
+        assert worker.recv(timeout=1.0)["type"] == "pong"
+        assert worker.recv()["type"] == "ready"
+    finally:
+        worker.kill()
+
+
+def test_stdout_writes_are_diverted_to_stderr_and_counted(adapter: Adapter) -> None:
+    adapter.start()
+    result = run(adapter, "noise")
+    assert result["status"] == "OK"
+    expected = len("noise-from-print\nnoise-from-os-write\nnoise-from-libc\nnoise-from-shell\n")
+    assert result["stdout_bytes"] == expected
+    quiet = run(adapter, "ok", request_id="r-2")
+    assert quiet["stdout_bytes"] == 0
+    adapter.send({"type": "shutdown"})
+    assert adapter.recv()["type"] == "shutdown"
+    assert adapter.wait() == 0
+    for text in ("noise-from-print", "noise-from-os-write", "noise-from-libc", "noise-from-shell"):
+        adapter.wait_stderr(text)
+
+
+def test_exception_becomes_9999_and_the_next_call_works(adapter: Adapter) -> None:
+    adapter.start()
+    failed = run(adapter, "raise")
+    assert failed["status"] == "ERROR"
+    assert failed["error_code"] == "9999"
+    assert failed["message"] == "ValueError: boom"
+    assert "retryable" not in failed and "fatal" not in failed
+    assert run(adapter, "ok", request_id="r-2")["status"] == "OK"
+    adapter.wait_stderr("Traceback")
+
+
+@pytest.mark.parametrize(
+    "do, code, flag",
+    [("fatal", "9999", "fatal"), ("recoverable", "9999", "retryable"), ("oom", "1004", None)],
+)
+def test_sdk_exceptions_map_to_codes_and_flags(adapter: Adapter, do: str, code: str, flag: str) -> None:
+    adapter.start()
+    result = run(adapter, do)
+    assert result["status"] == "ERROR"
+    assert result["error_code"] == code
+    if flag:
+        assert result[flag] is True
+    else:
+        assert "fatal" not in result and "retryable" not in result
+
+
+def test_image_load_error_maps_to_1002(adapter: Adapter) -> None:
+    adapter.start()
+    result = adapter.call(
+        "execute", step_payload(user_params={"do": "read_image"}, shared_mem_id="no-such-segment")
+    )
+    assert result["error_code"] == "1002"
+    assert "does not exist" in result["message"]
+
+
+def test_image_is_read_from_a_segment(adapter: Adapter, shm_dir: Path) -> None:
+    adapter.start()
+    image = np.full((6, 8, 3), 10, dtype=np.uint8)
+    meta = write_image_array_to_shared_memory("seg-7", image)
+    result = adapter.call("execute", step_payload(user_params={"do": "read_image"}, shared_mem_id="seg-7", image_meta=meta))
+    assert result["status"] == "OK", result
+    assert result["data"]["shape"] == [6, 8, 3]
+    assert result["data"]["mean"] == 10.0
+
+
+def test_shutdown_runs_teardown_once_acks_and_exits_0(adapter: Adapter, project: Path) -> None:
+    adapter.start()
+    adapter.send({"type": "shutdown"})
+    ack = adapter.recv()
+    assert ack["type"] == "shutdown" and ack["status"] == "OK"
+    assert adapter.wait() == 0
+    assert [e["hook"] for e in events(project)].count("teardown") == 1
+
+
+def test_stdin_eof_runs_teardown_once_and_exits_0(adapter: Adapter, project: Path) -> None:
+    adapter.start()
+    adapter.close_stdin()
+    assert adapter.wait() == 0
+    hooks = [e["hook"] for e in events(project)]
+    assert hooks == ["setup", "teardown"]
+
+
+def test_session_state_round_trips_between_calls(adapter: Adapter) -> None:
+    adapter.start()
+    pre = adapter.call(
+        "pre_execute",
+        step_payload(user_params={"do": "set_state", "state": {"calib": [1, 2], "count": 3}}, state={"kept": True}),
+    )
+    assert pre["session_state"] == {"kept": True, "calib": [1, 2], "count": 3}
+    result = adapter.call(
+        "execute",
+        step_payload(user_params={"do": "get_state", "keys": ["calib", "count", "kept"]}, state=pre["session_state"]),
+        request_id="r-2",
+    )
+    assert result["data"]["seen"] == {"calib": [1, 2], "count": 3, "kept": True}
+    assert result["session_state"] == pre["session_state"]
+
+
+def test_a_non_json_session_value_fails_the_call_with_type_error(adapter: Adapter) -> None:
+    adapter.start()
+    result = run(adapter, "bad_state")
+    assert result["error_code"] == "9999"
+    assert result["message"].startswith("TypeError: Session.set")
+    assert result["session_state"] == {}
+
+
+def test_hooks_run_in_order_per_session_step(adapter: Adapter, project: Path) -> None:
+    adapter.start()
+    context = {"trace_id": "t-9"}
+    for step in (1, 2):
+        adapter.call("pre_execute", step_payload(step_index=step, context=context), request_id=f"pre-{step}")
+        adapter.call("execute", step_payload(step_index=step, context=context), request_id=f"exe-{step}")
+    recorded = [(e["hook"], e.get("step")) for e in events(project)]
+    assert recorded == [
+        ("setup", None),
+        ("on_step_start", 1), ("pre_execute", 1), ("execute", 1), ("on_step_finish", 1),
+        ("on_step_start", 2), ("pre_execute", 2), ("execute", 2), ("on_step_finish", 2),
+    ]
+    start = next(e for e in events(project) if e["hook"] == "on_step_start")
+    assert start["context"] == {"pid": "p001", "trace_id": "t-9"}
+
+
+def test_a_raising_hook_is_logged_and_the_call_goes_on(adapter: Adapter) -> None:
+    adapter.start()
+    result = adapter.call("execute", step_payload(context={"hook_raises": True}))
+    assert result["status"] == "OK"
+    adapter.wait_stderr("on_step_start hook raised")
+
+
+def test_reset_call_runs_the_hook_and_returns_the_state(adapter: Adapter, project: Path) -> None:
+    adapter.start()
+    result = adapter.call("reset", {"session": {"id": "s-1", "context": {}, "state": {"a": 1}}})
+    assert result["status"] == "OK"
+    assert result["session_state"] == {}
+    assert events(project)[-1] == {"hook": "reset", "session": "s-1"}
+
+
+def test_diagnostics_are_merged_into_debug(adapter: Adapter) -> None:
+    adapter.start()
+    result = run(adapter, "diagnostics")
+    assert result["debug"] == {"published": 1, "shared": "from result"}
+    assert run(adapter, "ok", request_id="r-2")["debug"] == {}
+
+
+def test_a_non_dict_return_is_reported(adapter: Adapter) -> None:
+    adapter.start()
+    result = run(adapter, "bad_return")
+    assert result["error_code"] == "9999"
+    assert "returned list" in result["message"]
+
+
+def test_numpy_values_are_sent_as_plain_json(adapter: Adapter) -> None:
+    adapter.start()
+    result = run(adapter, "numpy")
+    assert result["data"]["count"] == 3
+    assert result["data"]["scores"] == [0.5, None]
+
+
+def test_an_unserializable_result_becomes_an_error_result(adapter: Adapter) -> None:
+    adapter.start()
+    result = run(adapter, "unserializable")
+    assert result["status"] == "ERROR" and result["error_code"] == "9999"
+    assert "not JSON-serializable" in result["message"]
+    assert run(adapter, "ok", request_id="r-2")["status"] == "OK"
+
+
+def test_malformed_frames_get_3002_and_the_worker_goes_on(adapter: Adapter) -> None:
+    adapter.start()
+    for body in (b"not json", b"[1, 2]", b"\xff\xfe", b'{"no_type": 1}', b'{"type": "bogus", "request_id": "x"}'):
+        adapter.send_raw(struct.pack(">I", len(body)) + body)
+        error = adapter.recv(timeout=5)
+        assert error["type"] == "error" and error["error_code"] == "3002" and error["status"] == "ERROR", error
+    adapter.send({"type": "call", "request_id": "bad-method", "method": "explode", "payload": {}})
+    error = adapter.recv(timeout=5)
+    assert error["request_id"] == "bad-method" and error["error_code"] == "3002"
+    adapter.send({"type": "ping", "request_id": "still-there"})
+    assert adapter.recv(timeout=5)["request_id"] == "still-there"
+    assert run(adapter, "ok")["status"] == "OK"
+
+
+@pytest.mark.parametrize("length", [0, 0xFFFFFFFF])
+def test_a_bad_frame_length_gets_3002_then_exit_2(adapter: Adapter, project: Path, length: int) -> None:
+    adapter.start()
+    adapter.send_raw(struct.pack(">I", length) + b"{}")
+    error = adapter.recv(timeout=5)
+    assert error["type"] == "error" and error["error_code"] == "3002"
+    assert adapter.wait() == 2
+
+
+def test_max_frame_bytes_option_limits_frames(project: Path) -> None:
+    worker = Adapter(project, "flex_algo:Flex", args=["--max-frame-bytes", "64"])
+    try:
+        worker.start()
+        worker.send({"type": "call", "request_id": "big", "method": "get_info", "payload": {"pad": "x" * 100}})
+        assert worker.recv(timeout=5)["error_code"] == "3002"
+        assert worker.wait() == 2
+    finally:
+        worker.kill()
+
+
+def test_setup_failure_sends_an_error_frame_and_exits_1(tmp_path: Path) -> None:
+    (tmp_path / "bad_setup.py").write_text(
+        "from procvision_algorithm_sdk import BaseAlgorithm\n"
+        "class Bad(BaseAlgorithm):\n"
+        "    def setup(self): raise RuntimeError('model file missing')\n"
+        "    def get_info(self): return {}\n"
+        "    def pre_execute(self, *a): return {}\n"
+        "    def execute(self, *a): return {}\n"
+    )
+    worker = Adapter(tmp_path, "bad_setup:Bad")
+    try:
+        assert worker.recv()["type"] == "hello"
+        error = worker.recv()
+        assert error["type"] == "error" and error["request_id"] is None and error["error_code"] == "9999"
+        assert "bad_setup:Bad" in error["message"] and "RuntimeError: model file missing" in error["message"]
+        assert worker.wait() == 1
+    finally:
+        worker.kill()
+
+
+def test_import_failure_names_the_entry_point_and_exits_1(tmp_path: Path) -> None:
+    worker = Adapter(tmp_path, "missing_module.main:Algo")
+    try:
+        assert worker.recv()["type"] == "hello"
+        error = worker.recv()
+        assert error["type"] == "error" and error["error_code"] == "9999"
+        assert "missing_module.main:Algo" in error["message"] and "ModuleNotFoundError" in error["message"]
+        assert worker.wait() == 1
+    finally:
+        worker.kill()
+
+
+def test_entry_point_from_environment(project: Path) -> None:
+    worker = Adapter(project, None, env={"PROC_ENTRY_POINT": "flex_algo:Flex"})
+    try:
+        assert worker.start()["info"]["name"] == "flex"
+    finally:
+        worker.kill()
+
+
+LEGACY_ALGORITHM = '''
+from typing import Any, Dict
+
+from procvision_algorithm_sdk import BaseAlgorithm, Session, read_image_from_shared_memory
+
+
+class Legacy(BaseAlgorithm):
+    def __init__(self) -> None:
+        super().__init__()
+        self._supported_pids = ["p001", "p002"]
+
+    def get_info(self) -> Dict[str, Any]:
+        return {"name": "legacy", "version": "1.0", "supported_pids": self._supported_pids, "steps": []}
+
+    def pre_execute(self, step_index, pid, session, user_params, shared_mem_id, image_meta):
+        if pid not in self._supported_pids:
+            return {"status": "ERROR", "message": f"unsupported pid: {pid}", "error_code": "1001"}
+        img = read_image_from_shared_memory(shared_mem_id, image_meta)
+        if img is None:
+            return {"status": "ERROR", "message": "empty image", "error_code": "1002"}
+        session.state_store["seen"] = session.state_store.get("seen", 0) + 1
+        return {"status": "OK", "message": "ready", "debug": {"latency_ms": 0.0}}
+
+    def execute(self, step_index, pid, session, user_params, shared_mem_id, image_meta):
+        img = read_image_from_shared_memory(shared_mem_id, image_meta)
+        return {"status": "OK", "data": {"result_status": "OK", "defect_rects": [], "debug": {"latency_ms": 0.0}}}
+'''
+
+
+def test_an_algorithm_written_for_the_original_sdk_runs_unchanged(tmp_path: Path, shm_dir: Path) -> None:
+    (tmp_path / "legacy_algo.py").write_text(LEGACY_ALGORITHM)
+    meta = write_image_array_to_shared_memory("seg-0", np.zeros((4, 4, 3), np.uint8))
+    old_style_meta = {"width": meta["width"], "height": meta["height"], "timestamp_ms": 0, "camera_id": "cam"}
+    worker = Adapter(tmp_path, "legacy_algo:Legacy", env={"PROC_SHM_DIR": str(shm_dir)})
+    try:
+        assert worker.start()["info"]["supported_pids"] == ["p001", "p002"]
+        pre = worker.call("pre_execute", step_payload(image_meta=old_style_meta), request_id="pre")
+        assert (pre["status"], pre["message"], pre["session_state"]) == ("OK", "ready", {"seen": 1})
+        result = worker.call("execute", step_payload(image_meta=old_style_meta), request_id="exe")
+        assert result["status"] == "OK" and result["message"] == "" and result["error_code"] is None
+        assert result["data"]["result_status"] == "OK"
+        wrong_pid = worker.call("pre_execute", step_payload(pid="p404"), request_id="pid")
+        assert (wrong_pid["status"], wrong_pid["error_code"]) == ("ERROR", "1001")
+        missing = worker.call("execute", step_payload(shared_mem_id="gone"), request_id="img")
+        assert (missing["status"], missing["error_code"]) == ("ERROR", "1002")
+    finally:
+        worker.kill()
