@@ -139,6 +139,18 @@ describe("Worker with a real Python adapter", () => {
     await expect(failure).rejects.toThrow(/model.onnx not found/);
   });
 
+  it("says in which phase start-up failed", async () => {
+    await expect(behave({ env: { BEHAVE_SETUP_FAIL: "1" } })).rejects.toMatchObject({ details: { phase: "setup" } });
+    await expect(behave({ entryPoint: "behave:Missing" })).rejects.toMatchObject({ details: { phase: "import" } });
+  });
+
+  it("tells whether the entry point is a BaseAlgorithm and flags a non-dict return", async () => {
+    expect((await behave()).baseAlgorithm).toBe(true);
+    expect((await behave({ entryPoint: "behave:NotAnAlgorithm" })).baseAlgorithm).toBe(false);
+    const result = await (await behave()).call("execute", step({ return_none: true }));
+    expect(result).toMatchObject({ status: "ERROR", error_code: "9999", invalid_return: "NoneType" });
+  });
+
   it("fails start-up with 1005 when ready does not come in time, and kills the process", async () => {
     await expect(behave({ env: { BEHAVE_SETUP_SLEEP: "20" }, startupTimeoutMs: 500 })).rejects.toMatchObject({ code: "1005" });
   });

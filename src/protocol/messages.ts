@@ -21,6 +21,8 @@ const workerHello = z.looseObject({
 const ready = z.looseObject({
   type: z.literal("ready"),
   info: jsonObject,
+  /** False when the entry point is not a BaseAlgorithm subclass (it may still duck-type). */
+  base_algorithm: z.boolean().optional(),
 });
 
 const errorFrame = z.looseObject({
@@ -28,6 +30,8 @@ const errorFrame = z.looseObject({
   request_id: z.string().nullable().optional().transform((v) => v ?? null),
   error_code: errorCode,
   message: z.string().default(""),
+  /** Start-up failures only: where the algorithm failed to come up. */
+  phase: z.enum(["import", "setup", "get_info"]).optional(),
 });
 
 const pong = z.looseObject({
@@ -47,6 +51,8 @@ const result = z.looseObject({
   stdout_bytes: z.number().int().nonnegative().default(0),
   retryable: z.boolean().optional(),
   fatal: z.boolean().optional(),
+  /** Set when the algorithm returned something other than a dict (its Python type name). */
+  invalid_return: z.string().optional(),
   timestamp_ms: z.number().optional(),
 });
 

@@ -50,6 +50,8 @@ export interface CallResult {
   stdout_bytes: number;
   retryable: boolean;
   fatal: boolean;
+  /** The Python type the algorithm returned instead of a dict, if it did. */
+  invalid_return?: string;
   latency_ms: number;
 }
 
@@ -91,6 +93,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   state: WorkerState = "starting";
   hello: WorkerHello | undefined;
   info: Record<string, unknown> = {};
+  /** Whether the entry point subclasses BaseAlgorithm (undefined for adapters that do not say). */
+  baseAlgorithm: boolean | undefined;
   readonly startedAt = Date.now();
   lastPongAt: number | undefined;
 
@@ -292,6 +296,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         return;
       case "ready":
         this.info = message.info;
+        this.baseAlgorithm = message.base_algorithm;
         if (this.state === "starting") {
           this.state = "ready";
           this.startHeartbeat();
@@ -310,17 +315,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.onResult(message);
         return;
       case "error":
-        this.onErrorFrame(message.request_id, message.error_code ?? ErrorCode.unknown_error, message.message);
+        this.onErrorFrame(message.request_id, message.error_code ?? ErrorCode.unknown_error, message.message, message.phase);
         return;
       case "shutdown":
         return; // the ack; the exit that follows is what counts
     }
   }
 
-  private onErrorFrame(requestId: string | null, code: string, message: string): void {
+  private onErrorFrame(requestId: string | null, code: string, message: string, phase?: string): void {
     if (this.startup) {
       this.exitReason ||= `worker reported error ${code} before ready: ${message}`;
-      this.startup.reject(this.failure(code, `worker failed to start: ${message}`));
+      this.startup.reject(this.failure(code, `worker failed to start: ${message}`, phase ? { phase } : {}));
       this.startup = undefined;
       return;
     }
@@ -344,6 +349,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       stdout_bytes: message.stdout_bytes,
       retryable: message.retryable === true,
       fatal: message.fatal === true,
+      ...(message.invalid_return !== undefined ? { invalid_return: message.invalid_return } : {}),
       latency_ms: performance.now() - pending.started,
     });
   }
@@ -417,10 +423,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const id of [...this.pending.keys()]) this.take(id)?.reject(error);
   }
 
-  private failure(code: string, message: string, extra: { hint?: string } = {}): ProcVisionError {
+  private failure(code: string, message: string, extra: { hint?: string; phase?: string } = {}): ProcVisionError {
+    const { phase, ...rest } = extra;
     return new ProcVisionError(code, `${this.options.label}: ${message}`, {
-      ...extra,
-      details: { stderr_tail: this.stderrTail.text(20), pid: this.child.pid ?? null },
+      ...rest,
+      details: { stderr_tail: this.stderrTail.text(20), pid: this.child.pid ?? null, ...(phase ? { phase } : {}) },
     });
   }
 }

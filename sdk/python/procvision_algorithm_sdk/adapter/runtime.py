@@ -16,6 +16,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, NamedTuple, Optional, Sequence, Union
 
 from .. import __version__
+from ..base import BaseAlgorithm
 from ..frames import DEFAULT_MAX_FRAME_BYTES, FrameError, FrameWriter, encode_frame, read_frame
 from .stdio import StdioGuard
 from .worker import PROTOCOL_ERROR, UNKNOWN_ERROR, Worker, describe, error_frame, exception_outcome, log, now_ms
@@ -115,18 +116,24 @@ def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Any:
         algorithm = _load(entry)
     except Exception as exc:
         log.error("cannot load the algorithm", entry_point=entry, error=describe(exc), traceback=traceback.format_exc())
-        out.send(error_frame(None, UNKNOWN_ERROR, f"cannot load entry point {entry!r}: {describe(exc)}"))
+        out.send(error_frame(None, UNKNOWN_ERROR, f"cannot load entry point {entry!r}: {describe(exc)}", "import"))
         return None
+    phase = "setup"
     try:
-        algorithm.setup()
+        setup = getattr(algorithm, "setup", None)  # hooks are optional for duck-typed algorithms
+        if callable(setup):
+            setup()
+        phase = "get_info"
         info = algorithm.get_info()
         if not isinstance(info, dict):
             raise TypeError(f"get_info returned {type(info).__name__}, expected a dict")
-        ready = encode_frame({"type": "ready", "info": info, "timestamp_ms": now_ms()})
+        ready = encode_frame(
+            {"type": "ready", "info": info, "base_algorithm": isinstance(algorithm, BaseAlgorithm), "timestamp_ms": now_ms()}
+        )
     except Exception as exc:
         log.error("the algorithm failed to start", entry_point=entry, error=describe(exc), traceback=traceback.format_exc())
         outcome = exception_outcome(exc)
-        out.send(error_frame(None, outcome["error_code"], f"{entry} failed to start: {outcome['message']}"))
+        out.send(error_frame(None, outcome["error_code"], f"{entry} failed to start: {outcome['message']}", phase))
         return None
     out.write(ready)
     return algorithm

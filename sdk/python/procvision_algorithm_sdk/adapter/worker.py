@@ -27,8 +27,9 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def error_frame(request_id: Optional[str], error_code: str, message: str) -> Dict[str, Any]:
-    return {
+def error_frame(request_id: Optional[str], error_code: str, message: str, phase: Optional[str] = None) -> Dict[str, Any]:
+    """``phase`` (start-up failures only: import, setup, get_info) tells tools like validate which check failed."""
+    frame: Dict[str, Any] = {
         "type": "error",
         "request_id": request_id,
         "status": "ERROR",
@@ -36,6 +37,9 @@ def error_frame(request_id: Optional[str], error_code: str, message: str) -> Dic
         "message": message,
         "timestamp_ms": now_ms(),
     }
+    if phase is not None:
+        frame["phase"] = phase
+    return frame
 
 
 def exception_outcome(exc: BaseException) -> Dict[str, Any]:
@@ -175,7 +179,9 @@ class Worker:
 
 def _returned_outcome(method: str, returned: Any) -> Dict[str, Any]:
     if not isinstance(returned, dict):
-        return exception_outcome(TypeError(f"{method} returned {type(returned).__name__}, expected a dict"))
+        outcome = exception_outcome(TypeError(f"{method} returned {type(returned).__name__}, expected a dict"))
+        outcome["invalid_return"] = type(returned).__name__
+        return outcome
     data = returned.get("data") or {}
     debug = returned.get("debug") or {}
     for key, value in (("data", data), ("debug", debug)):
