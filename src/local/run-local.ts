@@ -1,23 +1,18 @@
 import { randomUUID } from "node:crypto";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import type { RawImage } from "../image/decode.js";
-import type { CallMethod, StepPayload } from "../protocol/messages.js";
+import type { CallMethod, ImageMeta, StepPayload } from "../protocol/messages.js";
 import { writeFrame } from "../shm/frame.js";
 import { SegmentPool } from "../shm/pool.js";
+import type { Segment } from "../shm/segment.js";
 import { Worker, type CallResult } from "../worker/worker.js";
 
-export interface LocalRunOptions {
+export interface HarnessOptions {
   projectDir: string;
   entryPoint: string;
   /** Absolute interpreter path. */
   python: string;
   pythonPath?: readonly string[];
-  pid: string;
-  /** Steps run one after the other in one session, each pre_execute then execute. */
-  steps: readonly number[];
-  image: RawImage;
-  userParams?: Record<string, unknown>;
-  timeoutMs?: number;
   startupTimeoutMs?: number;
 }
 
@@ -30,12 +25,6 @@ export interface StepOutcome {
   execute: CallOutcome;
 }
 
-export interface LocalRunResult {
-  info: Record<string, unknown>;
-  steps: StepOutcome[];
-  startup_ms: number;
-}
-
 function failedCall(err: unknown, startedAt: number): CallOutcome {
   const error = err instanceof ProcVisionError ? err : new ProcVisionError("9999", String(err));
   return {
@@ -45,54 +34,95 @@ function failedCall(err: unknown, startedAt: number): CallOutcome {
 }
 
 /**
- * Runs an algorithm on one image exactly as the runner will: the image goes through a shared-memory segment, the
- * algorithm runs in the adapter subprocess, session state is carried from call to call by this side.
+ * One algorithm driven exactly as the runner drives it: the image goes through a shared-memory segment, the
+ * algorithm runs in the adapter subprocess, and session state is carried from call to call by this side.
+ * Used by `validate` and `run`.
  */
-export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult> {
-  const pool = new SegmentPool(`local${randomUUID().slice(0, 8)}`, { maxSlots: 1 });
-  const started = performance.now();
-  const worker = await Worker.start({
-    python: options.python,
-    entryPoint: options.entryPoint,
-    cwd: options.projectDir,
-    heartbeatIntervalMs: 0,
-    killGraceMs: 1000,
-    ...(options.pythonPath ? { pythonPath: options.pythonPath } : {}),
-    ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
-  });
-  const startupMs = performance.now() - started;
-  try {
-    const segment = pool.acquire(options.image.data.length);
-    const imageMeta = writeFrame(segment, options.image, "local");
+export class LocalHarness {
+  private image: { segment: Segment; meta: ImageMeta } | undefined;
+
+  private constructor(readonly worker: Worker, private readonly pool: SegmentPool, readonly startupMs: number) {}
+
+  static async start(options: HarnessOptions): Promise<LocalHarness> {
+    const started = performance.now();
+    const worker = await Worker.start({
+      python: options.python,
+      entryPoint: options.entryPoint,
+      cwd: options.projectDir,
+      heartbeatIntervalMs: 0,
+      killGraceMs: 1000,
+      ...(options.pythonPath ? { pythonPath: options.pythonPath } : {}),
+      ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
+    });
+    const pool = new SegmentPool(`local${randomUUID().slice(0, 8)}`, { maxSlots: 1 });
+    return new LocalHarness(worker, pool, performance.now() - started);
+  }
+
+  setImage(image: RawImage): ImageMeta {
+    if (this.image) this.pool.release(this.image.segment);
+    const segment = this.pool.acquire(image.data.length);
+    this.image = { segment, meta: writeFrame(segment, image, "local") };
+    return this.image.meta;
+  }
+
+  /** pre_execute then execute for each step, in one session; stops calling once the worker is gone. */
+  async runSteps(pid: string, steps: readonly number[], paramsFor: (step: number) => Record<string, unknown>, timeoutMs?: number): Promise<StepOutcome[]> {
+    const image = this.image;
+    if (!image) throw new Error("LocalHarness.runSteps before setImage");
     const session = { id: `local-${randomUUID()}`, context: {}, state: {} as Record<string, unknown> };
-    const steps: StepOutcome[] = [];
-    let alive = true;
     const call = async (method: CallMethod, stepIndex: number): Promise<CallOutcome> => {
       const t0 = performance.now();
-      if (!alive) return failedCall(new ProcVisionError("3001", "worker is gone after an earlier failure"), t0);
+      if (this.worker.state !== "ready") {
+        return failedCall(new ProcVisionError("3001", "the worker is gone after an earlier failure"), t0);
+      }
       const payload: StepPayload = {
-        step_index: stepIndex, pid: options.pid, session, user_params: options.userParams ?? {},
-        shared_mem_id: segment.name, image_meta: imageMeta,
+        step_index: stepIndex, pid, session, user_params: paramsFor(stepIndex),
+        shared_mem_id: image.segment.name, image_meta: image.meta,
       };
       try {
-        const { session_state, retryable: _r, fatal: _f, ...result } = await worker.call(method, payload, {
-          ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
-        });
+        const { session_state, retryable: _r, fatal: _f, ...result } = await this.worker.call(method, payload,
+          timeoutMs ? { timeoutMs } : {});
         session.state = session_state;
         return result;
       } catch (err) {
-        alive = worker.state === "ready";
         return failedCall(err, t0);
       }
     };
-    for (const stepIndex of options.steps) {
+    const outcomes: StepOutcome[] = [];
+    for (const stepIndex of steps) {
       const pre = await call("pre_execute", stepIndex);
-      const exec = await call("execute", stepIndex);
-      steps.push({ step_index: stepIndex, pre_execute: pre, execute: exec });
+      outcomes.push({ step_index: stepIndex, pre_execute: pre, execute: await call("execute", stepIndex) });
     }
-    return { info: worker.info, steps, startup_ms: startupMs };
+    return outcomes;
+  }
+
+  async close(): Promise<void> {
+    await this.worker.shutdown();
+    this.pool.close();
+  }
+}
+
+export interface LocalRunOptions extends HarnessOptions {
+  pid: string;
+  steps: readonly number[];
+  image: RawImage;
+  userParams?: Record<string, unknown>;
+  timeoutMs?: number;
+}
+
+export interface LocalRunResult {
+  info: Record<string, unknown>;
+  steps: StepOutcome[];
+  startup_ms: number;
+}
+
+export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult> {
+  const harness = await LocalHarness.start(options);
+  try {
+    harness.setImage(options.image);
+    const steps = await harness.runSteps(options.pid, options.steps, () => options.userParams ?? {}, options.timeoutMs);
+    return { info: harness.worker.info, steps, startup_ms: harness.startupMs };
   } finally {
-    await worker.shutdown();
-    pool.close();
+    await harness.close();
   }
 }

@@ -1,0 +1,5 @@
+export { verifyChecksums, type ChecksumProblem, type ChecksumResult } from "./checksums.js";
+export { entryNameProblem, foldCase } from "./entry-name.js";
+export { MANIFEST } from "./layout.js";
+export { openSafeZip, SafeZip, type SafeEntry } from "./open.js";
+export { DEFAULT_SAFE_ZIP_LIMITS, type SafeZipLimits } from "./rules.js";

@@ -1,0 +1,27 @@
+import { ErrorCode, ProcVisionError } from "../errors/index.js";
+
+export const MANIFEST = "manifest.json";
+const WHEELS = "wheels/";
+
+/**
+ * Where the package starts inside the zip: "" when manifest.json is at the root; "<folder>/" for zips of the original
+ * ProcVision tool, which put the package in one top-level folder (the only one holding a manifest.json).
+ */
+export function packageRoot(fileNames: readonly string[]): string {
+  if (fileNames.includes(MANIFEST)) return "";
+  const folders = fileNames.filter((n) => /^[^/]+\/manifest\.json$/.test(n)).map((n) => n.slice(0, -MANIFEST.length));
+  if (folders.length === 1) return folders[0]!;
+  const hint = "an offline package has manifest.json at the root of the zip; build it with procvision-cli package";
+  throw folders.length === 0
+    ? new ProcVisionError(ErrorCode.manifest_missing, "the zip has no manifest.json at its root (nor in a single top-level folder)", { hint })
+    : new ProcVisionError(ErrorCode.manifest_missing, `the zip has a manifest.json in several top-level folders (${folders.join(", ")}): which one is the package is ambiguous`, { hint });
+}
+
+/**
+ * The path of a zip entry inside the package, or null when it lies outside it. With a top-level folder as the root,
+ * `wheels/` may also sit at the zip root beside that folder.
+ */
+export function packagePath(zipName: string, root: string): string | null {
+  if (zipName.startsWith(root)) return zipName.length > root.length ? zipName.slice(root.length) : null;
+  return zipName.startsWith(WHEELS) ? zipName : null;
+}

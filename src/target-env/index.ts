@@ -1,0 +1,2 @@
+export { pipDownloadArgs, resolveTarget, type ResolvedTarget, type TargetResolution, type TargetSource } from "./resolve.js";
+export { parseTargetEnv, targetEnvSchema, type TargetEnvField, type TargetEnvFile } from "./schema.js";

@@ -1,0 +1,303 @@
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { crc32, deflateRawSync } from "node:zlib";
+import { afterAll, describe, expect, it } from "vitest";
+import { ProcVisionError } from "../src/errors/index.js";
+import { buildOfflineZip } from "../src/offline-zip/index.js";
+import { openSafeZip, verifyChecksums, type SafeZipLimits } from "../src/safe-zip/index.js";
+
+const work = mkdtempSync(path.join(tmpdir(), "pv-safe-zip-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+// ---- a raw zip writer that can forge anything -------------------------------------------------------------------
+
+interface Forged {
+  name: string | Buffer;
+  /** Bytes as stored in the archive (already deflated when method is 8). */
+  data?: Buffer;
+  method?: number;
+  /** Declared sizes and CRC; default to the truth. */
+  size?: number;
+  compressedSize?: number;
+  crc?: number;
+  flags?: number;
+  /** Unix mode in the high half of the external attributes. */
+  mode?: number;
+  /** Point the central record at an earlier entry's local header instead of writing one. */
+  sharesLocalOf?: number;
+}
+
+function stored(name: string | Buffer, content: string | Buffer = "", extra: Partial<Forged> = {}): Forged {
+  const data = Buffer.from(content);
+  return { name, data, crc: crc32(data), size: data.length, ...extra };
+}
+
+function deflated(name: string, content: string | Buffer, extra: Partial<Forged> = {}): Forged {
+  const raw = Buffer.from(content);
+  return { name, data: deflateRawSync(raw), method: 8, crc: crc32(raw), size: raw.length, ...extra };
+}
+
+function forgeZip(entries: readonly Forged[]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  const offsets: number[] = [];
+  let offset = 0;
+  for (const e of entries) {
+    const name = Buffer.from(e.name);
+    const data = e.data ?? Buffer.alloc(0);
+    const method = e.method ?? 0;
+    const flags = e.flags ?? 0x0800;
+    const crc = e.crc ?? crc32(data);
+    const compressedSize = e.compressedSize ?? data.length;
+    const size = e.size ?? data.length;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(flags, 6);
+    local.writeUInt16LE(method, 8);
+    local.writeUInt16LE(0x21, 12); // 1980-01-01
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(compressedSize, 18);
+    local.writeUInt32LE(size, 22);
+    local.writeUInt16LE(name.length, 26);
+    const localOffset = e.sharesLocalOf === undefined ? offset : offsets[e.sharesLocalOf]!;
+    offsets.push(localOffset);
+    if (e.sharesLocalOf === undefined) {
+      locals.push(local, name, data);
+      offset += 30 + name.length + data.length;
+    }
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE((3 << 8) | 20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(flags, 8);
+    central.writeUInt16LE(method, 10);
+    central.writeUInt16LE(0x21, 14);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(compressedSize, 20);
+    central.writeUInt32LE(size, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt32LE(((e.mode ?? 0o100644) << 16) >>> 0, 38);
+    central.writeUInt32LE(localOffset, 42);
+    centrals.push(central, name);
+  }
+  const cd = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, cd, end]);
+}
+
+let counter = 0;
+function zipFile(bytes: Buffer): string {
+  const file = path.join(work, `z${counter++}.zip`);
+  writeFileSync(file, bytes);
+  return file;
+}
+
+const manifest = stored("manifest.json", '{"name": "x"}');
+
+/** Opens and extracts into parent/target; returns the error and what the parent holds afterwards. */
+async function attempt(bytes: Buffer, limits: Partial<SafeZipLimits> = {}): Promise<{ error: unknown; parent: string[]; target: string[] }> {
+  const parent = mkdtempSync(path.join(work, "parent-"));
+  const target = path.join(parent, "target");
+  mkdirSync(target);
+  let error: unknown;
+  try {
+    const zip = await openSafeZip(zipFile(bytes), limits);
+    try {
+      await zip.extractTo(target);
+    } finally {
+      zip.close();
+    }
+  } catch (err) {
+    error = err;
+  }
+  return { error, parent: readdirSync(parent), target: readdirSync(target, { recursive: true }) as string[] };
+}
+
+// ---- the hostile corpus -------------------------------------------------------------------------------------------
+
+const zeros5M = Buffer.alloc(5 * 1024 * 1024);
+const text5M = Buffer.from("inspection results, line 42: OK\n".repeat(160_000));
+const valid = forgeZip([manifest, stored("a.py", "print(1)\n")]);
+
+interface HostileCase {
+  title: string;
+  bytes: Buffer;
+  limits?: Partial<SafeZipLimits>;
+  code: string;
+  message: RegExp;
+}
+
+const hostile: HostileCase[] = [
+  { title: "parent traversal", bytes: forgeZip([manifest, stored("../evil", "x")]), code: "2001", message: /"\.\.\/evil": '\.\.' segment/ },
+  { title: "nested traversal", bytes: forgeZip([manifest, stored("a/../../b", "x")]), code: "2001", message: /"a\/\.\.\/\.\.\/b": '\.\.' segment/ },
+  { title: "absolute path", bytes: forgeZip([manifest, stored("/abs", "x")]), code: "2001", message: /"\/abs": absolute path/ },
+  { title: "drive letter", bytes: forgeZip([manifest, stored("C:/x", "x")]), code: "2001", message: /"C:\/x": drive letter/ },
+  { title: "drive letter with backslash", bytes: forgeZip([manifest, stored("C:\\x", "x")]), code: "2001", message: /"C:\\\\x": backslash/ },
+  { title: "backslash", bytes: forgeZip([manifest, stored("a\\b", "x")]), code: "2001", message: /"a\\\\b": backslash/ },
+  { title: "colon (stream)", bytes: forgeZip([manifest, stored("a.py:hidden", "x")]), code: "2001", message: /"a\.py:hidden": colon/ },
+  { title: "dot segment", bytes: forgeZip([stored("./manifest.json", "{}")]), code: "2001", message: /"\.\/manifest\.json": '\.' segment/ },
+  { title: "empty segment", bytes: forgeZip([manifest, stored("a//b", "x")]), code: "2001", message: /"a\/\/b": empty path segment/ },
+  { title: "NUL byte in a name", bytes: forgeZip([manifest, stored("a\u0000.py", "x")]), code: "2001", message: /"a\\u0000\.py": control character/ },
+  { title: "symlink", bytes: forgeZip([manifest, stored("link", "/etc/passwd", { mode: 0o120777 })]), code: "2001", message: /"link": symbolic link/ },
+  { title: "fifo", bytes: forgeZip([manifest, stored("pipe", "", { mode: 0o010644 })]), code: "2001", message: /"pipe": special file/ },
+  { title: "duplicate name", bytes: forgeZip([manifest, stored("manifest.json", "{}")]), code: "2001", message: /"manifest\.json": duplicate name/ },
+  { title: "case-insensitive duplicate", bytes: forgeZip([manifest, stored("pkg/A.py"), stored("pkg/a.py")]), code: "2001", message: /"pkg\/a\.py": differs only in letter case from "pkg\/A\.py"/ },
+  { title: "file used as a directory", bytes: forgeZip([manifest, stored("a", "x"), stored("a/b", "y")]), code: "2001", message: /"a\/b": lies inside "a", which is a file/ },
+  { title: "file and directory of one name", bytes: forgeZip([manifest, stored("a", "x"), stored("a/")]), code: "2001", message: /"a\/": is both a file and a directory/ },
+  { title: "too many entries", bytes: forgeZip([manifest, ...Array.from({ length: 9 }, (_, i) => stored(`f${i}`))]), limits: { maxEntries: 5 }, code: "2001", message: /10 entries, more than the limit of 5/ },
+  { title: "too many bytes", bytes: forgeZip([manifest, stored("big", Buffer.alloc(3000))]), limits: { maxTotalBytes: 2048 }, code: "2001", message: /"big": the entries add up to more than the limit of 2048 bytes/ },
+  { title: "zip bomb (default ratio limit)", bytes: forgeZip([manifest, deflated("zeros.bin", zeros5M)]), code: "2001", message: /"zeros\.bin": compression ratio \d+:1 above the limit of 200:1 \(zip bomb\)/ },
+  { title: "zip bomb (lowered ratio limit)", bytes: forgeZip([manifest, deflated("log.txt", text5M)]), limits: { maxRatio: 20 }, code: "2001", message: /"log\.txt": compression ratio \d+:1 above the limit of 20:1/ },
+  { title: "overlapping entries", bytes: forgeZip([manifest, deflated("a.bin", "aaaa"), { ...deflated("b.bin", "aaaa"), sharesLocalOf: 1 }]), code: "2001", message: /"b\.bin": overlaps the data of "a\.bin"/ },
+  { title: "stored entry whose sizes disagree", bytes: forgeZip([manifest, stored("a.py", "print(1)", { size: 100 })]), code: "2001", message: /central directory entry 2: compressed\/uncompressed size mismatch/ },
+  { title: "encrypted entry", bytes: forgeZip([manifest, stored("a.py", Buffer.alloc(13), { flags: 0x0801, size: 1 })]), code: "2001", message: /"a\.py": encrypted entry/ },
+  { title: "strong encryption", bytes: forgeZip([manifest, stored("a.py", "x", { flags: 0x0841 })]), code: "2001", message: /central directory entry 2: strong encryption/ },
+  { title: "unsupported compression", bytes: forgeZip([manifest, stored("a.py", "x", { method: 12 })]), code: "2001", message: /"a\.py": unsupported compression method 12/ },
+  { title: "directory entry with data", bytes: forgeZip([manifest, stored("d/", "data")]), code: "2001", message: /"d\/": directory entry with data/ },
+  { title: "non-UTF-8 name", bytes: forgeZip([manifest, stored(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x70, 0x79]), "x", { flags: 0 })]), code: "2001", message: /"café\.py": non-UTF-8 name/ },
+  { title: "invalid UTF-8 under the UTF-8 flag", bytes: forgeZip([manifest, stored(Buffer.from([0x61, 0xff, 0xfe]), "x")]), code: "2001", message: /name is not valid UTF-8/ },
+  { title: "not a zip", bytes: Buffer.from("this is not a zip file at all, just some text\n".repeat(20)), code: "2001", message: /is not a readable zip: End of central directory record signature not found/ },
+  { title: "empty file", bytes: Buffer.alloc(0), code: "2001", message: /is not a readable zip/ },
+  { title: "truncated zip", bytes: valid.subarray(0, valid.length - 30), code: "2001", message: /is not a readable zip/ },
+  { title: "central directory cut short", bytes: Buffer.concat([valid.subarray(0, valid.length - 22 - 40), valid.subarray(valid.length - 22)]), code: "2001", message: /not a readable zip|central directory entry/ },
+  { title: "declared size smaller than the data", bytes: forgeZip([manifest, deflated("a.py", "print('hello')\n".repeat(100), { size: 10 })]), code: "2001", message: /"a\.py": damaged data \(too many bytes/ },
+  { title: "declared size larger than the data", bytes: forgeZip([manifest, deflated("a.py", "print('hello')\n", { size: 500 })]), code: "2001", message: /"a\.py": damaged data \(not enough bytes/ },
+  { title: "CRC mismatch", bytes: forgeZip([manifest, stored("a.py", "print(1)", { crc: 1234 })]), code: "2001", message: /"a\.py": CRC-32 mismatch/ },
+  { title: "no manifest.json", bytes: forgeZip([stored("a.py", "x")]), code: "2002", message: /no manifest\.json at its root/ },
+  { title: "manifest.json in two top-level folders", bytes: forgeZip([stored("a/manifest.json", "{}"), stored("b/manifest.json", "{}")]), code: "2002", message: /several top-level folders \(a\/, b\/\)/ },
+  { title: "wheels at the root and in the folder collide", bytes: forgeZip([stored("algo/manifest.json", "{}"), stored("algo/wheels/x.whl", "1"), stored("wheels/x.whl", "2")]), code: "2001", message: /"wheels\/x\.whl": duplicate of "algo\/wheels\/x\.whl"/ },
+];
+
+describe("openSafeZip rejects hostile zips", () => {
+  it("has a corpus of at least 20 cases", () => expect(hostile.length).toBeGreaterThanOrEqual(20));
+
+  it.each(hostile)("$title → $code", async ({ bytes, limits, code, message }) => {
+    const { error, parent, target } = await attempt(bytes, limits);
+    expect(error).toBeInstanceOf(ProcVisionError);
+    expect((error as ProcVisionError).code).toBe(code);
+    expect((error as ProcVisionError).message).toMatch(message);
+    expect((error as ProcVisionError).hint).toBeTruthy();
+    expect(parent).toEqual(["target"]); // nothing written beside the target
+    expect(target.every((p) => !p.includes(".."))).toBe(true);
+  });
+});
+
+describe("openSafeZip on good zips", () => {
+  it("reads entries, text and buffers, and extracts with normalized modes", async () => {
+    const zip = await openSafeZip(zipFile(forgeZip([
+      manifest, stored("pkg/"), stored("pkg/__init__.py", ""), deflated("pkg/main.py", "x = 1\n".repeat(100)),
+      stored("run.sh", "#!/bin/sh\n", { mode: 0o100777 }), stored("wheels/a-1.0-py3-none-any.whl", "wheel"),
+    ])));
+    try {
+      expect(zip.rootPrefix).toBe("");
+      expect([...zip.entries.keys()]).toEqual(["manifest.json", "pkg", "pkg/__init__.py", "pkg/main.py", "run.sh", "wheels/a-1.0-py3-none-any.whl"]);
+      expect(zip.entries.get("pkg")).toMatchObject({ isDirectory: true, zipPath: "pkg/" });
+      expect(await zip.readText("manifest.json")).toBe('{"name": "x"}');
+      expect((await zip.readBuffer("pkg/main.py", 600)).toString()).toBe("x = 1\n".repeat(100));
+      await expect(zip.readBuffer("pkg/main.py", 599)).rejects.toMatchObject({ code: "2001", message: /600 bytes, more than the 599 allowed/ });
+      await expect(zip.readText("missing.txt")).rejects.toMatchObject({ code: "2001", message: /no file "missing\.txt"/ });
+      await expect(zip.readText("pkg")).rejects.toMatchObject({ code: "2001" });
+
+      const parent = mkdtempSync(path.join(work, "extract-"));
+      const target = path.join(parent, "pkg-1.0");
+      await zip.extractTo(target);
+      expect(readdirSync(parent)).toEqual(["pkg-1.0"]);
+      expect((readdirSync(target, { recursive: true }) as string[]).sort()).toEqual([
+        "manifest.json", "pkg", "pkg/__init__.py", "pkg/main.py", "run.sh", "wheels", "wheels/a-1.0-py3-none-any.whl",
+      ]);
+      expect(readFileSync(path.join(target, "pkg/main.py"), "utf8")).toBe("x = 1\n".repeat(100));
+      expect(statSync(path.join(target, "run.sh")).mode & 0o777).toBe(0o755);
+      expect(statSync(path.join(target, "pkg/main.py")).mode & 0o777).toBe(0o644);
+      await expect(zip.extractTo(target)).rejects.toThrow(/needs an empty directory/);
+    } finally {
+      zip.close();
+    }
+  });
+
+  it("reads a zip of the original tool (one top-level folder, wheels/ at the root) as if the folder were the root", async () => {
+    const zip = await openSafeZip(zipFile(forgeZip([
+      stored("algo/"), stored("algo/manifest.json", "{}"), stored("algo/algo/__init__.py", ""), stored("algo/requirements.txt", "numpy==2.0.0\n"),
+      stored("wheels/"), stored("wheels/numpy-2.0.0-cp311-cp311-linux_x86_64.whl", "wheel"), stored("README.txt", "outside the package"),
+    ])));
+    try {
+      expect(zip.rootPrefix).toBe("algo/");
+      expect([...zip.entries.keys()]).toEqual(["manifest.json", "algo/__init__.py", "requirements.txt", "wheels", "wheels/numpy-2.0.0-cp311-cp311-linux_x86_64.whl"]);
+      expect(zip.entries.get("manifest.json")?.zipPath).toBe("algo/manifest.json");
+      const target = path.join(mkdtempSync(path.join(work, "compat-")), "out");
+      await zip.extractTo(target);
+      expect((readdirSync(target, { recursive: true }) as string[]).sort()).toEqual([
+        "algo", "algo/__init__.py", "manifest.json", "requirements.txt", "wheels", "wheels/numpy-2.0.0-cp311-cp311-linux_x86_64.whl",
+      ]);
+    } finally {
+      zip.close();
+    }
+  });
+
+  it("also finds wheels/ inside the top-level folder, and in both places at once", async () => {
+    const inside = await openSafeZip(zipFile(forgeZip([stored("algo/manifest.json", "{}"), stored("algo/wheels/x-1.0-py3-none-any.whl", "w")])));
+    expect([...inside.entries.keys()]).toEqual(["manifest.json", "wheels/x-1.0-py3-none-any.whl"]);
+    inside.close();
+    const both = await openSafeZip(zipFile(forgeZip([
+      stored("algo/manifest.json", "{}"), stored("algo/wheels/"), stored("algo/wheels/x-1.0-py3-none-any.whl", "x"),
+      stored("wheels/"), stored("wheels/y-1.0-py3-none-any.whl", "y"),
+    ])));
+    expect([...both.entries.keys()]).toEqual(["manifest.json", "wheels", "wheels/x-1.0-py3-none-any.whl", "wheels/y-1.0-py3-none-any.whl"]);
+    both.close();
+  });
+});
+
+describe("verifyChecksums", () => {
+  const sha = (s: string): string => createHash("sha256").update(s).digest("hex");
+
+  it("accepts an offline package built by buildOfflineZip", async () => {
+    const dir = mkdtempSync(path.join(work, "built-"));
+    writeFileSync(path.join(dir, "main.py"), "print('hi')\n");
+    writeFileSync(path.join(dir, "x-1.0-py3-none-any.whl"), Buffer.alloc(10_000, 3));
+    const built = await buildOfflineZip({
+      outPath: path.join(dir, "x-v1.0-offline.zip"),
+      projectFiles: [{ path: "algo/main.py", absPath: path.join(dir, "main.py"), size: 12, mode: 0o644 }],
+      wheelFiles: [{ path: "wheels/x-1.0-py3-none-any.whl", absPath: path.join(dir, "x-1.0-py3-none-any.whl") }],
+      extraEntries: [{ path: "manifest.json", data: Buffer.from("{}") }],
+    });
+    const zip = await openSafeZip(built.path);
+    try {
+      expect(await verifyChecksums(zip)).toEqual({ ok: true, sha256sums: built.sha256sums });
+    } finally {
+      zip.close();
+    }
+  });
+
+  it("reports mismatching, unlisted and absent entries", async () => {
+    const sums = `${sha("{}")}  manifest.json\n${sha("tampered")}  a.py\n${sha("gone")}  c.py\n`;
+    const zip = await openSafeZip(zipFile(forgeZip([stored("manifest.json", "{}"), stored("a.py", "original"), stored("b.py", "new"), stored("d/"), stored("SHA256SUMS", sums), stored("SIGNATURE", "sig")])));
+    try {
+      expect(await verifyChecksums(zip)).toEqual({
+        ok: false,
+        problems: [
+          { path: "a.py", problem: "mismatch" },
+          { path: "b.py", problem: "missing_from_sums" },
+          { path: "c.py", problem: "listed_but_absent" },
+        ],
+      });
+    } finally {
+      zip.close();
+    }
+  });
+
+  it("passes a zip without SHA256SUMS as unverified, and rejects a malformed one with 2008", async () => {
+    const plain = await openSafeZip(zipFile(forgeZip([manifest])));
+    expect(await verifyChecksums(plain)).toEqual({ ok: true, sha256sums: null });
+    plain.close();
+    const malformed = await openSafeZip(zipFile(forgeZip([manifest, stored("SHA256SUMS", "garbage\n")])));
+    await expect(verifyChecksums(malformed)).rejects.toMatchObject({ code: "2008", message: /SHA256SUMS is malformed: line 1/ });
+    malformed.close();
+  });
+});
