@@ -1,0 +1,73 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { promisify } from "node:util";
+import { packageRoot } from "../../package-root.js";
+import { resolveInterpreter } from "../../python/interpreter.js";
+import { localTargetEnv } from "../../python/local-target.js";
+import { className, invalidAlgorithmName, moduleName } from "../../scaffold/names.js";
+import { scaffoldFiles } from "../../scaffold/templates.js";
+import { bundledSdkWheel } from "../../sdk-bundle.js";
+import { tick, UsageError, type CommandOutput } from "../output.js";
+
+const run = promisify(execFile);
+/** Pinned when the local Python has no numpy: wheels exist for CPython 3.10–3.13 on Linux and Windows. */
+const DEFAULT_NUMPY = "2.2.6";
+
+export interface InitOptions {
+  dir?: string;
+  pids?: string;
+  version?: string;
+  desc?: string;
+  force?: boolean;
+  python?: string;
+}
+
+async function localNumpy(python: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await run(python, ["-c", "import numpy; print(numpy.__version__)"], { timeout: 30_000 });
+    return stdout.trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function initCommand(name: string, options: InitOptions): Promise<CommandOutput> {
+  const problem = invalidAlgorithmName(name);
+  if (problem) throw new UsageError(problem);
+  const pids = (options.pids ?? "p001,p002").split(",").map((p) => p.trim()).filter(Boolean);
+  if (pids.length === 0 || new Set(pids).size !== pids.length) throw new UsageError(`--pids needs distinct, non-empty ids, got "${options.pids}"`);
+  const dir = path.resolve(options.dir ?? name);
+  const module = moduleName(name);
+  const interpreter = await resolveInterpreter(options.python ?? "python3");
+  const files = scaffoldFiles({
+    name, module, className: className(module), version: options.version ?? "1.0.0",
+    description: options.desc ?? `${name} inspection algorithm`, pids,
+    sdkVersion: bundledSdkWheel().version,
+    numpyVersion: (await localNumpy(interpreter.executable)) ?? DEFAULT_NUMPY,
+    env: await localTargetEnv(interpreter.executable),
+  }, await readFile(path.join(packageRoot(), "examples", "algorithm-example", "sample.png")));
+
+  const existing = files.filter((f) => existsSync(path.join(dir, f.path))).map((f) => f.path);
+  if (existing.length > 0 && !options.force) {
+    throw new UsageError(`${dir} already has ${existing.join(", ")}; nothing was written`, "pass --force to overwrite them");
+  }
+  for (const file of files) {
+    const target = path.join(dir, file.path);
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFile(target, file.content);
+  }
+  return {
+    exitCode: 0,
+    json: { path: dir, name, module, entry_point: `${module}.main:${className(module)}`, files: files.map((f) => f.path), overwritten: existing },
+    human: [
+      `${tick(true)} created ${name} in ${dir}`,
+      ...files.map((f) => `  ${f.path}${existing.includes(f.path) ? " (overwritten)" : ""}`),
+      "",
+      "next:",
+      `  procvision-cli validate ${path.relative(process.cwd(), dir) || "."}`,
+      `  procvision-cli run ${path.relative(process.cwd(), dir) || "."} --pid ${pids[0]} --image ${path.join(path.relative(process.cwd(), dir) || ".", "sample.png")}`,
+    ],
+  };
+}

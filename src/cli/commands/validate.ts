@@ -1,0 +1,48 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { projectChecks } from "../../validate/project-checks.js";
+import { summarize, type ValidationReport } from "../../validate/report.js";
+import { zipChecks } from "../../validate/zip-checks.js";
+import { style, tick, UsageError, type CommandOutput } from "../output.js";
+
+export interface ValidateOptions {
+  manifest?: string;
+  zip?: string;
+  python?: string;
+  image?: string;
+  pid?: string;
+  full?: boolean;
+}
+
+export function reportLines(report: ValidationReport): string[] {
+  const width = Math.max(...report.checks.map((c) => c.name.length));
+  return [
+    ...report.checks.map((c) => `${tick(c.result === "PASS")} ${c.name.padEnd(width)}  ${c.result === "PASS" ? style.dim(c.message) : c.message}`),
+    "",
+    `${report.summary.status === "PASS" ? style.ok("PASS") : style.bad("FAIL")}: ${report.summary.passed} passed, ${report.summary.failed} failed`,
+  ];
+}
+
+/** Project checks, or with --zip the checks of an offline package (and with --full its install and smoke run). */
+export async function validateCommand(project: string, options: ValidateOptions): Promise<CommandOutput> {
+  if (options.image !== undefined && !existsSync(options.image)) throw new UsageError(`image ${options.image} not found`);
+  let checks;
+  if (options.zip !== undefined) {
+    if (!existsSync(options.zip)) throw new UsageError(`zip ${options.zip} not found`);
+    checks = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, ...pick(options) });
+  } else {
+    const projectDir = path.resolve(project);
+    if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
+    checks = await projectChecks({ projectDir, ...(options.manifest ? { manifestPath: path.resolve(options.manifest) } : {}), ...pick(options) });
+  }
+  const report = summarize(checks);
+  return { exitCode: report.summary.status === "PASS" ? 0 : 1, json: report, human: reportLines(report) };
+}
+
+function pick(options: ValidateOptions): { python?: string; imagePath?: string; pid?: string } {
+  return {
+    ...(options.python ? { python: options.python } : {}),
+    ...(options.image ? { imagePath: path.resolve(options.image) } : {}),
+    ...(options.pid ? { pid: options.pid } : {}),
+  };
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Command, CommanderError, Option } from "commander";
+import { packageRoot } from "../package-root.js";
+import { initCommand } from "./commands/init.js";
+import { keygenCommand } from "./commands/keygen.js";
+import { packageCommand } from "./commands/package.js";
+import { runCommand } from "./commands/run.js";
+import { sdkCommand } from "./commands/sdk.js";
+import { validateCommand } from "./commands/validate.js";
+import { errorOutput, printOutput, type CommandOutput } from "./output.js";
+
+const version = (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+
+/** Runs a handler, prints through the one reporter and exits with its code. */
+async function execute(json: boolean | undefined, handler: () => Promise<CommandOutput> | CommandOutput): Promise<void> {
+  let output: CommandOutput;
+  try {
+    output = await handler();
+  } catch (err) {
+    output = errorOutput(err);
+    if (!json) {
+      process.stderr.write(output.human.join("\n") + "\n");
+      process.exitCode = output.exitCode;
+      return;
+    }
+  }
+  printOutput(output, json === true);
+  process.exitCode = output.exitCode;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const program = new Command("procvision-cli")
+  .description("Scaffold, validate, run and package ProcVision inspection algorithms for air-gapped stations.")
+  .version(version, "--version")
+  .showHelpAfterError()
+  .exitOverride();
+
+program.command("sdk")
+  .description("print the path and version of the SDK wheel bundled with the CLI")
+  .option("--json", "machine-readable output")
+  .addHelpText("after", "\nExample:\n  pip install \"$(procvision-cli sdk --json | jq -r .path)\"")
+  .action((o: { json?: boolean }) => execute(o.json, () => sdkCommand()));
+
+program.command("init <name>")
+  .description("create an algorithm project that passes validate as generated")
+  .option("-d, --dir <dir>", "target directory (default: ./<name>)")
+  .option("--pids <list>", "comma-separated supported PIDs", "p001,p002")
+  .option("-v, --version <version>", "algorithm version", "1.0.0")
+  .option("-e, --desc <text>", "description")
+  .option("--force", "overwrite existing files")
+  .option("--python <path>", "interpreter whose target goes into .procvision_env.json (default: python3)")
+  .option("--json", "machine-readable output")
+  .addHelpText("after", "\nExample:\n  procvision-cli init screw-check --pids A01,A02 -v 1.2.0")
+  .action((name: string, o: { dir?: string; pids?: string; version?: string; desc?: string; force?: boolean; python?: string; json?: boolean }) =>
+    execute(o.json, () => initCommand(name, o)));
+
+program.command("validate [project]")
+  .description("check a project (or with --zip an offline package) by running it through the adapter")
+  .option("--manifest <path>", "manifest.json to use (default: <project>/manifest.json)")
+  .option("--zip <path>", "validate an offline package instead of a project")
+  .option("--python <path>", "interpreter (default: the project's .venv, else python3)")
+  .option("--image <path>", "JPEG/PNG for the smoke run (default: a synthetic image)")
+  .option("--pid <pid>", "PID for the smoke run (default: the first supported PID)")
+  .option("--full", "with --zip: install the zip's wheels into a throw-away venv and smoke-run the code inside it")
+  .option("--json", "machine-readable report")
+  .addHelpText("after", "\nExamples:\n  procvision-cli validate ./screw-check\n  procvision-cli validate --zip screw-check-v1.2.0-offline.zip --full")
+  .action((project: string | undefined, o: { manifest?: string; zip?: string; python?: string; image?: string; pid?: string; full?: boolean; json?: boolean }) =>
+    execute(o.json, () => validateCommand(project ?? ".", o)));
+
+program.command("run <project>")
+  .description("run pre_execute and execute on an image, as the runner does (shared memory, adapter subprocess)")
+  .requiredOption("--pid <pid>", "product id (must be in supported_pids)")
+  .requiredOption("--image <path>", "JPEG/PNG image")
+  .option("--step <n>", "step index", "1")
+  .option("--params <json>", "user_params as JSON, or @file.json")
+  .option("--session-steps <list>", "run these steps in one session, e.g. 1,2")
+  .option("--timeout-ms <n>", "per-call timeout (a hung algorithm ends with 1005)", "30000")
+  .option("--save-overlay <png>", "write the image with calibration (blue), position (green) and defect (red) rects")
+  .option("--report <html>", "write a self-contained HTML report")
+  .option("--python <path>", "interpreter (default: the project's .venv, else python3)")
+  .option("--json", "machine-readable output")
+  .addHelpText("after", "\nExample:\n  procvision-cli run ./screw-check --pid A01 --image part.jpg --params '{\"threshold\": 0.8}' --save-overlay out.png")
+  .action((project: string, o: Parameters<typeof runCommand>[1] & { json?: boolean }) => execute(o.json, () => runCommand(project, o)));
+
+program.command("package <project>")
+  .description("build the offline package: source, manifest, pinned requirements and wheels for the target")
+  .option("-o, --output <zip>", "output path (default: <name>-v<version>-offline.zip in the project's parent)")
+  .option("-r, --requirements <path>", "requirements file (default: <project>/requirements.txt)")
+  .option("-a, --auto-freeze", "write requirements.txt from pip freeze when it is missing")
+  .addOption(new Option("-w, --wheels-platform <platform>", "target platform tag (repeatable)").argParser(collect))
+  .option("-p, --python-version <version>", "target Python version, e.g. 3.10")
+  .option("-i, --implementation <impl>", "target implementation, e.g. cp")
+  .option("-b, --abi <abi>", "target ABI, e.g. cp310")
+  .option("--index-url <url>", "package index")
+  .addOption(new Option("--extra-index-url <url>", "extra package index (repeatable)").argParser(collect))
+  .addOption(new Option("--find-links <dir>", "local wheel directory (repeatable)").argParser(collect))
+  .option("--isolated", "ignore the user's pip configuration and PIP_* variables")
+  .option("-s, --skip-download", "pack the existing wheels/ as is")
+  .option("--sign <keyfile>", "sign SHA256SUMS with this ed25519 private key")
+  .option("--python <path>", "interpreter for pip (default: the project's .venv, else python3)")
+  .option("--json", "machine-readable output")
+  .addHelpText("after", "\nExamples:\n  procvision-cli package ./screw-check -w win_amd64 -p 3.10 -b cp310\n  procvision-cli package ./screw-check -w manylinux_2_28_x86_64 --sign station.key")
+  .action((project: string, o: Parameters<typeof packageCommand>[1] & { json?: boolean }) => execute(o.json, () => packageCommand(project, o)));
+
+program.command("keygen")
+  .description("create an ed25519 key pair for signing offline packages")
+  .option("-o, --out <prefix>", "write <prefix>.key (private, 0600) and <prefix>.pub", "procvision-signing")
+  .option("--force", "overwrite existing key files")
+  .option("--json", "machine-readable output")
+  .action((o: { out: string; force?: boolean; json?: boolean }) => execute(o.json, () => keygenCommand(o)));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version exit 0; every parse problem is a usage error.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else {
+    throw err;
+  }
+}

@@ -1,0 +1,43 @@
+import { ProcVisionError } from "../errors/procvision-error.js";
+
+/** What a command handler returns: the one reporter prints it, human or --json. */
+export interface CommandOutput {
+  /** 0 success, 1 the check/job failed, 2 usage or input error. */
+  exitCode: 0 | 1 | 2;
+  json: unknown;
+  human: string[];
+}
+
+/** Bad input from the user (missing file, malformed flag value): exit 2. */
+export class UsageError extends Error {
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
+const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (code: number) => (text: string) => (useColor ? `\u001b[${code}m${text}\u001b[0m` : text);
+export const style = { ok: paint(32), bad: paint(31), dim: paint(2), bold: paint(1) };
+export const tick = (ok: boolean): string => (ok ? style.ok("✓") : style.bad("✗"));
+
+export function printOutput(output: CommandOutput, json: boolean): void {
+  if (json) process.stdout.write(JSON.stringify(output.json, null, 2) + "\n");
+  else if (output.human.length > 0) process.stdout.write(output.human.join("\n") + "\n");
+}
+
+/** Turns anything a handler threw into an exit code and a message on stderr (or a JSON error on stdout). */
+export function errorOutput(err: unknown): CommandOutput {
+  if (err instanceof UsageError) {
+    return {
+      exitCode: 2,
+      json: { error_code: null, message: err.message, ...(err.hint ? { hint: err.hint } : {}) },
+      human: [`${tick(false)} ${err.message}`, ...(err.hint ? [style.dim(`  hint: ${err.hint}`)] : [])],
+    };
+  }
+  const error = err instanceof ProcVisionError ? err : new ProcVisionError("9999", err instanceof Error ? err.message : String(err));
+  return {
+    exitCode: 1,
+    json: error.toJSON(),
+    human: [`${tick(false)} [${error.code}] ${error.message}`, ...(error.hint ? [style.dim(`  hint: ${error.hint}`)] : [])],
+  };
+}

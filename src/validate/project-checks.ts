@@ -1,0 +1,154 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { ProcVisionError } from "../errors/procvision-error.js";
+import { decodeImage, type RawImage } from "../image/decode.js";
+import { syntheticImage } from "../image/synthetic.js";
+import { LocalHarness } from "../local/run-local.js";
+import { validateManifest, type Manifest } from "../manifest/index.js";
+import { projectPython } from "../python/project-python.js";
+import { fail, pass, type Check } from "./report.js";
+import { resultChecks } from "./result-rules.js";
+import { smokeParams } from "./smoke-params.js";
+
+export interface ProjectCheckOptions {
+  projectDir: string;
+  manifestPath?: string;
+  python?: string;
+  imagePath?: string;
+  pid?: string;
+  /** Per call; a hung algorithm must not hang validate. */
+  callTimeoutMs?: number;
+  startupTimeoutMs?: number;
+}
+
+interface ManifestFields {
+  name: string;
+  version: string;
+  entry_point: string;
+  supported_pids: string[];
+}
+
+function requiredFields(value: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  for (const key of ["name", "version", "entry_point"] as const) {
+    if (typeof value[key] !== "string" || value[key] === "") problems.push(`${key} must be a non-empty string`);
+  }
+  const pids = value.supported_pids;
+  if (!Array.isArray(pids) || pids.length === 0 || pids.some((p) => typeof p !== "string")) {
+    problems.push("supported_pids must be a non-empty list of strings");
+  }
+  return problems;
+}
+
+function sameSet(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x)) && b.every((x) => a.includes(x));
+}
+
+/**
+ * The project half of `validate`: the manifest on its own, then the algorithm run through the adapter in a
+ * subprocess (the runner's path) on a synthetic or given image, for every step get_info() declares.
+ * A check that cannot run because an earlier one failed is left out, not failed.
+ */
+export async function projectChecks(options: ProjectCheckOptions): Promise<Check[]> {
+  const checks: Check[] = [];
+  const manifestPath = options.manifestPath ?? path.join(options.projectDir, "manifest.json");
+  if (!existsSync(manifestPath)) {
+    return [fail("manifest_exists", `${manifestPath} not found: run procvision-cli init, or pass --manifest`)];
+  }
+  checks.push(pass("manifest_exists", manifestPath));
+
+  let raw: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(await readFile(manifestPath, "utf8"));
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("the top level must be a JSON object");
+    raw = parsed as Record<string, unknown>;
+  } catch (err) {
+    return [...checks, fail("manifest_load", `manifest.json is not valid JSON: ${(err as Error).message}`)];
+  }
+  checks.push(pass("manifest_load", "valid JSON"));
+
+  const missing = requiredFields(raw);
+  if (missing.length > 0) return [...checks, fail("manifest_fields", missing.join("; "))];
+  const fields = raw as unknown as ManifestFields;
+  checks.push(pass("manifest_fields", `${fields.name} ${fields.version}, entry ${fields.entry_point}`));
+
+  const schema = validateManifest(raw);
+  const manifest: Manifest | undefined = schema.ok ? schema.manifest : undefined;
+  checks.push(schema.ok ? pass("manifest_schema", "manifest matches the schema")
+    : fail("manifest_schema", schema.errors.map((e) => `${e.path}: ${e.message}`).join("; ")));
+
+  let image: RawImage;
+  try {
+    image = options.imagePath ? await decodeImage({ path: options.imagePath }) : syntheticImage();
+  } catch (err) {
+    throw err instanceof ProcVisionError ? err : new ProcVisionError("1002", String(err));
+  }
+
+  const python = await projectPython(options.projectDir, options.python);
+  let harness: LocalHarness;
+  try {
+    harness = await LocalHarness.start({
+      projectDir: path.dirname(manifestPath),
+      entryPoint: fields.entry_point,
+      python: python.interpreter.executable,
+      pythonPath: python.pythonPath,
+      startupTimeoutMs: options.startupTimeoutMs ?? 60_000,
+    });
+  } catch (err) {
+    const error = err instanceof ProcVisionError ? err : new ProcVisionError("9999", String(err));
+    const phase = error.details?.phase;
+    const tail = typeof error.details?.stderr_tail === "string" ? lastLine(error.details.stderr_tail) : "";
+    const message = `${error.message}${tail ? ` — ${tail}` : ""} (Python: ${python.interpreter.executable} from ${python.source})`;
+    if (phase === "setup" || phase === "get_info") {
+      return [...checks, pass("entry_import", `${fields.entry_point} imported`), fail("get_info", message)];
+    }
+    return [...checks, fail("entry_import", message)];
+  }
+
+  try {
+    const worker = harness.worker;
+    checks.push(worker.baseAlgorithm === false
+      ? fail("entry_import", `${fields.entry_point} imports but is not a BaseAlgorithm subclass: inherit from procvision_algorithm_sdk.BaseAlgorithm`)
+      : pass("entry_import", `${fields.entry_point} imported (Python ${python.interpreter.version}${python.pythonPath.length ? ", bundled SDK" : ""})`));
+    const info = worker.info;
+    checks.push(pass("get_info", `get_info() returned ${Object.keys(info).join(", ") || "an empty dict"}`));
+
+    const infoSteps = Array.isArray(info.steps) ? info.steps : [];
+    const stepSchema = validateManifest({ ...raw, steps: info.steps ?? [] });
+    const stepIssues = stepSchema.ok ? [] : stepSchema.errors.filter((e) => e.path.startsWith("steps"));
+    checks.push(stepIssues.length === 0 ? pass("step_schema", `${infoSteps.length} step(s) with valid params`)
+      : fail("step_schema", stepIssues.map((e) => `get_info().${e.path}: ${e.message}`).join("; ")));
+
+    const infoPids = Array.isArray(info.supported_pids) ? info.supported_pids : [];
+    checks.push(sameSet(infoPids, fields.supported_pids)
+      ? pass("supported_pids_match", fields.supported_pids.join(", "))
+      : fail("supported_pids_match", `manifest says [${fields.supported_pids.join(", ")}], get_info() says [${infoPids.join(", ")}]`));
+
+    const mismatch = (["name", "version"] as const).filter((k) => String(info[k]) !== String(fields[k]));
+    checks.push(mismatch.length === 0 ? pass("info_name_version_match", `${fields.name} ${fields.version}`)
+      : fail("info_name_version_match", mismatch.map((k) => `${k}: manifest "${fields[k]}", get_info() "${String(info[k])}"`).join("; ")));
+
+    const pid = options.pid ?? fields.supported_pids.find((p) => infoPids.includes(p)) ?? fields.supported_pids[0] ?? "";
+    const steps = stepSchema.ok ? stepSchema.manifest.steps ?? [] : manifest?.steps ?? [];
+    const indices = infoSteps.length > 0 ? infoSteps.map((s, i) => (typeof (s as { index?: unknown }).index === "number" ? (s as { index: number }).index : i + 1)) : [1];
+    harness.setImage(image);
+    const outcomes = await harness.runSteps(pid, indices, (step) => smokeParams(steps.find((s) => s.index === step)?.params ?? [], image),
+      options.callTimeoutMs ?? 30_000);
+    checks.push(...resultChecks(outcomes, image));
+  } finally {
+    await harness.close();
+  }
+  return checks;
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split("\n").filter((l) => l.trim() !== "");
+  const last = lines.at(-1) ?? "";
+  try {
+    const parsed = JSON.parse(last) as { message?: unknown; error?: unknown };
+    return [parsed.message, parsed.error].filter((v) => typeof v === "string").join(": ");
+  } catch {
+    return last;
+  }
+}

@@ -1,0 +1,34 @@
+/** Check names of `procvision-cli validate`, in report order (contract §2). */
+export const PROJECT_CHECKS = [
+  "manifest_exists", "manifest_load", "manifest_fields", "manifest_schema", "entry_import", "get_info", "step_schema",
+  "supported_pids_match", "info_name_version_match", "pre_execute_return_dict", "pre_status_valid",
+  "pre_message_present", "execute_return_dict", "execute_status_valid", "execute_result_status_valid",
+  "ng_reason_present", "defect_rects_type", "defect_rects_count_limit", "rects_within_image", "smoke_execute",
+  "stdout_clean",
+] as const;
+
+export const ZIP_CHECKS = [
+  "zip_open", "zip_paths_safe", "zip_manifest", "zip_requirements", "zip_wheels", "requirements_pinned",
+  "wheels_cover_requirements", "wheels_match_target", "checksums_valid", "zip_install", "zip_smoke",
+] as const;
+
+export type CheckName = (typeof PROJECT_CHECKS)[number] | (typeof ZIP_CHECKS)[number];
+
+export interface Check {
+  name: CheckName;
+  result: "PASS" | "FAIL";
+  message: string;
+}
+
+export interface ValidationReport {
+  summary: { status: "PASS" | "FAIL"; passed: number; failed: number };
+  checks: Check[];
+}
+
+export const pass = (name: CheckName, message: string): Check => ({ name, result: "PASS", message });
+export const fail = (name: CheckName, message: string): Check => ({ name, result: "FAIL", message });
+
+export function summarize(checks: readonly Check[]): ValidationReport {
+  const failed = checks.filter((c) => c.result === "FAIL").length;
+  return { summary: { status: failed === 0 ? "PASS" : "FAIL", passed: checks.length - failed, failed }, checks: [...checks] };
+}
