@@ -11,7 +11,8 @@ const cache = path.join(root, ".cache");
 const wheels = path.join(cache, "wheels");
 const venv = path.join(cache, "test-venv");
 const python = path.join(venv, process.platform === "win32" ? "Scripts/python.exe" : "bin/python");
-const requirements = ["numpy", "pillow", "pytest"];
+// numpy is pinned to the version the example and `init` projects pin, so packaging tests find its wheel here.
+const requirements = ["numpy==2.2.6", "pillow", "pytest"];
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
   execFileSync(cmd, args, { stdio: "inherit", env });
@@ -23,7 +24,7 @@ if (process.argv.includes("--pytest")) {
 }
 
 mkdirSync(wheels, { recursive: true });
-const have = (name: string) => readdirSync(wheels).some((f) => f.toLowerCase().startsWith(`${name}-`));
+const have = (spec: string) => readdirSync(wheels).some((f) => f.toLowerCase().startsWith(`${spec.replace("==", "-")}-`));
 const missing = requirements.filter((r) => !have(r));
 if (missing.length > 0) {
   run("python3", ["-m", "pip", "download", "--only-binary=:all:", "-d", wheels, ...requirements]);

@@ -30,6 +30,9 @@ async function execute(json: boolean | undefined, handler: () => Promise<Command
   process.exitCode = output.exitCode;
 }
 
+const progress = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 const program = new Command("procvision-cli")
@@ -64,10 +67,11 @@ program.command("validate [project]")
   .option("--python <path>", "interpreter (default: the project's .venv, else python3)")
   .option("--image <path>", "JPEG/PNG for the smoke run (default: a synthetic image)")
   .option("--pid <pid>", "PID for the smoke run (default: the first supported PID)")
+  .addOption(new Option("--key <pem>", "with --zip: ed25519 public key to verify SIGNATURE with (repeatable)").argParser(collect))
   .option("--full", "with --zip: install the zip's wheels into a throw-away venv and smoke-run the code inside it")
   .option("--json", "machine-readable report")
   .addHelpText("after", "\nExamples:\n  procvision-cli validate ./screw-check\n  procvision-cli validate --zip screw-check-v1.2.0-offline.zip --full")
-  .action((project: string | undefined, o: { manifest?: string; zip?: string; python?: string; image?: string; pid?: string; full?: boolean; json?: boolean }) =>
+  .action((project: string | undefined, o: { manifest?: string; zip?: string; python?: string; image?: string; pid?: string; key?: string[]; full?: boolean; json?: boolean }) =>
     execute(o.json, () => validateCommand(project ?? ".", o)));
 
 program.command("run <project>")
@@ -87,7 +91,7 @@ program.command("run <project>")
 
 program.command("package <project>")
   .description("build the offline package: source, manifest, pinned requirements and wheels for the target")
-  .option("-o, --output <zip>", "output path (default: <name>-v<version>-offline.zip in the project's parent)")
+  .option("-o, --output <zip>", "output path (default: <project>/<name>-v<version>-offline.zip)")
   .option("-r, --requirements <path>", "requirements file (default: <project>/requirements.txt)")
   .option("-a, --auto-freeze", "write requirements.txt from pip freeze when it is missing")
   .addOption(new Option("-w, --wheels-platform <platform>", "target platform tag (repeatable)").argParser(collect))
@@ -103,7 +107,7 @@ program.command("package <project>")
   .option("--python <path>", "interpreter for pip (default: the project's .venv, else python3)")
   .option("--json", "machine-readable output")
   .addHelpText("after", "\nExamples:\n  procvision-cli package ./screw-check -w win_amd64 -p 3.10 -b cp310\n  procvision-cli package ./screw-check -w manylinux_2_28_x86_64 --sign station.key")
-  .action((project: string, o: Parameters<typeof packageCommand>[1] & { json?: boolean }) => execute(o.json, () => packageCommand(project, o)));
+  .action((project: string, o: Parameters<typeof packageCommand>[1] & { json?: boolean }) => execute(o.json, () => packageCommand(project, { ...o, ...(o.json ? {} : { progress }) })));
 
 program.command("keygen")
   .description("create an ed25519 key pair for signing offline packages")

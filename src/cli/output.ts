@@ -25,11 +25,18 @@ export function printOutput(output: CommandOutput, json: boolean): void {
   else if (output.human.length > 0) process.stdout.write(output.human.join("\n") + "\n");
 }
 
+/** The job itself failed (a requirement without a wheel, no requirements.txt) with nothing else to code it: exit 1. */
+export class CheckFailure extends Error {
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
 /** Turns anything a handler threw into an exit code and a message on stderr (or a JSON error on stdout). */
 export function errorOutput(err: unknown): CommandOutput {
-  if (err instanceof UsageError) {
+  if (err instanceof UsageError || err instanceof CheckFailure) {
     return {
-      exitCode: 2,
+      exitCode: err instanceof UsageError ? 2 : 1,
       json: { error_code: null, message: err.message, ...(err.hint ? { hint: err.hint } : {}) },
       human: [`${tick(false)} ${err.message}`, ...(err.hint ? [style.dim(`  hint: ${err.hint}`)] : [])],
     };

@@ -94,6 +94,8 @@ export function resultChecks(steps: readonly ObservedStep[], image: { width: num
         if (verdict === "NG") {
           const reason = exec.data.ng_reason;
           t.note("ng_reason_present", typeof reason === "string" && reason.trim() !== "" ? undefined : `${at}: an NG result needs a non-empty ng_reason`);
+        } else {
+          t.note("ng_reason_present");
         }
         const defects = exec.data.defect_rects;
         if (defects !== undefined && defects !== null) {
@@ -103,9 +105,13 @@ export function resultChecks(steps: readonly ObservedStep[], image: { width: num
           if (Array.isArray(defects)) {
             t.note("defect_rects_count_limit", defects.length > MAX_DEFECT_RECTS ? `${at}: ${defects.length} defect rects, at most ${MAX_DEFECT_RECTS} allowed` : undefined);
           }
+        } else {
+          t.note("defect_rects_type");
+          t.note("defect_rects_count_limit");
         }
       }
     }
+    t.note("rects_within_image");
     for (const [call, data] of [["pre_execute", pre.data], ["execute", exec.data]] as const) {
       for (const [key, list] of rectLists(data)) {
         if (!Array.isArray(list)) continue;
@@ -113,7 +119,6 @@ export function resultChecks(steps: readonly ObservedStep[], image: { width: num
           const outside = rectOutside(rect, image.width, image.height);
           t.note("rects_within_image", outside && `${at}: ${call} ${key} ${outside}`);
         }
-        t.note("rects_within_image");
       }
     }
     const calls: [string, ObservedCall][] = [["pre_execute", pre], ["execute", exec]];

@@ -12,6 +12,7 @@ export interface ValidateOptions {
   image?: string;
   pid?: string;
   full?: boolean;
+  key?: string[];
 }
 
 export function reportLines(report: ValidationReport): string[] {
@@ -29,7 +30,7 @@ export async function validateCommand(project: string, options: ValidateOptions)
   let checks;
   if (options.zip !== undefined) {
     if (!existsSync(options.zip)) throw new UsageError(`zip ${options.zip} not found`);
-    checks = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, ...pick(options) });
+    checks = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, keys: options.key ?? [], ...pick(options) });
   } else {
     const projectDir = path.resolve(project);
     if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);

@@ -1,0 +1,240 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import type { KeyObject } from "node:crypto";
+import { loadManifest, type Manifest } from "../../manifest/index.js";
+import { buildOfflineZip, collectProjectFiles } from "../../offline-zip/index.js";
+import { noWheelParagraph, parsePipNoMatch, uncoveredParagraph } from "../../packaging/no-wheel.js";
+import { pipEnv, pipFreeze, runPip } from "../../python/pip.js";
+import { localTarget } from "../../python/local-target.js";
+import { projectPython } from "../../python/project-python.js";
+import { filterFreezeOutput, formatRequirement, pinRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
+import { bundledSdkWheel } from "../../sdk-bundle.js";
+import { loadPrivateKey } from "../../signing/index.js";
+import { parseTargetEnv, pipDownloadArgs, resolveTarget, type TargetEnvFile, type TargetResolution } from "../../target-env/index.js";
+import { matchRequirementsToWheels, parseWheelFilename } from "../../wheel-tags/index.js";
+import { CheckFailure, style, tick, UsageError, type CommandOutput } from "../output.js";
+
+export interface PackageOptions {
+  output?: string;
+  requirements?: string;
+  autoFreeze?: boolean;
+  wheelsPlatform?: string[];
+  pythonVersion?: string;
+  implementation?: string;
+  abi?: string;
+  indexUrl?: string;
+  extraIndexUrl?: string[];
+  findLinks?: string[];
+  isolated?: boolean;
+  skipDownload?: boolean;
+  sign?: string;
+  python?: string;
+  /** Progress lines for long steps (the reporter sends them to stderr; silent with --json). */
+  progress?: (line: string) => void;
+}
+
+const SDK_NAME = "procvision_algorithm_sdk";
+const ENV_FILE = ".procvision_env.json";
+
+async function readEnvFile(projectDir: string): Promise<TargetEnvFile | undefined> {
+  const file = path.join(projectDir, ENV_FILE);
+  if (!existsSync(file)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new UsageError(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  const parsed = parseTargetEnv(value);
+  if (!parsed.ok) throw new UsageError(`${file}: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`);
+  return parsed.data;
+}
+
+function flagLayer(o: PackageOptions): TargetEnvFile {
+  return {
+    ...(o.wheelsPlatform?.length ? { wheels_platform: o.wheelsPlatform } : {}),
+    ...(o.pythonVersion ? { python_version: o.pythonVersion } : {}),
+    ...(o.implementation ? { implementation: o.implementation } : {}),
+    ...(o.abi ? { abi: o.abi } : {}),
+    ...(o.autoFreeze ? { auto_freeze: true } : {}),
+    ...(o.indexUrl ? { index_url: o.indexUrl } : {}),
+    ...(o.extraIndexUrl?.length ? { extra_index_urls: o.extraIndexUrl } : {}),
+    ...(o.findLinks?.length ? { find_links: o.findLinks.map((d) => path.resolve(d)) } : {}),
+  };
+}
+
+/** The requirements text to sanitize: the given file, the project's, or (auto-freeze) pip freeze of its Python. */
+async function requirementsText(projectDir: string, o: PackageOptions, autoFreeze: boolean, python: string):
+Promise<{ text: string; source: string; frozenDropped: { line: string; reason: string }[] }> {
+  if (o.requirements !== undefined) {
+    if (!existsSync(o.requirements)) throw new UsageError(`requirements file ${o.requirements} not found`);
+    return { text: await readFile(o.requirements, "utf8"), source: path.resolve(o.requirements), frozenDropped: [] };
+  }
+  const own = path.join(projectDir, "requirements.txt");
+  if (existsSync(own)) return { text: await readFile(own, "utf8"), source: own, frozenDropped: [] };
+  if (!autoFreeze) {
+    throw new CheckFailure(`${own} not found`, "write requirements.txt (every line name==version), or pass --auto-freeze to write it from pip freeze of the project's Python");
+  }
+  o.progress?.(`writing requirements.txt from pip freeze of ${python}`);
+  const frozen = filterFreezeOutput(await pipFreeze(python));
+  const text = frozen.kept.map((l) => `${l}\n`).join("");
+  await writeFile(own, text);
+  return { text, source: `${own} (from pip freeze)`, frozenDropped: frozen.dropped.map((d) => ({ line: d.line, reason: d.reason })) };
+}
+
+/** A fresh wheels/ filled by pip download; the old one is replaced only when the download succeeded. */
+async function downloadWheels(projectDir: string, requirements: string, resolution: TargetResolution, python: string, o: PackageOptions):
+Promise<void> {
+  const wheelsDir = path.join(projectDir, "wheels");
+  const staging = await mkdtemp(path.join(projectDir, ".procvision-download-"));
+  try {
+    const reqFile = path.join(staging, "requirements.txt");
+    await writeFile(reqFile, requirements);
+    const downloadDir = path.join(staging, "wheels");
+    const sdkDir = path.dirname(bundledSdkWheel().path);
+    const args = ["download", ...(o.isolated ? ["--isolated"] : []), "--disable-pip-version-check", "--progress-bar", "off",
+      "-r", reqFile, "-d", downloadDir, ...pipDownloadArgs(resolution.target), "--find-links", sdkDir];
+    const run = await runPip(python, args, pipEnv(o.isolated === true), (line) => {
+      const saved = /^(?:Saved|File was already downloaded) (.+)$/.exec(line.trim());
+      const collecting = /^Collecting (\S+)/.exec(line.trim());
+      if (saved?.[1]) o.progress?.(`  ${style.dim("saved")} ${path.basename(saved[1])}`);
+      else if (collecting?.[1]) o.progress?.(`  ${style.dim("collecting")} ${collecting[1]}`);
+    });
+    if (run.exitCode !== 0) {
+      const noMatch = parsePipNoMatch(run.output);
+      const sources = [resolution.target.indexUrl ?? (o.isolated ? "https://pypi.org/simple" : "your pip configuration's index"),
+        ...resolution.target.extraIndexUrls, ...resolution.target.findLinks];
+      if (noMatch) throw new CheckFailure(noWheelParagraph(noMatch, resolution.target, sources));
+      throw new CheckFailure(`pip download failed (exit ${run.exitCode}):\n${run.output.trim().split("\n").slice(-15).join("\n")}`,
+        "check the index options (--index-url, --find-links, pip.conf) and the requirement lines");
+    }
+    await rm(wheelsDir, { recursive: true, force: true });
+    await rename(downloadDir, wheelsDir);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+/** Unpinned requirements pinned to the version of the wheel that satisfies them, so the package reproduces. */
+function pinFromWheels(requirements: readonly Requirement[], wheelFiles: readonly string[], resolution: TargetResolution):
+{ requirements: Requirement[]; pinned: string[] } {
+  const matches = matchRequirementsToWheels(requirements, wheelFiles, resolution.target);
+  let out = [...requirements];
+  const pinned: string[] = [];
+  for (const match of matches) {
+    if (match.requirement.pinnedVersion !== undefined || match.wheel === undefined) continue;
+    const parsed = parseWheelFilename(match.wheel);
+    if (!parsed.ok) continue;
+    out = pinRequirement(out, match.requirement.name, parsed.wheel.version).map((r) =>
+      r.normalizedName === match.requirement.normalizedName && match.requirement.marker ? { ...r, marker: match.requirement.marker } : r);
+    pinned.push(`${formatRequirement(match.requirement)} → ${match.requirement.name}==${parsed.wheel.version}`);
+  }
+  return { requirements: out, pinned };
+}
+
+function humanSize(bytes: number): string {
+  const units = ["B", "KB", "MB", "GB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** Contract §2 package: manifest, requirements, wheels for the target, the deterministic zip, optional signature. */
+export async function packageCommand(project: string, o: PackageOptions): Promise<CommandOutput> {
+  const projectDir = path.resolve(project);
+  if (!existsSync(projectDir) || !(await stat(projectDir)).isDirectory()) throw new UsageError(`project ${projectDir} not found`);
+  const manifestPath = path.join(projectDir, "manifest.json");
+  if (!existsSync(manifestPath)) throw new UsageError(`${manifestPath} not found`, "run procvision-cli init, or package the folder that holds manifest.json");
+  const manifest: Manifest = await loadManifest(manifestPath);
+  const signingKey: KeyObject | undefined = o.sign === undefined ? undefined : loadKey(o.sign);
+
+  const python = (await projectPython(projectDir, o.python)).interpreter.executable;
+  const resolution = resolveTarget(flagLayer(o), await readEnvFile(projectDir), await localTarget(python));
+  const { target } = resolution;
+
+  const source = await requirementsText(projectDir, o, target.autoFreeze, python);
+  const sanitized = sanitizeRequirements(source.text);
+  const sdk = bundledSdkWheel();
+  const withSdk = pinRequirement(sanitized.requirements, SDK_NAME, sdk.version);
+  const withSdkText = withSdk.map((r) => `${formatRequirement(r)}\n`).join("");
+
+  if (!o.skipDownload) {
+    o.progress?.(`downloading wheels for ${target.wheelsPlatform.join(", ")} / ${target.abi}`);
+    await downloadWheels(projectDir, withSdkText, resolution, python, o);
+  } else if (!existsSync(path.join(projectDir, "wheels"))) {
+    throw new CheckFailure(`${path.join(projectDir, "wheels")} not found`, "run package without --skip-download to download the wheels");
+  }
+
+  const wheelsDir = path.join(projectDir, "wheels");
+  const wheelNames = (await readdir(wheelsDir)).filter((f) => f.endsWith(".whl")).sort();
+  // The bundled SDK wheel is always the one shipped, whatever wheels/ held.
+  const wheelFiles = [
+    ...wheelNames.filter((f) => !f.startsWith(`${SDK_NAME}-`)).map((f) => ({ path: `wheels/${f}`, absPath: path.join(wheelsDir, f) })),
+    { path: `wheels/${path.basename(sdk.path)}`, absPath: sdk.path },
+  ].sort((a, b) => (a.path < b.path ? -1 : 1));
+  const { requirements, pinned } = pinFromWheels(withSdk, wheelFiles.map((w) => path.basename(w.path)), resolution);
+  const uncovered = uncoveredParagraph(matchRequirementsToWheels(requirements, wheelFiles.map((w) => path.basename(w.path)), target), target);
+  if (uncovered) throw new CheckFailure(uncovered);
+  const unpinned = requirements.filter((r) => r.pinnedVersion === undefined);
+  if (unpinned.length > 0) {
+    throw new CheckFailure(`requirements not pinned with ==: ${unpinned.map(formatRequirement).join(", ")}`,
+      "pin each of them to one version (name==version) so the station installs exactly what was tested");
+  }
+
+  const requirementsTxt = requirements.map((r) => `${formatRequirement(r)}\n`).join("");
+  const envJson = {
+    python_version: target.pythonVersion, implementation: target.implementation, abi: target.abi,
+    wheels_platform: target.wheelsPlatform, auto_freeze: target.autoFreeze, index_url: target.indexUrl,
+    extra_index_urls: target.extraIndexUrls, find_links: target.findLinks,
+  };
+  const project_ = await collectProjectFiles(projectDir);
+  const outPath = path.resolve(o.output ?? path.join(projectDir, `${manifest.name}-v${manifest.version}-offline.zip`));
+  o.progress?.(`writing ${outPath}`);
+  const zip = await buildOfflineZip({
+    outPath,
+    projectFiles: project_.files,
+    wheelFiles,
+    extraEntries: [
+      { path: "requirements.txt", data: Buffer.from(requirementsTxt) },
+      { path: ENV_FILE, data: Buffer.from(`${JSON.stringify(envJson, null, 2)}\n`) },
+    ],
+    ...(signingKey ? { signingKey } : {}),
+  });
+
+  const dropped = [...sanitized.dropped.map((d) => ({ line: d.line, reason: d.reason })), ...source.frozenDropped];
+  const targetLabel = `${target.wheelsPlatform.join(", ")} / Python ${target.pythonVersion} ${target.abi}`;
+  return {
+    exitCode: 0,
+    json: {
+      path: zip.path, size: zip.size, entries: zip.entries, wheel_count: zip.wheelCount, signed: signingKey !== undefined,
+      target: envJson, target_sources: resolution.sources, requirements_source: source.source,
+      requirements: requirementsTxt.trimEnd().split("\n"), pinned, dropped, warnings: project_.warnings,
+    },
+    human: [
+      ...project_.warnings.map((w) => `${style.dim("!")} ${w}`),
+      ...dropped.map((d) => `${style.dim("!")} dropped from requirements: ${d.line} (${d.reason})`),
+      ...pinned.map((p) => `${style.dim("!")} pinned ${p}`),
+      `${tick(true)} ${zip.path}`,
+      `  ${humanSize(zip.size)}, ${zip.wheelCount} wheel(s), target ${targetLabel} (${describeSources(resolution)})${signingKey ? ", signed" : ""}`,
+    ],
+  };
+}
+
+function describeSources(resolution: TargetResolution): string {
+  const s = resolution.sources;
+  const from = new Set([s.python_version, s.abi, s.wheels_platform]);
+  return [...from].map((x) => ({ flag: "flags", "env-file": ENV_FILE, local: "local interpreter", derived: "derived", default: "default" })[x]).join(" + ");
+}
+
+function loadKey(file: string): KeyObject {
+  try {
+    return loadPrivateKey(file);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}

@@ -1,0 +1,58 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { ErrorCode } from "../errors/codes.js";
+import { ProcVisionError } from "../errors/procvision-error.js";
+import type { TargetEnvFile } from "../target-env/schema.js";
+import { INTERPRETER_PROBE, interpreterTarget } from "../wheel-tags/probe.js";
+import type { WheelTarget } from "../wheel-tags/supported.js";
+
+const run = promisify(execFile);
+const cache = new Map<string, Promise<WheelTarget>>();
+
+/** What wheels a real interpreter accepts, asked of the interpreter itself (never guessed from the host). */
+export function localTarget(python: string): Promise<WheelTarget> {
+  let found = cache.get(python);
+  if (!found) {
+    found = probeTarget(python);
+    cache.set(python, found);
+    found.catch(() => cache.delete(python));
+  }
+  return found;
+}
+
+async function probeTarget(python: string): Promise<WheelTarget> {
+  let stdout: string;
+  try {
+    ({ stdout } = await run(python, ["-I", "-c", INTERPRETER_PROBE], { timeout: 30_000 }));
+  } catch (err) {
+    throw new ProcVisionError(ErrorCode.incompatible_python, `cannot probe Python interpreter ${python}: ${(err as Error).message}`, {
+      hint: "pass --python with a working CPython 3 interpreter",
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdout);
+  } catch {
+    parsed = stdout;
+  }
+  return interpreterTarget(parsed);
+}
+
+/**
+ * The `.procvision_env.json` that `init` writes: this interpreter as the target. The generic `linux_*` tag is left
+ * out because no index serves such wheels; the manylinux tag stands for the whole family.
+ */
+export async function localTargetEnv(python: string): Promise<TargetEnvFile> {
+  const target = await localTarget(python);
+  const portable = target.platforms.filter((p) => !p.startsWith("linux_"));
+  return {
+    python_version: target.pythonVersion,
+    implementation: target.implementation,
+    abi: target.abi,
+    wheels_platform: portable.length > 0 ? portable : [...target.platforms],
+    auto_freeze: false,
+    index_url: null,
+    extra_index_urls: [],
+    find_links: [],
+  };
+}

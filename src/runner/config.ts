@@ -1,0 +1,64 @@
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { ErrorCode } from "../errors/codes.js";
+import { ProcVisionError } from "../errors/procvision-error.js";
+import { parseWithIssues } from "../manifest/issues.js";
+
+const ms = (min: number) => z.number().int().min(min);
+
+/**
+ * `runner_config.json` (contract §7). Strict: an unknown or misspelt key is an error naming it, because a silently
+ * ignored `execute_timout_ms` would leave a station running with the wrong limit.
+ */
+export const runnerConfigSchema = z.strictObject({
+  pre_execute_timeout_ms: ms(1).default(10_000),
+  execute_timeout_ms: ms(1).default(30_000),
+  heartbeat_interval_ms: ms(10).default(5_000),
+  heartbeat_grace_ms: ms(10).default(2_000),
+  kill_grace_ms: ms(0).default(3_000),
+  max_retries: z.number().int().min(0).max(10).default(2),
+  breaker_max_crashes: z.number().int().min(1).default(5),
+  breaker_window_ms: ms(1).default(60_000),
+  instances: z.number().int().min(1).max(64).default(1),
+  queue_limit: z.number().int().min(1).default(64),
+  keep_versions: z.number().int().min(1).default(3),
+  session_ttl_ms: ms(1).default(10 * 60_000),
+  max_defects: z.number().int().min(0).default(20),
+  /** How frames sit in shared memory: raw pixels (fastest), or re-encoded for algorithms that expect files. */
+  image_encoding: z.enum(["raw", "jpeg", "png"]).default("raw"),
+  log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Interpreter that creates package venvs; default `python3` resolved to its real path. */
+  python: z.string().min(1).nullable().default(null),
+  installer: z.enum(["auto", "uv", "pip"]).default("auto"),
+  /** ed25519 public keys (PEM text or a path to a PEM file) whose SIGNATURE is accepted. */
+  trusted_keys: z.array(z.string().min(1)).default([]),
+  require_signature: z.boolean().default(false),
+  watch_zips: z.boolean().default(false),
+});
+
+export type RunnerConfig = z.output<typeof runnerConfigSchema>;
+export type RunnerConfigInput = z.input<typeof runnerConfigSchema>;
+
+/** Validates a config object and fills in defaults; every problem names its key. */
+export function parseRunnerConfig(value: unknown, source = "runner_config.json"): RunnerConfig {
+  const parsed = parseWithIssues(runnerConfigSchema, value ?? {}, source);
+  if (!parsed.ok) {
+    throw new ProcVisionError(ErrorCode.unknown_error, `${source}: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`, {
+      hint: "fix or remove the named keys; see docs/OPERATOR-GUIDE.md for every key and its default",
+      details: { errors: parsed.errors },
+    });
+  }
+  return parsed.data;
+}
+
+export async function loadRunnerConfig(file: string): Promise<RunnerConfig> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, "utf8"));
+  } catch (err) {
+    throw new ProcVisionError(ErrorCode.unknown_error, `cannot read runner config ${file}: ${(err as Error).message}`, {
+      hint: "the config must be a JSON object of runner_config.json keys",
+    });
+  }
+  return parseRunnerConfig(value, file);
+}

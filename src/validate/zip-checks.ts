@@ -1,0 +1,176 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { isProcVisionError } from "../errors/procvision-error.js";
+import { createVenv, installFromWheels } from "../install/venv.js";
+import { validateManifest } from "../manifest/index.js";
+import { SHA256SUMS, SIGNATURE } from "../offline-zip/index.js";
+import { localTarget } from "../python/local-target.js";
+import { resolveInterpreter } from "../python/interpreter.js";
+import { formatRequirement, sanitizeRequirements, type Requirement } from "../requirements/index.js";
+import { MANIFEST, openSafeZip, verifyChecksums, type SafeZip } from "../safe-zip/index.js";
+import { loadPublicKey, verify } from "../signing/index.js";
+import { parseTargetEnv, resolveTarget } from "../target-env/index.js";
+import { matchRequirementsToWheels, parseWheelFilename, supportedTags, wheelSupported, type WheelTarget } from "../wheel-tags/index.js";
+import { projectChecks } from "./project-checks.js";
+import { fail, pass, type Check } from "./report.js";
+
+export interface ZipCheckOptions {
+  zipPath: string;
+  /** Also install into a throw-away venv and smoke-run the code inside the zip. */
+  full: boolean;
+  python?: string;
+  imagePath?: string;
+  pid?: string;
+  /** Public keys (PEM text or files) to verify SIGNATURE against. */
+  keys?: string[];
+}
+
+const SDK_NAME = "procvision_algorithm_sdk";
+
+function wheelNames(zip: SafeZip): string[] {
+  return [...zip.entries.values()].filter((e) => !e.isDirectory && /^wheels\/[^/]+\.whl$/.test(e.path)).map((e) => e.path.slice("wheels/".length));
+}
+
+async function zipTarget(zip: SafeZip, python: string): Promise<{ target: WheelTarget; label: string; problem?: string }> {
+  const local = await localTarget(python);
+  if (!zip.entries.has(".procvision_env.json")) return { target: local, label: "the local interpreter (the zip has no .procvision_env.json)" };
+  try {
+    const parsed = parseTargetEnv(JSON.parse(await zip.readText(".procvision_env.json")));
+    if (!parsed.ok) return { target: local, label: "the local interpreter", problem: parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ") };
+    const { target } = resolveTarget({}, parsed.data, local);
+    return { target, label: `${target.wheelsPlatform.join(", ")} / ${target.abi}` };
+  } catch (err) {
+    return { target: local, label: "the local interpreter", problem: `.procvision_env.json: ${(err as Error).message}` };
+  }
+}
+
+async function checksumCheck(zip: SafeZip, keys: readonly string[]): Promise<Check> {
+  let result;
+  try {
+    result = await verifyChecksums(zip);
+  } catch (err) {
+    return fail("checksums_valid", (err as Error).message);
+  }
+  if (!result.ok) {
+    const shown = result.problems.slice(0, 5).map((p) => `${p.path} (${p.problem.replaceAll("_", " ")})`).join(", ");
+    return fail("checksums_valid", `${result.problems.length} entr${result.problems.length === 1 ? "y does" : "ies do"} not match ${SHA256SUMS}: ${shown}`);
+  }
+  if (result.sha256sums === null) return fail("checksums_valid", `no ${SHA256SUMS} in the zip: rebuild it with procvision-cli package`);
+  if (!zip.entries.has(SIGNATURE)) return pass("checksums_valid", `every entry matches ${SHA256SUMS} (unsigned)`);
+  const signature = (await zip.readText(SIGNATURE)).trim();
+  if (!/^[A-Za-z0-9+/]{86}==$/.test(signature)) return fail("checksums_valid", `${SIGNATURE} is not a base64 ed25519 signature`);
+  if (keys.length === 0) return pass("checksums_valid", `every entry matches ${SHA256SUMS}; ${SIGNATURE} present, not verified (pass --key)`);
+  let publicKeys;
+  try {
+    publicKeys = keys.map((k) => loadPublicKey(k));
+  } catch (err) {
+    return fail("checksums_valid", (err as Error).message);
+  }
+  return verify(Buffer.from(result.sha256sums), signature, publicKeys)
+    ? pass("checksums_valid", `every entry matches ${SHA256SUMS}; ${SIGNATURE} verified`)
+    : fail("checksums_valid", `${SIGNATURE} does not verify with the given key(s): the zip was altered or signed by someone else`);
+}
+
+/**
+ * `validate --zip` (contract §2): the static checks of an offline package, and with `full` an install into a
+ * throw-away venv from the zip's wheels only and the smoke checks on the code inside it, as the runner does.
+ */
+export async function zipChecks(options: ZipCheckOptions): Promise<Check[]> {
+  const checks: Check[] = [];
+  let zip: SafeZip;
+  try {
+    zip = await openSafeZip(options.zipPath);
+  } catch (err) {
+    const message = (err as Error).message;
+    const entryRule = isProcVisionError(err) && typeof err.details?.rule === "string";
+    if (entryRule) return [pass("zip_open", "the zip's central directory reads"), fail("zip_paths_safe", message)];
+    if (isProcVisionError(err) && err.code === "2002") return [pass("zip_open", "readable"), pass("zip_paths_safe", "every entry stays inside the package"), fail("zip_manifest", message)];
+    return [fail("zip_open", message)];
+  }
+  try {
+    checks.push(pass("zip_open", `${zip.entries.size} entries${zip.rootPrefix ? ` under ${zip.rootPrefix}` : ""}`));
+    checks.push(pass("zip_paths_safe", "every entry stays inside the package"));
+
+    if (!zip.entries.has(MANIFEST)) return [...checks, fail("zip_manifest", "no manifest.json at the zip root")];
+    let manifestOk = false;
+    try {
+      const result = validateManifest(JSON.parse(await zip.readText(MANIFEST)));
+      manifestOk = result.ok;
+      checks.push(result.ok ? pass("zip_manifest", `${result.manifest.name} ${result.manifest.version}`)
+        : fail("zip_manifest", result.errors.map((e) => `${e.path}: ${e.message}`).join("; ")));
+    } catch (err) {
+      checks.push(fail("zip_manifest", `manifest.json is not valid JSON: ${(err as Error).message}`));
+    }
+
+    let requirements: Requirement[] | undefined;
+    if (!zip.entries.has("requirements.txt")) checks.push(fail("zip_requirements", "no requirements.txt at the zip root"));
+    else {
+      const sanitized = sanitizeRequirements(await zip.readText("requirements.txt"));
+      requirements = sanitized.requirements;
+      checks.push(sanitized.dropped.length === 0 ? pass("zip_requirements", `${requirements.length} requirement(s)`)
+        : fail("zip_requirements", `lines that are not requirements: ${sanitized.dropped.map((d) => `line ${d.lineNumber} "${d.line}"`).join(", ")}`));
+    }
+
+    const wheels = wheelNames(zip);
+    const badNames = wheels.filter((w) => !parseWheelFilename(w).ok);
+    if (wheels.length === 0) checks.push(fail("zip_wheels", "no wheels/*.whl in the zip: package without --skip-download, or fill wheels/"));
+    else if (badNames.length > 0) checks.push(fail("zip_wheels", `not valid wheel file names: ${badNames.join(", ")}`));
+    else if (!wheels.some((w) => w.toLowerCase().startsWith(`${SDK_NAME}-`))) checks.push(fail("zip_wheels", `no ${SDK_NAME} wheel: the worker cannot start without the SDK`));
+    else checks.push(pass("zip_wheels", `${wheels.length} wheel(s)`));
+
+    const python = (await resolveInterpreter(options.python ?? "python3")).executable;
+    const target = await zipTarget(zip, python);
+    if (requirements !== undefined) {
+      const unpinned = requirements.filter((r) => r.pinnedVersion === undefined);
+      checks.push(unpinned.length === 0 ? pass("requirements_pinned", "every requirement is pinned with ==")
+        : fail("requirements_pinned", `not pinned to one version: ${unpinned.map(formatRequirement).join(", ")}`));
+      const missing = matchRequirementsToWheels(requirements, wheels, target.target).filter((m) => m.applies && m.reason === "missing");
+      checks.push(missing.length === 0 ? pass("wheels_cover_requirements", "every requirement has a wheel")
+        : fail("wheels_cover_requirements", `no wheel for ${missing.map((m) => formatRequirement(m.requirement)).join(", ")}`));
+    }
+    const tags = new Set(supportedTags(target.target));
+    const foreign = wheels.filter((w) => parseWheelFilename(w).ok && !wheelSupported(w, tags));
+    checks.push(target.problem ? fail("wheels_match_target", target.problem)
+      : foreign.length === 0 ? pass("wheels_match_target", `every wheel installs on ${target.label}`)
+        : fail("wheels_match_target", `wheels for another target than ${target.label}: ${foreign.join(", ")}`));
+    checks.push(await checksumCheck(zip, options.keys ?? []));
+
+    if (options.full) {
+      const staticOk = manifestOk && checks.every((c) => c.result === "PASS");
+      if (staticOk) checks.push(...await installAndSmoke(zip, python, options));
+    }
+    return checks;
+  } finally {
+    zip.close();
+  }
+}
+
+/** zip_install and zip_smoke: extract, venv from the zip's wheels only (no index), smoke checks in that venv. */
+async function installAndSmoke(zip: SafeZip, python: string, options: ZipCheckOptions): Promise<Check[]> {
+  const work = await mkdtemp(path.join(os.tmpdir(), "procvision-validate-"));
+  try {
+    const packageDir = path.join(work, "package");
+    await zip.extractTo(packageDir);
+    let venvPython: string;
+    try {
+      venvPython = await createVenv(python, path.join(packageDir, "venv"));
+      await installFromWheels({
+        basePython: python, venvPython, wheelsDir: path.join(packageDir, "wheels"), requirementsFile: path.join(packageDir, "requirements.txt"),
+      });
+    } catch (err) {
+      return [fail("zip_install", `${(err as Error).message}${isProcVisionError(err) && err.hint ? ` (${err.hint})` : ""}`)];
+    }
+    const installed = pass("zip_install", `installed from wheels/ only into a fresh venv with ${python}`);
+    const smoke = await projectChecks({
+      projectDir: packageDir, python: venvPython,
+      ...(options.imagePath ? { imagePath: options.imagePath } : {}), ...(options.pid ? { pid: options.pid } : {}),
+    });
+    const failed = smoke.filter((c) => c.result === "FAIL");
+    return [installed, failed.length === 0
+      ? pass("zip_smoke", `${smoke.length} smoke checks passed in the installed venv`)
+      : fail("zip_smoke", failed.map((c) => `${c.name}: ${c.message}`).join("; "))];
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
