@@ -29,6 +29,11 @@ const missing = requirements.filter((r) => !have(r));
 if (missing.length > 0) {
   run("python3", ["-m", "pip", "download", "--only-binary=:all:", "-d", wheels, ...requirements]);
 }
+// The packaging tests also build a Windows / CPython 3.10 package: the real numpy wheel for that target.
+const crossTarget = ["--platform", "win_amd64", "--python-version", "3.10", "--implementation", "cp", "--abi", "cp310"];
+if (!readdirSync(wheels).some((f) => f.startsWith("numpy-2.2.6-cp310-cp310-win_amd64"))) {
+  run("python3", ["-m", "pip", "download", "--only-binary=:all:", "--no-deps", ...crossTarget, "-d", wheels, "numpy==2.2.6"]);
+}
 if (!existsSync(python)) run("python3", ["-m", "venv", venv]);
 const hermetic = { ...process.env, PIP_CONFIG_FILE: "/dev/null", PYTHONPATH: "" };
 run(python, ["-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index", "--find-links", wheels, ...requirements], hermetic);

@@ -122,7 +122,7 @@ export function resultChecks(steps: readonly ObservedStep[], image: { width: num
       }
     }
     const calls: [string, ObservedCall][] = [["pre_execute", pre], ["execute", exec]];
-    const failed = calls.find(([, call]) => call.status !== "OK");
+    const failed = calls.find(([, call]) => call.status === "ERROR" && !call.invalid_return);
     t.note("smoke_execute", failed && `${at}: ${failed[0]} returned ${failed[1].status}${failed[1].error_code ? ` ${failed[1].error_code}` : ""}: ${failed[1].message || "(no message)"}`);
   }
   t.note("stdout_clean", stdoutBytes > 0 ? `the algorithm wrote ${stdoutBytes} bytes to stdout; the adapter kept the protocol intact, but use self.logger (stderr) instead of print()` : undefined);

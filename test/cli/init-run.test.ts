@@ -1,0 +1,129 @@
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import sharp from "sharp";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli, type Report } from "../helpers/cli.js";
+import { fixture, repoRoot, testPython } from "../helpers/python.js";
+
+const work = mkdtempSync(path.join(tmpdir(), "pv-cli-run-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const sample = path.join(repoRoot, "examples", "algorithm-example", "sample.png");
+
+function algo(behaviour: string): string {
+  const dir = mkdtempSync(path.join(work, `${behaviour}-`));
+  cpSync(fixture("cli-algo"), dir, { recursive: true });
+  writeFileSync(path.join(dir, "behaviour.txt"), behaviour);
+  return dir;
+}
+
+describe("procvision-cli init", () => {
+  it("creates a project that passes validate as generated, on a bare python3 and with numpy", async () => {
+    const made = await runCli(["init", "screw-check", "--pids", "A01,A02", "-v", "1.2.0", "-e", "checks screws", "--json"], { cwd: work });
+    expect(made.code).toBe(0);
+    const dir = path.join(work, "screw-check");
+    expect((made.json as { path: string }).path).toBe(dir);
+    for (const file of ["manifest.json", "screw_check/__init__.py", "screw_check/main.py", "requirements.txt", ".procvision_env.json", ".procvisionignore", "sample.png"]) {
+      expect(existsSync(path.join(dir, file)), file).toBe(true);
+    }
+    const manifest = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as Record<string, unknown>;
+    expect(manifest).toMatchObject({ name: "screw-check", version: "1.2.0", description: "checks screws", supported_pids: ["A01", "A02"] });
+    expect(readFileSync(path.join(dir, "requirements.txt"), "utf8")).toMatch(/^procvision_algorithm_sdk==0\.1\.0\nnumpy==\d+\.\d+\.\d+\n$/);
+    const env = JSON.parse(readFileSync(path.join(dir, ".procvision_env.json"), "utf8")) as Record<string, unknown>;
+    expect(env).toMatchObject({ implementation: "cp", auto_freeze: false });
+    expect(String(env.abi)).toMatch(/^cp3\d+$/);
+
+    for (const python of [[], ["--python", testPython()]]) {
+      const validated = await runCli(["validate", dir, "--json", ...python]);
+      expect((validated.json as Report).summary, validated.stdout).toEqual({ status: "PASS", passed: 21, failed: 0 });
+    }
+    const ran = await runCli(["run", dir, "--pid", "A01", "--image", path.join(dir, "sample.png"), "--python", testPython(), "--json"]);
+    expect(ran.code).toBe(0);
+    expect(ran.json).toMatchObject({ pre_execute: { status: "OK" }, execute: { status: "OK", data: { result_status: "OK" } } });
+  });
+
+  it("refuses to overwrite without --force, and writes nothing", async () => {
+    const dir = path.join(work, "keep-me");
+    expect((await runCli(["init", "keep-me", "-d", dir])).code).toBe(0);
+    writeFileSync(path.join(dir, "manifest.json"), "my edits");
+    const again = await runCli(["init", "keep-me", "-d", dir]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already has .*manifest\.json.*nothing was written/);
+    expect(again.stderr).toMatch(/--force/);
+    expect(readFileSync(path.join(dir, "manifest.json"), "utf8")).toBe("my edits");
+    expect((await runCli(["init", "keep-me", "-d", dir, "--force"])).code).toBe(0);
+    expect(readFileSync(path.join(dir, "manifest.json"), "utf8")).toMatch(/"keep-me"/);
+  });
+
+  it("rejects a bad name or bad PIDs as usage errors", async () => {
+    expect((await runCli(["init", "../evil", "-d", path.join(work, "evil")])).code).toBe(2);
+    expect((await runCli(["init", "ok-name", "-d", path.join(work, "dup"), "--pids", "a,a"])).code).toBe(2);
+  });
+});
+
+describe("procvision-cli run", () => {
+  it("exit 0 on OK, prints statuses and latency, and draws the overlay and the report", async () => {
+    const dir = algo("ng");
+    const overlay = path.join(work, "overlay.png");
+    const report = path.join(work, "report.html");
+    const run = await runCli(["run", dir, "--pid", "A01", "--image", sample, "--save-overlay", overlay, "--report", report]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/pre_execute OK "located"/);
+    expect(run.stdout).toMatch(/execute +OK → NG .*ng_reason "scratch" \(1 defect rects\) [\d.]+ ms/);
+    const meta = await sharp(overlay).metadata();
+    const original = await sharp(sample).metadata();
+    expect([meta.width, meta.height]).toEqual([original.width, original.height]);
+    // The defect rect (20,20 10×10) has a red outline; the calibration rect (1,1) a blue one.
+    const { data, info } = await sharp(overlay).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const px = (x: number, y: number) => [...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
+    const [r, g, b] = px(20, 25) as [number, number, number];
+    expect(r).toBeGreaterThan(180);
+    expect(g + b).toBeLessThan(200);
+    const html = readFileSync(report, "utf8");
+    expect(html).toMatch(/scratch/);
+    expect(html).toMatch(/data:image\/png;base64,/);
+  });
+
+  it("--json gives pre_execute and execute; --session-steps a list from one session; --params reach the algorithm", async () => {
+    const dir = algo("ok");
+    const one = await runCli(["run", dir, "--pid", "A02", "--image", sample, "--step", "2", "--json"]);
+    expect(one.json).toMatchObject({ pre_execute: { status: "OK" }, execute: { status: "OK", message: "step 2 after pre 2" } });
+    const steps = await runCli(["run", dir, "--pid", "A01", "--image", sample, "--session-steps", "1,2", "--json"]);
+    expect((steps.json as unknown[]).map((s) => (s as { execute: { message: string } }).execute.message)).toEqual(["step 1 after pre 1", "step 2 after pre 2"]);
+    const paramsFile = path.join(work, "params.json");
+    writeFileSync(paramsFile, JSON.stringify({ threshold: 0.95 }));
+    const ng = await runCli(["run", dir, "--pid", "A01", "--image", sample, "--params", `@${paramsFile}`, "--json"]);
+    expect(ng.json).toMatchObject({ execute: { data: { result_status: "NG" } } });
+  });
+
+  it("exit 1 when execute is not OK", async () => {
+    const run = await runCli(["run", algo("raises"), "--pid", "A01", "--image", sample, "--json"]);
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ execute: { status: "ERROR", message: expect.stringMatching(/execute exploded/) as unknown } });
+  });
+
+  it("exit 2 for a missing project, manifest or image, non-JSON params, or a PID outside supported_pids", async () => {
+    const dir = algo("ok");
+    const cases: string[][] = [
+      ["run", path.join(work, "nope"), "--pid", "A01", "--image", sample],
+      ["run", work, "--pid", "A01", "--image", sample],
+      ["run", dir, "--pid", "A01", "--image", path.join(work, "missing.png")],
+      ["run", dir, "--pid", "A01", "--image", sample, "--params", "{threshold:"],
+      ["run", dir, "--pid", "B99", "--image", sample],
+      ["run", dir, "--image", sample],
+    ];
+    for (const args of cases) {
+      const run = await runCli(args);
+      expect(run.code, args.join(" ")).toBe(2);
+      expect(run.stderr.length, args.join(" ")).toBeGreaterThan(0);
+    }
+  });
+
+  it("a hung algorithm ends at --timeout-ms with 1005", async () => {
+    const started = Date.now();
+    const run = await runCli(["run", algo("hang"), "--pid", "A01", "--image", sample, "--timeout-ms", "1500", "--json"]);
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ execute: { status: "ERROR", error_code: "1005" } });
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+});

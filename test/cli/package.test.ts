@@ -1,0 +1,309 @@
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writeDeterministicZip } from "../../src/packaging/deterministic-zip.js";
+import { openSafeZip } from "../../src/safe-zip/index.js";
+import { failedChecks, runCli, type Report } from "../helpers/cli.js";
+import { serveIndex } from "../helpers/index-server.js";
+import { fixture, repoRoot } from "../helpers/python.js";
+import { fakeWheel } from "../helpers/wheels.js";
+
+const work = mkdtempSync(path.join(tmpdir(), "pv-cli-package-"));
+const fakes = path.join(work, "fake-wheels");
+let index: { url: string; close: () => Promise<void> };
+
+beforeAll(async () => {
+  mkdirSync(fakes);
+  for (const tag of ["cp310-cp310-win_amd64", "cp310-cp310-manylinux_2_17_x86_64", "cp311-cp311-manylinux_2_17_x86_64"]) {
+    await fakeWheel(fakes, { name: "fakepkg", version: "1.0", tag });
+  }
+  await fakeWheel(fakes, { name: "m28pkg", version: "1.0", tag: "py3-none-manylinux_2_28_x86_64" });
+  await fakeWheel(fakes, { name: "loose", version: "1.4.2", tag: "py3-none-any" });
+  // The real numpy wheel the example pins, cached once by scripts/test-python.ts.
+  index = await serveIndex([path.join(repoRoot, ".cache", "wheels"), fakes]);
+});
+afterAll(async () => {
+  await index.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const isolated = () => ["--isolated", "--index-url", index.url];
+
+/** The cli-algo fixture (no numpy needed) with the given requirements. */
+function project(requirements: string | null): string {
+  const dir = mkdtempSync(path.join(work, "proj-"));
+  cpSync(fixture("cli-algo"), dir, { recursive: true });
+  if (requirements === null) rmSync(path.join(dir, "requirements.txt"));
+  else writeFileSync(path.join(dir, "requirements.txt"), requirements);
+  return dir;
+}
+
+interface Packaged {
+  path: string;
+  size: number;
+  wheel_count: number;
+  signed: boolean;
+  target: { wheels_platform: string[]; abi: string; python_version: string };
+  requirements: string[];
+  pinned: string[];
+  dropped: { line: string; reason: string }[];
+}
+
+async function zipNames(zip: string): Promise<string[]> {
+  const opened = await openSafeZip(zip);
+  try {
+    return [...opened.entries.keys()].sort();
+  } finally {
+    opened.close();
+  }
+}
+
+describe("procvision-cli package", () => {
+  it("a generated project: init → package → validate --zip --full passes; packaging twice gives the same bytes", async () => {
+    expect((await runCli(["init", "gen-algo", "--pids", "P1"], { cwd: work })).code).toBe(0);
+    const dir = path.join(work, "gen-algo");
+    const first = await runCli(["package", dir, ...isolated(), "--json"]);
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    const out = first.json as Packaged;
+    expect(out.path).toBe(path.join(dir, "gen-algo-v1.0.0-offline.zip"));
+    expect(out.wheel_count).toBe(2);
+    expect(out.requirements).toEqual(["procvision_algorithm_sdk==0.1.0", "numpy==2.2.6"]);
+    const names = await zipNames(out.path);
+    expect(names).toEqual(expect.arrayContaining(["manifest.json", "requirements.txt", ".procvision_env.json", "SHA256SUMS", "gen_algo/main.py",
+      "wheels/procvision_algorithm_sdk-0.1.0-py3-none-any.whl"]));
+    expect(names.some((n) => /^wheels\/numpy-2\.2\.6-.*\.whl$/.test(n))).toBe(true);
+    expect(names.some((n) => n.endsWith("-offline.zip"))).toBe(false);
+
+    const checked = await runCli(["validate", "--zip", out.path, "--full", "--json"]);
+    expect((checked.json as Report).summary, checked.stdout).toMatchObject({ status: "PASS", failed: 0 });
+    expect((checked.json as Report).checks.map((c) => c.name)).toEqual(["zip_open", "zip_paths_safe", "zip_manifest", "zip_requirements",
+      "zip_wheels", "requirements_pinned", "wheels_cover_requirements", "wheels_match_target", "checksums_valid", "zip_install", "zip_smoke"]);
+
+    const bytes = readFileSync(out.path);
+    const second = await runCli(["package", dir, ...isolated(), "--json"]);
+    expect(second.code).toBe(0);
+    expect(readFileSync(out.path).equals(bytes)).toBe(true);
+    const epoch = await runCli(["package", dir, "-s", "-o", path.join(work, "epoch.zip")], { env: { SOURCE_DATE_EPOCH: "1700000000" } });
+    expect(epoch.code).toBe(0);
+    expect(readFileSync(path.join(work, "epoch.zip")).equals(bytes)).toBe(false);
+  });
+
+  it("the bundled example packages and passes validate --zip --full", async () => {
+    const dir = path.join(work, "example");
+    cpSync(path.join(repoRoot, "examples", "algorithm-example"), dir, { recursive: true, filter: (src) => !src.includes("__pycache__") });
+    const out = path.join(work, "example.zip");
+    const run = await runCli(["package", dir, "-o", out, ...isolated()]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/✓ .*example\.zip\n {2}[\d.]+ MB, 2 wheel\(s\), target /);
+    const checked = await runCli(["validate", "--zip", out, "--full", "--json"]);
+    expect((checked.json as Report).summary, checked.stdout).toMatchObject({ status: "PASS" });
+  });
+
+  it("cross-target: win_amd64 / cp310 from Linux takes only the matching wheel, and validate --zip agrees", async () => {
+    const dir = project("fakepkg==1.0\n");
+    const run = await runCli(["package", dir, "-w", "win_amd64", "-p", "3.10", "-b", "cp310", "-i", "cp", ...isolated(), "--json"]);
+    expect(run.code, run.stdout).toBe(0);
+    const out = run.json as Packaged;
+    expect(out.target).toMatchObject({ wheels_platform: ["win_amd64"], abi: "cp310", python_version: "3.10" });
+    expect(readdirSync(path.join(dir, "wheels")).sort()).toEqual([
+      "fakepkg-1.0-cp310-cp310-win_amd64.whl", "numpy-2.2.6-cp310-cp310-win_amd64.whl", "procvision_algorithm_sdk-0.1.0-py3-none-any.whl",
+    ]);
+    const env = JSON.parse((await (async () => {
+      const z = await openSafeZip(out.path);
+      try { return await z.readText(".procvision_env.json"); } finally { z.close(); }
+    })())) as Record<string, unknown>;
+    expect(env).toMatchObject({ python_version: "3.10", abi: "cp310", wheels_platform: ["win_amd64"] });
+    const checked = await runCli(["validate", "--zip", out.path, "--json"]);
+    expect((checked.json as Report).summary.status, checked.stdout).toBe("PASS");
+  });
+
+  it("a manylinux target finds manylinux_2_28-only wheels through the family, and says so when the target is too old", async () => {
+    const dir = project("m28pkg==1.0\n");
+    const newer = await runCli(["package", dir, "-w", "manylinux_2_31_x86_64", ...isolated(), "--json"]);
+    expect(newer.code, newer.stderr).toBe(0);
+    expect(readdirSync(path.join(dir, "wheels"))).toContain("m28pkg-1.0-py3-none-manylinux_2_28_x86_64.whl");
+
+    const older = await runCli(["package", dir, "-w", "manylinux_2_17_x86_64", "-o", path.join(work, "old.zip"), ...isolated()]);
+    expect(older.code).toBe(1);
+    expect(older.stderr).toMatch(/No wheel of m28pkg==1\.0 for Python 3\.\d+ \(cp, ABI cp3\d+\) on manylinux_2_17_x86_64\..*What to do/s);
+    expect(existsSync(path.join(work, "old.zip"))).toBe(false);
+    // The failed download left the previous wheels/ as it was.
+    expect(readdirSync(path.join(dir, "wheels"))).toContain("m28pkg-1.0-py3-none-manylinux_2_28_x86_64.whl");
+  });
+
+  it("a requirement with no wheel for the target: exit 1, one paragraph, no zip", async () => {
+    const dir = project("nowheel==1.0\n");
+    const run = await runCli(["package", dir, ...isolated(), "--json"]);
+    expect(run.code).toBe(1);
+    const error = run.json as { message: string };
+    expect(error.message).toMatch(/^No wheel of nowheel==1\.0 for Python .* The index has no wheel of it at all .*looked in: http:\/\/127\.0\.0\.1.*What to do: /);
+    expect(readdirSync(dir).some((f) => f.endsWith(".zip"))).toBe(false);
+    expect(readdirSync(dir).some((f) => f.startsWith(".procvision-download-"))).toBe(false);
+  });
+
+  it("missing requirements.txt without --auto-freeze: exit 1 with a hint", async () => {
+    const run = await runCli(["package", project(null), ...isolated()]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/requirements\.txt not found/);
+    expect(run.stderr).toMatch(/hint: .*--auto-freeze/);
+  });
+
+  it("--auto-freeze writes requirements.txt from pip freeze without editable, file: and local-path lines", async () => {
+    const dir = project(null);
+    // A Python whose pip freeze lists what a real development venv shows; everything else goes to the real python3.
+    const fakePython = path.join(work, "freeze-python");
+    writeFileSync(fakePython, [
+      "#!/bin/sh",
+      'if [ "$1 $2 $3" = "-m pip freeze" ]; then',
+      "  printf '%s\\n' '-e git+https://example.invalid/x.git@abc#egg=x' 'mylib @ file:///home/me/mylib' './vendored/pkg' 'fakepkg==1.0' 'loose==1.4.2'",
+      "  exit 0",
+      "fi",
+      'exec python3 "$@"',
+    ].join("\n"));
+    chmodSync(fakePython, 0o755);
+    const run = await runCli(["package", dir, "--auto-freeze", "--python", fakePython, ...isolated(), "--json"]);
+    expect(run.code, run.stderr + run.stdout).toBe(0);
+    expect(readFileSync(path.join(dir, "requirements.txt"), "utf8")).toBe("fakepkg==1.0\nloose==1.4.2\n");
+    const out = run.json as Packaged;
+    expect(out.dropped.map((d) => d.line)).toEqual(["-e git+https://example.invalid/x.git@abc#egg=x", "mylib @ file:///home/me/mylib", "./vendored/pkg"]);
+    expect(out.requirements).toEqual(["fakepkg==1.0", "loose==1.4.2", "procvision_algorithm_sdk==0.1.0"]);
+  });
+
+  it("sanitizes requirements (hashes, options, comments) and pins unpinned ones to the downloaded wheel", async () => {
+    const dir = project("# deps\n--index-url http://example.invalid/simple\nfakepkg==1.0 --hash=sha256:abc\n\nloose>=1.0\n");
+    const run = await runCli(["package", dir, ...isolated(), "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    const out = run.json as Packaged;
+    expect(out.requirements).toEqual(["fakepkg==1.0", "loose==1.4.2", "procvision_algorithm_sdk==0.1.0"]);
+    expect(out.pinned).toEqual(["loose>=1.0 → loose==1.4.2"]);
+    expect(out.dropped.map((d) => d.line)).toEqual(["--index-url http://example.invalid/simple"]);
+  });
+
+  it("honours the author's pip configuration unless --isolated; flags win over it", async () => {
+    const dir = project("fakepkg==1.0\n");
+    const viaConfig = await runCli(["package", dir, "--json"], { env: { PIP_INDEX_URL: index.url, PIP_FIND_LINKS: "" } });
+    expect(viaConfig.code, viaConfig.stderr).toBe(0);
+    const flagWins = await runCli(["package", dir, "--index-url", index.url, "--json"], { env: { PIP_INDEX_URL: "http://127.0.0.1:9/simple" } });
+    expect(flagWins.code, flagWins.stderr).toBe(0);
+  });
+
+  it("--skip-download packs wheels/ as is and checks it covers the requirements", async () => {
+    const dir = project("fakepkg==1.0\n");
+    const none = await runCli(["package", dir, "-s"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/wheels not found/);
+    mkdirSync(path.join(dir, "wheels"));
+    cpSync(path.join(fakes, "fakepkg-1.0-cp310-cp310-win_amd64.whl"), path.join(dir, "wheels", "fakepkg-1.0-cp310-cp310-win_amd64.whl"));
+    const wrong = await runCli(["package", dir, "-s"]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/fakepkg==1\.0 only has wheels for other targets \(fakepkg-1\.0-cp310-cp310-win_amd64\.whl\)/);
+  });
+
+  it("--sign writes SIGNATURE; validate --zip --key verifies it and rejects another key", async () => {
+    const keys = path.join(work, "keys");
+    mkdirSync(keys);
+    expect((await runCli(["keygen", "-o", path.join(keys, "team")])).code).toBe(0);
+    expect((await runCli(["keygen", "-o", path.join(keys, "other")])).code).toBe(0);
+    expect((await runCli(["keygen", "-o", path.join(keys, "team")])).code).toBe(2);
+    const dir = project("fakepkg==1.0\n");
+    const run = await runCli(["package", dir, "--sign", path.join(keys, "team.key"), ...isolated(), "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    const zip = (run.json as Packaged).path;
+    expect((run.json as Packaged).signed).toBe(true);
+    expect(await zipNames(zip)).toContain("SIGNATURE");
+    const good = await runCli(["validate", "--zip", zip, "--key", path.join(keys, "team.pub"), "--json"]);
+    expect((good.json as Report).checks.find((c) => c.name === "checksums_valid")?.message).toMatch(/SIGNATURE verified/);
+    const bad = await runCli(["validate", "--zip", zip, "--key", path.join(keys, "other.pub"), "--json"]);
+    expect(failedChecks(bad.json)).toEqual(["checksums_valid"]);
+    expect(bad.code).toBe(1);
+    const noKey = await runCli(["package", dir, "--sign", path.join(keys, "missing.key")]);
+    expect(noKey.code).toBe(2);
+  });
+
+  it("a broken manifest aborts with the validate messages", async () => {
+    const dir = project("fakepkg==1.0\n");
+    writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({ name: "x", version: "1", entry_point: "nocolon", supported_pids: [] }));
+    const run = await runCli(["package", dir, ...isolated(), "--json"]);
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ error_code: "2002" });
+    expect((run.json as { message: string }).message).toMatch(/entry_point/);
+    expect((run.json as { message: string }).message).toMatch(/supported_pids/);
+  });
+});
+
+describe("procvision-cli validate --zip on bad packages", () => {
+  let good: string;
+  beforeAll(async () => {
+    const dir = project("fakepkg==1.0\n");
+    const run = await runCli(["package", dir, "-w", "win_amd64", "-p", "3.10", ...isolated(), "--json"]);
+    good = (run.json as Packaged).path;
+  });
+
+  /** The good package's entries, changed by `edit`, zipped again (SHA256SUMS kept as it was unless edited). */
+  async function variant(name: string, edit: (entries: Map<string, Buffer>) => void): Promise<string> {
+    const zip = await openSafeZip(good);
+    const entries = new Map<string, Buffer>();
+    try {
+      for (const p of zip.entries.keys()) entries.set(p, await zip.readBuffer(p, 1 << 30));
+    } finally {
+      zip.close();
+    }
+    edit(entries);
+    const out = path.join(work, `${name}.zip`);
+    await writeDeterministicZip(out, [...entries].map(([p, data]) => ({ path: p, data, store: p.endsWith(".whl") })));
+    return out;
+  }
+
+  async function failures(zip: string): Promise<{ code: number | null; failed: string[]; report: Report }> {
+    const run = await runCli(["validate", "--zip", zip, "--json"]);
+    return { code: run.code, failed: failedChecks(run.json), report: run.json as Report };
+  }
+
+  it("the untouched package passes", async () => {
+    expect((await failures(good)).failed).toEqual([]);
+  });
+
+  it("not a zip, and a truncated zip → zip_open", async () => {
+    const text = path.join(work, "text.zip");
+    writeFileSync(text, "this is not a zip\n");
+    const truncated = path.join(work, "truncated.zip");
+    const bytes = readFileSync(good);
+    writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    for (const zip of [text, truncated]) {
+      const result = await failures(zip);
+      expect(result.failed).toEqual(["zip_open"]);
+      expect(result.code).toBe(1);
+    }
+  });
+
+  it("../ and absolute entries → zip_paths_safe", async () => {
+    for (const [name, entry] of [["slip", "../evil.py"], ["absolute", "/etc/evil.py"]] as const) {
+      const result = await failures(await variant(name, (e) => e.set(entry, Buffer.from("x = 1\n"))));
+      expect(result.failed).toEqual(["zip_paths_safe"]);
+      expect(result.report.checks.find((c) => c.name === "zip_paths_safe")?.message).toContain(entry);
+    }
+  });
+
+  it("no wheels → zip_wheels (and the requirements lose their wheels)", async () => {
+    const result = await failures(await variant("nowheels", (e) => {
+      for (const p of [...e.keys()]) if (p.startsWith("wheels/")) e.delete(p);
+    }));
+    expect(result.failed).toEqual(expect.arrayContaining(["zip_wheels", "wheels_cover_requirements"]));
+  });
+
+  it("a tampered file → checksums_valid names it", async () => {
+    const result = await failures(await variant("tampered", (e) => e.set("cli_algo/main.py", Buffer.from("print('owned')\n"))));
+    expect(result.failed).toEqual(["checksums_valid"]);
+    expect(result.report.checks.find((c) => c.name === "checksums_valid")?.message).toMatch(/cli_algo\/main\.py \(mismatch\)/);
+  });
+
+  it("a garbage SIGNATURE → checksums_valid", async () => {
+    const result = await failures(await variant("badsig", (e) => e.set("SIGNATURE", Buffer.from("not-a-signature\n"))));
+    expect(result.failed).toEqual(["checksums_valid"]);
+  });
+
+  it("a missing zip is a usage error", async () => {
+    expect((await runCli(["validate", "--zip", path.join(work, "absent.zip")])).code).toBe(2);
+  });
+});

@@ -1,0 +1,52 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { repoRoot } from "./python.js";
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON when it is JSON. */
+  json: unknown;
+}
+
+const cliMain = path.join(repoRoot, "dist", "cli", "main.js");
+
+/** Runs the built `procvision-cli` as a user would: a real process, real exit code, real stdout/stderr. */
+export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliRun> {
+  if (!existsSync(cliMain)) throw new Error(`${cliMain} missing: run npm run build (npm test does)`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliMain, ...args], {
+      cwd: options.cwd ?? repoRoot,
+      env: { ...process.env, NO_COLOR: "1", ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      let json: unknown;
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        json = undefined;
+      }
+      resolve({ code, stdout, stderr, json });
+    });
+  });
+}
+
+export interface Report {
+  summary: { status: "PASS" | "FAIL"; passed: number; failed: number };
+  checks: { name: string; result: "PASS" | "FAIL"; message: string }[];
+}
+
+/** The checks of a `validate --json` report by result. */
+export function failedChecks(report: unknown): string[] {
+  return (report as Report).checks.filter((c) => c.result === "FAIL").map((c) => c.name);
+}
