@@ -12,6 +12,7 @@ import { writeFrame } from "../src/shm/frame.js";
 import { nativeAvailable } from "../src/shm/native.js";
 import { FileSegment, MappedSegment, type Segment } from "../src/shm/segment.js";
 import { Worker } from "../src/worker/worker.js";
+import { benchPackage, packageLines } from "./package.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const python = path.join(root, ".cache", "test-venv", "bin", "python");
@@ -161,8 +162,11 @@ const start = await startup("bench_algo:BenchAlgo", fixtures);
 const importBaseline = spawnBaseline();
 console.log("start → ready ms", start, "baseline python -c 'import numpy'", importBaseline);
 
+const packaged = benchPackage(root, quick);
+console.log("package build", packaged);
+
 const results = { date: new Date().toISOString(), quick, machine, round_trip_us: rt, raw_echo_us: echo, frames: frameResults,
-  startup_ms: start, spawn_import_numpy_ms: importBaseline };
+  startup_ms: start, spawn_import_numpy_ms: importBaseline, package: packaged };
 mkdirSync(path.join(root, "bench", "results"), { recursive: true });
 writeFileSync(path.join(root, "bench", "results", "latest.json"), JSON.stringify(results, null, 2) + "\n");
 
@@ -202,6 +206,7 @@ const lines = [
   "",
   `Target ≤ 150 ms: ${verdict(start.p50 <= 150)}.`,
   "",
+  ...packageLines(packaged),
 ];
 const notesMarker = "## Notes";
 let notes = "";
