@@ -1,0 +1,89 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { MultipartFile } from "@fastify/multipart";
+import { ErrorCode } from "../../errors/codes.js";
+import { ProcVisionError } from "../../errors/procvision-error.js";
+import { parseInput, route, type RouteDoc } from "../route.js";
+import type { InspectImage, RunnerPort } from "../runner-port.js";
+import { schemas, type InspectFields } from "../schemas.js";
+
+function userParams(text: string | undefined): Record<string, unknown> {
+  if (text === undefined || text.trim() === "") return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ProcVisionError(ErrorCode.invalid_params, `user_params is not valid JSON: ${(err as Error).message}`, { hint: "send a JSON object string, e.g. {\"threshold\": 0.8}" });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ProcVisionError(ErrorCode.invalid_params, "user_params must be a JSON object", { hint: "e.g. {\"threshold\": 0.8}" });
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Multipart: a file field `image` (JPEG/PNG) plus text fields. */
+async function fromMultipart(request: FastifyRequest): Promise<{ fields: Record<string, string>; image?: Buffer }> {
+  const fields: Record<string, string> = {};
+  let image: Buffer | undefined;
+  for await (const part of request.parts()) {
+    if (part.type === "file") {
+      const file = part as MultipartFile;
+      if (file.fieldname === "image") image = await file.toBuffer();
+      else await file.toBuffer();
+    } else {
+      fields[part.fieldname] = String(part.value);
+    }
+  }
+  return image ? { fields, image } : { fields };
+}
+
+function rawImage(fields: InspectFields, data: Buffer): InspectImage {
+  if (fields.width === undefined || fields.height === undefined) {
+    throw new ProcVisionError(ErrorCode.image_load_failed, "a raw pixel body needs width and height query parameters", {
+      hint: "POST /inspect?pid=…&width=1920&height=1200&channels=3 with Content-Type: application/octet-stream",
+    });
+  }
+  return {
+    data, width: fields.width, height: fields.height,
+    ...(fields.channels ? { channels: fields.channels } : {}), ...(fields.color_space ? { color_space: fields.color_space } : {}),
+  };
+}
+
+export function inspectRoutes(app: FastifyInstance, docs: RouteDoc[], runner: RunnerPort): void {
+  route(app, docs, { method: "POST", url: "/sessions", summary: "start an inspection flow for a PID", mutation: true, body: schemas.session },
+    async ({ body, reply }) => {
+      reply.code(201);
+      return runner.createSession(body.pid, body.context);
+    });
+  route(app, docs, { method: "POST", url: "/sessions/{id}/reset", summary: "clear a session's state", mutation: true },
+    ({ params }) => runner.resetSession(params.id ?? ""));
+  route(app, docs, { method: "DELETE", url: "/sessions/{id}", summary: "end a session", mutation: true },
+    ({ params }) => runner.endSession(params.id ?? ""));
+
+  route(app, docs, {
+    method: "POST", url: "/inspect", mutation: true, query: schemas.inspectFields.partial(),
+    summary: "pre_execute and/or execute a step on an image: multipart (file field image + text fields) or raw pixels (application/octet-stream + query)",
+    contentTypes: ["multipart/form-data", "application/octet-stream"],
+  }, async ({ request }) => {
+    let fields: InspectFields;
+    let image: InspectImage;
+    if (request.isMultipart()) {
+      const form = await fromMultipart(request);
+      fields = parseInput(schemas.inspectFields, { ...(request.query as object), ...form.fields }, "inspect");
+      if (!form.image) {
+        throw new ProcVisionError(ErrorCode.image_load_failed, "no file field named image in the form", { hint: "curl -F image=@part.jpg -F pid=p001 ..." });
+      }
+      image = { bytes: form.image };
+    } else if (Buffer.isBuffer(request.body)) {
+      fields = parseInput(schemas.inspectFields, request.query, "inspect");
+      image = rawImage(fields, request.body);
+    } else {
+      throw new ProcVisionError(ErrorCode.image_load_failed, "POST /inspect takes multipart/form-data or application/octet-stream", {
+        hint: "send the image as a multipart file field named image, or raw pixels with width/height query parameters",
+      });
+    }
+    return runner.inspect({
+      pid: fields.pid, step_index: fields.step_index, method: fields.method, user_params: userParams(fields.user_params), image,
+      ...(fields.session_id ? { session_id: fields.session_id } : {}),
+    });
+  });
+}

@@ -1,0 +1,40 @@
+import type { FastifyInstance } from "fastify";
+import { route, type RouteDoc } from "../route.js";
+import type { RunnerEvent, RunnerPort } from "../runner-port.js";
+import { schemas } from "../schemas.js";
+
+const definedOnly = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Record<string, string | number>;
+
+export function observeRoutes(app: FastifyInstance, docs: RouteDoc[], runner: RunnerPort): void {
+  route(app, docs, { method: "GET", url: "/health", summary: "liveness and a summary of packages and workers", mutation: false },
+    async () => ({ status: "ok", ...(await runner.status() as object) }));
+  route(app, docs, { method: "GET", url: "/metrics", summary: "Prometheus metrics", mutation: false }, async ({ reply }) => {
+    const { contentType, body } = await runner.metrics();
+    return reply.type(contentType).send(body);
+  });
+  route(app, docs, { method: "GET", url: "/records", summary: "inspection records, newest first", mutation: false, query: schemas.recordsQuery },
+    ({ query }) => runner.records(definedOnly(query)));
+  route(app, docs, { method: "GET", url: "/audit", summary: "audit log of every mutation, newest first", mutation: false, query: schemas.auditQuery },
+    ({ query }) => runner.audit(definedOnly(query)));
+
+  route(app, docs, { method: "GET", url: "/events", summary: "server-sent events: state changes, worker events, installs, inspections", mutation: false },
+    ({ request, reply }) => {
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
+      res.write(": procvision events\n\n");
+      let id = 0;
+      const send = (event: RunnerEvent) => {
+        id += 1;
+        res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      };
+      // A comment line every 15 s keeps proxies and idle timeouts from closing a quiet stream.
+      const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000);
+      keepAlive.unref();
+      runner.events.on("event", send);
+      request.raw.on("close", () => {
+        clearInterval(keepAlive);
+        runner.events.off("event", send);
+      });
+    });
+}

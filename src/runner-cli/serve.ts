@@ -1,0 +1,49 @@
+import { existsSync } from "node:fs";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { buildApi } from "../api/server.js";
+import { ensureToken } from "../api/token.js";
+import { loadRunnerConfig, parseRunnerConfig } from "../runner/config.js";
+import { Runner } from "../runner/runner.js";
+import { RUNNER_JSON } from "./client.js";
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
+/**
+ * `procvision-runner serve`: opens the store (recovering any half-done install), starts the API on loopback unless
+ * told otherwise, announces itself in `<root>/runner.json`, and on SIGINT/SIGTERM stops workers cleanly.
+ */
+export async function serve(o: { root: string; host?: string; port: string; config?: string }): Promise<void> {
+  const root = path.resolve(o.root);
+  await mkdir(root, { recursive: true });
+  const configFile = o.config ?? (existsSync(path.join(root, "runner_config.json")) ? path.join(root, "runner_config.json") : undefined);
+  const config = configFile ? await loadRunnerConfig(configFile) : parseRunnerConfig({});
+  const host = o.host ?? "127.0.0.1";
+  if (!LOOPBACK.has(host)) {
+    process.stderr.write(`warning: binding ${host} exposes the runner to the network; reads need no token, and mutations need the token in ${path.join(root, "token")}\n`);
+  }
+  const port = Number(o.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0–65535, got ${o.port}`);
+
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const runner = await Runner.open({ root, config, log });
+  const token = await ensureToken(root);
+  const app = await buildApi({ runner, token, log });
+  const address = await app.listen({ host, port });
+  await writeFile(path.join(root, RUNNER_JSON), `${JSON.stringify({ url: address, pid: process.pid, root }, null, 2)}\n`);
+  process.stdout.write(`listening on ${address}\n`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping`);
+    await app.close();
+    await runner.close();
+    await rm(path.join(root, RUNNER_JSON), { force: true });
+    log("stopped");
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+}
