@@ -159,6 +159,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return worker;
   }
 
+  /**
+   * Like `start`, but hands the Worker out at once, so a supervisor can stop (shutdown/kill) a worker that is still
+   * importing or in setup() instead of waiting for the startup timeout.
+   */
+  static launch(options: WorkerOptions): { worker: Worker; ready: Promise<Worker> } {
+    const worker = new Worker(options);
+    return { worker, ready: worker.handshake().then(() => worker) };
+  }
+
   get pid(): number | undefined {
     return this.child.pid;
   }
@@ -390,6 +399,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.misses += 1;
       this.emit("heartbeat-missed", { misses: this.misses });
       if (this.misses >= 2) void this.kill(`no pong within ${this.options.heartbeatGraceMs} ms twice running`);
+      // Probe again at once instead of at the next tick: a hung worker is then gone within interval + 2 × grace.
+      else if (this.state === "ready") this.beat();
     }, this.options.heartbeatGraceMs);
     timer.unref();
   }

@@ -1,0 +1,106 @@
+import sharp from "sharp";
+import { ErrorCode } from "../errors/codes.js";
+import { ProcVisionError } from "../errors/procvision-error.js";
+import { decodeImage } from "../image/decode.js";
+import type { ImageMeta } from "../protocol/messages.js";
+import { ColorSpace, Encoding } from "../shm/segment-format.js";
+import type { Segment } from "../shm/segment.js";
+import type { InspectImage } from "./types.js";
+
+export type FrameEncoding = "raw" | "jpeg" | "png";
+
+/** An image ready for a segment: decoded once per request, written into whichever worker's slot runs the call. */
+export interface PreparedImage {
+  payload: Buffer;
+  width: number;
+  height: number;
+  channels: 1 | 3;
+  colorSpace: "RGB" | "BGR" | "GRAY";
+  encoding: FrameEncoding;
+  cameraId: string;
+}
+
+function imageError(message: string): ProcVisionError {
+  return new ProcVisionError(ErrorCode.image_load_failed, message, {
+    hint: "send raw pixels with width × height × channels bytes, or a readable JPEG/PNG",
+  });
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function checkRaw(data: Uint8Array, width: number, height: number, channels: 1 | 3 | undefined): 1 | 3 {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw imageError(`image width and height must be positive integers, got ${width}×${height}`);
+  }
+  const inferred = channels ?? (data.byteLength === width * height ? 1 : 3);
+  if (inferred !== 1 && inferred !== 3) throw imageError(`image channels must be 1 or 3, got ${String(channels)}`);
+  const expected = width * height * inferred;
+  if (data.byteLength !== expected) {
+    throw imageError(`raw ${width}×${height}×${inferred} image needs ${expected} bytes, got ${data.byteLength}`);
+  }
+  return inferred;
+}
+
+/**
+ * Turns an inspect image into segment payload (contract §4, `image_encoding`): raw pixels pass through without a
+ * copy; JPEG/PNG inputs are decoded to RGB. With `jpeg`/`png` encoding the frame is (re-)encoded for algorithms that
+ * want file bytes; an input file already in that format is passed as is. Failures are 1002 request errors.
+ */
+export async function prepareImage(input: InspectImage, encoding: FrameEncoding, cameraId = "cam-0"): Promise<PreparedImage> {
+  if ("data" in input) {
+    const channels = checkRaw(input.data, input.width, input.height, input.channels);
+    const colorSpace = input.color_space ?? (channels === 1 ? "GRAY" : "RGB");
+    const raw = { payload: asBuffer(input.data), width: input.width, height: input.height, channels, colorSpace, cameraId } as const;
+    return encoding === "raw" ? { ...raw, encoding } : encodeRaw(raw, encoding);
+  }
+  const decoded = await decodeImage(input);
+  const base = { width: decoded.width, height: decoded.height, channels: decoded.channels, colorSpace: decoded.colorSpace, cameraId };
+  if (encoding === "raw") return { ...base, payload: decoded.data, encoding };
+  const original = "path" in input ? undefined : asBuffer(input.bytes);
+  if (original !== undefined) {
+    const format = (await sharp(original).metadata()).format;
+    if (format === encoding) return { ...base, payload: original, encoding };
+  }
+  return encodeRaw({ ...base, payload: decoded.data }, encoding);
+}
+
+async function encodeRaw(image: Omit<PreparedImage, "encoding">, encoding: "jpeg" | "png"): Promise<PreparedImage> {
+  let pixels = image.payload;
+  if (image.colorSpace === "BGR") {
+    // Encoders take RGB; the encoded frame is always RGB.
+    pixels = Buffer.from(pixels);
+    for (let i = 0; i + 2 < pixels.length; i += 3) {
+      const b = pixels[i] ?? 0;
+      pixels[i] = pixels[i + 2] ?? 0;
+      pixels[i + 2] = b;
+    }
+  }
+  const s = sharp(pixels, { raw: { width: image.width, height: image.height, channels: image.channels } });
+  const payload = await (encoding === "jpeg" ? s.jpeg({ quality: 95 }) : s.png({ compressionLevel: 1 })).toBuffer();
+  return { ...image, payload, colorSpace: image.channels === 1 ? "GRAY" : "RGB", encoding };
+}
+
+/** Publishes `image` in `segment` and returns the image_meta that names exactly this frame. */
+export function writeImage(segment: Segment, image: PreparedImage): ImageMeta {
+  const timestampMs = Date.now();
+  const { sequence } = segment.write(image.payload, {
+    width: image.width,
+    height: image.height,
+    channels: image.channels,
+    colorSpace: ColorSpace[image.colorSpace],
+    encoding: Encoding[image.encoding],
+    timestampMs,
+  });
+  return {
+    width: image.width,
+    height: image.height,
+    timestamp_ms: timestampMs,
+    camera_id: image.cameraId,
+    channels: image.channels,
+    color_space: image.colorSpace,
+    encoding: image.encoding,
+    sequence,
+  };
+}

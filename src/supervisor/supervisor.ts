@@ -1,0 +1,416 @@
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { ErrorCode } from "../errors/codes.js";
+import { ProcVisionError } from "../errors/procvision-error.js";
+import { checkUserParams } from "../manifest/params.js";
+import type { Manifest } from "../manifest/schema.js";
+import type { RunnerConfig } from "../runner/config.js";
+import { sweepStaleSegments } from "../shm/sweep.js";
+import { describeEvent, type SupervisorEvent, type SupervisorEventMap } from "./events.js";
+import { prepareImage, type PreparedImage } from "./image.js";
+import { LATENCY_BUCKETS_MS, type MetricsSnapshot } from "./metrics.js";
+import { VersionPool, type PoolCallOutcome, type PoolStatus, type PoolTuning } from "./pool.js";
+import { checkResult, rectCounts } from "./result-check.js";
+import { SessionManager, type SessionRecord, type SessionStore } from "./sessions.js";
+import {
+  jsonLineLogger, packageKey,
+  type CallResponse, type InspectionRecord, type InspectRequest, type InspectResponse, type Logger,
+  type PackageRef, type PackageSpec, type StepMethod,
+} from "./types.js";
+
+export interface SupervisorOptions {
+  config: RunnerConfig;
+  /** The package version bound to a PID (the store's activations); undefined → 3004. */
+  resolveActive: (pid: string) => PackageSpec | undefined;
+  /** Session persistence (SQLite in the store); in memory by default. */
+  sessionStore?: SessionStore;
+  /** Called once per answered call of an inspection; errors thrown here are logged, never fail the inspection. */
+  onRecord?: (record: InspectionRecord) => void;
+  /** Default: JSON lines on stderr from config.log_level up. */
+  logger?: Logger;
+  tuning?: Partial<PoolTuning>;
+  maxSessionStateBytes?: number;
+  /** Unlink segments of dead runners at construction (default true). */
+  sweepStaleSegments?: boolean;
+}
+
+export interface SupervisorPoolStatus extends PoolStatus {
+  /** Live sessions pinned to this version. */
+  sessions: number;
+}
+
+const METHODS = new Set(["pre_execute", "execute", "both"]);
+
+function paramsError(message: string, details?: Record<string, unknown>): ProcVisionError {
+  return new ProcVisionError(ErrorCode.invalid_params, message, {
+    hint: "send user_params that match the step's params in manifest.json",
+    ...(details ? { details } : {}),
+  });
+}
+
+/**
+ * Runs package versions for the runner (contract §7): one VersionPool per running `name@version`, the sessions, and
+ * checked inspections. No HTTP and no store: the Runner facade resolves PIDs (`resolveActive`), persists sessions
+ * (`sessionStore`) and records (`onRecord`), and drives switches with ensureRunning → rebind → stopWhenUnused.
+ */
+export class Supervisor extends EventEmitter<SupervisorEventMap> {
+  readonly sessions: SessionManager;
+  readonly #config: RunnerConfig;
+  readonly #opts: SupervisorOptions;
+  readonly #logger: Logger;
+  readonly #pools = new Map<string, VersionPool>();
+  readonly #draining = new Map<string, Promise<void>>();
+  readonly #retiring = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }>();
+  /** Inspections in progress per version (between their calls the pool may be momentarily idle). */
+  readonly #active = new Map<string, number>();
+  readonly #tag = randomBytes(3).toString("hex");
+  #poolSeq = 0;
+  #closed = false;
+
+  constructor(options: SupervisorOptions) {
+    super();
+    this.#opts = options;
+    this.#config = options.config;
+    this.#logger = options.logger ?? jsonLineLogger(options.config.log_level);
+    if (options.sweepStaleSegments !== false) {
+      const removed = sweepStaleSegments();
+      if (removed.length > 0) this.#logger.log("info", `swept ${removed.length} shared-memory segment(s) of dead runners`, { segments: removed });
+    }
+    this.sessions = new SessionManager({
+      ttlMs: this.#config.session_ttl_ms,
+      ...(options.maxSessionStateBytes !== undefined ? { maxStateBytes: options.maxSessionStateBytes } : {}),
+      ...(options.sessionStore ? { store: options.sessionStore } : {}),
+      onEvent: ({ action, session }) => {
+        const key = packageKey(session);
+        this.#emit({ type: "session", key, action, session_id: session.id, pid: session.pid });
+        if (action === "ended" || action === "expired") {
+          this.#pools.get(key)?.forget(session.id);
+          this.#checkRetire(key);
+        }
+      },
+      onStoreError: (err, action) => this.#logger.log("error", `session store ${action} failed: ${(err as Error).message}`),
+    });
+  }
+
+  // ── package versions ────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Starts the version's workers (all ready, or the start error is thrown); no-op when running. Cancels a pending stopWhenUnused. */
+  async ensureRunning(pkg: PackageSpec): Promise<void> {
+    if (this.#closed) throw new ProcVisionError(ErrorCode.not_found, "the supervisor is stopped");
+    const key = packageKey(pkg);
+    const retiring = this.#retiring.get(key);
+    if (retiring) {
+      this.#retiring.delete(key);
+      retiring.resolve();
+    }
+    const draining = this.#draining.get(key);
+    if (draining) await draining;
+    let pool = this.#pools.get(key);
+    if (pool === undefined || pool.state === "stopped") {
+      pool = new VersionPool(pkg, {
+        config: this.#config,
+        ...(this.#opts.tuning ? { tuning: this.#opts.tuning } : {}),
+        tagPrefix: `${this.#tag}p${++this.#poolSeq}`,
+        emit: (e) => this.#emit(e),
+        log: (level, message, fields) => this.#logger.log(level, message, fields),
+      });
+      this.#pools.set(key, pool);
+    }
+    try {
+      await pool.start();
+    } catch (err) {
+      if (this.#pools.get(key) === pool) this.#pools.delete(key);
+      throw err;
+    }
+  }
+
+  isRunning(ref: PackageRef): boolean {
+    const state = this.#pools.get(packageKey(ref))?.state;
+    return state === "running";
+  }
+
+  /** Calls queued or running, inspections in progress, or live sessions pinned to the version. */
+  inUse(ref: PackageRef): boolean {
+    const key = packageKey(ref);
+    return (this.#pools.get(key)?.pending ?? 0) > 0 || (this.#active.get(key) ?? 0) > 0 || this.sessions.countPinned(ref) > 0;
+  }
+
+  /** New calls are refused (3006); queued and running calls finish; then the workers shut down. */
+  async drainAndStop(ref: PackageRef): Promise<void> {
+    const key = packageKey(ref);
+    const existing = this.#draining.get(key);
+    if (existing) return existing;
+    const pool = this.#pools.get(key);
+    if (pool === undefined) return;
+    const draining = pool.drain().finally(() => {
+      this.#draining.delete(key);
+      if (this.#pools.get(key) === pool) this.#pools.delete(key);
+    });
+    this.#draining.set(key, draining);
+    return draining;
+  }
+
+  /**
+   * The old side of a switch: the version keeps serving its sessions and stops (drainAndStop) once nothing uses it.
+   * Resolves when stopped, or when ensureRunning takes the version back (a rollback) before that.
+   */
+  stopWhenUnused(ref: PackageRef): Promise<void> {
+    const key = packageKey(ref);
+    if (!this.#pools.has(key)) return Promise.resolve();
+    let entry = this.#retiring.get(key);
+    if (entry === undefined) {
+      let resolve!: () => void;
+      let reject!: (e: unknown) => void;
+      const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej; });
+      entry = { promise, resolve, reject };
+      this.#retiring.set(key, entry);
+    }
+    this.#checkRetire(key);
+    return entry.promise;
+  }
+
+  /** Graceful stop of every pool (shutdown frames, then SIGTERM/SIGKILL); no processes or segments are left. */
+  async stopAll(): Promise<void> {
+    this.#closed = true;
+    this.sessions.close();
+    await Promise.all([...this.#pools.values()].map((pool) => pool.stop()));
+    for (const [, entry] of this.#retiring) entry.resolve();
+    this.#retiring.clear();
+    this.#pools.clear();
+  }
+
+  status(): SupervisorPoolStatus[] {
+    return [...this.#pools.values()].map((pool) => ({ ...pool.status(), sessions: this.sessions.countPinned(pool.spec) }));
+  }
+
+  metrics(): MetricsSnapshot {
+    const pools = [...this.#pools.values()].map((pool) => pool.metrics());
+    return {
+      pools,
+      sessions: this.sessions.size,
+      shm_bytes: pools.reduce((sum, p) => sum + p.shm_bytes, 0),
+      latency_buckets_ms: LATENCY_BUCKETS_MS,
+    };
+  }
+
+  // ── sessions ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /** A session on the PID's active version (3004 when none); it stays on that version through switches. */
+  createSession(pid: string, context: Record<string, unknown> = {}): SessionRecord {
+    const pkg = this.#opts.resolveActive(pid);
+    if (pkg === undefined) throw this.#noActive(pid);
+    return this.sessions.create(pid, pkg, context);
+  }
+
+  /**
+   * Restarts the session's inspection flow: the algorithm's `reset(session)` hook runs (seeing the old state) when the
+   * version is running, then the state is emptied. A hook failure is logged; the reset happens anyway.
+   */
+  async resetSession(id: string): Promise<SessionRecord> {
+    return this.sessions.withSession(id, async (session) => {
+      const pool = this.#pools.get(packageKey(session));
+      if (pool !== undefined && pool.state === "running") {
+        try {
+          const outcome = await pool.call({ method: "reset", session: this.sessions.payload(session), affinityKey: session.id });
+          const failure = outcome.error?.message ?? (outcome.result?.status === "OK" ? undefined : outcome.result?.message);
+          if (failure !== undefined) this.#logger.log("warn", `reset hook of session ${id} failed: ${failure}`);
+        } catch (err) {
+          this.#logger.log("warn", `reset hook of session ${id} not run: ${(err as Error).message}`);
+        }
+      }
+      this.sessions.setState(session, {});
+      this.sessions.markReset(session);
+      return session;
+    });
+  }
+
+  endSession(id: string): SessionRecord {
+    return this.sessions.end(id);
+  }
+
+  // ── inspections ─────────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A checked inspection (contract §7). Request errors throw ProcVisionError: 3004 (no active package), 3006 (unknown
+   * session or version not running), 1001 (session of another PID), 1006 (params), 1002 (image), 3003, 3005. What
+   * happens during a call comes back in that call's response with status ERROR. With `both`, execute runs only
+   * when pre_execute answered OK.
+   */
+  async inspect(req: InspectRequest): Promise<InspectResponse> {
+    const method = req.method ?? "both";
+    if (!METHODS.has(method)) throw paramsError(`method must be pre_execute, execute or both, got ${JSON.stringify(method)}`);
+    if (!Number.isInteger(req.step_index) || req.step_index < 1) {
+      throw paramsError(`step_index must be an integer ≥ 1, got ${JSON.stringify(req.step_index)}`);
+    }
+    const userParams = req.user_params ?? {};
+    if (typeof userParams !== "object" || userParams === null || Array.isArray(userParams)) {
+      throw paramsError("user_params must be a JSON object");
+    }
+    let session: SessionRecord;
+    let oneShot = false;
+    if (req.session_id !== undefined && req.session_id !== null && req.session_id !== "") {
+      session = this.sessions.get(req.session_id);
+      if (session.pid !== req.pid) {
+        throw new ProcVisionError(ErrorCode.invalid_pid, `session ${session.id} belongs to PID ${session.pid}, not ${req.pid}`, {
+          hint: "use the session's PID, or create a session for this PID",
+        });
+      }
+    } else {
+      const pkg = this.#opts.resolveActive(req.pid);
+      if (pkg === undefined) throw this.#noActive(req.pid);
+      session = this.sessions.create(req.pid, pkg, {}, { ephemeral: true });
+      oneShot = true;
+    }
+    const key = packageKey(session);
+    this.#active.set(key, (this.#active.get(key) ?? 0) + 1);
+    try {
+      const pool = this.#pools.get(key);
+      if (pool === undefined || pool.state !== "running" && pool.state !== "draining") {
+        throw new ProcVisionError(ErrorCode.not_found, `${key} (the version of ${oneShot ? `PID ${req.pid}` : `session ${session.id}`}) is not running`, {
+          hint: "start the package version",
+        });
+      }
+      const params = this.#checkParams(pool.spec.manifest, key, req.step_index, userParams);
+      const image = await prepareImage(req.image, this.#config.image_encoding, req.camera_id);
+      return await this.sessions.withSession(session.id, async (s) => {
+        const response: InspectResponse = { session_id: s.id, name: s.name, version: s.version };
+        const methods: StepMethod[] = method === "both" ? ["pre_execute", "execute"] : [method as StepMethod];
+        for (const [i, m] of methods.entries()) {
+          if (i > 0 && response.pre_execute?.status !== "OK") break;
+          response[m] = await this.#call(pool, s, m, req.step_index, params, image, i > 0);
+        }
+        return response;
+      });
+    } finally {
+      const left = (this.#active.get(key) ?? 1) - 1;
+      if (left === 0) this.#active.delete(key);
+      else this.#active.set(key, left);
+      if (oneShot) {
+        try {
+          this.sessions.end(session.id);
+        } catch {
+          // already gone
+        }
+      }
+      this.#checkRetire(key);
+    }
+  }
+
+  #checkParams(manifest: Manifest, key: string, stepIndex: number, values: Record<string, unknown>): Record<string, unknown> {
+    const steps = manifest.steps;
+    if (steps === undefined || steps.length === 0) return values; // no schema declared: nothing to check against
+    const step = steps.find((s) => s.index === stepIndex);
+    if (step === undefined) {
+      throw paramsError(`step_index ${stepIndex} is not a step of ${key} (steps: ${steps.map((s) => s.index).join(", ")})`);
+    }
+    const checked = checkUserParams(step.params, values);
+    if (!checked.ok) {
+      const list = checked.errors.map((e) => `user_params.${e.key}: ${e.message}`).join("; ");
+      throw paramsError(`invalid user_params for step ${stepIndex} of ${key}: ${list}`, { errors: checked.errors });
+    }
+    return checked.values;
+  }
+
+  async #call(pool: VersionPool, session: SessionRecord, method: StepMethod, stepIndex: number, userParams: Record<string, unknown>, image: PreparedImage, admitted: boolean): Promise<CallResponse> {
+    let outcome: PoolCallOutcome;
+    try {
+      outcome = await pool.call({
+        method,
+        step: { step_index: stepIndex, pid: session.pid, session: this.sessions.payload(session), user_params: userParams },
+        image,
+        affinityKey: session.id,
+        admitted,
+      });
+    } catch (err) {
+      // The first call's refusal is the request's; a later call's refusal is that call's result.
+      if (!admitted || !(err instanceof ProcVisionError)) throw err;
+      outcome = { error: err, end: "done", attempts: 0, worker_pid: null, latency_ms: 0 };
+    }
+    let response = this.#response(method, outcome, image);
+    const result = outcome.result;
+    if (result !== undefined && outcome.end === "done" && !this.sessions.setState(session, result.session_state)) {
+      response = {
+        ...response, status: "ERROR", error_code: ErrorCode.unknown_error,
+        message: `${method} left a session state larger than ${this.sessions.maxStateBytes} bytes; the state was not kept`,
+      };
+    }
+    pool.observe(method, response.status, response.error_code, response.latency_ms);
+    this.#record(session, stepIndex, method, response, outcome);
+    return response;
+  }
+
+  #response(method: StepMethod, outcome: PoolCallOutcome, image: PreparedImage): CallResponse {
+    const latency_ms = outcome.latency_ms;
+    const result = outcome.result;
+    if (result === undefined) {
+      const error = outcome.error ?? new ProcVisionError(ErrorCode.unknown_error, "no answer");
+      const debug: Record<string, unknown> = {};
+      if (error.hint !== undefined) debug.hint = error.hint;
+      const tail = error.details?.stderr_tail;
+      if (typeof tail === "string" && tail !== "") debug.stderr_tail = tail;
+      return { status: "ERROR", message: error.message, error_code: error.code, data: {}, debug, latency_ms };
+    }
+    const problem = checkResult(method, result, image, this.#config.max_defects);
+    if (problem !== undefined) {
+      return { status: "ERROR", message: problem, error_code: ErrorCode.coordinate_invalid, data: result.data, debug: result.debug, latency_ms };
+    }
+    return { status: result.status, message: result.message, error_code: result.error_code, data: result.data, debug: result.debug, latency_ms };
+  }
+
+  #record(session: SessionRecord, stepIndex: number, method: StepMethod, r: CallResponse, outcome: PoolCallOutcome): void {
+    const onRecord = this.#opts.onRecord;
+    if (onRecord === undefined) return;
+    const verdict = method === "execute" && r.status === "OK" ? r.data.result_status : undefined;
+    const reason = r.data.ng_reason;
+    try {
+      onRecord({
+        timestamp_ms: Date.now(),
+        pid: session.pid,
+        session_id: session.id,
+        step_index: stepIndex,
+        method,
+        name: session.name,
+        version: session.version,
+        status: r.status,
+        error_code: r.error_code,
+        message: r.message,
+        result_status: typeof verdict === "string" ? verdict : null,
+        ng_reason: typeof reason === "string" && reason !== "" ? reason : null,
+        ...rectCounts(r.data),
+        latency_ms: r.latency_ms,
+        attempts: outcome.attempts,
+        worker_pid: outcome.worker_pid,
+      });
+    } catch (err) {
+      this.#logger.log("error", `recording an inspection failed: ${(err as Error).message}`);
+    }
+  }
+
+  #checkRetire(key: string): void {
+    const entry = this.#retiring.get(key);
+    if (entry === undefined) return;
+    const pool = this.#pools.get(key);
+    if (pool !== undefined && this.inUse(pool.spec)) return;
+    this.#retiring.delete(key);
+    if (pool === undefined) {
+      entry.resolve();
+      return;
+    }
+    this.drainAndStop(pool.spec).then(entry.resolve, entry.reject);
+  }
+
+  #noActive(pid: string): ProcVisionError {
+    return new ProcVisionError(ErrorCode.no_active_package, `no package is active for PID ${pid}`, {
+      hint: "activate a package version that supports this PID",
+    });
+  }
+
+  #emit(event: SupervisorEvent): void {
+    const { level, message } = describeEvent(event);
+    this.#logger.log(level, message, { event: event.type, ...event });
+    // One event under two names; the map's per-name typing cannot follow a union value, hence the cast.
+    const emit = this.emit.bind(this) as (name: string, event: SupervisorEvent) => boolean;
+    emit(event.type, event);
+    emit("event", event);
+  }
+}

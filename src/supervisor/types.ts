@@ -1,0 +1,116 @@
+import type { Manifest } from "../manifest/schema.js";
+
+/** One installed package version the supervisor can run; the store resolves it, the supervisor never reads the disk for it. */
+export interface PackageSpec {
+  name: string;
+  version: string;
+  /** Package root: the workers' cwd, first on their sys.path. */
+  dir: string;
+  /** Absolute path of the venv's interpreter (never a shim). */
+  python: string;
+  /** `module.path:ClassName`. */
+  entryPoint: string;
+  manifest: Manifest;
+  /** Where worker stderr goes (rotated); none → stderr is only kept in memory (tail). */
+  logsDir?: string;
+  /** Extra environment for the workers, on top of the allow-listed one (e.g. CUDA_VISIBLE_DEVICES). */
+  env?: Readonly<Record<string, string>>;
+}
+
+export interface PackageRef {
+  name: string;
+  version: string;
+}
+
+/** `name@version`: the key of a pool, of metrics and of a session's pin. */
+export function packageKey(ref: PackageRef): string {
+  return `${ref.name}@${ref.version}`;
+}
+
+export type InspectMethod = "pre_execute" | "execute" | "both";
+export type StepMethod = "pre_execute" | "execute";
+
+export interface RawPixels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  /** Default: inferred from data length (1 or 3). */
+  channels?: 1 | 3;
+  /** Default: RGB for 3 channels, GRAY for 1. */
+  color_space?: "RGB" | "BGR" | "GRAY";
+}
+
+/** Raw pixels, or a JPEG/PNG file / its bytes (decoded by the runner). */
+export type InspectImage = RawPixels | { path: string } | { bytes: Uint8Array };
+
+export interface InspectRequest {
+  pid: string;
+  step_index: number;
+  session_id?: string;
+  user_params?: Record<string, unknown>;
+  /** Default `both`. */
+  method?: InspectMethod;
+  image: InspectImage;
+  /** Goes to image_meta.camera_id. */
+  camera_id?: string;
+}
+
+/** What one call answered (contract §7 "R"). */
+export interface CallResponse {
+  status: string;
+  message: string;
+  error_code: string | null;
+  data: Record<string, unknown>;
+  debug: Record<string, unknown>;
+  latency_ms: number;
+}
+
+export interface InspectResponse {
+  session_id: string;
+  name: string;
+  version: string;
+  pre_execute?: CallResponse;
+  execute?: CallResponse;
+}
+
+/** One recorded call, as the store keeps it (contract §7 "Every inspection is recorded"). */
+export interface InspectionRecord {
+  timestamp_ms: number;
+  pid: string;
+  session_id: string;
+  step_index: number;
+  method: StepMethod;
+  name: string;
+  version: string;
+  status: string;
+  error_code: string | null;
+  message: string;
+  result_status: string | null;
+  ng_reason: string | null;
+  defect_rects: number;
+  position_rects: number;
+  calibration_rects: number;
+  latency_ms: number;
+  attempts: number;
+  worker_pid: number | null;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface Logger {
+  log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
+}
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** JSON lines on stderr from `min` up: the default when the host gives no logger. */
+export function jsonLineLogger(min: LogLevel = "info", write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+  return {
+    log(level, message, fields = {}) {
+      if (LEVELS[level] < LEVELS[min]) return;
+      write(`${JSON.stringify({ timestamp_ms: Date.now(), level, component: "supervisor", message, ...fields })}\n`);
+    },
+  };
+}
+
+export const silentLogger: Logger = { log() {} };
