@@ -1,0 +1,463 @@
+import type { KeyObject } from "node:crypto";
+import { EventEmitter } from "node:events";
+import os from "node:os";
+import path from "node:path";
+import { ErrorCode, ProcVisionError, isProcVisionError } from "../errors/index.js";
+import { chooseInstaller, findUv } from "../install/uv.js";
+import { localTarget } from "../python/local-target.js";
+import { resolveInterpreter } from "../python/interpreter.js";
+import { loadPublicKey } from "../signing/index.js";
+import { openDb } from "../store/db.js";
+import { notFound, planBinding, planPrune, planRollback, refLabel, requireActivatable, type PackageRef } from "../store/decisions.js";
+import { noopHost, type HostedPackage, type PackageHost } from "../store/host.js";
+import { installPackage, packagePython, removeVersion, type InstallResult } from "../store/install/pipeline.js";
+import { smokeCheck } from "../store/install/smoke.js";
+import { createLayout, storeLayout, type StoreLayout } from "../store/layout.js";
+import { acquireLock, tryLock } from "../store/lock.js";
+import { SerialQueue } from "../store/queue.js";
+import { recoverStore, type RecoveryReport } from "../store/recovery.js";
+import {
+  Repository, type ActivationAction, type AuditEntry, type AuditFilter, type AuditOutcome, type Binding, type HistoryEntry,
+  type InspectionRecord, type PackageFilter, type PackageRecord, type RecordFilter,
+} from "../store/repository.js";
+import type { ValidationReport } from "../validate/report.js";
+import type { WheelTarget } from "../wheel-tags/index.js";
+import { parseRunnerConfig, type RunnerConfig, type RunnerConfigInput } from "./config.js";
+
+export interface RunnerOptions {
+  /** The store root (contract §7): zips/, deployed/, logs/, runner.db. Created when missing. */
+  root: string;
+  config?: RunnerConfigInput;
+  /** The worker supervisor; without one, bindings change without starting or stopping anything. */
+  host?: PackageHost;
+  /** Who the audit names when a call does not say (default `local:<user>`). */
+  operator?: string;
+  /** Where recovery and install notes go (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface OperatorOption {
+  operator?: string;
+}
+
+export interface InstallOptions extends OperatorOption {
+  /** Replace an installed version of the same name and version. */
+  force?: boolean;
+}
+
+export interface UninstallOptions extends OperatorOption {
+  /** Deactivate its PIDs, drain and stop its workers, then delete. */
+  force?: boolean;
+}
+
+export interface PackageInfo extends PackageRecord {
+  /** PIDs bound to this version. */
+  active_pids: string[];
+}
+
+export interface BindingChange {
+  pid: string;
+  /** Bound now (null: unbound). */
+  to: PackageRef | null;
+  /** Bound before (null: was unbound). */
+  from: PackageRef | null;
+}
+
+export interface UninstallResult {
+  name: string;
+  version: string;
+  /** PIDs a forced uninstall unbound. */
+  deactivated: string[];
+}
+
+/** How long an install waits for another runner process's install lock. */
+const LOCK_WAIT_MS = 30 * 60_000;
+
+function defaultOperator(): string {
+  try {
+    return `local:${os.userInfo().username}`;
+  } catch {
+    return "local";
+  }
+}
+
+function loadTrustedKeys(keys: readonly string[]): KeyObject[] {
+  return keys.map((k, i) => {
+    try {
+      return loadPublicKey(k);
+    } catch (err) {
+      throw new ProcVisionError(ErrorCode.unknown_error, `runner_config.json: trusted_keys[${i}]: ${(err as Error).message}`, {
+        hint: "list ed25519 public keys as PEM text or paths to .pub files written by procvision-cli keygen",
+      });
+    }
+  });
+}
+
+const pidsLabel = (pids: readonly string[]): string => `pids ${[...new Set(pids)].join(",")}`;
+
+/**
+ * The runner as a library (contract §7 Library): the store of installed packages and their PID bindings. All
+ * methods are async and throw `ProcVisionError`. Installs, validations and uninstalls run one at a time (and one
+ * runner process at a time per root, through a lock file); binding changes run one at a time among themselves.
+ */
+export class Runner {
+  private readonly packagesQueue = new SerialQueue();
+  private readonly bindingsQueue = new SerialQueue();
+  private readonly draining = new Set<Promise<void>>();
+  /** `event` for every audited mutation: `{type: "audit", time, operator, action, target, outcome, error_code, detail}`. */
+  readonly events = new EventEmitter();
+  private interpreterProbe: Promise<{ executable: string; target: WheelTarget }> | undefined;
+  private closed = false;
+
+  private constructor(
+    readonly layout: StoreLayout,
+    readonly config: RunnerConfig,
+    /** Typed access to runner.db, for the supervisor and the HTTP layer (sessions, inspection records). */
+    readonly repository: Repository,
+    private readonly host: PackageHost,
+    private readonly operator: string,
+    private readonly trustedKeys: KeyObject[],
+    private readonly log: (line: string) => void,
+    /** What recovery did when this runner opened. */
+    readonly recovery: RecoveryReport,
+  ) {}
+
+  get root(): string {
+    return this.layout.root;
+  }
+
+  /** Opens (creating) a store and recovers it from a crash: half-done installs and removals are cleared, and logged. */
+  static async open(options: RunnerOptions): Promise<Runner> {
+    const config = parseRunnerConfig(options.config ?? {});
+    const keys = loadTrustedKeys(config.trusted_keys);
+    const layout = storeLayout(options.root);
+    await createLayout(layout);
+    const repo = new Repository(openDb(layout.db));
+    const log = options.log ?? ((line: string) => process.stderr.write(`procvision-runner: ${line}\n`));
+    let recovery: RecoveryReport;
+    try {
+      const lock = await tryLock(layout.lock);
+      if ("release" in lock) {
+        try {
+          recovery = await recoverStore(layout, repo);
+        } finally {
+          await lock.release();
+        }
+      } else {
+        // A live runner is installing into this root: its `installing` row is not debris.
+        recovery = { removed: [], skipped: `recovery skipped: runner process ${lock.heldBy || "?"} holds the install lock` };
+        log(recovery.skipped!);
+      }
+    } catch (err) {
+      repo.db.close();
+      throw err;
+    }
+    for (const item of recovery.removed) {
+      log(item.message);
+      repo.addAudit({ operator: "runner", action: "recover", target: refLabel(item), outcome: "ok", detail: item.message });
+    }
+    return new Runner(layout, config, repo, options.host ?? noopHost, options.operator ?? defaultOperator(), keys, log, recovery);
+  }
+
+  // ---- install --------------------------------------------------------------------------------------------------------
+
+  /** Installs an offline package zip (contract §7 Install). Resolves with state `invalid` when the smoke checks fail. */
+  install(zipPath: string, options: InstallOptions = {}): Promise<InstallResult> {
+    const operator = options.operator ?? this.operator;
+    return this.packagesQueue.run(async () => {
+      this.assertOpen();
+      let target = path.basename(zipPath);
+      try {
+        const lock = await acquireLock(this.layout.lock, LOCK_WAIT_MS);
+        let result: InstallResult;
+        try {
+          result = await installPackage({
+            layout: this.layout, repo: this.repository,
+            integrity: { trustedKeys: this.trustedKeys, requireSignature: this.config.require_signature },
+            interpreter: () => this.interpreter(),
+            installer: () => chooseInstaller(this.config.installer, findUv()),
+            releaseForReinstall: (pkg) => this.releaseForReinstall(pkg),
+          }, {
+            zipPath, force: options.force === true, operator,
+            onIdentified: (ref) => {
+              target = refLabel(ref);
+            },
+          });
+          for (const w of result.warnings) this.log(`${target}: ${w}`);
+          this.audit_(operator, "install", target, result.state === "installed" ? "ok" : "invalid", undefined,
+            result.state === "installed" ? `from ${path.resolve(zipPath)} in ${result.duration_ms} ms` : failedChecks(result.validation));
+          if (result.state === "installed") await this.prune(result, operator);
+        } finally {
+          await lock.release();
+        }
+        return result;
+      } catch (err) {
+        this.audit_(operator, "install", target, "failed", err);
+        throw err;
+      }
+    });
+  }
+
+  private interpreter(): Promise<{ executable: string; target: WheelTarget }> {
+    this.interpreterProbe ??= (async () => {
+      const { executable } = await resolveInterpreter(this.config.python ?? "python3");
+      return { executable, target: await localTarget(executable) };
+    })();
+    this.interpreterProbe.catch(() => {
+      this.interpreterProbe = undefined;
+    });
+    return this.interpreterProbe;
+  }
+
+  private async releaseForReinstall(pkg: PackageRecord): Promise<void> {
+    const bound = this.repository.bindingsOf(pkg.name, pkg.version).map((b) => b.pid);
+    if (bound.length > 0) {
+      throw new ProcVisionError(ErrorCode.unsafe_uninstall, `${refLabel(pkg)} is active for ${bound.join(", ")}: a forced reinstall would replace it under running inspections`, {
+        hint: "switch those PIDs to another version (or deactivate them), then install with force again",
+      });
+    }
+    await this.host.drainAndStop(hosted(pkg));
+  }
+
+  /** keep_versions: the oldest inactive versions of the name just installed are removed. */
+  private async prune(installed: PackageRef, operator: string): Promise<void> {
+    await this.bindingsQueue.run(async () => {
+      const versions = this.repository.listPackages({ name: installed.name }).filter((p) => p.state === "installed" || p.state === "invalid");
+      const protectedVersions = new Set(versions.filter((p) => this.repository.bindingsOf(p.name, p.version).length > 0 || this.host.inUse(hosted(p))).map((p) => p.version));
+      for (const version of planPrune(versions, this.config.keep_versions, installed.version, protectedVersions)) {
+        const pkg = versions.find((p) => p.version === version)!;
+        try {
+          await this.host.drainAndStop(hosted(pkg));
+          await removeVersion(this.layout, this.repository, pkg);
+          this.log(`removed ${refLabel(pkg)} (keep_versions ${this.config.keep_versions})`);
+          this.audit_(operator, "prune", refLabel(pkg), "ok", undefined, `keep_versions ${this.config.keep_versions}`);
+        } catch (err) {
+          this.audit_(operator, "prune", refLabel(pkg), "failed", err);
+        }
+      }
+    });
+  }
+
+  // ---- queries ------------------------------------------------------------------------------------------------------
+
+  async list(filter: PackageFilter = {}): Promise<PackageInfo[]> {
+    this.assertOpen();
+    const bound = new Map<string, string[]>();
+    for (const b of this.repository.bindings()) {
+      const key = refLabel(b);
+      bound.set(key, [...(bound.get(key) ?? []), b.pid]);
+    }
+    return this.repository.listPackages(filter).map((p) => ({ ...p, active_pids: bound.get(refLabel(p)) ?? [] }));
+  }
+
+  /** Current PID bindings. */
+  async active(): Promise<Binding[]> {
+    this.assertOpen();
+    return this.repository.bindings();
+  }
+
+  /** Activation history, newest first. */
+  async history(pid?: string, limit?: number): Promise<HistoryEntry[]> {
+    this.assertOpen();
+    return this.repository.history(pid, limit);
+  }
+
+  async records(filter: RecordFilter = {}): Promise<InspectionRecord[]> {
+    this.assertOpen();
+    return this.repository.records(filter);
+  }
+
+  async audit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    this.assertOpen();
+    return this.repository.audit(filter);
+  }
+
+  // ---- validate ------------------------------------------------------------------------------------------------------
+
+  /** Re-runs the smoke checks in the package's venv; the state follows the result (installed ⇄ invalid). */
+  validate(name: string, version: string, options: OperatorOption = {}): Promise<ValidationReport> {
+    const operator = options.operator ?? this.operator;
+    const target = refLabel({ name, version });
+    return this.packagesQueue.run(() => this.audited(operator, "validate", target, async () => {
+      const pkg = this.repository.getPackage(name, version);
+      if (pkg === undefined || (pkg.state !== "installed" && pkg.state !== "invalid")) throw notFound({ name, version });
+      const report = await smokeCheck(pkg.dir, packagePython(pkg.dir));
+      this.repository.setValidation(name, version, report.summary.status === "PASS" ? "installed" : "invalid", report);
+      return report;
+    }, (report) => (report.summary.status === "PASS" ? "ok" : "invalid")));
+  }
+
+  // ---- bindings -----------------------------------------------------------------------------------------------------
+
+  /** Binds PIDs to a version: each PID in supported_pids and not bound to another package (2006; use switch). */
+  activate(name: string, version: string, pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
+    return this.bind("activate", { name, version }, pids, options.operator ?? this.operator);
+  }
+
+  /**
+   * Moves PIDs to a version with no gap: the new version's workers are started (ensureRunning) before the PIDs are
+   * rebound; versions left without PIDs drain and stop in the background.
+   */
+  switch(name: string, version: string, pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
+    return this.bind("switch", { name, version }, pids, options.operator ?? this.operator);
+  }
+
+  private bind(mode: "activate" | "switch", ref: PackageRef, pids: readonly string[], operator: string): Promise<BindingChange[]> {
+    return this.bindingsQueue.run(() => this.audited(operator, mode, refLabel(ref), async () => {
+      const pkg = requireActivatable(this.repository.getPackage(ref.name, ref.version), ref);
+      const plan = planBinding(mode, pkg, pids, this.currentBindings());
+      if (plan.changes.length === 0) return [];
+      await this.host.ensureRunning(hosted(pkg));
+      return this.applyBindings(plan.changes.map((c) => ({ pid: c.pid, to: ref, from: c.from })), mode, operator);
+    }, undefined, () => pidsLabel(pids)));
+  }
+
+  /** Switches each PID back to the version it was bound to before its latest change (activation history). */
+  rollback(pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
+    const operator = options.operator ?? this.operator;
+    return this.bindingsQueue.run(() => this.audited(operator, "rollback", pidsLabel(pids), async () => {
+      const targets = planRollback(pids, new Map(pids.map((pid) => [pid, this.repository.lastChange(pid)])));
+      const byPackage = new Map<string, PackageRecord>();
+      for (const [pid, ref] of targets) {
+        const pkg = requireActivatable(this.repository.getPackage(ref.name, ref.version), ref);
+        planBinding("switch", pkg, [pid], this.currentBindings()); // still supports the PID
+        byPackage.set(refLabel(ref), pkg);
+      }
+      for (const pkg of byPackage.values()) await this.host.ensureRunning(hosted(pkg));
+      const current = this.currentBindings();
+      return this.applyBindings([...targets].map(([pid, to]) => ({ pid, to, from: refOf(current.get(pid)) })), "rollback", operator);
+    }));
+  }
+
+  /** Unbinds PIDs (3004 for a PID with no active package); versions left without PIDs drain and stop. */
+  deactivate(pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
+    const operator = options.operator ?? this.operator;
+    return this.bindingsQueue.run(() => this.audited(operator, "deactivate", pidsLabel(pids), async () => {
+      const current = this.currentBindings();
+      const unbound = [...new Set(pids)].filter((pid) => !current.has(pid));
+      if (unbound.length > 0 || pids.length === 0) {
+        throw new ProcVisionError(ErrorCode.no_active_package, pids.length === 0 ? "no PIDs given to deactivate" : `no active package for PID ${unbound.join(", ")}`, {
+          hint: "list the bindings with procvision-runner list / active",
+        });
+      }
+      return this.applyBindings([...new Set(pids)].map((pid) => ({ pid, to: null, from: refOf(current.get(pid)) })), "deactivate", operator);
+    }));
+  }
+
+  /** Rebinds in one transaction, then lets versions that lost their last PID drain and stop. */
+  private applyBindings(changes: BindingChange[], action: ActivationAction, operator: string): BindingChange[] {
+    this.repository.transaction(() => {
+      for (const c of changes) {
+        // Re-checked inside the transaction: an uninstall may have run while ensureRunning was starting workers.
+        if (c.to !== null && this.repository.getPackage(c.to.name, c.to.version)?.state !== "installed") throw notFound(c.to);
+        this.repository.rebind(c.pid, c.to, action, operator);
+      }
+    });
+    const released = new Map(changes.filter((c) => c.from !== null).map((c) => [refLabel(c.from!), c.from!]));
+    for (const ref of released.values()) {
+      if (this.repository.bindingsOf(ref.name, ref.version).length > 0) continue;
+      const pkg = this.repository.getPackage(ref.name, ref.version);
+      if (pkg !== undefined) this.drainInBackground(pkg);
+    }
+    return changes;
+  }
+
+  private drainInBackground(pkg: PackageRecord): void {
+    const stop = this.host.stopWhenUnused ? this.host.stopWhenUnused(hosted(pkg)) : this.host.drainAndStop(hosted(pkg));
+    const done = stop.catch((err: unknown) => this.log(`stopping ${refLabel(pkg)} failed: ${(err as Error).message}`));
+    this.draining.add(done);
+    void done.finally(() => this.draining.delete(done));
+  }
+
+  private currentBindings(): Map<string, Binding> {
+    return new Map(this.repository.bindings().map((b) => [b.pid, b]));
+  }
+
+  // ---- uninstall ----------------------------------------------------------------------------------------------------
+
+  /** Removes a version: an active or in-use one only with force (2007), which deactivates, drains and stops it first. */
+  uninstall(name: string, version: string, options: UninstallOptions = {}): Promise<UninstallResult> {
+    const operator = options.operator ?? this.operator;
+    const ref = { name, version };
+    return this.packagesQueue.run(() => this.bindingsQueue.run(() => this.audited(operator, "uninstall", refLabel(ref), async () => {
+      const pkg = this.repository.getPackage(name, version);
+      if (pkg === undefined || pkg.state === "removing") throw notFound(ref);
+      if (pkg.state === "installing") {
+        throw new ProcVisionError(ErrorCode.unsafe_uninstall, `${refLabel(ref)} is being installed`, { hint: "wait for the install to finish, then uninstall" });
+      }
+      const bound = this.repository.bindingsOf(name, version).map((b) => b.pid);
+      const inUse = this.host.inUse(hosted(pkg));
+      if ((bound.length > 0 || inUse) && options.force !== true) {
+        throw new ProcVisionError(ErrorCode.unsafe_uninstall,
+          `${refLabel(ref)} is ${bound.length > 0 ? `active for ${bound.join(", ")}` : "in use by running sessions"}`,
+          { hint: "switch or deactivate its PIDs first, or uninstall with force (deactivates, drains and stops it)", details: { pids: bound } });
+      }
+      this.repository.transaction(() => {
+        for (const pid of bound) this.repository.rebind(pid, null, "uninstall", operator);
+      });
+      await this.host.drainAndStop(hosted(pkg));
+      const lock = await acquireLock(this.layout.lock, LOCK_WAIT_MS);
+      try {
+        await removeVersion(this.layout, this.repository, pkg);
+      } finally {
+        await lock.release();
+      }
+      return { name, version, deactivated: bound };
+    }, undefined, (r) => (r.deactivated.length > 0 ? `forced: deactivated ${r.deactivated.join(", ")}` : undefined))));
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------------------------------
+
+  /** Waits for queued work and background drains, then closes the database. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.packagesQueue.idle();
+    await this.bindingsQueue.idle();
+    await Promise.allSettled([...this.draining]);
+    this.closed = true;
+    this.repository.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ProcVisionError(ErrorCode.unknown_error, "this Runner is closed", { hint: "open a new one with Runner.open" });
+  }
+
+  private audit_(operator: string, action: string, target: string, outcome: AuditOutcome, err?: unknown, detail?: string): void {
+    if (this.closed) return;
+    const error = err === undefined ? undefined : isProcVisionError(err) ? err : new ProcVisionError(ErrorCode.unknown_error, String((err as Error)?.message ?? err));
+    const entry = { operator, action, target, outcome, error_code: error?.code ?? null, detail: error?.message ?? detail ?? null };
+    this.repository.addAudit(entry);
+    this.events.emit("event", { type: "audit", time: new Date().toISOString(), ...entry });
+  }
+
+  /** Runs a mutation and audits it, success or failure. */
+  private async audited<T>(operator: string, action: string, target: string, fn: () => Promise<T>,
+    outcomeOf?: (result: T) => AuditOutcome, detailOf?: (result: T) => string | undefined): Promise<T> {
+    this.assertOpen();
+    try {
+      const result = await fn();
+      this.audit_(operator, action, target, outcomeOf?.(result) ?? "ok", undefined, detailOf?.(result));
+      return result;
+    } catch (err) {
+      this.audit_(operator, action, target, "failed", err);
+      throw err;
+    }
+  }
+}
+
+function refOf(b: Binding | undefined): PackageRef | null {
+  return b === undefined ? null : { name: b.name, version: b.version };
+}
+
+function failedChecks(report: ValidationReport): string {
+  return `smoke checks failed: ${report.checks.filter((c) => c.result === "FAIL").map((c) => `${c.name}: ${c.message}`).join("; ")}`;
+}
+
+/** The supervisor's view of a package. The logs dir is derived from the package dir: deployed/<n>/<v> → logs/<n>/<v>. */
+export function hosted(pkg: PackageRecord): HostedPackage {
+  const root = path.dirname(path.dirname(path.dirname(pkg.dir)));
+  return {
+    name: pkg.name, version: pkg.version, dir: pkg.dir, python: packagePython(pkg.dir), entryPoint: pkg.manifest.entry_point,
+    manifest: pkg.manifest, logsDir: path.join(root, "logs", pkg.name, pkg.version),
+  };
+}

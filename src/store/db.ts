@@ -1,0 +1,136 @@
+import Database from "better-sqlite3";
+
+export type Db = Database.Database;
+
+/**
+ * Schema migrations, applied in order and recorded in `schema_migrations`. Append only: a released migration is
+ * never edited, because stations upgrade from whatever version they run.
+ */
+const MIGRATIONS: readonly { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE packages (
+        name         TEXT NOT NULL,
+        version      TEXT NOT NULL,
+        -- installing → installed | invalid; removing while an uninstall or prune deletes it (finished at recovery)
+        state        TEXT NOT NULL CHECK (state IN ('installing', 'installed', 'invalid', 'removing')),
+        manifest     TEXT NOT NULL,
+        dir          TEXT NOT NULL,
+        zip_path     TEXT,
+        source_zip   TEXT,
+        zip_sha256   TEXT,
+        started_at   TEXT NOT NULL,
+        installed_at TEXT,
+        validation   TEXT,
+        warnings     TEXT NOT NULL DEFAULT '[]',
+        size_bytes   INTEGER,
+        operator     TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+      );
+      CREATE TABLE activations (
+        pid     TEXT PRIMARY KEY,
+        name    TEXT NOT NULL,
+        version TEXT NOT NULL,
+        since   TEXT NOT NULL
+      );
+      CREATE TABLE activation_history (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        time             TEXT NOT NULL,
+        pid              TEXT NOT NULL,
+        -- null name/version: the PID was unbound
+        name             TEXT,
+        version          TEXT,
+        previous_name    TEXT,
+        previous_version TEXT,
+        action           TEXT NOT NULL,
+        operator         TEXT NOT NULL
+      );
+      CREATE INDEX activation_history_pid ON activation_history (pid, id);
+      CREATE TABLE sessions (
+        id           TEXT PRIMARY KEY,
+        pid          TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        version      TEXT NOT NULL,
+        context      TEXT NOT NULL DEFAULT '{}',
+        state        TEXT NOT NULL DEFAULT '{}',
+        created_at   TEXT NOT NULL,
+        last_used_at TEXT NOT NULL
+      );
+      CREATE INDEX sessions_last_used ON sessions (last_used_at);
+      CREATE TABLE audit (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        time       TEXT NOT NULL,
+        operator   TEXT NOT NULL,
+        action     TEXT NOT NULL,
+        target     TEXT NOT NULL,
+        outcome    TEXT NOT NULL,
+        error_code TEXT,
+        detail     TEXT
+      );
+      CREATE TABLE records (
+        id                INTEGER PRIMARY KEY AUTOINCREMENT,
+        time              TEXT NOT NULL,
+        pid               TEXT NOT NULL,
+        session_id        TEXT,
+        step_index        INTEGER,
+        method            TEXT NOT NULL,
+        name              TEXT NOT NULL,
+        version           TEXT NOT NULL,
+        status            TEXT NOT NULL,
+        error_code        TEXT,
+        result_status     TEXT,
+        ng_reason         TEXT,
+        defect_count      INTEGER NOT NULL DEFAULT 0,
+        position_count    INTEGER NOT NULL DEFAULT 0,
+        calibration_count INTEGER NOT NULL DEFAULT 0,
+        latency_ms        REAL NOT NULL
+      );
+      CREATE INDEX records_time ON records (time);
+      CREATE INDEX records_pid ON records (pid, id);
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
+
+/** Opens (creating) the store database: WAL, foreign keys, a busy timeout for a second process, migrations. */
+export function openDb(file: string): Db {
+  const db = new Database(file);
+  try {
+    db.pragma("journal_mode = WAL");
+    // NORMAL in WAL mode is durable against process crashes (our crash model); only power loss can lose the last commit.
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    db.pragma("busy_timeout = 5000");
+    migrate(db);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+export function migrate(db: Db): number[] {
+  db.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)");
+  const applied = new Set(db.prepare("SELECT version FROM schema_migrations").pluck().all() as number[]);
+  const newest = Math.max(0, ...applied);
+  if (newest > SCHEMA_VERSION) {
+    throw new Error(`runner.db has schema version ${newest}, newer than this runner (${SCHEMA_VERSION}): upgrade the runner or restore an older database`);
+  }
+  const done: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)").run(m.version, new Date().toISOString());
+    })();
+    done.push(m.version);
+  }
+  return done;
+}
+
+/** `PRAGMA integrity_check` → "ok" or the problems. */
+export function integrityCheck(db: Db): string {
+  return (db.pragma("integrity_check") as { integrity_check: string }[]).map((r) => r.integrity_check).join("; ");
+}

@@ -1,0 +1,130 @@
+import { ErrorCode, ProcVisionError } from "../../errors/index.js";
+import { parseJson } from "../../manifest/index.js";
+import { formatRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
+import { parseTargetEnv } from "../../target-env/index.js";
+import { expandPlatforms, matchRequirementsToWheels, parseWheelFilename, supportedTags, type WheelTarget } from "../../wheel-tags/index.js";
+
+export interface CompatibilityInput {
+  /** requirements.txt of the package; null when it has none. */
+  requirementsText: string | null;
+  /** File names in wheels/. */
+  wheelFiles: readonly string[];
+  /** What the runner's interpreter accepts, probed from the interpreter itself. */
+  interpreter: WheelTarget;
+  /** The interpreter's path, for messages. */
+  interpreterPath: string;
+  /** `.procvision_env.json` text; null when the package has none. */
+  envFileText: string | null;
+}
+
+export interface CompatibilityPlan {
+  requirements: Requirement[];
+  /** The sanitized requirements pip/uv get: options in the package's file (`--index-url`, `-r`) never reach them. */
+  requirementsText: string;
+  /** requirement (as written) → the wheel that installs it. */
+  wheels: Record<string, string>;
+  warnings: string[];
+}
+
+const REBUILD = "rebuild the package for this station with procvision-cli package (--python-version/--abi/--wheels-platform, or .procvision_env.json)";
+
+export function describeTarget(t: WheelTarget): string {
+  return `Python ${t.pythonVersion} ${t.implementation}/${t.abi} on ${t.platforms.join(", ")}`;
+}
+
+/** A few of the interpreter's tags, best first, for a message; the full list goes into details. */
+function sampleTags(tags: readonly string[]): string {
+  const shown = [...tags.slice(0, 3), ...tags.filter((t) => /^py\d+-none-any$/.test(t)).slice(0, 2)];
+  return `${[...new Set(shown)].join(", ")}, … (${tags.length} tags)`;
+}
+
+function wheelTags(file: string): string[] {
+  const parsed = parseWheelFilename(file);
+  return parsed.ok ? parsed.wheel.tags : [];
+}
+
+/** The target the package was built for, against the interpreter: a mismatch is 2003 naming both. */
+function checkEnvFile(text: string, interpreter: WheelTarget, interpreterPath: string, wheelFiles: readonly string[]): void {
+  const json = parseJson(text);
+  const parsed = json.ok ? parseTargetEnv(json.value) : undefined;
+  if (!json.ok || !parsed?.ok) {
+    const why = !json.ok ? `not valid JSON (line ${json.line}, column ${json.column}: ${json.message})` : parsed && !parsed.ok ? parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ") : "";
+    throw new ProcVisionError(ErrorCode.invalid_zip, `.procvision_env.json in the package is invalid: ${why}`, { hint: REBUILD });
+  }
+  const env = parsed.data;
+  const problems: string[] = [];
+  const [major, minor] = interpreter.pythonVersion.split(".");
+  if (env.python_version !== undefined && env.python_version.split(".").slice(0, 2).join(".") !== `${major}.${minor}`) {
+    problems.push(`python_version ${env.python_version} (this interpreter: ${interpreter.pythonVersion})`);
+  }
+  if (env.implementation !== undefined && env.implementation !== interpreter.implementation) {
+    problems.push(`implementation ${env.implementation} (this interpreter: ${interpreter.implementation})`);
+  }
+  if (env.abi !== undefined && !["abi3", "none"].includes(env.abi) && env.abi !== interpreter.abi) {
+    problems.push(`abi ${env.abi} (this interpreter: ${interpreter.abi})`);
+  }
+  const platforms = env.wheels_platform === undefined ? [] : [env.wheels_platform].flat();
+  // Only pure wheels: the platform the author aimed at does not matter on this station.
+  const allPure = wheelFiles.every((w) => wheelTags(w).every((t) => t.endsWith("-any")));
+  if (platforms.length > 0 && !allPure) {
+    const ours = new Set(expandPlatforms(interpreter.platforms));
+    if (!expandPlatforms(platforms).some((p) => ours.has(p))) problems.push(`wheels_platform ${platforms.join(", ")} (this interpreter: ${interpreter.platforms.join(", ")})`);
+  }
+  if (problems.length > 0) {
+    throw new ProcVisionError(ErrorCode.incompatible_python,
+      `the package was built for another Python than this runner's ${interpreterPath}: .procvision_env.json says ${problems.join("; ")}`,
+      { hint: REBUILD, details: { target: env, interpreter } });
+  }
+}
+
+/**
+ * Install step 2a (pure): every requirement has a wheel in the package (2004 naming the requirement) that installs on
+ * the runner's interpreter (2003 naming the wheel's tags and the interpreter's), and the package's target environment
+ * is this interpreter (2003).
+ */
+export function checkCompatibility(input: CompatibilityInput): CompatibilityPlan {
+  if (input.requirementsText === null) {
+    throw new ProcVisionError(ErrorCode.invalid_zip, "the package has no requirements.txt: what to install from wheels/ is unknown", { hint: REBUILD });
+  }
+  const sanitized = sanitizeRequirements(input.requirementsText);
+  const warnings = sanitized.dropped.map((d) => `requirements.txt line ${d.lineNumber} ignored: ${d.line} (${d.reason})`);
+  const urls = sanitized.requirements.filter((r) => r.url !== undefined);
+  if (urls.length > 0) {
+    throw new ProcVisionError(ErrorCode.wheels_missing, `requirements with a URL cannot be installed offline: ${urls.map((r) => r.raw).join(", ")}`, {
+      hint: "pin them as name==version and ship their wheels in wheels/ (procvision-cli package does)",
+    });
+  }
+  const badNames = input.wheelFiles.filter((w) => !parseWheelFilename(w).ok);
+  if (badNames.length > 0) warnings.push(`not wheel file names, ignored: ${badNames.join(", ")}`);
+
+  const matches = matchRequirementsToWheels(sanitized.requirements, input.wheelFiles, input.interpreter);
+  const missing = matches.filter((m) => m.applies && m.reason === "missing");
+  if (missing.length > 0) {
+    const names = missing.map((m) => formatRequirement(m.requirement));
+    throw new ProcVisionError(ErrorCode.wheels_missing,
+      `the package has no wheel for ${names.join(", ")} (wheels/ holds ${input.wheelFiles.length === 0 ? "nothing" : input.wheelFiles.join(", ")})`,
+      { hint: "rebuild the package with procvision-cli package, which downloads a wheel for every pinned requirement, or add the missing wheel to wheels/", details: { missing: names } });
+  }
+  const incompatible = matches.filter((m) => m.applies && m.reason === "incompatible");
+  if (incompatible.length > 0) {
+    const tags = supportedTags(input.interpreter);
+    const wheels = incompatible.flatMap((m) => m.candidates.map((w) => `${w} (tags ${wheelTags(w).join(", ")})`));
+    throw new ProcVisionError(ErrorCode.incompatible_python,
+      `no wheel for ${incompatible.map((m) => formatRequirement(m.requirement)).join(", ")} installs on this runner's interpreter: the package has ${wheels.join("; ")}; `
+      + `${input.interpreterPath} (${describeTarget(input.interpreter)}) accepts ${sampleTags(tags)}`,
+      {
+        hint: REBUILD,
+        details: {
+          wheels: Object.fromEntries(incompatible.flatMap((m) => m.candidates.map((w) => [w, wheelTags(w)]))),
+          interpreter_tags: tags,
+        },
+      });
+  }
+  if (input.envFileText !== null) checkEnvFile(input.envFileText, input.interpreter, input.interpreterPath, input.wheelFiles);
+  return {
+    requirements: sanitized.requirements,
+    requirementsText: sanitized.text,
+    wheels: Object.fromEntries(matches.filter((m) => m.wheel !== undefined).map((m) => [m.requirement.raw, m.wheel!])),
+    warnings,
+  };
+}

@@ -1,0 +1,13 @@
+/**
+ * Install phases at which a crash test can stop the process (env PROCVISION_TEST_PAUSE=<phase>): it prints
+ * `paused <phase>` and waits forever for the test's SIGKILL. A no-op otherwise.
+ */
+export const INSTALL_PHASES = ["registered-installing", "extracted", "venv", "wheels", "compiled", "smoked", "archived", "finished", "removing"] as const;
+export type InstallPhase = (typeof INSTALL_PHASES)[number];
+
+export async function pausePoint(phase: InstallPhase): Promise<void> {
+  if (process.env.PROCVISION_TEST_PAUSE !== phase) return;
+  process.stdout.write(`paused ${phase}\n`);
+  setInterval(() => undefined, 1 << 30); // keeps the event loop alive
+  await new Promise<never>(() => undefined);
+}

@@ -1,0 +1,162 @@
+import { copyFile, chmod, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
+import type { InstallerChoice } from "../../install/uv.js";
+import { digestFile } from "../../offline-zip/index.js";
+import { venvPython as venvPythonOf } from "../../python/project-python.js";
+import type { SafeZip } from "../../safe-zip/index.js";
+import type { ValidationReport } from "../../validate/report.js";
+import type { WheelTarget } from "../../wheel-tags/index.js";
+import type { PackageRef } from "../decisions.js";
+import { archivedZip, packageDir, type StoreLayout } from "../layout.js";
+import { removePackageFiles } from "../recovery.js";
+import type { PackageRecord, Repository } from "../repository.js";
+import { checkCompatibility } from "./compatibility.js";
+import { compileBytecode, createPackageVenv, directorySize, extractPackage, installWheels } from "./deploy.js";
+import { checkIntegrity, type IntegrityPolicy } from "./integrity.js";
+import { openPackage } from "./open.js";
+import { pausePoint } from "./pause.js";
+import { smokeCheck } from "./smoke.js";
+
+export interface InstallEnvironment {
+  layout: StoreLayout;
+  repo: Repository;
+  integrity: IntegrityPolicy;
+  /** The runner's interpreter: absolute path and the wheel tags it accepts. */
+  interpreter: () => Promise<{ executable: string; target: WheelTarget }>;
+  installer: () => InstallerChoice;
+  /** Frees an existing version for a forced reinstall (stop its workers); refuses with 2007 when it is bound. */
+  releaseForReinstall: (pkg: PackageRecord) => Promise<void>;
+}
+
+export interface InstallRequest {
+  zipPath: string;
+  force: boolean;
+  operator: string;
+  /** Called once the manifest is read: failures after this point concern a known package. */
+  onIdentified?: (ref: PackageRef) => void;
+}
+
+export interface InstallResult {
+  name: string;
+  version: string;
+  /** `invalid`: installed, but the smoke checks failed (see `validation`); it cannot be activated. */
+  state: "installed" | "invalid";
+  dir: string;
+  zip_path: string;
+  zip_sha256: string;
+  validation: ValidationReport;
+  warnings: string[];
+  signed: "verified" | "unverified" | "unsigned";
+  size_bytes: number;
+  duration_ms: number;
+}
+
+const wheelFilesOf = (zip: SafeZip): string[] =>
+  [...zip.entries.values()].filter((e) => !e.isDirectory && /^wheels\/[^/]+$/.test(e.path)).map((e) => e.path.slice("wheels/".length));
+
+const optionalText = async (zip: SafeZip, p: string): Promise<string | null> => (zip.entries.has(p) ? zip.readText(p, 1024 * 1024) : null);
+
+/** Copies the zip into zips/ (atomically, read-only), unless it was installed from there. */
+async function archive(source: string, target: string): Promise<void> {
+  if (source === target) return;
+  const partial = `${target}.partial-${process.pid}`;
+  await copyFile(source, partial);
+  await chmod(partial, 0o444);
+  await rename(partial, target);
+}
+
+/** Deletes a version crash-safely: the `removing` row outlives a crash and recovery finishes the job. */
+export async function removeVersion(layout: StoreLayout, repo: Repository, pkg: PackageRecord): Promise<void> {
+  repo.setState(pkg.name, pkg.version, "removing");
+  await pausePoint("removing");
+  await removePackageFiles(layout, pkg);
+  repo.deletePackage(pkg.name, pkg.version);
+}
+
+function asInstallError(err: unknown): ProcVisionError {
+  if (isProcVisionError(err)) return err;
+  return new ProcVisionError(ErrorCode.install_failed, `install failed: ${(err as Error).message ?? String(err)}`, {
+    hint: "check free disk space and permissions of the runner root, then install again", cause: err,
+  });
+}
+
+/**
+ * The install pipeline of contract §7: open (2001/2002) → integrity (2008) → compatibility (2004/2003) → registry row
+ * `installing` → extract, venv, wheels, bytecode → smoke checks → archive → `installed` | `invalid`. Everything up to
+ * the row only reads the zip; from the row on, a failure (or a crash, via recovery) leaves the package absent.
+ * The caller serializes installs and holds the install lock.
+ */
+export async function installPackage(env: InstallEnvironment, request: InstallRequest): Promise<InstallResult> {
+  const started = performance.now();
+  const source = path.resolve(request.zipPath);
+  const { zip, manifest } = await openPackage(source);
+  try {
+    const ref = { name: manifest.name, version: manifest.version };
+    request.onIdentified?.(ref);
+    const integrity = await checkIntegrity(zip, env.integrity);
+    const interpreter = await env.interpreter();
+    const plan = checkCompatibility({
+      requirementsText: await optionalText(zip, "requirements.txt"),
+      wheelFiles: wheelFilesOf(zip),
+      interpreter: interpreter.target,
+      interpreterPath: interpreter.executable,
+      envFileText: await optionalText(zip, ".procvision_env.json"),
+    });
+    const installer = env.installer();
+
+    const existing = env.repo.getPackage(ref.name, ref.version);
+    if (existing !== undefined && existing.state !== "installing" && existing.state !== "removing" && !request.force) {
+      throw new ProcVisionError(ErrorCode.install_failed, `${ref.name} ${ref.version} is already installed (${existing.state}, ${existing.installed_at ?? "?"})`, {
+        hint: "install with force to replace it, or give the new build another version in manifest.json",
+      });
+    }
+    if (existing !== undefined) {
+      await env.releaseForReinstall(existing);
+      await removeVersion(env.layout, env.repo, existing);
+    }
+
+    const zipSha256 = (await digestFile(source)).sha256;
+    const dir = packageDir(env.layout, ref.name, ref.version);
+    env.repo.beginInstall({ ...ref, manifest, dir, source_zip: source, zip_sha256: zipSha256, operator: request.operator });
+    await pausePoint("registered-installing");
+    try {
+      await rm(dir, { recursive: true, force: true }); // ours now: the row claims it
+      await extractPackage(zip, dir);
+      await pausePoint("extracted");
+      const python = await createPackageVenv(interpreter.executable, dir);
+      await pausePoint("venv");
+      await installWheels({ basePython: interpreter.executable, venvPython: python, dir, requirementsText: plan.requirementsText, installer });
+      // The archived zip keeps the wheels: a second copy next to the venv would double the disk use (PyTorch: GBs).
+      await rm(path.join(dir, "wheels"), { recursive: true, force: true });
+      await pausePoint("wheels");
+      const compileWarning = await compileBytecode(python, dir);
+      await pausePoint("compiled");
+      const validation = await smokeCheck(dir, python);
+      await pausePoint("smoked");
+      const zipPath = archivedZip(env.layout, ref.name, ref.version);
+      await archive(source, zipPath);
+      await pausePoint("archived");
+      const warnings = [...integrity.warnings, ...plan.warnings, ...(compileWarning ? [compileWarning] : [])];
+      const state = validation.summary.status === "PASS" ? "installed" as const : "invalid" as const;
+      const size = await directorySize(dir);
+      env.repo.finishInstall(ref.name, ref.version, { state, zip_path: zipPath, validation, warnings, size_bytes: size });
+      await pausePoint("finished");
+      return {
+        ...ref, state, dir, zip_path: zipPath, zip_sha256: zipSha256, validation, warnings, signed: integrity.signed, size_bytes: size,
+        duration_ms: Math.round(performance.now() - started),
+      };
+    } catch (err) {
+      await removePackageFiles(env.layout, { ...ref, dir, source_zip: source }).catch(() => undefined);
+      env.repo.deletePackage(ref.name, ref.version);
+      throw asInstallError(err);
+    }
+  } finally {
+    zip.close();
+  }
+}
+
+/** The venv interpreter of an installed package. */
+export function packagePython(dir: string): string {
+  return venvPythonOf(path.join(dir, "venv"));
+}

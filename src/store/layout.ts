@@ -1,0 +1,39 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+
+/** The store's directory layout (contract §7 Store). */
+export interface StoreLayout {
+  root: string;
+  zips: string;
+  deployed: string;
+  logs: string;
+  db: string;
+  /** Held while an install, uninstall or recovery changes deployed/: one runner process at a time. */
+  lock: string;
+}
+
+export function storeLayout(root: string): StoreLayout {
+  const abs = path.resolve(root);
+  return {
+    root: abs,
+    zips: path.join(abs, "zips"),
+    deployed: path.join(abs, "deployed"),
+    logs: path.join(abs, "logs"),
+    db: path.join(abs, "runner.db"),
+    lock: path.join(abs, "install.lock"),
+  };
+}
+
+export async function createLayout(layout: StoreLayout): Promise<void> {
+  for (const dir of [layout.root, layout.zips, layout.deployed, layout.logs]) await mkdir(dir, { recursive: true });
+}
+
+/** deployed/<name>/<version>/ — name and version were checked by the manifest schema to be safe as path segments. */
+export function packageDir(layout: StoreLayout, name: string, version: string): string {
+  return path.join(layout.deployed, name, version);
+}
+
+/** The archived zip, named as `procvision-cli package` names it. */
+export function archivedZip(layout: StoreLayout, name: string, version: string): string {
+  return path.join(layout.zips, `${name}-v${version}-offline.zip`);
+}

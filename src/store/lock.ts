@@ -1,0 +1,73 @@
+import { open, readFile, rename, rm } from "node:fs/promises";
+import { ErrorCode, ProcVisionError } from "../errors/index.js";
+
+/*
+ * An exclusive lock file between runner processes sharing a root: created with O_EXCL and holding the owner's PID.
+ * A lock whose owner is dead (a SIGKILLed runner) is stale and taken over; no lock-file daemon or heartbeat needed,
+ * because all runners of one root live on one machine.
+ */
+
+export interface LockHandle {
+  release(): Promise<void>;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function ownerOf(file: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt((await readFile(file, "utf8")).trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One attempt: the handle, or the live owner's PID. */
+export async function tryLock(file: string): Promise<LockHandle | { heldBy: number }> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fh = await open(file, "wx", 0o644);
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      let released = false;
+      return {
+        release: async () => {
+          if (released) return;
+          released = true;
+          await rm(file, { force: true });
+        },
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const owner = await ownerOf(file);
+    // A file being written right now has no PID yet: treat as held, the caller retries.
+    if (owner === undefined) return { heldBy: 0 };
+    if (alive(owner)) return { heldBy: owner };
+    // Stale: move it aside (atomic, so only one taker wins), then retry the exclusive create.
+    await rename(file, `${file}.stale-${process.pid}`).then(() => rm(`${file}.stale-${process.pid}`, { force: true }), () => undefined);
+  }
+  return { heldBy: 0 };
+}
+
+/** Waits for the lock, polling; gives up with 2005 after `timeoutMs`. */
+export async function acquireLock(file: string, timeoutMs: number, pollMs = 200): Promise<LockHandle> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = await tryLock(file);
+    if ("release" in got) return got;
+    if (Date.now() >= deadline) {
+      throw new ProcVisionError(ErrorCode.install_failed, `another runner process${got.heldBy ? ` (pid ${got.heldBy})` : ""} holds the install lock ${file}`, {
+        hint: "wait for its install to finish; if no runner is running, delete the lock file",
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}

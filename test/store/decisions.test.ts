@@ -1,0 +1,219 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ProcVisionError } from "../../src/errors/index.js";
+import { chooseInstaller, findUv } from "../../src/install/uv.js";
+import type { Manifest } from "../../src/manifest/index.js";
+import { planBinding, planPrune, planRollback } from "../../src/store/decisions.js";
+import { checkCompatibility } from "../../src/store/install/compatibility.js";
+import { judgeIntegrity, type IntegrityFacts } from "../../src/store/install/integrity.js";
+import { acquireLock, tryLock } from "../../src/store/lock.js";
+import { SerialQueue } from "../../src/store/queue.js";
+import type { Binding, HistoryEntry, PackageRecord } from "../../src/store/repository.js";
+import type { WheelTarget } from "../../src/wheel-tags/index.js";
+import { generateKeyPair, loadPublicKey } from "../../src/signing/index.js";
+
+const work = mkdtempSync(path.join(tmpdir(), "pv-store-decisions-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProcVisionError);
+    expect((err as ProcVisionError).hint).toBeTruthy();
+    return (err as ProcVisionError).code;
+  }
+  return undefined;
+}
+
+function errorOf(fn: () => unknown): ProcVisionError {
+  try {
+    fn();
+  } catch (err) {
+    return err as ProcVisionError;
+  }
+  throw new Error("expected a throw");
+}
+
+const manifest = (name: string, pids: string[]): Manifest => ({ name, version: "1.0", entry_point: "m:C", supported_pids: pids }) as Manifest;
+
+function pkg(name: string, version: string, pids = ["p1", "p2"]): PackageRecord {
+  return {
+    name, version, state: "installed", manifest: { ...manifest(name, pids), version }, dir: `/x/${name}/${version}`, zip_path: null, source_zip: null,
+    zip_sha256: null, started_at: "", installed_at: "", validation: null, warnings: [], size_bytes: 0, operator: "t",
+  };
+}
+
+const bound = (pid: string, name: string, version: string): [string, Binding] => [pid, { pid, name, version, since: "" }];
+
+describe("planBinding", () => {
+  const a1 = pkg("a", "1");
+  it("activates unbound PIDs and skips ones already bound to the target", () => {
+    const plan = planBinding("activate", a1, ["p1", "p2", "p1"], new Map([bound("p2", "a", "1")]));
+    expect(plan).toEqual({ changes: [{ pid: "p1", from: null }], unchanged: ["p2"] });
+  });
+  it("rejects PIDs outside supported_pids with 2006 naming them", () => {
+    const err = errorOf(() => planBinding("activate", a1, ["p1", "p9"], new Map()));
+    expect(err.code).toBe("2006");
+    expect(err.message).toMatch(/does not support PID p9 \(supported_pids: p1, p2\)/);
+  });
+  it("activate refuses a PID bound to another package or version (2006, use switch); switch moves it", () => {
+    const current = new Map([bound("p1", "b", "1"), bound("p2", "a", "0.9")]);
+    const err = errorOf(() => planBinding("activate", a1, ["p1", "p2"], current));
+    expect(err.code).toBe("2006");
+    expect(err.message).toMatch(/p1 → b 1, p2 → a 0\.9/);
+    expect(err.hint).toMatch(/switch/);
+    expect(planBinding("switch", a1, ["p1", "p2"], current).changes).toEqual([
+      { pid: "p1", from: { name: "b", version: "1" } }, { pid: "p2", from: { name: "a", version: "0.9" } },
+    ]);
+  });
+  it("no PIDs → 2006", () => expect(codeOf(() => planBinding("switch", a1, [], new Map()))).toBe("2006"));
+});
+
+describe("planRollback", () => {
+  const change = (pid: string, previous: [string, string] | null): HistoryEntry => ({
+    id: 1, time: "", pid, name: "a", version: "2", previous_name: previous?.[0] ?? null, previous_version: previous?.[1] ?? null, action: "switch", operator: "t",
+  });
+  it("goes to the binding before the latest change", () => {
+    expect(planRollback(["p1"], new Map([["p1", change("p1", ["a", "1"])]]))).toEqual(new Map([["p1", { name: "a", version: "1" }]]));
+  });
+  it("3006 when there is no earlier binding", () => {
+    const err = errorOf(() => planRollback(["p1", "p2"], new Map([["p1", change("p1", ["a", "1"])], ["p2", change("p2", null)]])));
+    expect(err.code).toBe("3006");
+    expect(err.message).toMatch(/PID p2/);
+  });
+});
+
+describe("planPrune", () => {
+  const v = (version: string, t: string) => ({ version, installed_at: `2026-01-01T00:00:0${t}.000Z` });
+  it("keeps the newest keep_versions by install time, never the new one or protected ones", () => {
+    const versions = [v("1.0", "1"), v("1.1", "2"), v("1.2", "3"), v("0.9-hotfix", "4")];
+    expect(planPrune(versions, 2, "0.9-hotfix", new Set())).toEqual(["1.1", "1.0"]);
+    expect(planPrune(versions, 2, "0.9-hotfix", new Set(["1.0"]))).toEqual(["1.1"]);
+    expect(planPrune(versions, 5, "0.9-hotfix", new Set())).toEqual([]);
+    expect(planPrune(versions, 1, "1.0", new Set())).toEqual(["0.9-hotfix", "1.2", "1.1"]);
+  });
+});
+
+describe("judgeIntegrity", () => {
+  const keys = [loadPublicKey(generateKeyPair().publicKeyPem)];
+  const facts = (f: Partial<IntegrityFacts>): IntegrityFacts => ({ checksums: { ok: true, present: true }, hasSignature: false, signatureValid: null, ...f });
+  it("passes a checked unsigned package, warns when nothing could be checked", () => {
+    expect(judgeIntegrity(facts({}), { trustedKeys: [], requireSignature: false })).toEqual({ warnings: [], signed: "unsigned" });
+    expect(judgeIntegrity(facts({ checksums: { ok: true, present: false } }), { trustedKeys: [], requireSignature: false }).warnings[0]).toMatch(/no SHA256SUMS/);
+    expect(judgeIntegrity(facts({ hasSignature: true }), { trustedKeys: [], requireSignature: false }).warnings[0]).toMatch(/not verified/);
+    expect(judgeIntegrity(facts({ hasSignature: true, signatureValid: true }), { trustedKeys: keys, requireSignature: true }).signed).toBe("verified");
+  });
+  it.each([
+    ["a mismatching entry", facts({ checksums: { ok: false, problems: [{ path: "a.py", problem: "mismatch" }] } }), false, /a\.py \(mismatch\)/],
+    ["an unlisted entry", facts({ checksums: { ok: false, problems: [{ path: "b.py", problem: "missing_from_sums" }] } }), false, /b\.py \(missing from sums\)/],
+    ["a bad signature", facts({ hasSignature: true, signatureValid: false }), false, /does not verify/],
+    ["unsigned under require_signature", facts({}), true, /not signed/],
+    ["no SHA256SUMS under require_signature", facts({ checksums: { ok: true, present: false } }), true, /no SHA256SUMS and no SIGNATURE/],
+  ])("%s → 2008", (_title, f, requireSignature, message) => {
+    const err = errorOf(() => judgeIntegrity(f, { trustedKeys: keys, requireSignature }));
+    expect(err.code).toBe("2008");
+    expect(err.message).toMatch(message);
+    expect(err.hint).toBeTruthy();
+  });
+  it("require_signature without trusted keys → 2008 saying so", () => {
+    expect(errorOf(() => judgeIntegrity(facts({ hasSignature: true }), { trustedKeys: [], requireSignature: true })).message).toMatch(/trusted_keys is empty/);
+  });
+});
+
+describe("checkCompatibility", () => {
+  const cp311: WheelTarget = { pythonVersion: "3.11", implementation: "cp", abi: "cp311", platforms: ["linux_x86_64", "manylinux_2_36_x86_64"] };
+  const base = {
+    requirementsText: "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\n",
+    wheelFiles: ["numpy-2.2.6-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", "procvision_algorithm_sdk-0.1.0-py3-none-any.whl"],
+    interpreter: cp311, interpreterPath: "/opt/python3.11", envFileText: null,
+  };
+  it("plans a wheel for every requirement", () => {
+    const plan = checkCompatibility({ ...base, requirementsText: `${base.requirementsText}--index-url http://evil\n` });
+    expect(Object.values(plan.wheels)).toEqual(base.wheelFiles);
+    expect(plan.requirementsText).not.toMatch(/index-url/);
+    expect(plan.warnings[0]).toMatch(/line 3 ignored/);
+  });
+  it("2004 names the requirement without a wheel", () => {
+    const err = errorOf(() => checkCompatibility({ ...base, wheelFiles: [base.wheelFiles[1]!] }));
+    expect(err.code).toBe("2004");
+    expect(err.message).toMatch(/no wheel for numpy==2\.2\.6/);
+  });
+  it("2004 for a URL requirement (it would need the network)", () => {
+    expect(codeOf(() => checkCompatibility({ ...base, requirementsText: "numpy @ https://example.com/numpy.whl\n" }))).toBe("2004");
+  });
+  it("2003 names the wheel's tags and the interpreter's", () => {
+    const err = errorOf(() => checkCompatibility({ ...base, wheelFiles: ["numpy-2.2.6-cp310-cp310-manylinux_2_17_x86_64.whl", base.wheelFiles[1]!] }));
+    expect(err.code).toBe("2003");
+    expect(err.message).toMatch(/tags cp310-cp310-manylinux_2_17_x86_64/);
+    expect(err.message).toMatch(/\/opt\/python3\.11 \(Python 3\.11 cp\/cp311 on linux_x86_64, manylinux_2_36_x86_64\) accepts cp311-cp311-linux_x86_64/);
+    expect((err.details?.interpreter_tags as string[]).length).toBeGreaterThan(10);
+  });
+  it("2003 when .procvision_env.json targets another interpreter; pure packages ignore the platform", () => {
+    const env = (o: object) => JSON.stringify(o);
+    expect(errorOf(() => checkCompatibility({ ...base, envFileText: env({ python_version: "3.10", abi: "cp310" }) })).message)
+      .toMatch(/python_version 3\.10 \(this interpreter: 3\.11\); abi cp310/);
+    expect(errorOf(() => checkCompatibility({ ...base, envFileText: env({ wheels_platform: "win_amd64" }) })).code).toBe("2003");
+    expect(() => checkCompatibility({ ...base, envFileText: env({ wheels_platform: ["manylinux2014_x86_64"] }) })).not.toThrow();
+    expect(() => checkCompatibility({ ...base, wheelFiles: ["numpy-2.2.6-py3-none-any.whl", base.wheelFiles[1]!], envFileText: env({ wheels_platform: "win_amd64" }) })).not.toThrow();
+    expect(codeOf(() => checkCompatibility({ ...base, envFileText: "{oops" }))).toBe("2001");
+  });
+  it("no requirements.txt → 2001", () => expect(codeOf(() => checkCompatibility({ ...base, requirementsText: null }))).toBe("2001"));
+});
+
+describe("installer choice", () => {
+  it("auto takes uv when on PATH, pip otherwise; uv without uv is an error", () => {
+    expect(chooseInstaller("auto", "/usr/bin/uv")).toEqual({ kind: "uv", uv: "/usr/bin/uv" });
+    expect(chooseInstaller("auto", undefined)).toEqual({ kind: "pip" });
+    expect(chooseInstaller("pip", "/usr/bin/uv")).toEqual({ kind: "pip" });
+    expect(codeOf(() => chooseInstaller("uv", undefined))).toBe("2005");
+  });
+  it("finds an executable uv on a PATH", () => {
+    const bin = mkdtempSync(path.join(work, "bin-"));
+    writeFileSync(path.join(bin, "uv"), "#!/bin/sh\n", { mode: 0o755 });
+    expect(findUv(`/nonexistent:${bin}`)).toBe(path.join(bin, "uv"));
+    expect(findUv("/nonexistent")).toBeUndefined();
+  });
+});
+
+describe("SerialQueue", () => {
+  it("runs jobs one at a time, in order, past failures", async () => {
+    const q = new SerialQueue();
+    const log: string[] = [];
+    const job = (name: string, ms: number, fail = false) => q.run(async () => {
+      log.push(`start ${name}`);
+      await new Promise((r) => setTimeout(r, ms));
+      log.push(`end ${name}`);
+      if (fail) throw new Error(name);
+      return name;
+    });
+    const results = await Promise.allSettled([job("a", 30), job("b", 5, true), job("c", 1)]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(log).toEqual(["start a", "end a", "start b", "end b", "start c", "end c"]);
+  });
+});
+
+describe("install lock", () => {
+  it("is exclusive, reclaimed from a dead owner, and waited for while its owner lives", async () => {
+    const file = path.join(work, "install.lock");
+    const first = await tryLock(file);
+    expect("release" in first).toBe(true);
+    expect(await tryLock(file)).toEqual({ heldBy: process.pid });
+    if ("release" in first) await first.release();
+    expect(existsSync(file)).toBe(false);
+
+    // A live other process holds it: acquire waits, then takes it over once that process dies.
+    const holder = spawn("sleep", ["30"], { stdio: "ignore" });
+    writeFileSync(file, `${holder.pid}\n`);
+    await expect(acquireLock(file, 300, 50)).rejects.toMatchObject({ code: "2005", message: new RegExp(`pid ${holder.pid}`) });
+    const waiting = acquireLock(file, 10_000, 50);
+    holder.kill("SIGKILL");
+    await new Promise((r) => holder.once("exit", r));
+    const got = await waiting;
+    expect(readFileSync(file, "utf8").trim()).toBe(String(process.pid));
+    await got.release();
+  });
+});
