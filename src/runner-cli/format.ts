@@ -15,11 +15,29 @@ function asRows(body: unknown, key?: string): Record<string, unknown>[] {
 }
 
 export const formatters: Record<string, (body: unknown) => string[]> = {
-  list: (body) => table(asRows(body, "packages"), [["name", "name"], ["version", "version"], ["state", "state"], ["pids", "pids"], ["installed_at", "installed"]]),
+  list: (body) => table(asRows(body, "packages"), [["name", "name"], ["version", "version"], ["state", "state"], ["active_pids", "pids"], ["installed_at", "installed"]]),
   active: (body) => table(asRows(body, "bindings"), [["pid", "pid"], ["name", "name"], ["version", "version"], ["since", "since"]]),
   records: (body) => table(asRows(body, "records"), [["time", "time"], ["pid", "pid"], ["name", "name"], ["version", "version"], ["step_index", "step"],
     ["method", "method"], ["status", "status"], ["result_status", "result"], ["ng_reason", "ng reason"], ["latency_ms", "ms"]]),
   audit: (body) => table(asRows(body, "entries"), [["time", "time"], ["operator", "operator"], ["action", "action"], ["target", "target"], ["outcome", "outcome"]]),
+};
+
+interface CallView { status?: string; message?: string; error_code?: string | null; latency_ms?: number; data?: Record<string, unknown> }
+
+function describeCall(label: string, call: CallView | undefined): string[] {
+  if (!call) return [];
+  const data = call.data ?? {};
+  const rects = ["calibration", "position", "defect"].map((k) => [k, data[`${k}_rects`]] as const)
+    .filter(([, v]) => Array.isArray(v) && v.length > 0).map(([k, v]) => `${(v as unknown[]).length} ${k}`);
+  return [[`${call.status === "OK" ? "✓" : "✗"} ${label.padEnd(11)} ${call.status ?? "?"}`, call.error_code ? `[${call.error_code}]` : "",
+    data.result_status ? `→ ${String(data.result_status)}` : "", call.message ? `"${call.message}"` : "",
+    data.ng_reason ? `ng_reason "${String(data.ng_reason)}"` : "", rects.length ? `(${rects.join(", ")} rects)` : "",
+    typeof call.latency_ms === "number" ? `${call.latency_ms.toFixed(1)} ms` : ""].filter(Boolean).join(" ")];
+}
+
+formatters.inspect = (body) => {
+  const b = body as { name?: string; version?: string; session_id?: string; pre_execute?: CallView; execute?: CallView };
+  return [`${b.name ?? "?"} ${b.version ?? ""} · session ${b.session_id ?? "-"}`, ...describeCall("pre_execute", b.pre_execute), ...describeCall("execute", b.execute)];
 };
 
 /** One line for results that are a single object: what happened, not the whole body. */

@@ -1,5 +1,7 @@
 import type { KeyObject } from "node:crypto";
 import { EventEmitter } from "node:events";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../errors/index.js";
@@ -21,14 +23,23 @@ import {
   type InspectionRecord, type PackageFilter, type PackageRecord, type RecordFilter,
 } from "../store/repository.js";
 import type { ValidationReport } from "../validate/report.js";
+import { Supervisor } from "../supervisor/supervisor.js";
+import type { SessionRecord } from "../supervisor/sessions.js";
+import type { SupervisorEvent } from "../supervisor/events.js";
+import type { InspectRequest, InspectResponse, Logger } from "../supervisor/types.js";
 import type { WheelTarget } from "../wheel-tags/index.js";
 import { parseRunnerConfig, type RunnerConfig, type RunnerConfigInput } from "./config.js";
+import { recordWriter, sqliteSessionStore } from "./persistence.js";
+import { PrometheusExporter } from "./prometheus.js";
 
 export interface RunnerOptions {
   /** The store root (contract §7): zips/, deployed/, logs/, runner.db. Created when missing. */
   root: string;
   config?: RunnerConfigInput;
-  /** The worker supervisor; without one, bindings change without starting or stopping anything. */
+  /**
+   * Who runs the workers. Default: the runner's own supervisor (workers, sessions, inspections). Pass `noopHost` for
+   * a store without workers (bindings change, nothing starts; inspect is unavailable).
+   */
   host?: PackageHost;
   /** Who the audit names when a call does not say (default `local:<user>`). */
   operator?: string;
@@ -51,8 +62,11 @@ export interface UninstallOptions extends OperatorOption {
 }
 
 export interface PackageInfo extends PackageRecord {
+  supported_pids: string[];
   /** PIDs bound to this version. */
   active_pids: string[];
+  /** Whether its workers are running. */
+  running: boolean;
 }
 
 export interface BindingChange {
@@ -104,7 +118,11 @@ export class Runner {
   private readonly packagesQueue = new SerialQueue();
   private readonly bindingsQueue = new SerialQueue();
   private readonly draining = new Set<Promise<void>>();
-  /** `event` for every audited mutation: `{type: "audit", time, operator, action, target, outcome, error_code, detail}`. */
+  /**
+   * One `event` per state change, for the console and `GET /events`: `{type, time, ...}` with type `audit` (every
+   * mutation: operator, action, target, outcome), `package` (a version's workers start, drain, stop), `worker`
+   * (start, exit, restart, heartbeat, breaker, retry), `session`, and `inspection` (one per recorded call).
+   */
   readonly events = new EventEmitter();
   private interpreterProbe: Promise<{ executable: string; target: WheelTarget }> | undefined;
   private closed = false;
@@ -120,7 +138,12 @@ export class Runner {
     private readonly log: (line: string) => void,
     /** What recovery did when this runner opened. */
     readonly recovery: RecoveryReport,
-  ) {}
+    private readonly supervisor: Supervisor | undefined,
+  ) {
+    supervisor?.on("event", (e) => this.emitEvent(categoryOf(e), { kind: e.type, ...e }));
+  }
+
+  private exporter: PrometheusExporter | undefined;
 
   get root(): string {
     return this.layout.root;
@@ -156,7 +179,40 @@ export class Runner {
       log(item.message);
       repo.addAudit({ operator: "runner", action: "recover", target: refLabel(item), outcome: "ok", detail: item.message });
     }
-    return new Runner(layout, config, repo, options.host ?? noopHost, options.operator ?? defaultOperator(), keys, log, recovery);
+    let runner: Runner | undefined;
+    const supervisor = options.host ? undefined : new Supervisor({
+      config,
+      resolveActive: (pid) => {
+        const binding = repo.bindings().find((b) => b.pid === pid);
+        const pkg = binding && repo.getPackage(binding.name, binding.version);
+        return pkg ? hosted(pkg) : undefined;
+      },
+      sessionStore: sqliteSessionStore(repo),
+      onRecord: recordWriter(repo, (record) => runner?.emitEvent("inspection", { ...record })),
+      logger: lineLogger(log, config.log_level),
+    });
+    runner = new Runner(layout, config, repo, options.host ?? supervisor ?? noopHost, options.operator ?? defaultOperator(), keys, log, recovery, supervisor);
+    await runner.resume();
+    return runner;
+  }
+
+  /** Active packages get their workers back after a restart; one that cannot start is logged, not fatal. */
+  private async resume(): Promise<void> {
+    if (!this.supervisor) return;
+    const bound = new Map(this.repository.bindings().map((b) => [refLabel(b), b]));
+    for (const ref of bound.values()) {
+      const pkg = this.repository.getPackage(ref.name, ref.version);
+      if (pkg?.state !== "installed") continue;
+      try {
+        await this.supervisor.ensureRunning(hosted(pkg));
+      } catch (err) {
+        this.log(`${refLabel(pkg)}: workers did not start at resume: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private emitEvent(type: string, fields: Record<string, unknown>): void {
+    if (this.events.listenerCount("event") > 0) this.events.emit("event", { type, time: new Date().toISOString(), ...fields });
   }
 
   // ---- install --------------------------------------------------------------------------------------------------------
@@ -247,7 +303,9 @@ export class Runner {
       const key = refLabel(b);
       bound.set(key, [...(bound.get(key) ?? []), b.pid]);
     }
-    return this.repository.listPackages(filter).map((p) => ({ ...p, active_pids: bound.get(refLabel(p)) ?? [] }));
+    return this.repository.listPackages(filter).map((p) => ({
+      ...p, supported_pids: p.manifest.supported_pids, active_pids: bound.get(refLabel(p)) ?? [], running: this.supervisor?.isRunning(p) ?? false,
+    }));
   }
 
   /** Current PID bindings. */
@@ -406,6 +464,99 @@ export class Runner {
     }, undefined, (r) => (r.deactivated.length > 0 ? `forced: deactivated ${r.deactivated.join(", ")}` : undefined))));
   }
 
+  // ---- workers, sessions, inspections ---------------------------------------------------------------------------------
+
+  private requireSupervisor(): Supervisor {
+    this.assertOpen();
+    if (!this.supervisor) {
+      throw new ProcVisionError(ErrorCode.unknown_error, "this Runner was opened with its own host and runs no workers itself", {
+        hint: "open the Runner without `host` to run inspections",
+      });
+    }
+    return this.supervisor;
+  }
+
+  private installedPackage(name: string, version: string): PackageRecord {
+    const pkg = this.repository.getPackage(name, version);
+    if (pkg === undefined || pkg.state !== "installed") throw notFound({ name, version });
+    return pkg;
+  }
+
+  /** Starts a version's workers (they also start on activation). */
+  start(name: string, version: string, options: OperatorOption = {}): Promise<{ name: string; version: string; running: boolean }> {
+    const supervisor = this.requireSupervisor();
+    return this.audited(options.operator ?? this.operator, "start", refLabel({ name, version }), async () => {
+      await supervisor.ensureRunning(hosted(this.installedPackage(name, version)));
+      return { name, version, running: true };
+    });
+  }
+
+  /** Drains and stops a version's workers; calls for its PIDs fail with 3006 until it is started again. */
+  stop(name: string, version: string, options: OperatorOption = {}): Promise<{ name: string; version: string; running: boolean }> {
+    const supervisor = this.requireSupervisor();
+    return this.audited(options.operator ?? this.operator, "stop", refLabel({ name, version }), async () => {
+      await supervisor.drainAndStop(hosted(this.installedPackage(name, version)));
+      return { name, version, running: false };
+    });
+  }
+
+  /** A session for one inspection flow of a PID, pinned to the version active now. */
+  async createSession(pid: string, context: Record<string, unknown> = {}): Promise<SessionView> {
+    return sessionView(this.requireSupervisor().createSession(pid, context));
+  }
+
+  async resetSession(id: string): Promise<SessionView> {
+    return sessionView(await this.requireSupervisor().resetSession(id));
+  }
+
+  async endSession(id: string): Promise<SessionView> {
+    return sessionView(this.requireSupervisor().endSession(id));
+  }
+
+  /**
+   * One checked inspection (contract §7): PID → active version (3004), user_params checked and defaulted (1006), the
+   * image into the worker's shared memory, the result checked (1007). Request failures throw; what happens during a
+   * call comes back in that call's result with status "ERROR".
+   */
+  async inspect(request: RunnerInspectRequest): Promise<InspectResponse> {
+    return this.requireSupervisor().inspect(toSupervisorRequest(request));
+  }
+
+  /** Health: bindings, package count, and every worker (pid, uptime, restarts, heartbeat age, circuit). */
+  async status(): Promise<RunnerStatus> {
+    this.assertOpen();
+    const pools = this.supervisor?.status() ?? [];
+    return {
+      root: this.root,
+      packages: this.repository.listPackages({}).length,
+      bindings: this.repository.bindings(),
+      pools: pools.map((p) => ({ name: p.name, version: p.version, state: p.state, circuit: p.circuit, sessions: p.sessions })),
+      workers: pools.flatMap((p) => p.workers.map((w) => ({
+        name: p.name, version: p.version, slot: w.slot, pid: w.pid, state: w.state, uptime_ms: w.uptime_ms, restarts: w.restarts,
+        calls: w.calls, heartbeat_age_ms: w.last_heartbeat_age_ms, circuit: w.circuit,
+      }))),
+    };
+  }
+
+  /** Prometheus exposition of calls, latencies, queues, restarts, breakers and shared memory. */
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    this.assertOpen();
+    const snapshot = this.supervisor?.metrics() ?? { pools: [], sessions: 0, shm_bytes: 0, latency_buckets_ms: [] };
+    this.exporter ??= new PrometheusExporter();
+    return this.exporter.render(snapshot);
+  }
+
+  /** The tail of a version's worker stderr log (logs/<name>/<version>/worker.log). */
+  async logs(name: string, version: string, options: { lines?: number } = {}): Promise<string[]> {
+    this.assertOpen();
+    const pkg = this.repository.getPackage(name, version);
+    if (pkg === undefined) throw notFound({ name, version });
+    const file = path.join(hosted(pkg).logsDir, "worker.log");
+    if (!existsSync(file)) return [];
+    const text = await readFile(file, "utf8");
+    return text.split("\n").filter((l) => l !== "").slice(-(options.lines ?? 200));
+  }
+
   // ---- lifecycle ----------------------------------------------------------------------------------------------------
 
   /** Waits for queued work and background drains, then closes the database. */
@@ -414,6 +565,7 @@ export class Runner {
     await this.packagesQueue.idle();
     await this.bindingsQueue.idle();
     await Promise.allSettled([...this.draining]);
+    await this.supervisor?.stopAll();
     this.closed = true;
     this.repository.db.close();
   }
@@ -427,7 +579,7 @@ export class Runner {
     const error = err === undefined ? undefined : isProcVisionError(err) ? err : new ProcVisionError(ErrorCode.unknown_error, String((err as Error)?.message ?? err));
     const entry = { operator, action, target, outcome, error_code: error?.code ?? null, detail: error?.message ?? detail ?? null };
     this.repository.addAudit(entry);
-    this.events.emit("event", { type: "audit", time: new Date().toISOString(), ...entry });
+    this.emitEvent("audit", entry);
   }
 
   /** Runs a mutation and audits it, success or failure. */
@@ -459,5 +611,78 @@ export function hosted(pkg: PackageRecord): HostedPackage {
   return {
     name: pkg.name, version: pkg.version, dir: pkg.dir, python: packagePython(pkg.dir), entryPoint: pkg.manifest.entry_point,
     manifest: pkg.manifest, logsDir: path.join(root, "logs", pkg.name, pkg.version),
+  };
+}
+
+/** Library input of inspect: raw pixels as Buffer/Uint8Array, or an encoded image by path or bytes. */
+export interface RunnerInspectRequest {
+  pid: string;
+  step_index: number;
+  session_id?: string;
+  user_params?: Record<string, unknown>;
+  method?: "pre_execute" | "execute" | "both";
+  image: { data: Uint8Array; width: number; height: number; channels?: number; color_space?: string } | { path: string } | { bytes: Uint8Array };
+}
+
+function toSupervisorRequest(r: RunnerInspectRequest): InspectRequest {
+  const image = r.image;
+  if ("data" in image) {
+    const { channels, color_space: colorSpace } = image;
+    if (channels !== undefined && channels !== 1 && channels !== 3) {
+      throw new ProcVisionError(ErrorCode.image_load_failed, `channels must be 1 or 3, got ${channels}`, { hint: "send GRAY (1) or RGB/BGR (3) pixels" });
+    }
+    if (colorSpace !== undefined && colorSpace !== "RGB" && colorSpace !== "BGR" && colorSpace !== "GRAY") {
+      throw new ProcVisionError(ErrorCode.image_load_failed, `color_space must be RGB, BGR or GRAY, got ${colorSpace}`, { hint: "RGB is the default for 3 channels" });
+    }
+    return { ...r, image: { data: image.data, width: image.width, height: image.height, ...(channels ? { channels } : {}), ...(colorSpace ? { color_space: colorSpace } : {}) } };
+  }
+  return { ...r, image };
+}
+
+export interface SessionView {
+  session_id: string;
+  pid: string;
+  name: string;
+  version: string;
+  context: Record<string, unknown>;
+  state: Record<string, unknown>;
+  created_at: string;
+  last_used_at: string;
+}
+
+function sessionView(s: SessionRecord): SessionView {
+  return {
+    session_id: s.id, pid: s.pid, name: s.name, version: s.version, context: s.context, state: s.state,
+    created_at: new Date(s.created_at).toISOString(), last_used_at: new Date(s.last_used_at).toISOString(),
+  };
+}
+
+export interface RunnerStatus {
+  root: string;
+  packages: number;
+  bindings: Binding[];
+  pools: { name: string; version: string; state: string; circuit: string; sessions: number }[];
+  workers: {
+    name: string; version: string; slot: number; pid: number | null; state: string; uptime_ms: number | null; restarts: number;
+    calls: number; heartbeat_age_ms: number | null; circuit: string;
+  }[];
+}
+
+/** The console groups events by what changed. */
+function categoryOf(e: SupervisorEvent): string {
+  if (e.type === "pool-state") return "package";
+  if (e.type === "session") return "session";
+  return "worker";
+}
+
+const LOG_LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+
+/** Supervisor log lines through the runner's log, from the configured level up. */
+function lineLogger(log: (line: string) => void, min: keyof typeof LOG_LEVELS): Logger {
+  return {
+    log(level, message, fields) {
+      if (LOG_LEVELS[level] < LOG_LEVELS[min]) return;
+      log(`${level} ${message}${fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ""}`);
+    },
   };
 }

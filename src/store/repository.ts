@@ -266,6 +266,17 @@ export class Repository {
     this.db.prepare("UPDATE sessions SET state = ?, last_used_at = ? WHERE id = ?").run(JSON.stringify(state), now(), id);
   }
 
+  /** Writes a session as the supervisor holds it (create or update), keeping the state across runner restarts. */
+  upsertSession(s: SessionRecord): void {
+    this.db.prepare(`INSERT INTO sessions (id, pid, name, version, context, state, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET state = excluded.state, context = excluded.context, last_used_at = excluded.last_used_at`)
+      .run(s.id, s.pid, s.name, s.version, JSON.stringify(s.context), JSON.stringify(s.state), s.created_at, s.last_used_at);
+  }
+
+  allSessions(): SessionRecord[] {
+    return (this.db.prepare("SELECT * FROM sessions ORDER BY created_at").all() as SessionRow[]).map(toSession);
+  }
+
   deleteSession(id: string): boolean {
     return this.db.prepare("DELETE FROM sessions WHERE id = ?").run(id).changes > 0;
   }

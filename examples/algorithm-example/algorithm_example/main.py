@@ -19,7 +19,7 @@ VERSION = "1.0"
 SUPPORTED_PIDS = ["p001", "p002"]
 STEPS: List[Dict[str, Any]] = [
     {"index": 1, "name": "locate board", "params": [
-        {"key": "roi", "type": "rect", "required": True, "description": "search area"},
+        {"key": "roi", "type": "rect", "required": False, "description": "search area (default: the whole image)"},
         {"key": "exposure", "type": "float", "default": 12.5, "min": 8.0, "max": 16.0, "unit": "ms"}]},
     {"index": 2, "name": "check screw", "params": [
         {"key": "threshold", "type": "float", "default": 0.7, "min": 0.5, "max": 0.9},
