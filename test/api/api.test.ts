@@ -1,0 +1,300 @@
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FastifyInstance } from "fastify";
+import { buildApi } from "../../src/api/server.js";
+import { ensureToken } from "../../src/api/token.js";
+import { Runner } from "../../src/runner/runner.js";
+import { EXAMPLE, exampleZip } from "../helpers/store.js";
+
+const work = mkdtempSync(path.join(tmpdir(), "pv-api-"));
+const root = path.join(work, "root");
+let runner: Runner;
+let app: FastifyInstance;
+let url: string;
+let token: string;
+let v1: string;
+let v2: string;
+const sample = path.join(EXAMPLE, "sample.png");
+
+beforeAll(async () => {
+  [v1, v2] = await Promise.all([exampleZip(work, { version: "1.0" }), exampleZip(work, { version: "1.1" })]);
+  runner = await Runner.open({ root, config: { execute_timeout_ms: 10_000 }, log: () => undefined });
+  token = await ensureToken(root);
+  app = await buildApi({ runner, token, uploadLimitBytes: 64 * 1024 * 1024 });
+  url = await app.listen({ host: "127.0.0.1", port: 0 });
+}, 120_000);
+
+afterAll(async () => {
+  await app.close();
+  await runner.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown> & { error_code?: string; message?: string };
+  text: string;
+  headers: Headers;
+}
+
+async function http(method: string, route: string, init: { json?: unknown; body?: BodyInit; type?: string; auth?: string | null; operator?: string } = {}): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  const auth = init.auth === undefined ? token : init.auth;
+  if (auth !== null) headers.authorization = `Bearer ${auth}`;
+  if (init.operator) headers["x-operator"] = init.operator;
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify(init.json);
+  } else if (init.type) headers["content-type"] = init.type;
+  const response = await fetch(`${url}${route}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const text = await response.text();
+  let parsed: unknown = {};
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = {};
+  }
+  return { status: response.status, body: parsed as Answer["body"], text, headers: response.headers };
+}
+
+const upload = async (zip: string, query = "") => http("POST", `/algorithms/install${query}`, { body: await readFile(zip), type: "application/zip" });
+
+function inspectForm(fields: Record<string, string>): FormData {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.set(k, v);
+  return form;
+}
+
+async function withImage(form: FormData): Promise<FormData> {
+  form.set("image", new Blob([await readFile(sample)]), "sample.png");
+  return form;
+}
+
+describe("HTTP API", () => {
+  it("GET /health answers without a token", async () => {
+    const health = await http("GET", "/health", { auth: null });
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: "ok", packages: 0 });
+  });
+
+  it("mutations need the bearer token: 401 with 3007, and nothing happens", async () => {
+    for (const auth of [null, "wrong-token"]) {
+      const denied = await http("POST", "/algorithms/install", { body: await readFile(v1), type: "application/zip", auth });
+      expect(denied.status).toBe(401);
+      expect(denied.body).toMatchObject({ error_code: "3007" });
+      expect(denied.body.message).toMatch(/token/);
+    }
+    expect((await http("GET", "/algorithms")).body).toEqual([]);
+  });
+
+  it("installs an uploaded zip (201), refuses the same version again (409, 2005) unless force, and leaves no upload behind", async () => {
+    const installed = await upload(v1);
+    expect(installed.status, installed.text).toBe(201);
+    expect(installed.body).toMatchObject({ name: "algorithm-example", version: "1.0", state: "installed" });
+    const again = await upload(v1);
+    expect(again.status).toBe(409);
+    expect(again.body.error_code).toBe("2005");
+    expect((await upload(v1, "?force=true")).status).toBe(201);
+    expect(readdirSync(path.join(root, "zips", ".uploads"))).toEqual([]);
+    const list = await http("GET", "/algorithms?state=installed");
+    expect((list.body as unknown as { name: string; version: string; supported_pids: string[] }[]).map((p) => [p.name, p.version, p.supported_pids]))
+      .toEqual([["algorithm-example", "1.0", ["p001", "p002"]]]);
+  });
+
+  it("install {path} only inside zips/; 2001 for anything else, 3006 for a missing file", async () => {
+    copyFileSync(v2, path.join(root, "zips", "incoming-v1.1.zip"));
+    const inside = await http("POST", "/algorithms/install", { json: { path: "incoming-v1.1.zip" } });
+    expect(inside.status, inside.text).toBe(201);
+    expect(inside.body).toMatchObject({ version: "1.1", state: "installed" });
+    symlinkSync(v1, path.join(root, "zips", "link-out.zip"));
+    for (const given of [v1, "../zips/../../outside.zip", "link-out.zip"]) {
+      const refused = await http("POST", "/algorithms/install", { json: { path: given } });
+      expect(refused.status, given).toBeGreaterThanOrEqual(400);
+      expect(["2001", "3006"], given).toContain(refused.body.error_code);
+    }
+    expect((await http("POST", "/algorithms/install", { json: { path: "link-out.zip" } })).body.error_code).toBe("2001");
+    expect((await http("POST", "/algorithms/install", { json: { path: "nope.zip" } })).body.error_code).toBe("3006");
+    expect((await http("POST", "/algorithms/install", { json: { wrong: 1 } })).body.error_code).toBe("1006");
+  });
+
+  it("an upload over the size limit is refused with 2001 and leaves nothing behind", async () => {
+    const small = await buildApi({ runner, token, uploadLimitBytes: 1024 });
+    const smallUrl = await small.listen({ host: "127.0.0.1", port: 0 });
+    try {
+      const response = await fetch(`${smallUrl}/algorithms/install`, {
+        method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/zip" }, body: await readFile(v1),
+      });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error_code: string }).error_code).toBe("2001");
+      expect(readdirSync(path.join(root, "zips", ".uploads"))).toEqual([]);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it("activate binds PIDs; a second version cannot take them (2006) but switch can; rollback and deactivate; all audited", async () => {
+    const activated = await http("POST", "/algorithms/activate", { json: { name: "algorithm-example", version: "1.0", pids: ["p001", "p002"] }, operator: "alice" });
+    expect(activated.status, activated.text).toBe(200);
+    const conflict = await http("POST", "/algorithms/activate", { json: { name: "algorithm-example", version: "1.1", pids: ["p001"] } });
+    expect(conflict.status).toBe(409);
+    expect(conflict.body.error_code).toBe("2006");
+    const unsupported = await http("POST", "/algorithms/activate", { json: { name: "algorithm-example", version: "1.1", pids: ["zzz"] } });
+    expect(unsupported.body.error_code).toBe("2006");
+    const missing = await http("POST", "/algorithms/activate", { json: { name: "nope", version: "9", pids: ["p001"] } });
+    expect(missing.status).toBe(404);
+    expect(missing.body.error_code).toBe("3006");
+
+    expect((await http("POST", "/algorithms/switch", { json: { name: "algorithm-example", version: "1.1", pids: ["p001"] } })).status).toBe(200);
+    const bindings = (await http("GET", "/algorithms/active")).body as unknown as { pid: string; version: string }[];
+    expect(Object.fromEntries(bindings.map((b) => [b.pid, b.version]))).toEqual({ p001: "1.1", p002: "1.0" });
+    expect((await http("POST", "/algorithms/rollback", { json: { pids: ["p001"] } })).status).toBe(200);
+    const back = (await http("GET", "/algorithms/active")).body as unknown as { pid: string; version: string }[];
+    expect(back.find((b) => b.pid === "p001")?.version).toBe("1.0");
+
+    const audit = (await http("GET", "/audit?limit=20")).body as unknown as { operator: string; action: string; outcome: string }[];
+    expect(audit.find((a) => a.action === "activate" && a.outcome === "ok")?.operator).toBe("alice");
+    expect(audit.some((a) => a.action === "activate" && a.outcome === "failed")).toBe(true);
+  });
+
+  it("POST /inspect: multipart JPEG/PNG and raw pixels; the answer carries both calls with latency; records kept", async () => {
+    const both = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "1" })) });
+    expect(both.status, both.text).toBe(200);
+    expect(both.body).toMatchObject({ name: "algorithm-example", version: "1.0", pre_execute: { status: "OK" }, execute: { status: "OK" } });
+    expect(typeof (both.body.execute as { latency_ms: number }).latency_ms).toBe("number");
+    expect(typeof both.body.session_id).toBe("string");
+
+    const { data, info } = await sharp(sample).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const raw = await http("POST", `/inspect?pid=p002&step_index=2&method=execute&width=${info.width}&height=${info.height}&channels=3`, {
+      body: data, type: "application/octet-stream",
+    });
+    expect(raw.status, raw.text).toBe(200);
+    expect(raw.body.pre_execute).toBeUndefined();
+    expect(raw.body.execute).toMatchObject({ status: "OK" });
+
+    const records = (await http("GET", "/records?pid=p001")).body as unknown as { pid: string; method: string; latency_ms: number }[];
+    expect(records.map((r) => r.method).sort()).toEqual(["execute", "pre_execute"]);
+  });
+
+  it("inspect request errors: 3004 unbound PID, 1006 bad params naming them, 1002 no image, 1006 bad fields", async () => {
+    const unbound = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p999" })) });
+    expect(unbound.status).toBe(404);
+    expect(unbound.body.error_code).toBe("3004");
+    const badParams = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "2", user_params: JSON.stringify({ threshold: 5 }) })) });
+    expect(badParams.status).toBe(400);
+    expect(badParams.body.error_code).toBe("1006");
+    expect(badParams.body.message).toMatch(/threshold/);
+    const notJson = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", user_params: "{oops" })) });
+    expect(notJson.body.error_code).toBe("1006");
+    const noImage = await http("POST", "/inspect", { body: inspectForm({ pid: "p001" }) });
+    expect(noImage.body.error_code).toBe("1002");
+    const noSize = await http("POST", "/inspect?pid=p001", { body: Buffer.alloc(30), type: "application/octet-stream" });
+    expect(noSize.body.error_code).toBe("1002");
+    const badStep = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "zero" })) });
+    expect(badStep.body.error_code).toBe("1006");
+  });
+
+  it("sessions: create, inspect within one, reset, end; an ended session is 3006", async () => {
+    const created = await http("POST", "/sessions", { json: { pid: "p001", context: { serial: "SN-1" } } });
+    expect(created.status, created.text).toBe(201);
+    const id = String(created.body.session_id);
+    expect(created.body).toMatchObject({ pid: "p001", version: "1.0", context: { serial: "SN-1" } });
+    const first = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "1", session_id: id })) });
+    expect(first.body.session_id).toBe(id);
+    expect((await http("POST", `/sessions/${id}/reset`)).status).toBe(200);
+    expect((await http("DELETE", `/sessions/${id}`)).status).toBe(200);
+    const gone = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", session_id: id })) });
+    expect(gone.body.error_code).toBe("3006");
+    expect((await http("POST", "/sessions", { json: { pid: "p999" } })).body.error_code).toBe("3004");
+  });
+
+  it("GET /events streams state changes in order as server-sent events", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${url}/events`, { signal: controller.signal });
+    expect(response.headers.get("content-type")).toMatch(/text\/event-stream/);
+    const reader = response.body!.getReader();
+    const events: { event: string; data: Record<string, unknown> }[] = [];
+    let buffer = "";
+    const pump = (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += Buffer.from(value).toString();
+        let at: number;
+        while ((at = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, at);
+          buffer = buffer.slice(at + 2);
+          const event = /^event: (.+)$/m.exec(block)?.[1];
+          const data = /^data: (.+)$/m.exec(block)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown> });
+        }
+      }
+    })().catch(() => undefined);
+    await http("POST", "/algorithms/deactivate", { json: { pids: ["p002"] } });
+    await http("POST", "/algorithms/activate", { json: { name: "algorithm-example", version: "1.0", pids: ["p002"] } });
+    await expect.poll(() => events.filter((e) => e.event === "audit").map((e) => e.data.action), { timeout: 10_000 })
+      .toEqual(expect.arrayContaining(["deactivate", "activate"]));
+    const actions = events.filter((e) => e.event === "audit").map((e) => e.data.action);
+    expect(actions.indexOf("deactivate")).toBeLessThan(actions.indexOf("activate"));
+    controller.abort();
+    await pump;
+  });
+
+  it("uninstall: 2007 while active, 404/3006 for unknown, force deactivates and removes", async () => {
+    const refused = await http("DELETE", "/algorithms/algorithm-example/1.0");
+    expect(refused.status).toBe(409);
+    expect(refused.body.error_code).toBe("2007");
+    expect((await http("DELETE", "/algorithms/nope/1")).body.error_code).toBe("3006");
+    const forced = await http("DELETE", "/algorithms/algorithm-example/1.0?force=true");
+    expect(forced.status, forced.text).toBe(200);
+    const left = (await http("GET", "/algorithms")).body as unknown as { version: string }[];
+    expect(left.map((p) => p.version)).toEqual(["1.1"]);
+  });
+
+  it("start/stop a version's workers; logs and health show them", async () => {
+    expect((await http("POST", "/algorithms/algorithm-example/1.1/start")).status).toBe(200);
+    const health = (await http("GET", "/health")).body as { workers: { version: string; pid: number; state: string }[] };
+    expect(health.workers.some((w) => w.version === "1.1" && typeof w.pid === "number")).toBe(true);
+    expect((await http("POST", "/algorithms/algorithm-example/1.1/stop")).status).toBe(200);
+    const logs = await http("GET", "/algorithms/algorithm-example/1.1/logs");
+    expect(Array.isArray(logs.body.lines)).toBe(true);
+    expect((await http("POST", "/algorithms/nope/1/start")).body.error_code).toBe("3006");
+  });
+
+  it("serves an OpenAPI document naming every route, Prometheus metrics, and coded 404s", async () => {
+    const doc = (await http("GET", "/openapi.json")).body as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(doc.openapi).toBe("3.1.0");
+    for (const [route, method] of [["/health", "get"], ["/metrics", "get"], ["/algorithms", "get"], ["/algorithms/active", "get"], ["/algorithms/install", "post"],
+      ["/algorithms/validate", "post"], ["/algorithms/activate", "post"], ["/algorithms/switch", "post"], ["/algorithms/rollback", "post"],
+      ["/algorithms/deactivate", "post"], ["/algorithms/{name}/{version}", "delete"], ["/algorithms/{name}/{version}/start", "post"],
+      ["/algorithms/{name}/{version}/stop", "post"], ["/sessions", "post"], ["/sessions/{id}/reset", "post"], ["/sessions/{id}", "delete"],
+      ["/inspect", "post"], ["/records", "get"], ["/audit", "get"], ["/algorithms/{name}/{version}/logs", "get"], ["/events", "get"]] as const) {
+      expect(doc.paths[route]?.[method], `${method} ${route}`).toBeDefined();
+    }
+    expect((await http("POST", "/algorithms/activate", { json: { name: "algorithm-example", version: "1.1", pids: ["p001"] } })).status).toBe(200);
+    expect((await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001" })) })).status).toBe(200);
+    const metrics = await http("GET", "/metrics");
+    expect(metrics.headers.get("content-type")).toMatch(/text\/plain/);
+    const samples = metrics.text.split("\n").filter((l) => l && !l.startsWith("#"));
+    for (const line of samples) expect(line).toMatch(/^[a-zA-Z_:][\w:]*(\{[^}]*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?|[Nn]a[Nn]|[+-]Inf)( \d+)?$/);
+    expect(metrics.text).toMatch(/procvision_calls_total\{name="algorithm-example",version="1.1",method="execute",status="OK",error_code=""\} \d+/);
+    const unknown = await http("GET", "/no/such/route");
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error_code).toBe("3006");
+  });
+
+  it("validate re-runs the smoke checks of an installed version", async () => {
+    const report = await http("POST", "/algorithms/validate", { json: { name: "algorithm-example", version: "1.1" } });
+    expect(report.status, report.text).toBe(200);
+    expect(report.body).toMatchObject({ summary: { status: "PASS" } });
+  });
+
+  it("the token file is private", () => {
+    expect(statSync(path.join(root, "token")).mode & 0o777).toBe(0o600);
+    writeFileSync(path.join(work, "unused"), "");
+  });
+});
