@@ -1,0 +1,149 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXAMPLE, exampleZip } from "../helpers/store.js";
+import { repoRoot } from "../helpers/python.js";
+
+const work = mkdtempSync(path.join(tmpdir(), "pv-runner-cli-"));
+const root = path.join(work, "root");
+const bin = path.join(repoRoot, "dist", "runner-cli", "main.js");
+let server: ChildProcess;
+let serverErr = "";
+let url: string;
+let v1: string;
+let v2: string;
+
+/** Runs a client command of the built procvision-runner against the server, as an operator would. */
+function runner(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, NO_COLOR: "1" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        json = undefined;
+      }
+      resolve({ code, stdout, stderr, json });
+    });
+  });
+}
+
+beforeAll(async () => {
+  [v1, v2] = await Promise.all([exampleZip(work, { version: "1.0" }), exampleZip(work, { version: "1.1" })]);
+  server = spawn(process.execPath, [bin, "serve", "--root", root, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
+  server.stderr!.on("data", (d: Buffer) => (serverErr += d.toString()));
+  url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    server.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+    server.on("close", (code) => reject(new Error(`serve exited ${code}: ${serverErr}`)));
+  });
+}, 120_000);
+
+afterAll(async () => {
+  if (server.exitCode === null) {
+    server.kill("SIGTERM");
+    await new Promise((r) => server.once("close", r));
+  }
+  rmSync(work, { recursive: true, force: true });
+});
+
+const R = () => ["--root", root];
+
+describe("procvision-runner", () => {
+  it("serve writes runner.json (url, pid) and a 0600 token", () => {
+    const info = JSON.parse(readFileSync(path.join(root, "runner.json"), "utf8")) as { url: string; pid: number };
+    expect(info).toMatchObject({ url, pid: server.pid });
+    expect(readFileSync(path.join(root, "token"), "utf8").trim().length).toBeGreaterThan(20);
+  });
+
+  it("install, list, activate, inspect, switch, rollback, deactivate, uninstall — human and --json", async () => {
+    const installed = await runner(["install", v1, ...R(), "--operator", "ops-bob"]);
+    expect(installed.code, installed.stderr).toBe(0);
+    expect(installed.stdout).toMatch(/✓ installed algorithm-example 1\.0 \(installed\)/);
+    expect((await runner(["install", v2, ...R(), "--json"])).json).toMatchObject({ version: "1.1", state: "installed" });
+
+    const again = await runner(["install", v1, ...R()]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/✗ \[2005\]/);
+    const againJson = await runner(["install", v1, ...R(), "--json"]);
+    expect(againJson.json).toMatchObject({ error_code: "2005" });
+
+    const list = await runner(["list", ...R()]);
+    expect(list.stdout).toMatch(/^NAME +VERSION +STATE +PIDS/m);
+    expect(list.stdout).toMatch(/algorithm-example +1\.0 +installed/);
+    expect((await runner(["list", ...R(), "--json"])).json).toHaveLength(2);
+
+    expect((await runner(["activate", "algorithm-example", "1.0", "--pids", "p001,p002", ...R()])).code).toBe(0);
+    const conflict = await runner(["activate", "algorithm-example", "1.1", "--pids", "p001", ...R()]);
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toMatch(/\[2006\]/);
+
+    const inspected = await runner(["inspect", "--pid", "p001", "--image", path.join(EXAMPLE, "sample.png"), ...R()]);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(inspected.stdout).toMatch(/algorithm-example 1\.0/);
+    expect(inspected.stdout).toMatch(/✓ pre_execute +OK/);
+    expect(inspected.stdout).toMatch(/execute +OK → (OK|NG)/);
+    const inspectedJson = await runner(["inspect", "--pid", "p001", "--image", path.join(EXAMPLE, "sample.png"), "--step", "2", "--method", "execute",
+      "--params", JSON.stringify({ threshold: 0.8 }), ...R(), "--json"]);
+    expect(inspectedJson.json).toMatchObject({ version: "1.0", execute: { status: "OK" } });
+    const badParams = await runner(["inspect", "--pid", "p001", "--image", path.join(EXAMPLE, "sample.png"), "--step", "2", "--params", "{\"threshold\": 7}", ...R()]);
+    expect(badParams.code).toBe(1);
+    expect(badParams.stderr).toMatch(/\[1006\].*threshold/);
+
+    expect((await runner(["switch", "algorithm-example", "1.1", "--pids", "p001", ...R()])).code).toBe(0);
+    const status = await runner(["status", ...R(), "--json"]);
+    expect((status.json as { bindings: { pid: string; version: string }[] }).bindings.find((b) => b.pid === "p001")?.version).toBe("1.1");
+    expect((await runner(["rollback", "--pids", "p001", ...R()])).code).toBe(0);
+    expect((await runner(["deactivate", "--pids", "p001,p002", ...R()])).code).toBe(0);
+
+    const records = await runner(["records", "--pid", "p001", ...R()]);
+    expect(records.stdout).toMatch(/^TIME +PID +NAME/m);
+    expect(records.stdout).toMatch(/p001 +algorithm-example +1\.0/);
+    const audit = await runner(["audit", ...R(), "--json"]);
+    expect((audit.json as { operator: string; action: string }[]).some((a) => a.operator === "ops-bob" && a.action === "install")).toBe(true);
+
+    expect((await runner(["validate", "algorithm-example", "1.1", ...R()])).stdout).toMatch(/✓ .*PASS/);
+    expect((await runner(["start", "algorithm-example", "1.1", ...R()])).code).toBe(0);
+    expect((await runner(["stop", "algorithm-example", "1.1", ...R()])).code).toBe(0);
+    expect((await runner(["uninstall", "algorithm-example", "1.1", ...R()])).code).toBe(0);
+    const gone = await runner(["uninstall", "algorithm-example", "1.1", ...R()]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toMatch(/\[3006\]/);
+  });
+
+  it("--url/--token work without a root; a wrong token is refused with 3007", async () => {
+    const token = readFileSync(path.join(root, "token"), "utf8").trim();
+    const empty = path.join(work, "elsewhere");
+    expect((await runner(["list", "--root", empty, "--url", url, "--token", token, "--json"])).code).toBe(0);
+    const wrong = await runner(["activate", "algorithm-example", "1.0", "--pids", "p001", "--root", empty, "--url", url, "--token", "nope"]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/\[3007\]/);
+    const nowhere = await runner(["list", "--root", empty]);
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toMatch(/runner\.json/);
+  });
+
+  it("SIGTERM stops serve cleanly: exit 0, runner.json removed, no worker left behind, token never logged", async () => {
+    await runner(["activate", "algorithm-example", "1.0", "--pids", "p001", ...R()]);
+    const workers = ((await runner(["status", ...R(), "--json"])).json as { workers: { pid: number }[] }).workers.map((w) => w.pid);
+    expect(workers.length).toBeGreaterThan(0);
+    server.kill("SIGTERM");
+    const code = await new Promise((r) => server.once("close", r));
+    expect(code).toBe(0);
+    expect(existsSync(path.join(root, "runner.json"))).toBe(false);
+    for (const pid of workers) expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(serverErr).not.toContain(readFileSync(path.join(root, "token"), "utf8").trim());
+  });
+});
