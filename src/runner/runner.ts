@@ -31,6 +31,7 @@ import type { WheelTarget } from "../wheel-tags/index.js";
 import { parseRunnerConfig, type RunnerConfig, type RunnerConfigInput } from "./config.js";
 import { recordWriter, sqliteSessionStore } from "./persistence.js";
 import { PrometheusExporter } from "./prometheus.js";
+import { ZipWatcher } from "./zip-watcher.js";
 
 export interface RunnerOptions {
   /** The store root (contract §7): zips/, deployed/, logs/, runner.db. Created when missing. */
@@ -193,6 +194,7 @@ export class Runner {
     });
     runner = new Runner(layout, config, repo, options.host ?? supervisor ?? noopHost, options.operator ?? defaultOperator(), keys, log, recovery, supervisor);
     await runner.resume();
+    if (config.watch_zips) runner.watchZips();
     return runner;
   }
 
@@ -209,6 +211,21 @@ export class Runner {
         this.log(`${refLabel(pkg)}: workers did not start at resume: ${(err as Error).message}`);
       }
     }
+  }
+
+  private watcher: ZipWatcher | undefined;
+
+  /** watch_zips: zips copied into zips/ are installed (the audit names the operator `watch:zips`). */
+  private watchZips(): void {
+    this.watcher = new ZipWatcher({
+      dir: this.layout.zips,
+      known: () => new Set(this.repository.listPackages({}).map((p) => p.zip_sha256).filter((h): h is string => h !== null)),
+      install: async (file) => {
+        await this.install(file, { operator: "watch:zips" });
+      },
+      log: this.log,
+    });
+    this.watcher.start();
   }
 
   private emitEvent(type: string, fields: Record<string, unknown>): void {
@@ -562,6 +579,7 @@ export class Runner {
   /** Waits for queued work and background drains, then closes the database. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.watcher?.close();
     await this.packagesQueue.idle();
     await this.bindingsQueue.idle();
     await Promise.allSettled([...this.draining]);

@@ -34,6 +34,8 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+type BodyInit = NonNullable<RequestInit["body"]>;
+
 interface Answer {
   status: number;
   body: Record<string, unknown> & { error_code?: string; message?: string };

@@ -1,0 +1,107 @@
+import { createHash } from "node:crypto";
+import { createReadStream, watch, type FSWatcher } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import path from "node:path";
+
+export interface DroppedZip {
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** A file's identity for "have we handled it": a rewritten file (new size or time) is looked at again. */
+const identity = (f: DroppedZip) => `${f.name}\u0000${f.size}\u0000${f.mtimeMs}`;
+
+/**
+ * Which dropped files to look at now: zips not handled before whose size and time did not change between two scans
+ * (a copy still being written is left for the next scan). Hidden files and folders (uploads in progress) are skipped.
+ */
+export function settledNewZips(previous: readonly DroppedZip[], current: readonly DroppedZip[], handled: ReadonlySet<string>): DroppedZip[] {
+  const before = new Set(previous.map(identity));
+  return current.filter((f) => f.name.endsWith(".zip") && !f.name.startsWith(".") && before.has(identity(f)) && !handled.has(identity(f)));
+}
+
+async function scan(dir: string): Promise<DroppedZip[]> {
+  const out: DroppedZip[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const s = await stat(path.join(dir, entry.name)).catch(() => undefined);
+    if (s) out.push({ name: entry.name, size: s.size, mtimeMs: s.mtimeMs });
+  }
+  return out;
+}
+
+async function sha256(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+export interface ZipWatcherOptions {
+  dir: string;
+  /** sha256 of zips the registry already knows (archived copies, earlier installs): not installed again. */
+  known: () => ReadonlySet<string>;
+  install: (file: string) => Promise<void>;
+  log: (line: string) => void;
+  intervalMs?: number;
+}
+
+/**
+ * Drop-in installs (`watch_zips`): a zip copied into zips/ is installed once it has stopped growing. fs.watch wakes
+ * the scan early; a slow poll covers file systems where it does not fire. Each file is handled once; a failed install
+ * is logged and audited by the runner, and the file stays for the operator to look at.
+ */
+export class ZipWatcher {
+  readonly #handled = new Set<string>();
+  #previous: DroppedZip[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #watcher: FSWatcher | undefined;
+  #running: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(private readonly options: ZipWatcherOptions) {}
+
+  start(): void {
+    const interval = this.options.intervalMs ?? 1000;
+    this.#timer = setInterval(() => this.poke(), interval);
+    this.#timer.unref();
+    try {
+      this.#watcher = watch(this.options.dir, () => this.poke());
+      this.#watcher.unref();
+    } catch {
+      // polling alone still works
+    }
+    this.poke();
+  }
+
+  /** Scans now (after the scan in progress): two scans apart a file must look the same to count as settled. */
+  poke(): void {
+    this.#running = this.#running.then(() => this.scanOnce()).catch((err: unknown) => this.options.log(`zips/ watch: ${(err as Error).message}`));
+  }
+
+  private async scanOnce(): Promise<void> {
+    if (this.#closed) return;
+    const current = await scan(this.options.dir);
+    const ready = settledNewZips(this.#previous, current, this.#handled);
+    this.#previous = current;
+    for (const zip of ready) {
+      if (this.#closed) return;
+      this.#handled.add(identity(zip));
+      const file = path.join(this.options.dir, zip.name);
+      if (this.options.known().has(await sha256(file))) continue;
+      this.options.log(`zips/: installing dropped ${zip.name}`);
+      try {
+        await this.options.install(file);
+      } catch (err) {
+        this.options.log(`zips/: ${zip.name} was not installed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#watcher?.close();
+    await this.#running;
+  }
+}

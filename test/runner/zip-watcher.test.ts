@@ -1,0 +1,51 @@
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { Runner } from "../../src/runner/runner.js";
+import { settledNewZips } from "../../src/runner/zip-watcher.js";
+import { noopHost } from "../../src/store/host.js";
+import { exampleZip } from "../helpers/store.js";
+
+const work = mkdtempSync(path.join(tmpdir(), "pv-watch-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe("settledNewZips", () => {
+  const f = (name: string, size = 10, mtimeMs = 1) => ({ name, size, mtimeMs });
+  it("takes zips that look the same in two scans and were not handled", () => {
+    expect(settledNewZips([f("a.zip"), f("b.zip", 5)], [f("a.zip"), f("b.zip", 9), f("c.zip")], new Set())).toEqual([f("a.zip")]);
+  });
+  it("skips handled files, hidden files and non-zips, but looks again at a rewritten file", () => {
+    const handled = new Set([`a.zip\u000010\u00001`]);
+    const scan = [f("a.zip"), f(".partial.zip"), f("notes.txt")];
+    expect(settledNewZips(scan, scan, handled)).toEqual([]);
+    expect(settledNewZips([f("a.zip", 11, 2)], [f("a.zip", 11, 2)], handled)).toEqual([f("a.zip", 11, 2)]);
+  });
+});
+
+describe("watch_zips", () => {
+  it("installs a zip dropped into zips/ once, audits it as watch:zips, and ignores archived copies and bad zips", async () => {
+    const root = path.join(work, "root");
+    const runner = await Runner.open({ root, host: noopHost, config: { watch_zips: true }, log: () => undefined });
+    try {
+      const zip = await exampleZip(work, { version: "3.0" });
+      writeFileSync(path.join(root, "zips", "broken.zip"), "not a zip");
+      copyFileSync(zip, path.join(root, "zips", "dropped.zip"));
+      await expect.poll(async () => (await runner.list()).map((p) => `${p.version}:${p.state}`), { timeout: 60_000, interval: 250 }).toEqual(["3.0:installed"]);
+      const audit = await runner.audit({ action: "install" });
+      await expect.poll(async () => (await runner.audit({ action: "install" })).length, { timeout: 10_000 }).toBe(2);
+      expect(audit.find((a) => a.outcome === "ok")?.operator).toBe("watch:zips");
+      expect((await runner.audit({ action: "install" })).some((a) => a.outcome === "failed" && a.error_code === "2001")).toBe(true);
+    } finally {
+      await runner.close();
+    }
+    // The archived copy (algorithm-example-v3.0-offline.zip) has the installed zip's hash: never installed twice.
+    const again = await Runner.open({ root, host: noopHost, config: { watch_zips: true }, log: () => undefined });
+    try {
+      await new Promise((r) => setTimeout(r, 2500));
+      expect((await again.audit({ action: "install" })).filter((a) => a.outcome === "ok")).toHaveLength(1);
+    } finally {
+      await again.close();
+    }
+  }, 120_000);
+});
