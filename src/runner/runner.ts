@@ -13,6 +13,7 @@ import { openDb } from "../store/db.js";
 import { notFound, planBinding, planPrune, planRollback, refLabel, requireActivatable, type PackageRef } from "../store/decisions.js";
 import { noopHost, type HostedPackage, type PackageHost } from "../store/host.js";
 import { installPackage, packagePython, removeVersion, type InstallResult } from "../store/install/pipeline.js";
+import { pausePoint } from "../store/install/pause.js";
 import { smokeCheck } from "../store/install/smoke.js";
 import { createLayout, storeLayout, type StoreLayout } from "../store/layout.js";
 import { acquireLock, tryLock } from "../store/lock.js";
@@ -378,19 +379,23 @@ export class Runner {
   }
 
   private bind(mode: "activate" | "switch", ref: PackageRef, pids: readonly string[], operator: string): Promise<BindingChange[]> {
-    return this.bindingsQueue.run(() => this.audited(operator, mode, refLabel(ref), async () => {
+    const target = refLabel(ref);
+    return this.bindingsQueue.run(() => this.auditedFailures(operator, mode, target, async () => {
       const pkg = requireActivatable(this.repository.getPackage(ref.name, ref.version), ref);
       const plan = planBinding(mode, pkg, pids, this.currentBindings());
-      if (plan.changes.length === 0) return [];
+      if (plan.changes.length === 0) {
+        this.audit_(operator, mode, target, "ok", undefined, `${pidsLabel(pids)} (already so)`);
+        return [];
+      }
       await this.host.ensureRunning(hosted(pkg));
-      return this.applyBindings(plan.changes.map((c) => ({ pid: c.pid, to: ref, from: c.from })), mode, operator);
-    }, undefined, () => pidsLabel(pids)));
+      return this.applyBindings(plan.changes.map((c) => ({ pid: c.pid, to: ref, from: c.from })), mode, { operator, target, detail: pidsLabel(pids) });
+    }));
   }
 
   /** Switches each PID back to the version it was bound to before its latest change (activation history). */
   rollback(pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
     const operator = options.operator ?? this.operator;
-    return this.bindingsQueue.run(() => this.audited(operator, "rollback", pidsLabel(pids), async () => {
+    return this.bindingsQueue.run(() => this.auditedFailures(operator, "rollback", pidsLabel(pids), async () => {
       const targets = planRollback(pids, new Map(pids.map((pid) => [pid, this.repository.lastChange(pid)])));
       const byPackage = new Map<string, PackageRecord>();
       for (const [pid, ref] of targets) {
@@ -400,14 +405,14 @@ export class Runner {
       }
       for (const pkg of byPackage.values()) await this.host.ensureRunning(hosted(pkg));
       const current = this.currentBindings();
-      return this.applyBindings([...targets].map(([pid, to]) => ({ pid, to, from: refOf(current.get(pid)) })), "rollback", operator);
+      return this.applyBindings([...targets].map(([pid, to]) => ({ pid, to, from: refOf(current.get(pid)) })), "rollback", { operator, target: pidsLabel(pids) });
     }));
   }
 
   /** Unbinds PIDs (3004 for a PID with no active package); versions left without PIDs drain and stop. */
   deactivate(pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
     const operator = options.operator ?? this.operator;
-    return this.bindingsQueue.run(() => this.audited(operator, "deactivate", pidsLabel(pids), async () => {
+    return this.bindingsQueue.run(() => this.auditedFailures(operator, "deactivate", pidsLabel(pids), async () => {
       const current = this.currentBindings();
       const unbound = [...new Set(pids)].filter((pid) => !current.has(pid));
       if (unbound.length > 0 || pids.length === 0) {
@@ -415,19 +420,27 @@ export class Runner {
           hint: "list the bindings with procvision-runner list / active",
         });
       }
-      return this.applyBindings([...new Set(pids)].map((pid) => ({ pid, to: null, from: refOf(current.get(pid)) })), "deactivate", operator);
+      return this.applyBindings([...new Set(pids)].map((pid) => ({ pid, to: null, from: refOf(current.get(pid)) })), "deactivate", { operator, target: pidsLabel(pids) });
     }));
   }
 
-  /** Rebinds in one transaction, then lets versions that lost their last PID drain and stop. */
-  private applyBindings(changes: BindingChange[], action: ActivationAction, operator: string): BindingChange[] {
+  /**
+   * Rebinds and audits in one transaction (a crash leaves both or neither), then lets versions that lost their last
+   * PID drain and stop.
+   */
+  private async applyBindings(changes: BindingChange[], action: ActivationAction, audit: { operator: string; target: string; detail?: string }): Promise<BindingChange[]> {
+    await pausePoint("binding-started");
+    const entry = { operator: audit.operator, action, target: audit.target, outcome: "ok" as const, error_code: null, detail: audit.detail ?? null };
     this.repository.transaction(() => {
       for (const c of changes) {
         // Re-checked inside the transaction: an uninstall may have run while ensureRunning was starting workers.
         if (c.to !== null && this.repository.getPackage(c.to.name, c.to.version)?.state !== "installed") throw notFound(c.to);
-        this.repository.rebind(c.pid, c.to, action, operator);
+        this.repository.rebind(c.pid, c.to, action, audit.operator);
       }
+      this.repository.addAudit(entry);
     });
+    this.emitEvent("audit", entry);
+    await pausePoint("bound");
     const released = new Map(changes.filter((c) => c.from !== null).map((c) => [refLabel(c.from!), c.from!]));
     for (const ref of released.values()) {
       if (this.repository.bindingsOf(ref.name, ref.version).length > 0) continue;
@@ -598,6 +611,17 @@ export class Runner {
     const entry = { operator, action, target, outcome, error_code: error?.code ?? null, detail: error?.message ?? detail ?? null };
     this.repository.addAudit(entry);
     this.emitEvent("audit", entry);
+  }
+
+  /** Runs a mutation that audits its own success (inside its transaction); failures are audited here. */
+  private async auditedFailures<T>(operator: string, action: string, target: string, fn: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    try {
+      return await fn();
+    } catch (err) {
+      this.audit_(operator, action, target, "failed", err);
+      throw err;
+    }
   }
 
   /** Runs a mutation and audits it, success or failure. */

@@ -77,7 +77,7 @@ async function withImage(form: FormData): Promise<FormData> {
   return form;
 }
 
-describe("HTTP API", () => {
+describe("HTTP API", { timeout: 120_000 }, () => {
   it("GET /health answers without a token", async () => {
     const health = await http("GET", "/health", { auth: null });
     expect(health.status).toBe(200);

@@ -61,7 +61,7 @@ afterAll(async () => {
 
 const R = () => ["--root", root];
 
-describe("procvision-runner", () => {
+describe("procvision-runner", { timeout: 180_000 }, () => {
   it("serve writes runner.json (url, pid) and a 0600 token", () => {
     const info = JSON.parse(readFileSync(path.join(root, "runner.json"), "utf8")) as { url: string; pid: number };
     expect(info).toMatchObject({ url, pid: server.pid });

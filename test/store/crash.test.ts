@@ -2,14 +2,14 @@
 // package either absent or complete, and its recovery says which. The child stops at an injected pause point, so
 // each phase is hit exactly, not by timing luck.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Runner } from "../../src/index.js";
 import { integrityCheck } from "../../src/store/db.js";
-import { INSTALL_PHASES, type InstallPhase } from "../../src/store/install/pause.js";
+import { INSTALL_PHASES, type BindingPhase, type InstallPhase } from "../../src/store/install/pause.js";
 import { exampleZip } from "../helpers/store.js";
 import { fixture, repoRoot } from "../helpers/python.js";
 
@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Runs the child until it prints `paused <phase>`, then SIGKILLs it. */
-function killAt(phase: InstallPhase, args: string[]): Promise<void> {
+function killAt(phase: InstallPhase | BindingPhase, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", fixture("store-child.ts"), ...args], {
       cwd: repoRoot, env: { ...process.env, PROCVISION_TEST_PAUSE: phase }, stdio: ["ignore", "pipe", "pipe"],
@@ -114,4 +114,61 @@ describe("a runner killed during an install", () => {
       await runner.close();
     }
   });
+});
+
+/** Processes whose working directory is inside `dir`: workers of a runner that died must not outlive it. */
+function processesIn(dir: string): number[] {
+  return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try {
+      return readlinkSync(`/proc/${d}/cwd`).startsWith(dir);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+describe("a runner killed during a binding change", () => {
+  let root = "";
+  beforeAll(async () => {
+    root = path.join(work, "root-bindings");
+    const runner = await Runner.open({ root, log: () => undefined });
+    try {
+      await runner.install(zip);
+      await runner.install(await exampleZip(work, { version: "1.1" }));
+    } finally {
+      await runner.close();
+    }
+  }, 120_000);
+
+  async function state(): Promise<{ bindings: string[]; audited: string[]; history: number }> {
+    const { runner } = await reopen(root);
+    try {
+      return {
+        bindings: (await runner.active()).map((b) => `${b.pid}=${b.version}`),
+        audited: (await runner.audit()).filter((a) => a.action === "activate" || a.action === "switch").map((a) => `${a.action}:${a.outcome}`),
+        history: (await runner.history()).length,
+      };
+    } finally {
+      await runner.close();
+    }
+  }
+
+  it("before the rebind: nothing bound, nothing audited, no worker left running", async () => {
+    await killAt("binding-started", ["activate", root, "algorithm-example", "1.0", "p001,p002"]);
+    expect(await state()).toEqual({ bindings: [], audited: [], history: 0 });
+    await expect.poll(() => processesIn(path.join(root, "deployed")), { timeout: 10_000 }).toEqual([]);
+  }, 60_000);
+
+  it("after the rebind: bound, audited and in the history together", async () => {
+    await killAt("bound", ["activate", root, "algorithm-example", "1.0", "p001,p002"]);
+    expect(await state()).toEqual({ bindings: ["p001=1.0", "p002=1.0"], audited: ["activate:ok"], history: 2 });
+  }, 60_000);
+
+  it("a switch killed before the rebind keeps the old version; after it, the new one with its audit", async () => {
+    await killAt("binding-started", ["switch", root, "algorithm-example", "1.1", "p001"]);
+    expect((await state()).bindings).toEqual(["p001=1.0", "p002=1.0"]);
+    await killAt("bound", ["switch", root, "algorithm-example", "1.1", "p001"]);
+    expect(await state()).toEqual({ bindings: ["p001=1.1", "p002=1.0"], audited: ["switch:ok", "activate:ok"], history: 3 });
+    await expect.poll(() => processesIn(path.join(root, "deployed")), { timeout: 10_000 }).toEqual([]);
+  }, 60_000);
 });

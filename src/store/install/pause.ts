@@ -5,7 +5,11 @@
 export const INSTALL_PHASES = ["registered-installing", "extracted", "venv", "wheels", "compiled", "smoked", "archived", "finished", "removing"] as const;
 export type InstallPhase = (typeof INSTALL_PHASES)[number];
 
-export async function pausePoint(phase: InstallPhase): Promise<void> {
+/** Binding changes: workers started but PIDs not yet rebound; rebound (and audited, in one transaction). */
+export const BINDING_PHASES = ["binding-started", "bound"] as const;
+export type BindingPhase = (typeof BINDING_PHASES)[number];
+
+export async function pausePoint(phase: InstallPhase | BindingPhase): Promise<void> {
   if (process.env.PROCVISION_TEST_PAUSE !== phase) return;
   process.stdout.write(`paused ${phase}\n`);
   setInterval(() => undefined, 1 << 30); // keeps the event loop alive
