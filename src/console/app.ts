@@ -2,7 +2,7 @@
 // on a station's browser. Mutations send the token kept in sessionStorage (asked once).
 
 type Json = Record<string, unknown>;
-interface Rect { x: number; y: number; width: number; height: number }
+interface Rect { x: number; y: number; width: number; height: number; label?: string; score?: number }
 interface CallResult { status: string; message?: string; error_code?: string | null; data?: Json; latency_ms?: number }
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -11,8 +11,8 @@ const TOKEN_KEY = "procvision-token";
 function token(ask = false): string | null {
   let value = sessionStorage.getItem(TOKEN_KEY);
   if (!value || ask) {
-    value = window.prompt("Runner token (from <root>/token on the station):", value ?? "");
-    if (value) sessionStorage.setItem(TOKEN_KEY, value.trim());
+    value = window.prompt("Runner token (from <root>/token on the station):", value ?? "")?.trim() || null;
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
   }
   return value;
 }
@@ -40,6 +40,13 @@ function cell(row: HTMLTableRowElement, text: unknown, className?: string): HTML
   td.textContent = text === undefined || text === null ? "" : Array.isArray(text) ? text.join(", ") : String(text);
   if (className) td.className = className;
   return td;
+}
+
+/** A timestamp as local time (the full ISO form in the tooltip). */
+function timeCell(row: HTMLTableRowElement, iso: unknown): void {
+  const date = new Date(String(iso));
+  const td = cell(row, Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: "short", timeStyle: "medium" }));
+  td.title = String(iso);
 }
 
 function button(label: string, onClick: () => void, danger = false): HTMLButtonElement {
@@ -73,6 +80,8 @@ function confirmAction(text: string, ask?: { label: string; value: string }): Pr
     label.append(input);
     extra.append(label);
   }
+  // returnValue can survive from the last dialog: Escape after an earlier OK must not confirm.
+  dialog.returnValue = "";
   dialog.showModal();
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok" ? (input?.value ?? "") : null), { once: true });
@@ -136,7 +145,7 @@ function renderBindings(bindings: Json[]): void {
     cell(row, b.pid);
     cell(row, b.name);
     cell(row, b.version);
-    cell(row, b.since);
+    timeCell(row, b.since);
     row.insertCell().append(
       button("rollback", async () => {
         if ((await confirmAction(`Roll PID ${String(b.pid)} back to its previous version?`)) !== null) {
@@ -160,14 +169,14 @@ function renderWorkers(workers: Json[]): void {
   const body = rows("workers");
   for (const w of workers) {
     const row = body.insertRow();
-    row.dataset.pid = String(w.pid ?? "");
+    row.dataset.package = `${String(w.name)}@${String(w.version)}`;
     cell(row, `${String(w.name)} ${String(w.version)}`);
     cell(row, w.pid);
     cell(row, w.state, `state-${String(w.state)}`);
     cell(row, seconds(w.uptime_ms));
     cell(row, w.restarts);
     cell(row, seconds(w.heartbeat_age_ms));
-    cell(row, w.circuit);
+    cell(row, w.circuit, w.circuit === "closed" ? "" : "error");
   }
 }
 
@@ -175,7 +184,7 @@ function renderRecords(records: Json[]): void {
   const body = rows("records");
   for (const r of records) {
     const row = body.insertRow();
-    cell(row, r.time);
+    timeCell(row, r.time);
     cell(row, r.pid);
     cell(row, `${String(r.name)} ${String(r.version)}`);
     cell(row, r.step_index);
@@ -191,7 +200,7 @@ function renderAudit(entries: Json[]): void {
   const body = rows("audit");
   for (const e of entries) {
     const row = body.insertRow();
-    cell(row, e.time);
+    timeCell(row, e.time);
     cell(row, e.operator);
     cell(row, e.action);
     cell(row, e.target);
@@ -199,7 +208,36 @@ function renderAudit(entries: Json[]): void {
   }
 }
 
-async function refresh(): Promise<void> {
+/** The last data each table was drawn from: a table is redrawn only when its data changed, so the periodic
+ *  refresh neither flickers nor pulls a button from under the operator's pointer. */
+const lastDrawn = new Map<string, string>();
+function draw<T extends unknown[]>(key: string, render: (...args: T) => void, ...args: T): void {
+  const json = JSON.stringify(args);
+  if (lastDrawn.get(key) === json) return;
+  lastDrawn.set(key, json);
+  render(...args);
+}
+
+let refreshing: Promise<void> | undefined;
+let refreshAgain = false;
+/** Redraws from the API. Calls during a refresh coalesce into one more, so bursts of events cost two fetches at
+ *  most and an older answer never overwrites a newer one. */
+function refresh(): Promise<void> {
+  if (refreshing) {
+    refreshAgain = true;
+    return refreshing;
+  }
+  refreshing = load().finally(() => {
+    refreshing = undefined;
+    if (refreshAgain) {
+      refreshAgain = false;
+      void refresh();
+    }
+  });
+  return refreshing;
+}
+
+async function load(): Promise<void> {
   try {
     const filter = new URLSearchParams({ limit: "50" });
     if ($<HTMLInputElement>("records-pid").value) filter.set("pid", $<HTMLInputElement>("records-pid").value);
@@ -208,14 +246,36 @@ async function refresh(): Promise<void> {
       api("GET", "/health"), api("GET", "/algorithms"), api("GET", "/algorithms/active"), api("GET", `/records?${filter.toString()}`), api("GET", "/audit?limit=50"),
     ]) as [Json, Json[], Json[], Json[], Json[]];
     $("health").textContent = String(health.status ?? "?");
-    renderPackages(packages, bindings);
-    renderBindings(bindings);
-    renderWorkers((health.workers as Json[] | undefined) ?? []);
-    renderRecords(records);
-    renderAudit(audit);
+    draw("packages", renderPackages, packages, bindings);
+    draw("bindings", renderBindings, bindings);
+    draw("workers", renderWorkers, (health.workers as Json[] | undefined) ?? []);
+    draw("records", renderRecords, records);
+    draw("audit", renderAudit, audit);
+    await loadLog(packages, bindings);
   } catch (err) {
     $("health").textContent = `unreachable: ${(err as Error).message}`;
   }
+}
+
+/** The tail of one version's worker log (default: the first bound one), reloaded with every refresh. */
+async function loadLog(packages: Json[], bindings: Json[]): Promise<void> {
+  const select = $<HTMLSelectElement>("logs-package");
+  const refs = packages.map((p) => `${String(p.name)}/${String(p.version)}`);
+  if (JSON.stringify(refs) !== JSON.stringify([...select.options].map((o) => o.value))) {
+    const chosen = select.value;
+    select.replaceChildren(...refs.map((ref) => Object.assign(document.createElement("option"), { value: ref, textContent: ref.replace("/", " ") })));
+    const first = bindings[0] ? `${String(bindings[0].name)}/${String(bindings[0].version)}` : "";
+    select.value = refs.includes(chosen) ? chosen : first;
+  }
+  if (!select.value) return;
+  const [name = "", version = ""] = select.value.split("/");
+  const text = await api("GET", `/algorithms/${encodeURIComponent(name)}/${encodeURIComponent(version)}/logs?lines=100`)
+    .then((r) => (r as { lines: string[] }).lines.join("\n") || "(no log lines yet)", (err: Error) => err.message); // e.g. just uninstalled
+  const pre = $("logs");
+  if (pre.textContent === text) return;
+  const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+  pre.textContent = text;
+  if (atBottom) pre.scrollTop = pre.scrollHeight; // follow the tail unless the operator scrolled up
 }
 
 function log(line: string): void {
@@ -236,6 +296,9 @@ function drawRects(width: number, height: number, results: CallResult[]): number
         const rect = document.createElementNS("http://www.w3.org/2000/svg", "rect");
         rect.setAttribute("class", kind);
         for (const key of ["x", "y", "width", "height"] as const) rect.setAttribute(key, String(r[key]));
+        const title = document.createElementNS("http://www.w3.org/2000/svg", "title"); // hover: what was found
+        title.textContent = [kind, r.label, r.score?.toFixed(2)].filter(Boolean).join(" ");
+        rect.append(title);
         svg.append(rect);
         drawn += 1;
       }
@@ -249,7 +312,8 @@ function describe(label: string, r: CallResult | undefined): string {
   const verdict = r.data?.result_status ? ` → ${String(r.data.result_status)}` : "";
   const reason = r.data?.ng_reason ? ` (${String(r.data.ng_reason)})` : "";
   const code = r.error_code ? ` [${r.error_code}]` : "";
-  return `${label}: ${r.status}${code}${verdict}${reason} ${r.message ?? ""} — ${r.latency_ms?.toFixed(1) ?? "?"} ms`;
+  const message = r.message && r.message !== r.data?.ng_reason ? ` ${r.message}` : "";
+  return `${label}: ${r.status}${code}${verdict}${reason}${message} — ${r.latency_ms?.toFixed(1) ?? "?"} ms`;
 }
 
 $("inspect-form").addEventListener("submit", (event) => {
@@ -264,10 +328,16 @@ $("inspect-form").addEventListener("submit", (event) => {
     if ($<HTMLInputElement>("inspect-params").value.trim()) form.set("user_params", $<HTMLInputElement>("inspect-params").value);
     form.set("image", file, file.name);
     const img = $<HTMLImageElement>("inspect-img");
-    img.src = URL.createObjectURL(file);
-    await img.decode();
     const summary = $("inspect-summary");
+    const submit = $<HTMLButtonElement>("inspect-submit");
+    submit.disabled = true; // one call at a time: a second click would queue behind the first
+    drawRects(1, 1, []); // the previous rects do not belong to this image
+    summary.replaceChildren("inspecting…");
+    summary.className = "";
     try {
+      URL.revokeObjectURL(img.src);
+      img.src = URL.createObjectURL(file);
+      await img.decode();
       const result = await api("POST", "/inspect", form) as { name: string; version: string; pre_execute?: CallResult; execute?: CallResult };
       const drawn = drawRects(img.naturalWidth, img.naturalHeight, [result.pre_execute, result.execute].filter((r): r is CallResult => r !== undefined));
       summary.dataset.rects = String(drawn);
@@ -276,8 +346,10 @@ $("inspect-form").addEventListener("submit", (event) => {
       const verdict = result.execute?.data?.result_status;
       summary.className = verdict === "NG" || result.execute?.status === "ERROR" ? "ng" : "ok";
     } catch (err) {
-      summary.textContent = (err as Error).message;
+      summary.textContent = (err as Error).message || "the image could not be loaded";
       summary.className = "error";
+    } finally {
+      submit.disabled = false;
     }
     await refresh();
   })();
@@ -300,13 +372,20 @@ $("install-form").addEventListener("submit", (event) => {
     status.textContent = progress.value < 100 ? "uploading…" : "installing…";
   };
   xhr.onload = () => {
-    const body = JSON.parse(xhr.responseText || "{}") as Json;
+    let body: Json = {};
+    try {
+      body = JSON.parse(xhr.responseText) as Json;
+    } catch {
+      body = { error_code: xhr.status, message: xhr.statusText };
+    }
+    if (xhr.status === 401) sessionStorage.removeItem(TOKEN_KEY);
     status.textContent = xhr.status < 300 ? `installed ${String(body.name)} ${String(body.version)} (${String(body.state)})` : `[${String(body.error_code)}] ${String(body.message)}`;
     progress.hidden = true;
     void refresh();
   };
   xhr.onerror = () => {
     status.textContent = "upload failed";
+    progress.hidden = true;
   };
   xhr.send(file);
 });
@@ -316,14 +395,22 @@ $("records-filter").addEventListener("submit", (event) => {
   void refresh();
 });
 $("token-button").addEventListener("click", () => token(true));
+$("logs-package").addEventListener("change", () => void refresh());
 
+/** One line per event: its type (and kind), then its fields as key=value. */
+function describeEvent(event: Json): string {
+  const { type, time: _time, kind, ...fields } = event;
+  const label = kind && kind !== type ? `${String(type)}/${String(kind)}` : String(type);
+  return `${label} ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}`).join(" ")}`;
+}
+
+// EventSource only delivers named events to listeners of that name: the runner's event categories.
+const EVENT_TYPES = ["audit", "package", "worker", "session", "inspection"];
 const events = new EventSource("/events");
-events.onmessage = (e) => log(e.data as string);
-for (const type of ["package", "activation", "worker", "install", "inspection", "session", "log"]) {
+for (const type of EVENT_TYPES) {
   events.addEventListener(type, (e) => {
-    const data = JSON.parse((e as MessageEvent<string>).data) as Json;
-    log(`${type} ${JSON.stringify(data)}`);
-    if (type !== "log" && type !== "inspection") void refresh();
+    log(describeEvent(JSON.parse((e as MessageEvent<string>).data) as Json));
+    void refresh();
   });
 }
 

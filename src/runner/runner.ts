@@ -142,7 +142,10 @@ export class Runner {
     readonly recovery: RecoveryReport,
     private readonly supervisor: Supervisor | undefined,
   ) {
-    supervisor?.on("event", (e) => this.emitEvent(categoryOf(e), { kind: e.type, ...e }));
+    supervisor?.on("event", (e) => {
+      const { type: kind, ...rest } = e;
+      this.emitEvent(categoryOf(e), { kind, ...rest });
+    });
   }
 
   private exporter: PrometheusExporter | undefined;
