@@ -1,0 +1,32 @@
+// Offline package zips for the bench sections, built with the product's own buildOfflineZip (as test/helpers/store.ts
+// does for the store tests): a project directory + real wheels + pinned requirements + this machine's target env.
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { buildOfflineZip, collectProjectFiles } from "../src/offline-zip/index.js";
+
+export const LOCAL_ENV = { python_version: "3.11", implementation: "cp", abi: "cp311", wheels_platform: ["manylinux_2_17_x86_64"] };
+
+/** A wheel in .cache/wheels (or dist/sdk) whose file name starts with `prefix`; a clear error when missing. */
+export function cachedWheel(root: string, prefix: string, hint: string): string {
+  for (const dir of [path.join(root, ".cache", "wheels"), path.join(root, "dist", "sdk")]) {
+    const found = existsSync(dir) ? readdirSync(dir).find((f) => f.startsWith(prefix) && f.endsWith(".whl") && !f.includes("win")) : undefined;
+    if (found) return path.join(dir, found);
+  }
+  throw new Error(`no wheel ${prefix}* in .cache/wheels or dist/sdk: ${hint}`);
+}
+
+export const sdkWheel = (root: string): string => cachedWheel(root, "procvision_algorithm_sdk-0.1.0-", "run `npm run build`");
+export const numpyWheel = (root: string): string => cachedWheel(root, "numpy-2.2.6-cp311-cp311-manylinux", "run `npx tsx scripts/test-python.ts`");
+
+export async function packageZip(o: { projectDir: string; wheels: string[]; requirements: string; outPath: string }): Promise<string> {
+  await buildOfflineZip({
+    outPath: o.outPath,
+    projectFiles: (await collectProjectFiles(o.projectDir)).files,
+    wheelFiles: o.wheels.map((w) => ({ path: `wheels/${path.basename(w)}`, absPath: w })),
+    extraEntries: [
+      { path: "requirements.txt", data: Buffer.from(o.requirements) },
+      { path: ".procvision_env.json", data: Buffer.from(JSON.stringify(LOCAL_ENV)) },
+    ],
+  });
+  return o.outPath;
+}
