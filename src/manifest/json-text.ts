@@ -94,7 +94,13 @@ export function parseJson(text: string): JsonParse {
   try {
     return { ok: true, value: JSON.parse(body) as unknown };
   } catch (err) {
-    const offset = Math.max(0, jsonErrorOffset(body));
+    let offset: number;
+    try {
+      offset = Math.max(0, jsonErrorOffset(body));
+    } catch {
+      // The locator recurses per nesting level: a hostile "[[[[…" overflows the stack. Place such errors at the start.
+      offset = 0;
+    }
     const before = body.slice(0, offset);
     // V8 appends the position (which we give as line and column) or a copy of the text (which can be the whole file).
     const message = (err as Error).message

@@ -1,6 +1,13 @@
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
 
 export const MANIFEST = "manifest.json";
+/** A manifest is a few KiB; anything past this is refused (2002) before it is read or parsed. */
+export const MANIFEST_MAX_BYTES = 1024 * 1024;
+
+/** Why the package's manifest.json is too large to read, or null. Shared by install and `validate --zip`. */
+export function manifestTooLarge(size: number): string | null {
+  return size > MANIFEST_MAX_BYTES ? `manifest.json is ${size} bytes, more than the ${MANIFEST_MAX_BYTES} allowed (a manifest is a few KiB)` : null;
+}
 const WHEELS = "wheels/";
 
 /**

@@ -1,4 +1,4 @@
-import { createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import { chmod, mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -107,8 +107,32 @@ export class SafeZip {
     }
   }
 
+  /**
+   * A file of the package that is itself a zip (a wheel), opened for reading its central directory without extracting
+   * it: a stored entry is read in place (a PyTorch wheel is GBs), a deflated one up to `maxInflateBytes` via memory.
+   * The outer CRC is not checked here (SHA256SUMS covers the file). Close the result when done.
+   */
+  async openNestedZip(p: string, maxInflateBytes = 64 * 1024 * 1024): Promise<ZipFile> {
+    const { entry, raw } = this.fileEntry(p);
+    const options = { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true } as const;
+    if (raw.compressionMethod !== 0) return yauzl.fromBufferPromise(await this.readBuffer(p, maxInflateBytes), options);
+    const { fileDataStart } = await this.zip.readLocalFileHeaderPromise(raw, { minimal: true });
+    return yauzl.fromRandomAccessReaderPromise(new FileSliceReader(this.file, fileDataStart), entry.size, options);
+  }
+
   close(): void {
     this.zip.close();
+  }
+}
+
+/** Reads a byte range of a file as if it were a file of its own (a stored zip entry). */
+class FileSliceReader extends yauzl.RandomAccessReader {
+  constructor(private readonly file: string, private readonly base: number) {
+    super();
+  }
+
+  override _readStreamForRange(start: number, end: number): Readable {
+    return createReadStream(this.file, { start: this.base + start, end: this.base + end - 1 });
   }
 }
 

@@ -104,14 +104,22 @@ function checkOverlaps(entries: readonly { raw: CentralEntry; entry: CheckedEntr
  * naming the entry and the rule. */
 export function checkEntries(entries: readonly CentralEntry[], limits: SafeZipLimits): CheckedEntry[] {
   let total = 0;
+  let compressed = 0;
   const checked = entries.map((raw) => {
     const entry = checkEntry(raw, limits);
     total += entry.size;
+    compressed += entry.compressedSize;
     if (total > limits.maxTotalBytes) {
       throw entryError(entry.name, `the entries add up to more than the limit of ${limits.maxTotalBytes} bytes uncompressed`);
     }
     return { raw, entry };
   });
+  // Many entries just under the per-entry threshold (1 MiB of zeros each) make a bomb by count: judge the whole too.
+  const overall = total / Math.max(compressed, 1);
+  if (total > RATIO_MIN_SIZE && overall > limits.maxRatio) {
+    throw zipError(`the ${entries.length} entries expand to ${total} bytes from ${compressed} compressed: ratio ${Math.round(overall)}:1 above the limit of ${limits.maxRatio}:1 (zip bomb)`,
+      { rule: "zip bomb (overall ratio)" });
+  }
   checkOverlaps(checked);
   return checked.map((c) => c.entry);
 }

@@ -8,7 +8,7 @@ import { SHA256SUMS, SIGNATURE } from "../offline-zip/index.js";
 import { localTarget } from "../python/local-target.js";
 import { resolveInterpreter } from "../python/interpreter.js";
 import { formatRequirement, sanitizeRequirements, type Requirement } from "../requirements/index.js";
-import { MANIFEST, openSafeZip, verifyChecksums, type SafeZip } from "../safe-zip/index.js";
+import { MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, openSafeZip, verifyChecksums, wheelMetadataProblems, type SafeZip } from "../safe-zip/index.js";
 import { loadPublicKey, verify } from "../signing/index.js";
 import { parseTargetEnv, resolveTarget } from "../target-env/index.js";
 import { matchRequirementsToWheels, parseWheelFilename, supportedTags, wheelSupported, type WheelTarget } from "../wheel-tags/index.js";
@@ -94,8 +94,10 @@ export async function zipChecks(options: ZipCheckOptions): Promise<Check[]> {
 
     if (!zip.entries.has(MANIFEST)) return [...checks, fail("zip_manifest", "no manifest.json at the zip root")];
     let manifestOk = false;
-    try {
-      const result = validateManifest(JSON.parse(await zip.readText(MANIFEST)));
+    const tooLarge = manifestTooLarge(zip.entries.get(MANIFEST)?.size ?? 0);
+    if (tooLarge !== null) checks.push(fail("zip_manifest", tooLarge));
+    else try {
+      const result = validateManifest(JSON.parse(await zip.readText(MANIFEST, MANIFEST_MAX_BYTES)));
       manifestOk = result.ok;
       checks.push(result.ok ? pass("zip_manifest", `${result.manifest.name} ${result.manifest.version}`)
         : fail("zip_manifest", result.errors.map((e) => `${e.path}: ${e.message}`).join("; ")));
@@ -114,8 +116,10 @@ export async function zipChecks(options: ZipCheckOptions): Promise<Check[]> {
 
     const wheels = wheelNames(zip);
     const badNames = wheels.filter((w) => !parseWheelFilename(w).ok);
+    const forged = await wheelMetadataProblems(zip, wheels.map((w) => `wheels/${w}`));
     if (wheels.length === 0) checks.push(fail("zip_wheels", "no wheels/*.whl in the zip: package without --skip-download, or fill wheels/"));
     else if (badNames.length > 0) checks.push(fail("zip_wheels", `not valid wheel file names: ${badNames.join(", ")}`));
+    else if (forged.length > 0) checks.push(fail("zip_wheels", `wheels that are not what their file names say: ${forged.join("; ")}`));
     else if (!wheels.some((w) => w.toLowerCase().startsWith(`${SDK_NAME}-`))) checks.push(fail("zip_wheels", `no ${SDK_NAME} wheel: the worker cannot start without the SDK`));
     else checks.push(pass("zip_wheels", `${wheels.length} wheel(s)`));
 

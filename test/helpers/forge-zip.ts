@@ -1,5 +1,6 @@
 // A raw zip writer that can forge anything (hostile corpus). Same writer as test/safe-zip.test.ts, shared here so
 // the runner's install tests can run a corpus of their own.
+import { createHash } from "node:crypto";
 import { crc32, deflateRawSync } from "node:zlib";
 
 export interface Forged {
@@ -16,6 +17,18 @@ export interface Forged {
   mode?: number;
   /** Point the central record at an earlier entry's local header instead of writing one. */
   sharesLocalOf?: number;
+  /** ZIP64: the central record says 0xFFFFFFFF and a ZIP64 extra field carries these (they may lie). */
+  zip64?: { size: number; compressedSize: number; offset?: number };
+}
+
+/** Lies in the end records (for corpus cases about the directory itself rather than its entries). */
+export interface ForgeOptions {
+  /** Entry count written in the end of central directory record (default: the truth). */
+  eocdEntries?: number;
+  /** Central directory offset written in the end record (default: the truth). */
+  eocdOffset?: number;
+  /** Writes a ZIP64 end record + locator (the EOCD then says 0xFFFF/0xFFFFFFFF) with these values. */
+  zip64End?: { entries?: number; cdOffset?: number; locatorOffset?: number };
 }
 
 export function stored(name: string | Buffer, content: string | Buffer = "", extra: Partial<Forged> = {}): Forged {
@@ -28,7 +41,7 @@ export function deflated(name: string, content: string | Buffer, extra: Partial<
   return { name, data: deflateRawSync(raw), method: 8, crc: crc32(raw), size: raw.length, ...extra };
 }
 
-export function forgeZip(entries: readonly Forged[]): Buffer {
+export function forgeZip(entries: readonly Forged[], options: ForgeOptions = {}): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   const offsets: number[] = [];
@@ -57,6 +70,15 @@ export function forgeZip(entries: readonly Forged[]): Buffer {
       locals.push(local, name, data);
       offset += 30 + name.length + data.length;
     }
+    let extra = Buffer.alloc(0);
+    if (e.zip64 !== undefined) {
+      extra = Buffer.alloc(4 + 24);
+      extra.writeUInt16LE(0x0001, 0);
+      extra.writeUInt16LE(24, 2);
+      extra.writeBigUInt64LE(BigInt(e.zip64.size), 4);
+      extra.writeBigUInt64LE(BigInt(e.zip64.compressedSize), 12);
+      extra.writeBigUInt64LE(BigInt(e.zip64.offset ?? localOffset), 20);
+    }
     const central = Buffer.alloc(46);
     central.writeUInt32LE(0x02014b50, 0);
     central.writeUInt16LE((3 << 8) | 20, 4);
@@ -65,19 +87,58 @@ export function forgeZip(entries: readonly Forged[]): Buffer {
     central.writeUInt16LE(method, 10);
     central.writeUInt16LE(0x21, 14);
     central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(compressedSize, 20);
-    central.writeUInt32LE(size, 24);
+    central.writeUInt32LE(e.zip64 ? 0xffffffff : compressedSize, 20);
+    central.writeUInt32LE(e.zip64 ? 0xffffffff : size, 24);
     central.writeUInt16LE(name.length, 28);
+    central.writeUInt16LE(extra.length, 30);
     central.writeUInt32LE(((e.mode ?? 0o100644) << 16) >>> 0, 38);
-    central.writeUInt32LE(localOffset, 42);
-    centrals.push(central, name);
+    central.writeUInt32LE(e.zip64 ? 0xffffffff : localOffset, 42);
+    centrals.push(central, name, extra);
   }
   const cd = Buffer.concat(centrals);
+  const tail: Buffer[] = [];
   const end = Buffer.alloc(22);
   end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
+  if (options.zip64End !== undefined) {
+    const z = options.zip64End;
+    const record = Buffer.alloc(56);
+    record.writeUInt32LE(0x06064b50, 0);
+    record.writeBigUInt64LE(44n, 4);
+    record.writeUInt16LE((3 << 8) | 45, 12);
+    record.writeUInt16LE(45, 14);
+    record.writeBigUInt64LE(BigInt(z.entries ?? entries.length), 24);
+    record.writeBigUInt64LE(BigInt(z.entries ?? entries.length), 32);
+    record.writeBigUInt64LE(BigInt(cd.length), 40);
+    record.writeBigUInt64LE(BigInt(z.cdOffset ?? offset), 48);
+    const locator = Buffer.alloc(20);
+    locator.writeUInt32LE(0x07064b50, 0);
+    locator.writeBigUInt64LE(BigInt(z.locatorOffset ?? offset + cd.length), 8);
+    locator.writeUInt32LE(1, 16);
+    tail.push(record, locator);
+    end.writeUInt16LE(0xffff, 8);
+    end.writeUInt16LE(0xffff, 10);
+    end.writeUInt32LE(0xffffffff, 12);
+    end.writeUInt32LE(0xffffffff, 16);
+  } else {
+    end.writeUInt16LE(options.eocdEntries ?? entries.length, 8);
+    end.writeUInt16LE(options.eocdEntries ?? entries.length, 10);
+    end.writeUInt32LE(cd.length, 12);
+    end.writeUInt32LE(options.eocdOffset ?? offset, 16);
+  }
+  return Buffer.concat([...locals, cd, ...tail, end]);
+}
+
+/**
+ * An offline package laid out as `procvision-cli package` lays it out: the given files (`.whl` stored, others
+ * deflated, in the order given) and, unless `sums` is false, a SHA256SUMS over their true contents. `extra` entries
+ * (forged ones) go after the files and are not summed.
+ */
+export function forgePackage(files: Record<string, string | Buffer>, o: { sums?: boolean; extra?: readonly Forged[] } = {}): Buffer {
+  const entries: Forged[] = Object.entries(files).map(([p, content]) => (p.endsWith(".whl") || p.endsWith("/") ? stored(p, content) : deflated(p, content)));
+  if (o.sums !== false) {
+    const lines = Object.entries(files).filter(([p]) => !p.endsWith("/")).sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([p, content]) => `${createHash("sha256").update(content).digest("hex")}  ${p}\n`);
+    entries.push(stored("SHA256SUMS", lines.join("")));
+  }
+  return forgeZip([...entries, ...(o.extra ?? [])]);
 }

@@ -87,6 +87,14 @@ export function checkCompatibility(input: CompatibilityInput): CompatibilityPlan
     throw new ProcVisionError(ErrorCode.invalid_zip, "the package has no requirements.txt: what to install from wheels/ is unknown", { hint: REBUILD });
   }
   const sanitized = sanitizeRequirements(input.requirementsText);
+  // Index options and hashes are dropped harmlessly (pip never sees them); an editable install, a nested file or a
+  // path/URL line is a requirement that wheels/ cannot satisfy: installing without it would be silently incomplete.
+  const unsatisfiable = sanitized.dropped.filter((d) => !d.line.startsWith("-") || /^(-e|--editable|-r|--requirement|-c|--constraint)\b/.test(d.line));
+  if (unsatisfiable.length > 0) {
+    throw new ProcVisionError(ErrorCode.wheels_missing,
+      `requirements.txt has lines that cannot be installed from wheels/: ${unsatisfiable.map((d) => `line ${d.lineNumber} "${d.line}" (${d.reason})`).join("; ")}`,
+      { hint: "pin every requirement as name==version and ship its wheel in wheels/ (procvision-cli package does)" });
+  }
   const warnings = sanitized.dropped.map((d) => `requirements.txt line ${d.lineNumber} ignored: ${d.line} (${d.reason})`);
   const urls = sanitized.requirements.filter((r) => r.url !== undefined);
   if (urls.length > 0) {

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { ErrorCode, ProcVisionError } from "../../errors/index.js";
 import { parseJson, validateManifest, type Manifest } from "../../manifest/index.js";
-import { MANIFEST, openSafeZip, type SafeZip, type SafeZipLimits } from "../../safe-zip/index.js";
+import { MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, openSafeZip, type SafeZip, type SafeZipLimits } from "../../safe-zip/index.js";
 
 export interface OpenedPackage {
   zip: SafeZip;
@@ -12,7 +12,9 @@ const MANIFEST_HINT = "fix manifest.json (procvision-cli validate lists every pr
 
 /** The manifest inside an opened zip, checked against the schema: 2002 naming every problem. */
 export async function readManifest(zip: SafeZip): Promise<Manifest> {
-  const json = parseJson(await zip.readText(MANIFEST, 1024 * 1024));
+  const tooLarge = manifestTooLarge(zip.entries.get(MANIFEST)?.size ?? 0);
+  if (tooLarge !== null) throw new ProcVisionError(ErrorCode.manifest_missing, `manifest.json in the package is invalid: ${tooLarge}`, { hint: MANIFEST_HINT });
+  const json = parseJson(await zip.readText(MANIFEST, MANIFEST_MAX_BYTES));
   if (!json.ok) {
     throw new ProcVisionError(ErrorCode.manifest_missing, `manifest.json in the package is not valid JSON at line ${json.line}, column ${json.column}: ${json.message}`, {
       hint: MANIFEST_HINT,

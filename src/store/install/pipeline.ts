@@ -4,7 +4,7 @@ import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/inde
 import type { InstallerChoice } from "../../install/uv.js";
 import { digestFile } from "../../offline-zip/index.js";
 import { venvPython as venvPythonOf } from "../../python/project-python.js";
-import type { SafeZip } from "../../safe-zip/index.js";
+import { wheelMetadataProblems, type SafeZip } from "../../safe-zip/index.js";
 import type { ValidationReport } from "../../validate/report.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
 import type { PackageRef } from "../decisions.js";
@@ -103,6 +103,12 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
       interpreterPath: interpreter.executable,
       envFileText: await optionalText(zip, ".procvision_env.json"),
     });
+    const forged = await wheelMetadataProblems(zip, wheelFilesOf(zip).map((w) => `wheels/${w}`));
+    if (forged.length > 0) {
+      throw new ProcVisionError(ErrorCode.wheels_missing, `wheels/ holds wheels that are not what their file names say: ${forged.join("; ")}`, {
+        hint: "the package was forged or built wrongly: rebuild it with procvision-cli package from the original wheels",
+      });
+    }
     const installer = env.installer();
 
     const existing = env.repo.getPackage(ref.name, ref.version);

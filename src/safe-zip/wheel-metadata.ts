@@ -1,0 +1,84 @@
+import { eq } from "@renovatebot/pep440";
+import type { Entry, ZipFile } from "yauzl";
+import { normalizeName } from "../requirements/parse.js";
+import { parseWheelFilename } from "../wheel-tags/filename.js";
+import type { SafeZip } from "./open.js";
+
+const METADATA = /^([^/]+)\.dist-info\/METADATA$/;
+const METADATA_LIMIT = 1024 * 1024;
+
+async function readEntry(zip: ZipFile, entry: Entry): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** `Name` and `Version` from the header block of a METADATA file (RFC 822 style, ends at the first blank line). */
+export function metadataIdentity(text: string): { name?: string; version?: string } {
+  const out: { name?: string; version?: string } = {};
+  for (const line of text.split(/\r?\n/)) {
+    if (line === "") break;
+    const m = /^(Name|Version):\s*(.*?)\s*$/i.exec(line);
+    if (m?.[1]?.toLowerCase() === "name") out.name ??= m[2];
+    if (m?.[1]?.toLowerCase() === "version") out.version ??= m[2];
+  }
+  return out;
+}
+
+/**
+ * Why `wheels/<file>` is not the distribution its file name says, or null: it must be a readable zip with exactly one
+ * `*.dist-info/METADATA` whose Name and Version match the file name. pip and uv refuse such a wheel only deep inside
+ * the install; a wheel named `numpy-…` that installs something else is a forged package.
+ */
+export async function wheelMetadataProblem(zip: SafeZip, wheelPath: string): Promise<string | null> {
+  const parsed = parseWheelFilename(wheelPath);
+  if (!parsed.ok) return null; // reported as a bad file name elsewhere
+  const file = parsed.wheel.fileName;
+  let nested: ZipFile;
+  try {
+    nested = await zip.openNestedZip(wheelPath);
+  } catch (err) {
+    return `${file} is not a readable wheel (${(err as Error).message})`;
+  }
+  try {
+    const found: Entry[] = [];
+    try {
+      for await (const entry of nested.eachEntry()) if (METADATA.test(entry.fileName)) found.push(entry);
+    } catch (err) {
+      return `${file} is not a readable wheel (${(err as Error).message})`;
+    }
+    if (found.length !== 1) return `${file} has ${found.length === 0 ? "no" : found.length} *.dist-info/METADATA (a wheel has exactly one)`;
+    const meta = found[0]!;
+    if (meta.uncompressedSize > METADATA_LIMIT) return `${file}: ${meta.fileName} is ${meta.uncompressedSize} bytes, more than ${METADATA_LIMIT} allowed`;
+    let text: string;
+    try {
+      text = await readEntry(nested, meta);
+    } catch (err) {
+      return `${file}: ${meta.fileName} cannot be read (${(err as Error).message})`;
+    }
+    const { name, version } = metadataIdentity(text);
+    const sameName = name !== undefined && normalizeName(name) === parsed.wheel.normalizedName;
+    let sameVersion = false;
+    try {
+      sameVersion = version !== undefined && (version === parsed.wheel.version || eq(version, parsed.wheel.version));
+    } catch {
+      sameVersion = false;
+    }
+    if (!sameName || !sameVersion) {
+      return `${file} is named ${parsed.wheel.distribution} ${parsed.wheel.version} but its METADATA says ${name ?? "(no Name)"} ${version ?? "(no Version)"}`;
+    }
+    return null;
+  } finally {
+    nested.close();
+  }
+}
+
+/** Every wheel's METADATA against its file name; the problems, in order (empty when all agree). */
+export async function wheelMetadataProblems(zip: SafeZip, wheelPaths: readonly string[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const p of wheelPaths) {
+    const problem = await wheelMetadataProblem(zip, p);
+    if (problem !== null) problems.push(problem);
+  }
+  return problems;
+}
