@@ -47,7 +47,8 @@ export interface WheelInstall {
 export async function installFromWheels(install: WheelInstall): Promise<void> {
   const args = [
     "-m", "pip", "--python", install.venvPython, "install", "--isolated", "--no-index", "--find-links", install.wheelsDir,
-    "--only-binary=:all:", "--no-warn-script-location", "--disable-pip-version-check", "-q", "-r", install.requirementsFile,
+    // --no-compile: bytecode is compiled afterwards by compileall on every core, not one file at a time by pip.
+    "--only-binary=:all:", "--no-compile", "--no-warn-script-location", "--disable-pip-version-check", "-q", "-r", install.requirementsFile,
   ];
   try {
     await run(install.basePython, args, { env: hermeticInstallEnv(), timeout: install.timeoutMs ?? 600_000, maxBuffer: 16 * 1024 * 1024 });

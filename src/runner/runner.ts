@@ -30,8 +30,8 @@ import type { SupervisorEvent } from "../supervisor/events.js";
 import type { InspectRequest, InspectResponse, Logger } from "../supervisor/types.js";
 import type { WheelTarget } from "../wheel-tags/index.js";
 import { parseRunnerConfig, type RunnerConfig, type RunnerConfigInput } from "./config.js";
-import { recordWriter, sqliteSessionStore } from "./persistence.js";
-import { PrometheusExporter } from "./prometheus.js";
+import { RecordWriter, sqliteSessionStore } from "./persistence.js";
+import type { PrometheusExporter } from "./prometheus.js";
 import { ZipWatcher } from "./zip-watcher.js";
 
 export interface RunnerOptions {
@@ -141,6 +141,7 @@ export class Runner {
     /** What recovery did when this runner opened. */
     readonly recovery: RecoveryReport,
     private readonly supervisor: Supervisor | undefined,
+    private readonly recorder: RecordWriter,
   ) {
     supervisor?.on("event", (e) => {
       const { type: kind, ...rest } = e;
@@ -185,18 +186,15 @@ export class Runner {
       repo.addAudit({ operator: "runner", action: "recover", target: refLabel(item), outcome: "ok", detail: item.message });
     }
     let runner: Runner | undefined;
+    const recorder = new RecordWriter(repo, (record) => runner?.emitEvent("inspection", { ...record }));
     const supervisor = options.host ? undefined : new Supervisor({
       config,
-      resolveActive: (pid) => {
-        const binding = repo.bindings().find((b) => b.pid === pid);
-        const pkg = binding && repo.getPackage(binding.name, binding.version);
-        return pkg ? hosted(pkg) : undefined;
-      },
+      resolveActive: (pid) => runner?.activePackage(pid),
       sessionStore: sqliteSessionStore(repo),
-      onRecord: recordWriter(repo, (record) => runner?.emitEvent("inspection", { ...record })),
+      onRecord: recorder.add,
       logger: lineLogger(log, config.log_level),
     });
-    runner = new Runner(layout, config, repo, options.host ?? supervisor ?? noopHost, options.operator ?? defaultOperator(), keys, log, recovery, supervisor);
+    runner = new Runner(layout, config, repo, options.host ?? supervisor ?? noopHost, options.operator ?? defaultOperator(), keys, log, recovery, supervisor, recorder);
     await runner.resume();
     if (config.watch_zips) runner.watchZips();
     return runner;
@@ -218,6 +216,19 @@ export class Runner {
   }
 
   private watcher: ZipWatcher | undefined;
+  /** PID → the package it is bound to, as the supervisor runs it: read on every inspection, so kept in memory. */
+  private activeCache: Map<string, HostedPackage | undefined> | undefined;
+
+  private activePackage(pid: string): HostedPackage | undefined {
+    if (!this.activeCache) {
+      this.activeCache = new Map();
+      for (const b of this.repository.bindings()) {
+        const pkg = this.repository.getPackage(b.name, b.version);
+        this.activeCache.set(b.pid, pkg ? hosted(pkg) : undefined);
+      }
+    }
+    return this.activeCache.get(pid);
+  }
 
   /** watch_zips: zips copied into zips/ are installed (the audit names the operator `watch:zips`). */
   private watchZips(): void {
@@ -343,6 +354,7 @@ export class Runner {
 
   async records(filter: RecordFilter = {}): Promise<InspectionRecord[]> {
     this.assertOpen();
+    this.recorder.flush();
     return this.repository.records(filter);
   }
 
@@ -362,6 +374,7 @@ export class Runner {
       if (pkg === undefined || (pkg.state !== "installed" && pkg.state !== "invalid")) throw notFound({ name, version });
       const report = await smokeCheck(pkg.dir, packagePython(pkg.dir));
       this.repository.setValidation(name, version, report.summary.status === "PASS" ? "installed" : "invalid", report);
+      this.activeCache = undefined;
       return report;
     }, (report) => (report.summary.status === "PASS" ? "ok" : "invalid")));
   }
@@ -442,6 +455,7 @@ export class Runner {
       }
       this.repository.addAudit(entry);
     });
+    this.activeCache = undefined;
     this.emitEvent("audit", entry);
     await pausePoint("bound");
     const released = new Map(changes.filter((c) => c.from !== null).map((c) => [refLabel(c.from!), c.from!]));
@@ -486,6 +500,7 @@ export class Runner {
       this.repository.transaction(() => {
         for (const pid of bound) this.repository.rebind(pid, null, "uninstall", operator);
       });
+      this.activeCache = undefined;
       await this.host.drainAndStop(hosted(pkg));
       const lock = await acquireLock(this.layout.lock, LOCK_WAIT_MS);
       try {
@@ -575,7 +590,8 @@ export class Runner {
   async metrics(): Promise<{ contentType: string; body: string }> {
     this.assertOpen();
     const snapshot = this.supervisor?.metrics() ?? { pools: [], sessions: 0, shm_bytes: 0, latency_buckets_ms: [] };
-    this.exporter ??= new PrometheusExporter();
+    // prom-client (~12 MB resident) is loaded by the first scrape, not by every runner.
+    this.exporter ??= new (await import("./prometheus.js")).PrometheusExporter();
     return this.exporter.render(snapshot);
   }
 
@@ -600,6 +616,7 @@ export class Runner {
     await this.bindingsQueue.idle();
     await Promise.allSettled([...this.draining]);
     await this.supervisor?.stopAll();
+    this.recorder.flush();
     this.closed = true;
     this.repository.db.close();
   }

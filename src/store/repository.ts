@@ -1,5 +1,6 @@
 import type { Manifest } from "../manifest/index.js";
 import type { ValidationReport } from "../validate/report.js";
+import type { Statement } from "better-sqlite3";
 import type { Db } from "./db.js";
 
 /*
@@ -162,7 +163,19 @@ function where(clauses: readonly [string, unknown][]): { sql: string; params: un
 const limitOf = (limit: number | undefined): number => Math.max(1, Math.min(limit ?? 100, 10_000));
 
 export class Repository {
+  readonly #statements = new Map<string, Statement>();
+
   constructor(readonly db: Db) {}
+
+  /** Statements are compiled once: preparing costs more than running the small queries of the inspection path. */
+  private sql(text: string): Statement {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
 
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
@@ -171,53 +184,53 @@ export class Repository {
   // ---- packages ---------------------------------------------------------------------------------------------------
 
   getPackage(name: string, version: string): PackageRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM packages WHERE name = ? AND version = ?").get(name, version) as PackageRow | undefined;
+    const row = this.sql("SELECT * FROM packages WHERE name = ? AND version = ?").get(name, version) as PackageRow | undefined;
     return row && toPackage(row);
   }
 
   listPackages(filter: PackageFilter = {}): PackageRecord[] {
     const w = where([["state = ?", filter.state], ["name = ?", filter.name]]);
-    const rows = this.db.prepare(`SELECT * FROM packages ${w.sql} ORDER BY name, started_at, version`).all(...w.params) as PackageRow[];
+    const rows = this.sql(`SELECT * FROM packages ${w.sql} ORDER BY name, started_at, version`).all(...w.params) as PackageRow[];
     return rows.map(toPackage);
   }
 
   /** The row that marks an install in progress: written before anything touches the file system. */
   beginInstall(p: { name: string; version: string; manifest: Manifest; dir: string; source_zip: string; zip_sha256: string; operator: string }): void {
-    this.db.prepare(`INSERT INTO packages (name, version, state, manifest, dir, source_zip, zip_sha256, started_at, operator)
+    this.sql(`INSERT INTO packages (name, version, state, manifest, dir, source_zip, zip_sha256, started_at, operator)
       VALUES (?, ?, 'installing', ?, ?, ?, ?, ?, ?)`)
       .run(p.name, p.version, JSON.stringify(p.manifest), p.dir, p.source_zip, p.zip_sha256, now(), p.operator);
   }
 
   finishInstall(name: string, version: string, p: { state: "installed" | "invalid"; zip_path: string; validation: ValidationReport; warnings: string[]; size_bytes: number }): void {
-    this.db.prepare(`UPDATE packages SET state = ?, zip_path = ?, validation = ?, warnings = ?, size_bytes = ?, installed_at = ?
+    this.sql(`UPDATE packages SET state = ?, zip_path = ?, validation = ?, warnings = ?, size_bytes = ?, installed_at = ?
       WHERE name = ? AND version = ?`)
       .run(p.state, p.zip_path, JSON.stringify(p.validation), JSON.stringify(p.warnings), p.size_bytes, now(), name, version);
   }
 
   setValidation(name: string, version: string, state: "installed" | "invalid", validation: ValidationReport): void {
-    this.db.prepare("UPDATE packages SET state = ?, validation = ? WHERE name = ? AND version = ?").run(state, JSON.stringify(validation), name, version);
+    this.sql("UPDATE packages SET state = ?, validation = ? WHERE name = ? AND version = ?").run(state, JSON.stringify(validation), name, version);
   }
 
   setState(name: string, version: string, state: PackageState): void {
-    this.db.prepare("UPDATE packages SET state = ? WHERE name = ? AND version = ?").run(state, name, version);
+    this.sql("UPDATE packages SET state = ? WHERE name = ? AND version = ?").run(state, name, version);
   }
 
   deletePackage(name: string, version: string): void {
-    this.db.prepare("DELETE FROM packages WHERE name = ? AND version = ?").run(name, version);
+    this.sql("DELETE FROM packages WHERE name = ? AND version = ?").run(name, version);
   }
 
   // ---- activations ------------------------------------------------------------------------------------------------
 
   bindings(): Binding[] {
-    return this.db.prepare("SELECT * FROM activations ORDER BY pid").all() as Binding[];
+    return this.sql("SELECT * FROM activations ORDER BY pid").all() as Binding[];
   }
 
   binding(pid: string): Binding | undefined {
-    return this.db.prepare("SELECT * FROM activations WHERE pid = ?").get(pid) as Binding | undefined;
+    return this.sql("SELECT * FROM activations WHERE pid = ?").get(pid) as Binding | undefined;
   }
 
   bindingsOf(name: string, version: string): Binding[] {
-    return this.db.prepare("SELECT * FROM activations WHERE name = ? AND version = ? ORDER BY pid").all(name, version) as Binding[];
+    return this.sql("SELECT * FROM activations WHERE name = ? AND version = ? ORDER BY pid").all(name, version) as Binding[];
   }
 
   /** Binds (or, with `to` null, unbinds) a PID and appends the change to the history, in one transaction. */
@@ -225,13 +238,13 @@ export class Repository {
     this.transaction(() => {
       const previous = this.binding(pid);
       const time = now();
-      if (to === null) this.db.prepare("DELETE FROM activations WHERE pid = ?").run(pid);
+      if (to === null) this.sql("DELETE FROM activations WHERE pid = ?").run(pid);
       else {
-        this.db.prepare(`INSERT INTO activations (pid, name, version, since) VALUES (?, ?, ?, ?)
+        this.sql(`INSERT INTO activations (pid, name, version, since) VALUES (?, ?, ?, ?)
           ON CONFLICT (pid) DO UPDATE SET name = excluded.name, version = excluded.version, since = excluded.since`)
           .run(pid, to.name, to.version, time);
       }
-      this.db.prepare(`INSERT INTO activation_history (time, pid, name, version, previous_name, previous_version, action, operator)
+      this.sql(`INSERT INTO activation_history (time, pid, name, version, previous_name, previous_version, action, operator)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
         .run(time, pid, to?.name ?? null, to?.version ?? null, previous?.name ?? null, previous?.version ?? null, action, operator);
     });
@@ -239,78 +252,78 @@ export class Repository {
 
   /** The newest history entry of a PID: the change that made its current binding (or unbinding). */
   lastChange(pid: string): HistoryEntry | undefined {
-    return this.db.prepare("SELECT * FROM activation_history WHERE pid = ? ORDER BY id DESC LIMIT 1").get(pid) as HistoryEntry | undefined;
+    return this.sql("SELECT * FROM activation_history WHERE pid = ? ORDER BY id DESC LIMIT 1").get(pid) as HistoryEntry | undefined;
   }
 
   history(pid?: string, limit?: number): HistoryEntry[] {
     const w = where([["pid = ?", pid]]);
-    return this.db.prepare(`SELECT * FROM activation_history ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limitOf(limit)) as HistoryEntry[];
+    return this.sql(`SELECT * FROM activation_history ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limitOf(limit)) as HistoryEntry[];
   }
 
   // ---- sessions ---------------------------------------------------------------------------------------------------
 
   createSession(s: { id: string; pid: string; name: string; version: string; context?: Record<string, unknown> }): SessionRecord {
     const time = now();
-    this.db.prepare("INSERT INTO sessions (id, pid, name, version, context, state, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, '{}', ?, ?)")
+    this.sql("INSERT INTO sessions (id, pid, name, version, context, state, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, '{}', ?, ?)")
       .run(s.id, s.pid, s.name, s.version, JSON.stringify(s.context ?? {}), time, time);
     return this.getSession(s.id)!;
   }
 
   getSession(id: string): SessionRecord | undefined {
-    const row = this.db.prepare("SELECT * FROM sessions WHERE id = ?").get(id) as SessionRow | undefined;
+    const row = this.sql("SELECT * FROM sessions WHERE id = ?").get(id) as SessionRow | undefined;
     return row && toSession(row);
   }
 
   /** Stores the state after a call and marks the session used. */
   saveSessionState(id: string, state: Record<string, unknown>): void {
-    this.db.prepare("UPDATE sessions SET state = ?, last_used_at = ? WHERE id = ?").run(JSON.stringify(state), now(), id);
+    this.sql("UPDATE sessions SET state = ?, last_used_at = ? WHERE id = ?").run(JSON.stringify(state), now(), id);
   }
 
   /** Writes a session as the supervisor holds it (create or update), keeping the state across runner restarts. */
   upsertSession(s: SessionRecord): void {
-    this.db.prepare(`INSERT INTO sessions (id, pid, name, version, context, state, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    this.sql(`INSERT INTO sessions (id, pid, name, version, context, state, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET state = excluded.state, context = excluded.context, last_used_at = excluded.last_used_at`)
       .run(s.id, s.pid, s.name, s.version, JSON.stringify(s.context), JSON.stringify(s.state), s.created_at, s.last_used_at);
   }
 
   allSessions(): SessionRecord[] {
-    return (this.db.prepare("SELECT * FROM sessions ORDER BY created_at").all() as SessionRow[]).map(toSession);
+    return (this.sql("SELECT * FROM sessions ORDER BY created_at").all() as SessionRow[]).map(toSession);
   }
 
   deleteSession(id: string): boolean {
-    return this.db.prepare("DELETE FROM sessions WHERE id = ?").run(id).changes > 0;
+    return this.sql("DELETE FROM sessions WHERE id = ?").run(id).changes > 0;
   }
 
   /** Sessions idle longer than `ttlMs` are removed; returns their ids. */
   expireSessions(ttlMs: number, at = Date.now()): string[] {
     const cutoff = new Date(at - ttlMs).toISOString();
     return this.transaction(() => {
-      const ids = this.db.prepare("SELECT id FROM sessions WHERE last_used_at < ?").pluck().all(cutoff) as string[];
-      this.db.prepare("DELETE FROM sessions WHERE last_used_at < ?").run(cutoff);
+      const ids = this.sql("SELECT id FROM sessions WHERE last_used_at < ?").pluck().all(cutoff) as string[];
+      this.sql("DELETE FROM sessions WHERE last_used_at < ?").run(cutoff);
       return ids;
     });
   }
 
   sessionCount(name: string, version: string): number {
-    return this.db.prepare("SELECT COUNT(*) FROM sessions WHERE name = ? AND version = ?").pluck().get(name, version) as number;
+    return this.sql("SELECT COUNT(*) FROM sessions WHERE name = ? AND version = ?").pluck().get(name, version) as number;
   }
 
   // ---- audit ------------------------------------------------------------------------------------------------------
 
   addAudit(e: { operator: string; action: string; target: string; outcome: AuditOutcome; error_code?: string | null; detail?: string | null }): void {
-    this.db.prepare("INSERT INTO audit (time, operator, action, target, outcome, error_code, detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
+    this.sql("INSERT INTO audit (time, operator, action, target, outcome, error_code, detail) VALUES (?, ?, ?, ?, ?, ?, ?)")
       .run(now(), e.operator, e.action, e.target, e.outcome, e.error_code ?? null, e.detail ?? null);
   }
 
   audit(filter: AuditFilter = {}): AuditEntry[] {
     const w = where([["action = ?", filter.action], ["target = ?", filter.target], ["outcome = ?", filter.outcome], ["time >= ?", filter.since]]);
-    return this.db.prepare(`SELECT * FROM audit ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limitOf(filter.limit)) as AuditEntry[];
+    return this.sql(`SELECT * FROM audit ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limitOf(filter.limit)) as AuditEntry[];
   }
 
   // ---- inspection records -----------------------------------------------------------------------------------------
 
   addRecord(r: NewInspectionRecord): number {
-    const info = this.db.prepare(`INSERT INTO records (time, pid, session_id, step_index, method, name, version, status, error_code,
+    const info = this.sql(`INSERT INTO records (time, pid, session_id, step_index, method, name, version, status, error_code,
         result_status, ng_reason, defect_count, position_count, calibration_count, latency_ms)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(r.time ?? now(), r.pid, r.session_id, r.step_index, r.method, r.name, r.version, r.status, r.error_code,
@@ -323,7 +336,7 @@ export class Repository {
       ["pid = ?", filter.pid], ["session_id = ?", filter.session_id], ["name = ?", filter.name], ["version = ?", filter.version],
       ["result_status = ?", filter.result_status], ["time >= ?", filter.since],
     ]);
-    return this.db.prepare(`SELECT * FROM records ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limitOf(filter.limit)) as InspectionRecord[];
+    return this.sql(`SELECT * FROM records ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limitOf(filter.limit)) as InspectionRecord[];
   }
 
   /** Applies the retention bound; returns how many records were dropped. Cheap enough to call after every insert batch. */
@@ -331,11 +344,11 @@ export class Repository {
     return this.transaction(() => {
       let dropped = 0;
       if (bound.maxAgeMs !== undefined) {
-        dropped += this.db.prepare("DELETE FROM records WHERE time < ?").run(new Date(at - bound.maxAgeMs).toISOString()).changes;
+        dropped += this.sql("DELETE FROM records WHERE time < ?").run(new Date(at - bound.maxAgeMs).toISOString()).changes;
       }
       if (bound.maxRows !== undefined) {
         // ids grow with time: everything below the newest maxRows ids goes.
-        dropped += this.db.prepare("DELETE FROM records WHERE id <= (SELECT id FROM records ORDER BY id DESC LIMIT 1 OFFSET ?)")
+        dropped += this.sql("DELETE FROM records WHERE id <= (SELECT id FROM records ORDER BY id DESC LIMIT 1 OFFSET ?)")
           .run(Math.max(0, bound.maxRows)).changes;
       }
       return dropped;

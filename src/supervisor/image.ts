@@ -1,4 +1,4 @@
-import sharp from "sharp";
+import { loadSharp } from "../image/sharp.js";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { decodeImage } from "../image/decode.js";
@@ -60,7 +60,7 @@ export async function prepareImage(input: InspectImage, encoding: FrameEncoding,
   if (encoding === "raw") return { ...base, payload: decoded.data, encoding };
   const original = "path" in input ? undefined : asBuffer(input.bytes);
   if (original !== undefined) {
-    const format = (await sharp(original).metadata()).format;
+    const format = (await (await loadSharp())(original).metadata()).format;
     if (format === encoding) return { ...base, payload: original, encoding };
   }
   return encodeRaw({ ...base, payload: decoded.data }, encoding);
@@ -77,6 +77,7 @@ async function encodeRaw(image: Omit<PreparedImage, "encoding">, encoding: "jpeg
       pixels[i + 2] = b;
     }
   }
+  const sharp = await loadSharp();
   const s = sharp(pixels, { raw: { width: image.width, height: image.height, channels: image.channels } });
   const payload = await (encoding === "jpeg" ? s.jpeg({ quality: 95 }) : s.png({ compressionLevel: 1 })).toBuffer();
   return { ...image, payload, colorSpace: image.channels === 1 ? "GRAY" : "RGB", encoding };
