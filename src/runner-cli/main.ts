@@ -6,7 +6,6 @@ import { ProcVisionError } from "../errors/procvision-error.js";
 import { packageRoot } from "../package-root.js";
 import { call, connection, uploadBody, type Connection } from "./client.js";
 import { formatters, summary } from "./format.js";
-import { serve } from "./serve.js";
 
 const version = (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
 
@@ -58,6 +57,8 @@ program.command("serve")
   .option("--config <file>", "runner_config.json")
   .addHelpText("after", "\nExample:\n  procvision-runner serve --root /srv/procvision --port 0")
   .action(async (o: { root: string; host?: string; port: string; config?: string }) => {
+    // Loaded here: client commands never need the server, the store or the supervisor.
+    const { serve } = await import("./serve.js");
     await serve(o);
   });
 
