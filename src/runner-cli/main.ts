@@ -59,7 +59,13 @@ program.command("serve")
   .action(async (o: { root: string; host?: string; port: string; config?: string }) => {
     // Loaded here: client commands never need the server, the store or the supervisor.
     const { serve } = await import("./serve.js");
-    await serve(o);
+    try {
+      await serve(o);
+    } catch (err) {
+      const error = err instanceof ProcVisionError ? err : new ProcVisionError("9999", (err as Error).message);
+      process.stderr.write(`✗ [${error.code}] ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`);
+      process.exit(1);
+    }
   });
 
 const get = (route: string) => async (conn: Connection) => (await call(conn, "GET", route)).body;

@@ -43,7 +43,8 @@ export type RunnerConfigInput = z.input<typeof runnerConfigSchema>;
 export function parseRunnerConfig(value: unknown, source = "runner_config.json"): RunnerConfig {
   const parsed = parseWithIssues(runnerConfigSchema, value ?? {}, source);
   if (!parsed.ok) {
-    throw new ProcVisionError(ErrorCode.unknown_error, `${source}: ${parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`, {
+    const problems = parsed.errors.map((e) => (e.path === source ? e.message : `${e.path}: ${e.message}`));
+    throw new ProcVisionError(ErrorCode.unknown_error, `${source}: ${problems.join("; ")}`, {
       hint: "fix or remove the named keys; see docs/OPERATOR-GUIDE.md for every key and its default",
       details: { errors: parsed.errors },
     });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -133,6 +133,18 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     const nowhere = await runner(["list", "--root", empty]);
     expect(nowhere.code).toBe(1);
     expect(nowhere.stderr).toMatch(/runner\.json/);
+  });
+
+  it("serve refuses a bad runner_config.json naming the key, and a bad port (exit 1)", async () => {
+    const config = path.join(work, "bad-config.json");
+    writeFileSync(config, JSON.stringify({ execute_timout_ms: 5, instances: 0 }));
+    const bad = await runner(["serve", "--root", path.join(work, "other-root"), "--port", "0", "--config", config]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/unknown key "execute_timout_ms"/);
+    expect(bad.stderr).toMatch(/instances: /);
+    const port = await runner(["serve", "--root", path.join(work, "other-root"), "--port", "99999"]);
+    expect(port.code).toBe(1);
+    expect(port.stderr).toMatch(/--port/);
   });
 
   it("SIGTERM stops serve cleanly: exit 0, runner.json removed, no worker left behind, token never logged", async () => {
