@@ -1,23 +1,9 @@
 import type { EventEmitter } from "node:events";
+import type { RunnerInspectRequest } from "../runner/runner.js";
 
 /** Who did it: recorded in the audit log with every mutation. */
 export interface Actor {
   operator?: string;
-}
-
-/** Image input of an inspection: raw pixels, or an encoded JPEG/PNG (bytes or a file path). */
-export type InspectImage =
-  | { data: Buffer; width: number; height: number; channels?: number; color_space?: string }
-  | { bytes: Buffer }
-  | { path: string };
-
-export interface InspectRequest {
-  pid: string;
-  step_index: number;
-  session_id?: string;
-  user_params?: Record<string, unknown>;
-  method?: "pre_execute" | "execute" | "both";
-  image: InspectImage;
 }
 
 /** A runner event as the console and `GET /events` see it. */
@@ -48,7 +34,7 @@ export interface RunnerPort {
   createSession(pid: string, context?: Record<string, unknown>): Promise<unknown>;
   resetSession(id: string): Promise<unknown>;
   endSession(id: string): Promise<unknown>;
-  inspect(request: InspectRequest): Promise<unknown>;
+  inspect(request: RunnerInspectRequest): Promise<unknown>;
   records(filter?: Record<string, string | number | undefined>): Promise<unknown>;
   audit(filter?: Record<string, string | number | undefined>): Promise<unknown>;
   logs(name: string, version: string, options?: { lines?: number }): Promise<string[]>;

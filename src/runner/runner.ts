@@ -21,7 +21,7 @@ import { SerialQueue } from "../store/queue.js";
 import { recoverStore, type RecoveryReport } from "../store/recovery.js";
 import {
   Repository, type ActivationAction, type AuditEntry, type AuditFilter, type AuditOutcome, type Binding, type HistoryEntry,
-  type InspectionRecord, type PackageFilter, type PackageRecord, type RecordFilter,
+  type InspectionRecord, type PackageFilter, type PackageRecord, type RecordFilter, type SessionRecord as StoredSession,
 } from "../store/repository.js";
 import type { ValidationReport } from "../validate/report.js";
 import { Supervisor } from "../supervisor/supervisor.js";
@@ -676,15 +676,13 @@ export function hosted(pkg: PackageRecord): HostedPackage {
   };
 }
 
-/** Library input of inspect: raw pixels as Buffer/Uint8Array, or an encoded image by path or bytes. */
-export interface RunnerInspectRequest {
-  pid: string;
-  step_index: number;
-  session_id?: string;
-  user_params?: Record<string, unknown>;
-  method?: "pre_execute" | "execute" | "both";
+/**
+ * Library input of inspect: the supervisor's request, with raw pixels' channels and color space as plain values
+ * (checked here, 1002 when unsupported) since they come from callers' JSON.
+ */
+export type RunnerInspectRequest = Omit<InspectRequest, "image" | "camera_id"> & {
   image: { data: Uint8Array; width: number; height: number; channels?: number; color_space?: string } | { path: string } | { bytes: Uint8Array };
-}
+};
 
 function toSupervisorRequest(r: RunnerInspectRequest): InspectRequest {
   const image = r.image;
@@ -701,16 +699,8 @@ function toSupervisorRequest(r: RunnerInspectRequest): InspectRequest {
   return { ...r, image };
 }
 
-export interface SessionView {
-  session_id: string;
-  pid: string;
-  name: string;
-  version: string;
-  context: Record<string, unknown>;
-  state: Record<string, unknown>;
-  created_at: string;
-  last_used_at: string;
-}
+/** A session as the library and the API show it: the stored record, its id named `session_id`. */
+export type SessionView = Omit<StoredSession, "id"> & { session_id: string };
 
 function sessionView(s: SessionRecord): SessionView {
   return {

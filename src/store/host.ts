@@ -1,19 +1,10 @@
-import type { Manifest } from "../manifest/index.js";
+import type { PackageSpec } from "../supervisor/types.js";
 
-/** What the supervisor needs to run a package version (structurally a supervisor `PackageSpec`). */
-export interface HostedPackage {
-  name: string;
-  version: string;
-  /** deployed/<name>/<version>/: the worker's cwd. */
-  dir: string;
-  /** The package venv's interpreter (absolute). */
-  python: string;
-  /** `module.path:ClassName` from the manifest. */
-  entryPoint: string;
-  manifest: Manifest;
+/** What the supervisor needs to run a package version: its `PackageSpec`, always with a logs dir. */
+export type HostedPackage = PackageSpec & {
   /** logs/<name>/<version>/: where the supervisor writes worker stderr. */
   logsDir: string;
-}
+};
 
 /**
  * The seam between the store and the worker supervisor. The Runner calls it around binding changes:

@@ -12,12 +12,28 @@ export interface CliRun {
 }
 
 const cliMain = path.join(repoRoot, "dist", "cli", "main.js");
+const runnerMain = path.join(repoRoot, "dist", "runner-cli", "main.js");
+
+interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
 
 /** Runs the built `procvision-cli` as a user would: a real process, real exit code, real stdout/stderr. */
-export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<CliRun> {
-  if (!existsSync(cliMain)) throw new Error(`${cliMain} missing: run npm run build (npm test does)`);
+export function runCli(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
+  return runBuilt(cliMain, args, options);
+}
+
+/** Runs the built `procvision-runner` (client commands, or serve until it exits). */
+export function runRunnerCli(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
+  return runBuilt(runnerMain, args, options);
+}
+
+function runBuilt(main: string, args: readonly string[], options: RunOptions): Promise<CliRun> {
+  if (!existsSync(main)) throw new Error(`${main} missing: run npm run build (npm test does)`);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliMain, ...args], {
+    const child = spawn(process.execPath, [main, ...args], {
       cwd: options.cwd ?? repoRoot,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
       stdio: ["ignore", "pipe", "pipe"],

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runRunnerCli } from "../helpers/cli.js";
 import { EXAMPLE, exampleZip } from "../helpers/store.js";
 import { repoRoot } from "../helpers/python.js";
 
@@ -15,26 +16,8 @@ let url: string;
 let v1: string;
 let v2: string;
 
-/** Runs a client command of the built procvision-runner against the server, as an operator would. */
-function runner(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; json: unknown }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, NO_COLOR: "1" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => {
-      let json: unknown;
-      try {
-        json = JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ code, stdout, stderr, json });
-    });
-  });
-}
+/** A client command of the built procvision-runner against the server, as an operator runs it. */
+const runner = (args: string[]) => runRunnerCli(args);
 
 beforeAll(async () => {
   [v1, v2] = await Promise.all([exampleZip(work, { version: "1.0" }), exampleZip(work, { version: "1.1" })]);

@@ -3,7 +3,8 @@ import type { MultipartFile } from "@fastify/multipart";
 import { ErrorCode } from "../../errors/codes.js";
 import { ProcVisionError } from "../../errors/procvision-error.js";
 import { parseInput, route, type RouteDoc } from "../route.js";
-import type { InspectImage, RunnerPort } from "../runner-port.js";
+import type { RunnerInspectRequest } from "../../runner/runner.js";
+import type { RunnerPort } from "../runner-port.js";
 import { schemas, type InspectFields } from "../schemas.js";
 
 function userParams(text: string | undefined): Record<string, unknown> {
@@ -36,7 +37,7 @@ async function fromMultipart(request: FastifyRequest): Promise<{ fields: Record<
   return image ? { fields, image } : { fields };
 }
 
-function rawImage(fields: InspectFields, data: Buffer): InspectImage {
+function rawImage(fields: InspectFields, data: Buffer): RunnerInspectRequest["image"] {
   if (fields.width === undefined || fields.height === undefined) {
     throw new ProcVisionError(ErrorCode.image_load_failed, "a raw pixel body needs width and height query parameters", {
       hint: "POST /inspect?pid=…&width=1920&height=1200&channels=3 with Content-Type: application/octet-stream",
@@ -65,7 +66,7 @@ export function inspectRoutes(app: FastifyInstance, docs: RouteDoc[], runner: Ru
     contentTypes: ["multipart/form-data", "application/octet-stream"],
   }, async ({ request }) => {
     let fields: InspectFields;
-    let image: InspectImage;
+    let image: RunnerInspectRequest["image"];
     if (request.isMultipart()) {
       const form = await fromMultipart(request);
       fields = parseInput(schemas.inspectFields, { ...(request.query as object), ...form.fields }, "inspect");
