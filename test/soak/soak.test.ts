@@ -19,7 +19,7 @@ describe("soak", () => {
       // A call running in a worker that is SIGKILLed fails with 3001; nothing else may fail.
       expect(Object.keys(report.failures).filter((code) => code !== "3001")).toEqual([]);
       expect(report.failures["3001"] ?? 0).toBeLessThanOrEqual(report.kills * 2);
-      expect(report.end).toEqual({ open_fds_growth: expect.any(Number) as number, child_processes: 0, shm_segments: 0 });
+      expect(report.end).toEqual({ open_fds_growth: expect.any(Number) as number, worker_processes: 0, shm_segments: 0 });
       expect(report.end.open_fds_growth).toBeLessThanOrEqual(4);
     } finally {
       rmSync(work, { recursive: true, force: true });

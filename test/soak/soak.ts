@@ -29,7 +29,7 @@ export interface SoakReport {
   switches: number;
   /** Runner RSS (MB) sampled over time. */
   rss_mb: { at_s: number; rss: number }[];
-  end: { open_fds_growth: number; child_processes: number; shm_segments: number };
+  end: { open_fds_growth: number; worker_processes: number; shm_segments: number };
 }
 
 const PIDS_A = ["p001", "p002"];
@@ -39,11 +39,12 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** Child processes of this process (workers), from /proc. */
+/** Worker processes (adapters) still children of this process, from /proc (tsx's esbuild service is not one). */
 function children(): number[] {
   return readdirSync("/proc").filter((d) => /^\d+$/.test(d)).filter((d) => {
     try {
-      return readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]?.split(" ")[1] === String(process.pid);
+      const parent = readFileSync(`/proc/${d}/stat`, "utf8").split(") ")[1]?.split(" ")[1];
+      return parent === String(process.pid) && readFileSync(`/proc/${d}/cmdline`, "utf8").includes("procvision_algorithm_sdk.adapter");
     } catch {
       return false;
     }
@@ -158,7 +159,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
     minutes: o.minutes, calls, ok, failures,
     latency_ms: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
     kills, switches, rss_mb: rss,
-    end: { open_fds_growth: fds() - fdsBefore, child_processes: children().length, shm_segments: segments() },
+    end: { open_fds_growth: fds() - fdsBefore, worker_processes: children().length, shm_segments: segments() },
   };
   return report;
 }
@@ -169,6 +170,6 @@ export function soakMarkdown(r: SoakReport): string[] {
     `Soak of ${r.minutes} min: ${r.calls} calls, ${r.ok} OK; failures by code: ${Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(", ") || "none"}.`,
     `${r.kills} workers SIGKILLed, ${r.switches} switches. Inspection (pre_execute + execute) latency p50 ${f(r.latency_ms.p50)} ms, p99 ${f(r.latency_ms.p99)} ms, max ${f(r.latency_ms.max)} ms.`,
     `Runner RSS over time (MB): ${r.rss_mb.map((s) => `${s.at_s}s ${s.rss}`).join(", ")}.`,
-    `At the end: fd growth ${r.end.open_fds_growth}, child processes ${r.end.child_processes}, shared-memory segments ${r.end.shm_segments}.`,
+    `At the end: fd growth ${r.end.open_fds_growth}, worker processes ${r.end.worker_processes}, shared-memory segments ${r.end.shm_segments}.`,
   ];
 }
