@@ -1,13 +1,15 @@
+import { execFileSync } from "node:child_process";
 import { createHash, createPrivateKey } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { crc32 } from "node:zlib";
 import yauzl from "yauzl";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildOfflineZip, collectProjectFiles, formatSha256Sums, parseSha256Sums, type OfflineZipInput } from "../src/offline-zip/index.js";
-import { writeDeterministicZip, zipTimestamp } from "../src/packaging/deterministic-zip.js";
+import { writeDeterministicZip, writeZip, zipTimestamp } from "../src/packaging/deterministic-zip.js";
+import { openSafeZip, verifyChecksums } from "../src/safe-zip/index.js";
 import { generateKeyPair, loadPublicKey, verify } from "../src/signing/index.js";
+import { testPython } from "./helpers/python.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-offline-zip-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -214,13 +216,13 @@ describe("buildOfflineZip", () => {
 });
 
 describe("writeDeterministicZip", () => {
-  it("refuses a file that changed since it was hashed, and cleans up", async () => {
+  it("refuses a file whose size is not what the directory walk saw, and cleans up", async () => {
     const dir = mkdtempSync(path.join(work, "changed-"));
     const file = path.join(dir, "data.bin");
     writeFileSync(file, "before");
-    const entry = { path: "data.bin", absPath: file, size: 6, crc32: crc32(Buffer.from("before")) };
-    writeFileSync(file, "after!");
-    await expect(writeDeterministicZip(path.join(dir, "out.zip"), [entry])).rejects.toThrow(/changed while it was being zipped/);
+    const entry = { path: "data.bin", absPath: file, size: 6 };
+    writeFileSync(file, "after, longer");
+    await expect(writeDeterministicZip(path.join(dir, "out.zip"), [entry])).rejects.toThrow(/data\.bin changed while it was being zipped/);
     expect(readdirSync(dir)).toEqual(["data.bin"]);
   });
 
@@ -229,5 +231,160 @@ describe("writeDeterministicZip", () => {
     await expect(writeDeterministicZip(path.join(dir, "out.zip"), [{ path: "a", data: Buffer.from("1") }, { path: "a", data: Buffer.from("2") }]))
       .rejects.toThrow(/duplicate zip entry a/);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("refuses a trailer entry that repeats a path", async () => {
+    const dir = mkdtempSync(path.join(work, "dup-trailer-"));
+    await expect(writeZip(path.join(dir, "out.zip"), [{ path: "a", data: Buffer.from("1") }], { trailer: () => [{ path: "a", data: Buffer.from("2") }] }))
+      .rejects.toThrow(/duplicate zip entry a/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+// ---- the one-read layout: local records in path order except the trailer, central directory sorted -------------
+
+interface LocalRecord {
+  name: string;
+  offset: number;
+  zip64: boolean;
+}
+
+/** The local records in file order, found by walking the archive from its first byte (sizes are in the headers). */
+function localRecords(zip: Buffer): LocalRecord[] {
+  const out: LocalRecord[] = [];
+  let at = 0;
+  while (zip.readUInt32LE(at) === 0x04034b50) {
+    const nameLength = zip.readUInt16LE(at + 26);
+    const extraLength = zip.readUInt16LE(at + 28);
+    const name = zip.subarray(at + 30, at + 30 + nameLength).toString();
+    let compressed = zip.readUInt32LE(at + 18);
+    const zip64 = compressed === 0xffffffff;
+    if (zip64) {
+      const extra = at + 30 + nameLength;
+      expect(zip.readUInt16LE(extra)).toBe(0x0001);
+      compressed = Number(zip.readBigUInt64LE(extra + 12));
+    }
+    out.push({ name, offset: at, zip64 });
+    at += 30 + nameLength + extraLength + compressed;
+  }
+  expect(zip.readUInt32LE(at)).toBe(0x02014b50); // the central directory follows the last local record
+  return out;
+}
+
+/** Central directory records in order, with the local header offsets they point at. */
+async function centralRecords(file: string): Promise<{ name: string; offset: number }[]> {
+  const zip = await yauzl.openPromise(file, { lazyEntries: true, autoClose: false });
+  const out: { name: string; offset: number }[] = [];
+  for await (const entry of zip.eachEntry()) out.push({ name: entry.fileName, offset: entry.relativeOffsetOfLocalHeader });
+  zip.close();
+  return out;
+}
+
+/** What `unzip -t` and Python's zipfile say of the archive (both must accept it). */
+function externalReadersAccept(file: string): void {
+  expect(execFileSync(testPython(), ["-m", "zipfile", "-t", file]).toString()).toMatch(/Done testing/);
+  expect(execFileSync("unzip", ["-tq", file]).toString()).toMatch(/No errors detected/);
+}
+
+const sorted = (names: readonly string[]): string[] => [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+
+describe("offline package layout (one read per file)", () => {
+  const dir = mkdtempSync(path.join(work, "layout-"));
+  // Large files take the chunked path: wheels STORED through the ring (not chunk multiples, more chunks than the
+  // ring has slots), a large asset DEFLATEd in a stream; the small ones are read whole.
+  const big = (name: string, bytes: number, seed: number): string => {
+    const file = path.join(dir, name);
+    const data = Buffer.alloc(bytes);
+    for (let i = 0; i + 4 <= bytes; i += 4) data.writeUInt32LE(Math.imul(i + seed, 2654435761) >>> 0, i);
+    writeFileSync(file, data);
+    return file;
+  };
+  const wheelFiles = [
+    { path: "wheels/alpha-1.0-py3-none-any.whl", absPath: big("alpha.whl", 5 * 1024 * 1024 + 12345, 1) },
+    { path: "wheels/beta-2.0-py3-none-any.whl", absPath: big("beta.whl", 3 * 1024 * 1024, 2) },
+    { path: "wheels/gamma-3.0-py3-none-any.whl", absPath: big("gamma.whl", 1024 * 1024 + 1, 3) },
+    { path: "wheels/tiny-1.0-py3-none-any.whl", absPath: big("tiny.whl", 1000, 4) },
+  ];
+  const projectFiles = [
+    { path: "Assets/UPPER.txt", absPath: big("upper.txt", 64, 5), size: 64, mode: 0o644 },
+    { path: "algo/main.py", absPath: big("main.py", 4000, 6), size: 4000, mode: 0o755 },
+    { path: "assets/model.bin", absPath: big("model.bin", 2 * 1024 * 1024 + 7, 7), size: 2 * 1024 * 1024 + 7, mode: 0o644 },
+  ];
+  const extraEntries = [{ path: "manifest.json", data: Buffer.from('{"name": "x"}') }];
+  const pair = generateKeyPair();
+  const signingKey = createPrivateKey(pair.privateKeyPem);
+  const build = (name: string) => buildOfflineZip({ outPath: path.join(dir, name), projectFiles, wheelFiles, extraEntries, signingKey, env: {} });
+
+  it("writes SHA256SUMS and SIGNATURE last, keeps the central directory sorted, and every reader accepts it", async () => {
+    const result = await build("layout-offline.zip");
+    const bytes = readFileSync(result.path);
+    const all = ["Assets/UPPER.txt", "SHA256SUMS", "SIGNATURE", "algo/main.py", "assets/model.bin", "manifest.json", ...wheelFiles.map((w) => w.path)];
+    expect(sorted(all)).toEqual(all);
+
+    const central = await centralRecords(result.path);
+    expect(central.map((c) => c.name)).toEqual(all);
+    const local = localRecords(bytes);
+    expect(local.map((l) => l.name)).toEqual([...all.filter((n) => n !== "SHA256SUMS" && n !== "SIGNATURE"), "SHA256SUMS", "SIGNATURE"]);
+    // Each central record points at its own local record.
+    for (const c of central) expect(local.find((l) => l.offset === c.offset)?.name).toBe(c.name);
+    expect(local.some((l) => l.zip64)).toBe(false);
+
+    const entries = await readZip(result.path);
+    for (const e of entries) expect([e.name, e.method]).toEqual([e.name, e.name.endsWith(".whl") ? 0 : 8]);
+    expect(entries.find((e) => e.name === "assets/model.bin")!.data.equals(readFileSync(projectFiles[2]!.absPath))).toBe(true);
+    expect(entries.find((e) => e.name === "wheels/alpha-1.0-py3-none-any.whl")!.data.equals(readFileSync(wheelFiles[0]!.absPath))).toBe(true);
+    expect(result.sha256sums).toBe(formatSha256Sums(entries.filter((e) => e.name !== "SHA256SUMS" && e.name !== "SIGNATURE")
+      .map((e) => ({ path: e.name, sha256: sha256(e.data) }))));
+    expect(verify(Buffer.from(result.sha256sums), entries.find((e) => e.name === "SIGNATURE")!.data.toString(), [loadPublicKey(pair.publicKeyPem)])).toBe(true);
+
+    const safe = await openSafeZip(result.path);
+    try {
+      expect(await verifyChecksums(safe)).toEqual({ ok: true, sha256sums: result.sha256sums });
+    } finally {
+      safe.close();
+    }
+    externalReadersAccept(result.path);
+  });
+
+  it("is byte-identical from build to build with large files too", async () => {
+    const a = readFileSync((await build("a-offline.zip")).path);
+    const b = readFileSync((await build("b-offline.zip")).path);
+    expect(a.equals(b)).toBe(true);
+  });
+
+  it("writes ZIP64 records that every reader accepts (threshold lowered so that every entry and offset needs them)", async () => {
+    const out = path.join(dir, "zip64.zip");
+    const result = await writeZip(out, [
+      ...wheelFiles.map((w) => ({ ...w, store: true })),
+      ...projectFiles.map((f) => ({ path: f.path, absPath: f.absPath })),
+      { path: "empty.txt", data: Buffer.alloc(0) },
+      ...extraEntries,
+    ], { env: {}, zip64Threshold: 0, trailer: (digests) => [{ path: "SHA256SUMS", data: Buffer.from(formatSha256Sums(digests)) }] });
+    const bytes = readFileSync(out);
+    expect(result.size).toBe(bytes.length);
+    expect(localRecords(bytes).every((l) => l.zip64)).toBe(true);
+    expect(bytes.indexOf(Buffer.from([0x50, 0x4b, 0x06, 0x06]), bytes.length - 98)).toBeGreaterThan(0); // ZIP64 end record
+    const entries = await readZip(out);
+    expect(entries.map((e) => e.name)).toEqual(sorted(["SHA256SUMS", "empty.txt", "manifest.json", ...wheelFiles.map((w) => w.path), ...projectFiles.map((f) => f.path)]));
+    expect(entries.find((e) => e.name === "wheels/beta-2.0-py3-none-any.whl")!.data.equals(readFileSync(wheelFiles[1]!.absPath))).toBe(true);
+    expect(entries.find((e) => e.name === "SHA256SUMS")!.data.toString())
+      .toBe(formatSha256Sums(entries.filter((e) => e.name !== "SHA256SUMS").map((e) => ({ path: e.name, sha256: sha256(e.data) }))));
+    const safe = await openSafeZip(out);
+    try {
+      expect(await verifyChecksums(safe)).toMatchObject({ ok: true });
+    } finally {
+      safe.close();
+    }
+    externalReadersAccept(out);
+  });
+
+  it("leaves no zip and no worker behind when a large file is missing", async () => {
+    const outDir = mkdtempSync(path.join(work, "fail-large-"));
+    const input = {
+      outPath: path.join(outDir, "x-offline.zip"), projectFiles: [], extraEntries: [],
+      wheelFiles: [...wheelFiles, { path: "wheels/zz-gone-1.0-py3-none-any.whl", absPath: path.join(dir, "gone.whl") }],
+    };
+    await expect(buildOfflineZip(input)).rejects.toThrow(/ENOENT/);
+    expect(readdirSync(outDir)).toEqual([]);
   });
 });

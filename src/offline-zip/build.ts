@@ -1,9 +1,8 @@
-import { createHash, type KeyObject } from "node:crypto";
-import { inOrder, writeDeterministicZip, type ZipEntry, type ZipFileEntry } from "../packaging/deterministic-zip.js";
+import type { KeyObject } from "node:crypto";
+import { writeZip, type ZipEntry, type ZipFileEntry } from "../packaging/deterministic-zip.js";
 import { sign } from "../signing/index.js";
-import { digestFile } from "./digest.js";
 import type { ProjectFile } from "./project-files.js";
-import { formatSha256Sums, SHA256SUMS, SIGNATURE, type Sha256Entry } from "./sha256sums.js";
+import { formatSha256Sums, SHA256SUMS, SIGNATURE } from "./sha256sums.js";
 
 export interface OfflineZipInput {
   outPath: string;
@@ -26,46 +25,34 @@ export interface OfflineZipResult {
   sha256sums: string;
 }
 
-/** Files hashed concurrently: small ones are latency-bound, one at a time. */
-const READ_AHEAD = 8;
-
-interface FileToPack {
-  path: string;
-  absPath: string;
-  executable: boolean;
-}
-
 /**
- * Writes the offline package (contract §1). Files are read twice: once to hash them, once to copy them into the
- * zip. SHA256SUMS sorts between upper-case and lower-case names, so it has to be complete before most entries are
- * written; the second read comes from the page cache, and the copy is checked against the first read's CRC-32.
+ * Writes the offline package (contract §1) reading every file once: each entry is hashed while it is copied into
+ * the zip. SHA256SUMS (and SIGNATURE, which signs it) can only be written once every other entry is hashed, so their
+ * local records come last; the central directory, which is what readers go by, lists all entries sorted by path.
  */
 export async function buildOfflineZip(input: OfflineZipInput): Promise<OfflineZipResult> {
   const generated = new Set([SHA256SUMS, SIGNATURE, ...input.extraEntries.map((e) => e.path)]);
-  const files: FileToPack[] = [
+  const entries: (ZipEntry | ZipFileEntry)[] = [
     ...input.projectFiles
       .filter((f) => !generated.has(f.path))
-      .map((f) => ({ path: f.path, absPath: f.absPath, executable: (f.mode & 0o100) !== 0 })),
-    ...input.wheelFiles.map((w) => ({ path: w.path, absPath: w.absPath, executable: false })),
+      .map((f) => ({ path: f.path, absPath: f.absPath, size: f.size, executable: (f.mode & 0o100) !== 0, store: isWheel(f.path) })),
+    ...input.wheelFiles.map((w) => ({ path: w.path, absPath: w.absPath, store: isWheel(w.path) })),
+    ...input.extraEntries.map((e) => ({ path: e.path, data: e.data, store: isWheel(e.path) })),
   ];
 
-  const sums: Sha256Entry[] = [];
-  const entries: (ZipEntry | ZipFileEntry)[] = [];
-  for await (const { file, digest } of inOrder(files, READ_AHEAD, async (f) => ({ file: f, digest: await digestFile(f.absPath) }))) {
-    sums.push({ path: file.path, sha256: digest.sha256 });
-    entries.push({ ...file, size: digest.size, crc32: digest.crc32, store: isWheel(file.path) });
-  }
-  for (const extra of input.extraEntries) {
-    sums.push({ path: extra.path, sha256: createHash("sha256").update(extra.data).digest("hex") });
-    entries.push({ ...extra, store: isWheel(extra.path) });
-  }
-
-  const sha256sums = formatSha256Sums(sums);
-  entries.push({ path: SHA256SUMS, data: Buffer.from(sha256sums) });
-  if (input.signingKey) entries.push({ path: SIGNATURE, data: Buffer.from(`${sign(Buffer.from(sha256sums), input.signingKey)}\n`) });
-
-  const size = await writeDeterministicZip(input.outPath, entries, input.env);
-  return { path: input.outPath, size, entries: entries.length, wheelCount: input.wheelFiles.length, sha256sums };
+  let sha256sums = "";
+  const zip = await writeZip(input.outPath, entries, {
+    ...(input.env ? { env: input.env } : {}),
+    trailer: (digests) => {
+      sha256sums = formatSha256Sums(digests);
+      const text = Buffer.from(sha256sums);
+      return [
+        { path: SHA256SUMS, data: text },
+        ...(input.signingKey ? [{ path: SIGNATURE, data: Buffer.from(`${sign(text, input.signingKey)}\n`) }] : []),
+      ];
+    },
+  });
+  return { path: input.outPath, size: zip.size, entries: zip.entries, wheelCount: input.wheelFiles.length, sha256sums };
 }
 
 function isWheel(entryPath: string): boolean {

@@ -5,7 +5,7 @@ import { crc32 } from "node:zlib";
 
 export interface Digest {
   sha256: string;
-  /** What the zip writer checks its copy against (cheap next to sha256). */
+  /** CRC-32 of the same bytes (cheap next to sha256). */
   crc32: number;
   size: number;
 }
