@@ -3,12 +3,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { packageRoot } from "../package-root.js";
-import { initCommand } from "./commands/init.js";
-import { keygenCommand } from "./commands/keygen.js";
-import { packageCommand } from "./commands/package.js";
-import { runCommand } from "./commands/run.js";
-import { sdkCommand } from "./commands/sdk.js";
-import { validateCommand } from "./commands/validate.js";
+import type { PackageOptions } from "./commands/package.js";
+import type { RunOptions } from "./commands/run.js";
 import { errorOutput, printOutput, type CommandOutput } from "./output.js";
 
 const version = (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
@@ -45,7 +41,7 @@ program.command("sdk")
   .description("print the path and version of the SDK wheel bundled with the CLI")
   .option("--json", "machine-readable output")
   .addHelpText("after", "\nExample:\n  pip install \"$(procvision-cli sdk --json | jq -r .path)\"")
-  .action((o: { json?: boolean }) => execute(o.json, () => sdkCommand()));
+  .action((o: { json?: boolean }) => execute(o.json, async () => (await import("./commands/sdk.js")).sdkCommand()));
 
 program.command("init <name>")
   .description("create an algorithm project that passes validate as generated")
@@ -58,7 +54,7 @@ program.command("init <name>")
   .option("--json", "machine-readable output")
   .addHelpText("after", "\nExample:\n  procvision-cli init screw-check --pids A01,A02 -v 1.2.0")
   .action((name: string, o: { dir?: string; pids?: string; version?: string; desc?: string; force?: boolean; python?: string; json?: boolean }) =>
-    execute(o.json, () => initCommand(name, o)));
+    execute(o.json, async () => (await import("./commands/init.js")).initCommand(name, o)));
 
 program.command("validate [project]")
   .description("check a project (or with --zip an offline package) by running it through the adapter")
@@ -72,7 +68,7 @@ program.command("validate [project]")
   .option("--json", "machine-readable report")
   .addHelpText("after", "\nExamples:\n  procvision-cli validate ./screw-check\n  procvision-cli validate --zip screw-check-v1.2.0-offline.zip --full")
   .action((project: string | undefined, o: { manifest?: string; zip?: string; python?: string; image?: string; pid?: string; key?: string[]; full?: boolean; json?: boolean }) =>
-    execute(o.json, () => validateCommand(project ?? ".", o)));
+    execute(o.json, async () => (await import("./commands/validate.js")).validateCommand(project ?? ".", o)));
 
 program.command("run <project>")
   .description("run pre_execute and execute on an image, as the runner does (shared memory, adapter subprocess)")
@@ -87,7 +83,7 @@ program.command("run <project>")
   .option("--python <path>", "interpreter (default: the project's .venv, else python3)")
   .option("--json", "machine-readable output")
   .addHelpText("after", "\nExample:\n  procvision-cli run ./screw-check --pid A01 --image part.jpg --params '{\"threshold\": 0.8}' --save-overlay out.png")
-  .action((project: string, o: Parameters<typeof runCommand>[1] & { json?: boolean }) => execute(o.json, () => runCommand(project, o)));
+  .action((project: string, o: RunOptions & { json?: boolean }) => execute(o.json, async () => (await import("./commands/run.js")).runCommand(project, o)));
 
 program.command("package <project>")
   .description("build the offline package: source, manifest, pinned requirements and wheels for the target")
@@ -107,14 +103,15 @@ program.command("package <project>")
   .option("--python <path>", "interpreter for pip (default: the project's .venv, else python3)")
   .option("--json", "machine-readable output")
   .addHelpText("after", "\nExamples:\n  procvision-cli package ./screw-check -w win_amd64 -p 3.10 -b cp310\n  procvision-cli package ./screw-check -w manylinux_2_28_x86_64 --sign station.key")
-  .action((project: string, o: Parameters<typeof packageCommand>[1] & { json?: boolean }) => execute(o.json, () => packageCommand(project, { ...o, ...(o.json ? {} : { progress }) })));
+  .action((project: string, o: PackageOptions & { json?: boolean }) =>
+    execute(o.json, async () => (await import("./commands/package.js")).packageCommand(project, { ...o, ...(o.json ? {} : { progress }) })));
 
 program.command("keygen")
   .description("create an ed25519 key pair for signing offline packages")
   .option("-o, --out <prefix>", "write <prefix>.key (private, 0600) and <prefix>.pub", "procvision-signing")
   .option("--force", "overwrite existing key files")
   .option("--json", "machine-readable output")
-  .action((o: { out: string; force?: boolean; json?: boolean }) => execute(o.json, () => keygenCommand(o)));
+  .action((o: { out: string; force?: boolean; json?: boolean }) => execute(o.json, async () => (await import("./commands/keygen.js")).keygenCommand(o)));
 
 try {
   await program.parseAsync(process.argv);

@@ -20,11 +20,16 @@ export function venvPython(venvDir: string): string {
   return process.platform === "win32" ? path.join(venvDir, "Scripts", "python.exe") : path.join(venvDir, "bin", "python");
 }
 
-/** `--python`, else the project's `.venv`, else `python3` on PATH; the bundled SDK is added when it is missing. */
-export async function projectPython(projectDir: string, flag?: string): Promise<ProjectPython> {
+/** `--python`, else the project's `.venv`, else `python3` on PATH. */
+export async function projectInterpreter(projectDir: string, flag?: string): Promise<Omit<ProjectPython, "pythonPath">> {
   const local = venvPython(path.join(projectDir, ".venv"));
   const [candidate, source] = flag ? [flag, "--python" as const] : existsSync(local) ? [local, ".venv" as const] : ["python3", "PATH" as const];
-  const interpreter = await resolveInterpreter(candidate);
+  return { interpreter: await resolveInterpreter(candidate), source };
+}
+
+/** The project's interpreter for running the algorithm: the bundled SDK is put on PYTHONPATH when it lacks one. */
+export async function projectPython(projectDir: string, flag?: string): Promise<ProjectPython> {
+  const { interpreter, source } = await projectInterpreter(projectDir, flag);
   const pythonPath = (await canImportSdk(interpreter.executable)) ? [] : [bundledSdkSource()];
   return { interpreter, source, pythonPath };
 }

@@ -7,7 +7,7 @@ import { buildOfflineZip, collectProjectFiles } from "../../offline-zip/index.js
 import { noWheelParagraph, parsePipNoMatch, uncoveredParagraph } from "../../packaging/no-wheel.js";
 import { pipEnv, pipFreeze, runPip } from "../../python/pip.js";
 import { localTarget } from "../../python/local-target.js";
-import { projectPython } from "../../python/project-python.js";
+import { projectInterpreter } from "../../python/project-python.js";
 import { filterFreezeOutput, formatRequirement, pinRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
 import { loadPrivateKey } from "../../signing/index.js";
@@ -153,7 +153,8 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
   const manifest: Manifest = await loadManifest(manifestPath);
   const signingKey: KeyObject | undefined = o.sign === undefined ? undefined : loadKey(o.sign);
 
-  const python = (await projectPython(projectDir, o.python)).interpreter.executable;
+  // pip and the target probe only: the SDK need not be importable by this interpreter.
+  const python = (await projectInterpreter(projectDir, o.python)).interpreter.executable;
   const resolution = resolveTarget(flagLayer(o), await readEnvFile(projectDir), await localTarget(python));
   const { target } = resolution;
 
