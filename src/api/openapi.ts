@@ -3,7 +3,8 @@ import type { RouteDoc } from "./route.js";
 import { schemas } from "./schemas.js";
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
-  return z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  return rest;
 }
 
 /** OpenAPI 3.1 document built from the same zod schemas that validate the requests. */
@@ -25,7 +26,10 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): R
       ...(parameters.length ? { parameters } : {}),
       ...(Object.keys(content).length ? { requestBody: { required: true, content } } : {}),
       ...(r.mutation ? { security: [{ bearer: [] }] } : {}),
-      responses: { "200": { description: "success", content: { "application/json": { schema: {} } } }, "4XX": errorResponse, "5XX": errorResponse },
+      responses: {
+        "200": { description: "success", content: { [r.responseType ?? "application/json"]: { schema: r.response ? jsonSchema(r.response) : {} } } },
+        "4XX": errorResponse, "5XX": errorResponse,
+      },
     };
   }
   return {

@@ -16,6 +16,10 @@ export interface RouteDoc {
   query?: z.ZodType;
   /** Non-JSON request bodies, e.g. application/zip. */
   contentTypes?: string[];
+  /** The success body (JSON), for the OpenAPI document and the API tests. */
+  response?: z.ZodType;
+  /** Non-JSON success bodies, e.g. text/event-stream. */
+  responseType?: string;
 }
 
 export interface RouteContext<B, Q> {

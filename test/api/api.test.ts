@@ -5,6 +5,8 @@ import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
+import { z } from "zod";
+import * as responses from "../../src/api/responses.js";
 import { buildApi } from "../../src/api/server.js";
 import { ensureToken } from "../../src/api/token.js";
 import { Runner } from "../../src/runner/runner.js";
@@ -64,6 +66,12 @@ async function http(method: string, route: string, init: { json?: unknown; body?
   return { status: response.status, body: parsed as Answer["body"], text, headers: response.headers };
 }
 
+/** The answer matches the response schema documented in /openapi.json. */
+function conforms(schema: z.ZodType, answer: Answer): void {
+  const parsed = schema.safeParse(answer.body);
+  expect(parsed.success, parsed.success ? "" : `${answer.text.slice(0, 300)}\n${JSON.stringify(parsed.error.issues.slice(0, 3))}`).toBe(true);
+}
+
 const upload = async (zip: string, query = "") => http("POST", `/algorithms/install${query}`, { body: await readFile(zip), type: "application/zip" });
 
 function inspectForm(fields: Record<string, string>): FormData {
@@ -82,6 +90,7 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     const health = await http("GET", "/health", { auth: null });
     expect(health.status).toBe(200);
     expect(health.body).toMatchObject({ status: "ok", packages: 0 });
+    conforms(responses.health, health);
   });
 
   it("mutations need the bearer token: 401 with 3007, and nothing happens", async () => {
@@ -98,12 +107,14 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     const installed = await upload(v1);
     expect(installed.status, installed.text).toBe(201);
     expect(installed.body).toMatchObject({ name: "algorithm-example", version: "1.0", state: "installed" });
+    conforms(responses.installResult, installed);
     const again = await upload(v1);
     expect(again.status).toBe(409);
     expect(again.body.error_code).toBe("2005");
     expect((await upload(v1, "?force=true")).status).toBe(201);
     expect(readdirSync(path.join(root, "zips", ".uploads"))).toEqual([]);
     const list = await http("GET", "/algorithms?state=installed");
+    conforms(z.array(responses.packageInfo), list);
     expect((list.body as unknown as { name: string; version: string; supported_pids: string[] }[]).map((p) => [p.name, p.version, p.supported_pids]))
       .toEqual([["algorithm-example", "1.0", ["p001", "p002"]]]);
   });
@@ -142,6 +153,7 @@ describe("HTTP API", { timeout: 120_000 }, () => {
   it("activate binds PIDs; a second version cannot take them (2006) but switch can; rollback and deactivate; all audited", async () => {
     const activated = await http("POST", "/algorithms/activate", { json: { name: "algorithm-example", version: "1.0", pids: ["p001", "p002"] }, operator: "alice" });
     expect(activated.status, activated.text).toBe(200);
+    conforms(z.array(responses.bindingChange), activated);
     const conflict = await http("POST", "/algorithms/activate", { json: { name: "algorithm-example", version: "1.1", pids: ["p001"] } });
     expect(conflict.status).toBe(409);
     expect(conflict.body.error_code).toBe("2006");
@@ -151,14 +163,20 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     expect(missing.status).toBe(404);
     expect(missing.body.error_code).toBe("3006");
 
-    expect((await http("POST", "/algorithms/switch", { json: { name: "algorithm-example", version: "1.1", pids: ["p001"] } })).status).toBe(200);
-    const bindings = (await http("GET", "/algorithms/active")).body as unknown as { pid: string; version: string }[];
+    const switched = await http("POST", "/algorithms/switch", { json: { name: "algorithm-example", version: "1.1", pids: ["p001"] } });
+    expect(switched.status).toBe(200);
+    conforms(z.array(responses.bindingChange), switched);
+    const active = await http("GET", "/algorithms/active");
+    conforms(z.array(responses.binding), active);
+    const bindings = active.body as unknown as { pid: string; version: string }[];
     expect(Object.fromEntries(bindings.map((b) => [b.pid, b.version]))).toEqual({ p001: "1.1", p002: "1.0" });
     expect((await http("POST", "/algorithms/rollback", { json: { pids: ["p001"] } })).status).toBe(200);
     const back = (await http("GET", "/algorithms/active")).body as unknown as { pid: string; version: string }[];
     expect(back.find((b) => b.pid === "p001")?.version).toBe("1.0");
 
-    const audit = (await http("GET", "/audit?limit=20")).body as unknown as { operator: string; action: string; outcome: string }[];
+    const auditAnswer = await http("GET", "/audit?limit=20");
+    conforms(z.array(responses.auditEntry), auditAnswer);
+    const audit = auditAnswer.body as unknown as { operator: string; action: string; outcome: string }[];
     expect(audit.find((a) => a.action === "activate" && a.outcome === "ok")?.operator).toBe("alice");
     expect(audit.some((a) => a.action === "activate" && a.outcome === "failed")).toBe(true);
   });
@@ -166,6 +184,7 @@ describe("HTTP API", { timeout: 120_000 }, () => {
   it("POST /inspect: multipart JPEG/PNG and raw pixels; the answer carries both calls with latency; records kept", async () => {
     const both = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "1" })) });
     expect(both.status, both.text).toBe(200);
+    conforms(responses.inspectResponse, both);
     expect(both.body).toMatchObject({ name: "algorithm-example", version: "1.0", pre_execute: { status: "OK" }, execute: { status: "OK" } });
     expect(typeof (both.body.execute as { latency_ms: number }).latency_ms).toBe("number");
     expect(typeof both.body.session_id).toBe("string");
@@ -178,7 +197,9 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     expect(raw.body.pre_execute).toBeUndefined();
     expect(raw.body.execute).toMatchObject({ status: "OK" });
 
-    const records = (await http("GET", "/records?pid=p001")).body as unknown as { pid: string; method: string; latency_ms: number }[];
+    const recordsAnswer = await http("GET", "/records?pid=p001");
+    conforms(z.array(responses.inspectionRecord), recordsAnswer);
+    const records = recordsAnswer.body as unknown as { pid: string; method: string; latency_ms: number }[];
     expect(records.map((r) => r.method).sort()).toEqual(["execute", "pre_execute"]);
   });
 
@@ -203,6 +224,7 @@ describe("HTTP API", { timeout: 120_000 }, () => {
   it("sessions: create, inspect within one, reset, end; an ended session is 3006", async () => {
     const created = await http("POST", "/sessions", { json: { pid: "p001", context: { serial: "SN-1" } } });
     expect(created.status, created.text).toBe(201);
+    conforms(responses.session, created);
     const id = String(created.body.session_id);
     expect(created.body).toMatchObject({ pid: "p001", version: "1.0", context: { serial: "SN-1" } });
     const first = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "1", session_id: id })) });
@@ -253,17 +275,22 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     expect((await http("DELETE", "/algorithms/nope/1")).body.error_code).toBe("3006");
     const forced = await http("DELETE", "/algorithms/algorithm-example/1.0?force=true");
     expect(forced.status, forced.text).toBe(200);
+    conforms(responses.uninstalled, forced);
     const left = (await http("GET", "/algorithms")).body as unknown as { version: string }[];
     expect(left.map((p) => p.version)).toEqual(["1.1"]);
   });
 
   it("start/stop a version's workers; logs and health show them", async () => {
-    expect((await http("POST", "/algorithms/algorithm-example/1.1/start")).status).toBe(200);
-    const health = (await http("GET", "/health")).body as { workers: { version: string; pid: number; state: string }[] };
+    const started = await http("POST", "/algorithms/algorithm-example/1.1/start");
+    expect(started.status).toBe(200);
+    conforms(responses.running, started);
+    const healthAnswer = await http("GET", "/health");
+    conforms(responses.health, healthAnswer);
+    const health = healthAnswer.body as { workers: { version: string; pid: number; state: string }[] };
     expect(health.workers.some((w) => w.version === "1.1" && typeof w.pid === "number")).toBe(true);
     expect((await http("POST", "/algorithms/algorithm-example/1.1/stop")).status).toBe(200);
     const logs = await http("GET", "/algorithms/algorithm-example/1.1/logs");
-    expect(Array.isArray(logs.body.lines)).toBe(true);
+    conforms(responses.logLines, logs);
     expect((await http("POST", "/algorithms/nope/1/start")).body.error_code).toBe("3006");
   });
 
@@ -277,6 +304,9 @@ describe("HTTP API", { timeout: 120_000 }, () => {
       ["/inspect", "post"], ["/records", "get"], ["/audit", "get"], ["/algorithms/{name}/{version}/logs", "get"], ["/events", "get"]] as const) {
       expect(doc.paths[route]?.[method], `${method} ${route}`).toBeDefined();
     }
+    // Every JSON route documents its answer's schema.
+    const documented = doc.paths["/inspect"]?.post as { responses: Record<string, { content: Record<string, { schema: Record<string, unknown> }> }> };
+    expect(documented.responses["200"]?.content["application/json"]?.schema.properties).toHaveProperty("session_id");
     expect((await http("POST", "/algorithms/activate", { json: { name: "algorithm-example", version: "1.1", pids: ["p001"] } })).status).toBe(200);
     expect((await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001" })) })).status).toBe(200);
     const metrics = await http("GET", "/metrics");
@@ -293,6 +323,7 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     const report = await http("POST", "/algorithms/validate", { json: { name: "algorithm-example", version: "1.1" } });
     expect(report.status, report.text).toBe(200);
     expect(report.body).toMatchObject({ summary: { status: "PASS" } });
+    conforms(responses.validationReport, report);
   });
 
   it("the token file is private", () => {

@@ -5,10 +5,12 @@ import path from "node:path";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { FastifyInstance } from "fastify";
+import { z } from "zod";
 import { ErrorCode } from "../../errors/codes.js";
 import { ProcVisionError } from "../../errors/procvision-error.js";
 import { route, type RouteDoc } from "../route.js";
 import type { RunnerPort } from "../runner-port.js";
+import * as responses from "../responses.js";
 import { schemas } from "../schemas.js";
 
 const truthy = (v: string | undefined) => v === "true" || v === "1";
@@ -47,13 +49,13 @@ async function zipInsideRoot(root: string, given: string): Promise<string> {
 }
 
 export function algorithmRoutes(app: FastifyInstance, docs: RouteDoc[], runner: RunnerPort, uploadLimit: number): void {
-  route(app, docs, { method: "GET", url: "/algorithms", summary: "installed packages (filter by state, name)", mutation: false, query: schemas.listQuery },
+  route(app, docs, { method: "GET", url: "/algorithms", summary: "installed packages (filter by state, name)", mutation: false, query: schemas.listQuery, response: z.array(responses.packageInfo) },
     ({ query }) => runner.list({ ...(query.state ? { state: query.state } : {}), ...(query.name ? { name: query.name } : {}) }));
-  route(app, docs, { method: "GET", url: "/algorithms/active", summary: "PID bindings", mutation: false }, () => runner.active());
+  route(app, docs, { method: "GET", url: "/algorithms/active", summary: "PID bindings", mutation: false, response: z.array(responses.binding) }, () => runner.active());
 
   route(app, docs, {
     method: "POST", url: "/algorithms/install", summary: "install an offline zip: body application/zip, or JSON {path} inside zips/", mutation: true,
-    query: schemas.force, contentTypes: ["application/zip", "application/json"],
+    query: schemas.force, contentTypes: ["application/zip", "application/json"], response: responses.installResult,
   }, async ({ request, query, operator, reply }) => {
     const force = truthy(query.force);
     const contentType = String(request.headers["content-type"] ?? "").split(";")[0]?.trim();
@@ -81,22 +83,22 @@ export function algorithmRoutes(app: FastifyInstance, docs: RouteDoc[], runner: 
     return result;
   });
 
-  route(app, docs, { method: "POST", url: "/algorithms/validate", summary: "run the smoke checks of an installed version again", mutation: true, body: schemas.nameVersion },
+  route(app, docs, { method: "POST", url: "/algorithms/validate", summary: "run the smoke checks of an installed version again", mutation: true, body: schemas.nameVersion, response: responses.validationReport },
     ({ body, operator }) => runner.validate(body.name, body.version, { operator }));
-  route(app, docs, { method: "POST", url: "/algorithms/activate", summary: "bind PIDs to a version (2006 when bound elsewhere)", mutation: true, body: schemas.bind },
+  route(app, docs, { method: "POST", url: "/algorithms/activate", summary: "bind PIDs to a version (2006 when bound elsewhere)", mutation: true, body: schemas.bind, response: z.array(responses.bindingChange) },
     ({ body, operator }) => runner.activate(body.name, body.version, body.pids, { operator }));
-  route(app, docs, { method: "POST", url: "/algorithms/switch", summary: "rebind PIDs to another version with zero downtime", mutation: true, body: schemas.bind },
+  route(app, docs, { method: "POST", url: "/algorithms/switch", summary: "rebind PIDs to another version with zero downtime", mutation: true, body: schemas.bind, response: z.array(responses.bindingChange) },
     ({ body, operator }) => runner.switch(body.name, body.version, body.pids, { operator }));
-  route(app, docs, { method: "POST", url: "/algorithms/rollback", summary: "switch PIDs back to their previous version", mutation: true, body: schemas.pids },
+  route(app, docs, { method: "POST", url: "/algorithms/rollback", summary: "switch PIDs back to their previous version", mutation: true, body: schemas.pids, response: z.array(responses.bindingChange) },
     ({ body, operator }) => runner.rollback(body.pids, { operator }));
-  route(app, docs, { method: "POST", url: "/algorithms/deactivate", summary: "unbind PIDs", mutation: true, body: schemas.pids },
+  route(app, docs, { method: "POST", url: "/algorithms/deactivate", summary: "unbind PIDs", mutation: true, body: schemas.pids, response: z.array(responses.bindingChange) },
     ({ body, operator }) => runner.deactivate(body.pids, { operator }));
-  route(app, docs, { method: "DELETE", url: "/algorithms/{name}/{version}", summary: "uninstall (2007 when active or in use, unless force)", mutation: true, query: schemas.force },
+  route(app, docs, { method: "DELETE", url: "/algorithms/{name}/{version}", summary: "uninstall (2007 when active or in use, unless force)", mutation: true, query: schemas.force, response: responses.uninstalled },
     ({ params, query, operator }) => runner.uninstall(params.name ?? "", params.version ?? "", { force: truthy(query.force), operator }));
-  route(app, docs, { method: "POST", url: "/algorithms/{name}/{version}/start", summary: "start the version's workers", mutation: true },
+  route(app, docs, { method: "POST", url: "/algorithms/{name}/{version}/start", summary: "start the version's workers", mutation: true, response: responses.running },
     ({ params, operator }) => runner.start(params.name ?? "", params.version ?? "", { operator }));
-  route(app, docs, { method: "POST", url: "/algorithms/{name}/{version}/stop", summary: "drain and stop the version's workers", mutation: true },
+  route(app, docs, { method: "POST", url: "/algorithms/{name}/{version}/stop", summary: "drain and stop the version's workers", mutation: true, response: responses.running },
     ({ params, operator }) => runner.stop(params.name ?? "", params.version ?? "", { operator }));
-  route(app, docs, { method: "GET", url: "/algorithms/{name}/{version}/logs", summary: "the tail of the workers' stderr log", mutation: false, query: schemas.logsQuery },
+  route(app, docs, { method: "GET", url: "/algorithms/{name}/{version}/logs", summary: "the tail of the workers' stderr log", mutation: false, query: schemas.logsQuery, response: responses.logLines },
     async ({ params, query }) => ({ lines: await runner.logs(params.name ?? "", params.version ?? "", query.lines ? { lines: query.lines } : {}) }));
 }

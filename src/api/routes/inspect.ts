@@ -5,6 +5,7 @@ import { ProcVisionError } from "../../errors/procvision-error.js";
 import { parseInput, route, type RouteDoc } from "../route.js";
 import type { RunnerInspectRequest } from "../../runner/runner.js";
 import type { RunnerPort } from "../runner-port.js";
+import * as responses from "../responses.js";
 import { schemas, type InspectFields } from "../schemas.js";
 
 function userParams(text: string | undefined): Record<string, unknown> {
@@ -50,20 +51,20 @@ function rawImage(fields: InspectFields, data: Buffer): RunnerInspectRequest["im
 }
 
 export function inspectRoutes(app: FastifyInstance, docs: RouteDoc[], runner: RunnerPort): void {
-  route(app, docs, { method: "POST", url: "/sessions", summary: "start an inspection flow for a PID", mutation: true, body: schemas.session },
+  route(app, docs, { method: "POST", url: "/sessions", summary: "start an inspection flow for a PID", mutation: true, body: schemas.session, response: responses.session },
     async ({ body, reply }) => {
       reply.code(201);
       return runner.createSession(body.pid, body.context);
     });
-  route(app, docs, { method: "POST", url: "/sessions/{id}/reset", summary: "clear a session's state", mutation: true },
+  route(app, docs, { method: "POST", url: "/sessions/{id}/reset", summary: "clear a session's state", mutation: true, response: responses.session },
     ({ params }) => runner.resetSession(params.id ?? ""));
-  route(app, docs, { method: "DELETE", url: "/sessions/{id}", summary: "end a session", mutation: true },
+  route(app, docs, { method: "DELETE", url: "/sessions/{id}", summary: "end a session", mutation: true, response: responses.session },
     ({ params }) => runner.endSession(params.id ?? ""));
 
   route(app, docs, {
     method: "POST", url: "/inspect", mutation: true, query: schemas.inspectFields.partial(),
     summary: "pre_execute and/or execute a step on an image: multipart (file field image + text fields) or raw pixels (application/octet-stream + query)",
-    contentTypes: ["multipart/form-data", "application/octet-stream"],
+    contentTypes: ["multipart/form-data", "application/octet-stream"], response: responses.inspectResponse,
   }, async ({ request }) => {
     let fields: InspectFields;
     let image: RunnerInspectRequest["image"];

@@ -1,23 +1,25 @@
 import type { FastifyInstance } from "fastify";
+import { z } from "zod";
 import { route, type RouteDoc } from "../route.js";
 import type { RunnerEvent, RunnerPort } from "../runner-port.js";
+import * as responses from "../responses.js";
 import { schemas } from "../schemas.js";
 
 const definedOnly = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Record<string, string | number>;
 
 export function observeRoutes(app: FastifyInstance, docs: RouteDoc[], runner: RunnerPort): void {
-  route(app, docs, { method: "GET", url: "/health", summary: "liveness and a summary of packages and workers", mutation: false },
+  route(app, docs, { method: "GET", url: "/health", summary: "liveness and a summary of packages and workers", mutation: false, response: responses.health },
     async () => ({ status: "ok", ...(await runner.status() as object) }));
-  route(app, docs, { method: "GET", url: "/metrics", summary: "Prometheus metrics", mutation: false }, async ({ reply }) => {
+  route(app, docs, { method: "GET", url: "/metrics", summary: "Prometheus metrics", mutation: false, responseType: "text/plain" }, async ({ reply }) => {
     const { contentType, body } = await runner.metrics();
     return reply.type(contentType).send(body);
   });
-  route(app, docs, { method: "GET", url: "/records", summary: "inspection records, newest first", mutation: false, query: schemas.recordsQuery },
+  route(app, docs, { method: "GET", url: "/records", summary: "inspection records, newest first", mutation: false, query: schemas.recordsQuery, response: z.array(responses.inspectionRecord) },
     ({ query }) => runner.records(definedOnly(query)));
-  route(app, docs, { method: "GET", url: "/audit", summary: "audit log of every mutation, newest first", mutation: false, query: schemas.auditQuery },
+  route(app, docs, { method: "GET", url: "/audit", summary: "audit log of every mutation, newest first", mutation: false, query: schemas.auditQuery, response: z.array(responses.auditEntry) },
     ({ query }) => runner.audit(definedOnly(query)));
 
-  route(app, docs, { method: "GET", url: "/events", summary: "server-sent events: state changes, worker events, installs, inspections", mutation: false },
+  route(app, docs, { method: "GET", url: "/events", summary: "server-sent events: state changes, worker events, installs, inspections", mutation: false, responseType: "text/event-stream" },
     ({ request, reply }) => {
       reply.hijack();
       const res = reply.raw;

@@ -1,0 +1,72 @@
+import { z } from "zod";
+
+// The bodies the API answers with: documented in /openapi.json and checked against real answers by the API tests.
+// Objects stay open (`looseObject`): a client must not break when a field is added.
+
+const check = z.looseObject({ name: z.string(), result: z.enum(["PASS", "FAIL"]), message: z.string() });
+export const validationReport = z.looseObject({
+  summary: z.looseObject({ status: z.enum(["PASS", "FAIL"]), passed: z.number().int(), failed: z.number().int() }),
+  checks: z.array(check),
+});
+
+const ref = z.looseObject({ name: z.string(), version: z.string() });
+
+export const packageInfo = z.looseObject({
+  name: z.string(),
+  version: z.string(),
+  state: z.enum(["installing", "installed", "invalid", "removing"]),
+  supported_pids: z.array(z.string()),
+  active_pids: z.array(z.string()),
+  running: z.boolean(),
+  installed_at: z.string().nullable(),
+  zip_sha256: z.string().nullable(),
+  validation: validationReport.nullable(),
+  warnings: z.array(z.string()),
+});
+
+export const installResult = z.looseObject({
+  name: z.string(), version: z.string(), state: z.enum(["installed", "invalid"]), zip_sha256: z.string(),
+  validation: validationReport, warnings: z.array(z.string()), signed: z.enum(["verified", "unverified", "unsigned"]),
+  size_bytes: z.number(), duration_ms: z.number(),
+});
+
+export const binding = z.looseObject({ pid: z.string(), name: z.string(), version: z.string(), since: z.string() });
+export const bindingChange = z.looseObject({ pid: z.string(), to: ref.nullable(), from: ref.nullable() });
+
+export const session = z.looseObject({
+  session_id: z.string(), pid: z.string(), name: z.string(), version: z.string(),
+  context: z.record(z.string(), z.unknown()), state: z.record(z.string(), z.unknown()), created_at: z.string(), last_used_at: z.string(),
+});
+
+const callResult = z.looseObject({
+  status: z.string(), message: z.string(), error_code: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()), debug: z.record(z.string(), z.unknown()), latency_ms: z.number(),
+});
+export const inspectResponse = z.looseObject({
+  session_id: z.string(), name: z.string(), version: z.string(), pre_execute: callResult.optional(), execute: callResult.optional(),
+});
+
+export const inspectionRecord = z.looseObject({
+  id: z.number().int(), time: z.string(), pid: z.string(), session_id: z.string().nullable(), step_index: z.number().int().nullable(),
+  method: z.string(), name: z.string(), version: z.string(), status: z.string(), error_code: z.string().nullable(),
+  result_status: z.string().nullable(), ng_reason: z.string().nullable(), defect_count: z.number().int(),
+  position_count: z.number().int(), calibration_count: z.number().int(), latency_ms: z.number(),
+});
+
+export const auditEntry = z.looseObject({
+  id: z.number().int(), time: z.string(), operator: z.string(), action: z.string(), target: z.string(),
+  outcome: z.enum(["ok", "failed", "invalid"]), error_code: z.string().nullable(), detail: z.string().nullable(),
+});
+
+export const health = z.looseObject({
+  status: z.literal("ok"), packages: z.number().int(), bindings: z.array(binding),
+  pools: z.array(z.looseObject({ name: z.string(), version: z.string(), state: z.string(), circuit: z.string(), sessions: z.number().int() })),
+  workers: z.array(z.looseObject({
+    name: z.string(), version: z.string(), pid: z.number().int().nullable(), state: z.string(), uptime_ms: z.number().nullable(),
+    restarts: z.number().int(), heartbeat_age_ms: z.number().nullable(), circuit: z.string(),
+  })),
+});
+
+export const running = z.looseObject({ name: z.string(), version: z.string(), running: z.boolean() });
+export const uninstalled = z.looseObject({ name: z.string(), version: z.string(), deactivated: z.array(z.string()) });
+export const logLines = z.looseObject({ lines: z.array(z.string()) });
