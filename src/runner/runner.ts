@@ -676,26 +676,37 @@ export function hosted(pkg: PackageRecord): HostedPackage {
   };
 }
 
+/** Raw pixels as callers describe them: channels and color space as plain values, checked here (1002). */
+interface LooseRaw {
+  width: number;
+  height: number;
+  channels?: number;
+  color_space?: string;
+}
+
 /**
- * Library input of inspect: the supervisor's request, with raw pixels' channels and color space as plain values
- * (checked here, 1002 when unsupported) since they come from callers' JSON.
+ * Library input of inspect: raw pixels (`data`), pixels written straight into the worker's shared memory by a
+ * `fill(target)` callback (no intermediate copy; it may run again for a retry), or a JPEG/PNG by `path` or `bytes`.
  */
 export type RunnerInspectRequest = Omit<InspectRequest, "image" | "camera_id"> & {
-  image: { data: Uint8Array; width: number; height: number; channels?: number; color_space?: string } | { path: string } | { bytes: Uint8Array };
+  image: (LooseRaw & { data: Uint8Array }) | (LooseRaw & { fill: (target: Buffer) => void }) | { path: string } | { bytes: Uint8Array };
 };
+
+function checkedRaw(image: LooseRaw): { channels?: 1 | 3; color_space?: "RGB" | "BGR" | "GRAY" } {
+  const { channels, color_space: colorSpace } = image;
+  if (channels !== undefined && channels !== 1 && channels !== 3) {
+    throw new ProcVisionError(ErrorCode.image_load_failed, `channels must be 1 or 3, got ${channels}`, { hint: "send GRAY (1) or RGB/BGR (3) pixels" });
+  }
+  if (colorSpace !== undefined && colorSpace !== "RGB" && colorSpace !== "BGR" && colorSpace !== "GRAY") {
+    throw new ProcVisionError(ErrorCode.image_load_failed, `color_space must be RGB, BGR or GRAY, got ${colorSpace}`, { hint: "RGB is the default for 3 channels" });
+  }
+  return { ...(channels ? { channels } : {}), ...(colorSpace ? { color_space: colorSpace } : {}) };
+}
 
 function toSupervisorRequest(r: RunnerInspectRequest): InspectRequest {
   const image = r.image;
-  if ("data" in image) {
-    const { channels, color_space: colorSpace } = image;
-    if (channels !== undefined && channels !== 1 && channels !== 3) {
-      throw new ProcVisionError(ErrorCode.image_load_failed, `channels must be 1 or 3, got ${channels}`, { hint: "send GRAY (1) or RGB/BGR (3) pixels" });
-    }
-    if (colorSpace !== undefined && colorSpace !== "RGB" && colorSpace !== "BGR" && colorSpace !== "GRAY") {
-      throw new ProcVisionError(ErrorCode.image_load_failed, `color_space must be RGB, BGR or GRAY, got ${colorSpace}`, { hint: "RGB is the default for 3 channels" });
-    }
-    return { ...r, image: { data: image.data, width: image.width, height: image.height, ...(channels ? { channels } : {}), ...(colorSpace ? { color_space: colorSpace } : {}) } };
-  }
+  if ("data" in image) return { ...r, image: { data: image.data, width: image.width, height: image.height, ...checkedRaw(image) } };
+  if ("fill" in image) return { ...r, image: { fill: image.fill, width: image.width, height: image.height, ...checkedRaw(image) } };
   return { ...r, image };
 }
 

@@ -9,9 +9,15 @@ import type { InspectImage } from "./types.js";
 
 export type FrameEncoding = "raw" | "jpeg" | "png";
 
+/** Pixels the caller writes into the segment itself (see `FilledPixels`). */
+export interface InPlacePayload {
+  byteLength: number;
+  fill: (target: Buffer) => void;
+}
+
 /** An image ready for a segment: decoded once per request, written into whichever worker's slot runs the call. */
 export interface PreparedImage {
-  payload: Buffer;
+  payload: Buffer | InPlacePayload;
   width: number;
   height: number;
   channels: 1 | 3;
@@ -30,10 +36,14 @@ function asBuffer(data: Uint8Array): Buffer {
   return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function checkRaw(data: Uint8Array, width: number, height: number, channels: 1 | 3 | undefined): 1 | 3 {
+function checkSize(width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
     throw imageError(`image width and height must be positive integers, got ${width}×${height}`);
   }
+}
+
+function checkRaw(data: Uint8Array, width: number, height: number, channels: 1 | 3 | undefined): 1 | 3 {
+  checkSize(width, height);
   const inferred = channels ?? (data.byteLength === width * height ? 1 : 3);
   if (inferred !== 1 && inferred !== 3) throw imageError(`image channels must be 1 or 3, got ${String(channels)}`);
   const expected = width * height * inferred;
@@ -49,6 +59,19 @@ function checkRaw(data: Uint8Array, width: number, height: number, channels: 1 |
  * want file bytes; an input file already in that format is passed as is. Failures are 1002 request errors.
  */
 export async function prepareImage(input: InspectImage, encoding: FrameEncoding, cameraId = "cam-0"): Promise<PreparedImage> {
+  if ("fill" in input) {
+    const channels = input.channels ?? 3;
+    if (channels !== 1 && channels !== 3) throw imageError(`image channels must be 1 or 3, got ${String(channels)}`);
+    checkSize(input.width, input.height);
+    const colorSpace = input.color_space ?? (channels === 1 ? "GRAY" : "RGB");
+    const payload = { byteLength: input.width * input.height * channels, fill: input.fill };
+    const raw = { width: input.width, height: input.height, channels, colorSpace, cameraId } as const;
+    if (encoding === "raw") return { ...raw, payload, encoding };
+    // Encoders need the pixels in hand: fill a buffer once, then encode it.
+    const pixels = Buffer.alloc(payload.byteLength);
+    input.fill(pixels);
+    return encodeRaw({ ...raw, payload: pixels }, encoding);
+  }
   if ("data" in input) {
     const channels = checkRaw(input.data, input.width, input.height, input.channels);
     const colorSpace = input.color_space ?? (channels === 1 ? "GRAY" : "RGB");
@@ -66,7 +89,7 @@ export async function prepareImage(input: InspectImage, encoding: FrameEncoding,
   return encodeRaw({ ...base, payload: decoded.data }, encoding);
 }
 
-async function encodeRaw(image: Omit<PreparedImage, "encoding">, encoding: "jpeg" | "png"): Promise<PreparedImage> {
+async function encodeRaw(image: Omit<PreparedImage, "encoding" | "payload"> & { payload: Buffer }, encoding: "jpeg" | "png"): Promise<PreparedImage> {
   let pixels = image.payload;
   if (image.colorSpace === "BGR") {
     // Encoders take RGB; the encoded frame is always RGB.
@@ -86,14 +109,27 @@ async function encodeRaw(image: Omit<PreparedImage, "encoding">, encoding: "jpeg
 /** Publishes `image` in `segment` and returns the image_meta that names exactly this frame. */
 export function writeImage(segment: Segment, image: PreparedImage): ImageMeta {
   const timestampMs = Date.now();
-  const { sequence } = segment.write(image.payload, {
+  const frame = {
     width: image.width,
     height: image.height,
     channels: image.channels,
     colorSpace: ColorSpace[image.colorSpace],
     encoding: Encoding[image.encoding],
     timestampMs,
-  });
+  };
+  const { payload } = image;
+  let sequence: number;
+  if (Buffer.isBuffer(payload)) {
+    ({ sequence } = segment.write(payload, frame));
+  } else {
+    if (payload.byteLength > segment.capacity) throw imageError(`a ${payload.byteLength}-byte frame does not fit the ${segment.capacity}-byte segment`);
+    try {
+      payload.fill(segment.payload().subarray(0, payload.byteLength));
+    } catch (err) {
+      throw imageError(`the image's fill callback failed: ${(err as Error).message}`);
+    }
+    ({ sequence } = segment.commit(frame, payload.byteLength));
+  }
   return {
     width: image.width,
     height: image.height,

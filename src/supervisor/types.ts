@@ -40,8 +40,22 @@ export interface RawPixels {
   color_space?: "RGB" | "BGR" | "GRAY";
 }
 
-/** Raw pixels, or a JPEG/PNG file / its bytes (decoded by the runner). */
-export type InspectImage = RawPixels | { path: string } | { bytes: Uint8Array };
+/**
+ * Raw pixels written by the caller straight into the worker's shared memory: `fill` gets the segment's payload
+ * (width × height × channels bytes) when the call is dispatched, so a camera frame is copied once, into its final
+ * place. It may be called again for a retry on another worker, so it must write the same pixels every time.
+ */
+export interface FilledPixels {
+  fill: (target: Buffer) => void;
+  width: number;
+  height: number;
+  /** Default 3. */
+  channels?: 1 | 3;
+  color_space?: "RGB" | "BGR" | "GRAY";
+}
+
+/** Raw pixels (a buffer, or written in place by `fill`), or a JPEG/PNG file / its bytes (decoded by the runner). */
+export type InspectImage = RawPixels | FilledPixels | { path: string } | { bytes: Uint8Array };
 
 export interface InspectRequest {
   pid: string;

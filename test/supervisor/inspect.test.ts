@@ -15,6 +15,26 @@ function track(h: Harness): Harness {
 }
 
 describe("Supervisor inspections with real workers", () => {
+  it("writes pixels in place through a fill callback into the worker's segment, and reports a failing fill as that call's 1002", async () => {
+    const pkg = makePackage();
+    const h = track(makeSupervisor(fastConfig(), { p001: pkg.spec }));
+    await h.sup.ensureRunning(pkg.spec);
+    const source = rawImage(10, 4);
+    const sizes: number[] = [];
+    const fill = (target: Buffer) => {
+      sizes.push(target.length);
+      source.data.forEach((v, i) => (target[i] = v));
+    };
+    const res = await h.sup.inspect({ pid: "p001", step_index: 1, method: "execute", image: { fill, width: 10, height: 4 } });
+    expect(res.execute?.data).toMatchObject({ shape: [4, 10, 3], checksum: [...source.data].reduce((a, b) => a + b, 0) });
+    expect(sizes).toEqual([10 * 4 * 3]);
+    // The frame is written when the call is dispatched: a failing fill is that call's 1002, not the request's.
+    const failed = await h.sup.inspect({ pid: "p001", step_index: 1, method: "execute", image: { fill: () => { throw new Error("camera unplugged"); }, width: 10, height: 4 } });
+    expect(failed.execute).toMatchObject({ status: "ERROR", error_code: "1002", message: expect.stringMatching(/camera unplugged/) as unknown });
+    const png = await h.sup.inspect({ pid: "p001", step_index: 1, method: "execute", image: { fill, width: 10, height: 4, channels: 3 } });
+    expect(png.execute?.status).toBe("OK");
+  });
+
   it("runs pre_execute then execute in one session, image through shared memory, defaults filled, recorded", async () => {
     const pkg = makePackage();
     const h = track(makeSupervisor(fastConfig(), { p001: pkg.spec }));
