@@ -4,8 +4,8 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
-import { Runner } from "../../src/runner/runner.js";
-import { EXAMPLE, exampleZip } from "../helpers/store.js";
+import { Runner } from "../../../src/runner/runner.js";
+import { EXAMPLE, exampleZip } from "../../helpers/store.js";
 
 export interface SoakOptions {
   minutes: number;

@@ -1,4 +1,4 @@
-// `npm run soak -- --minutes N [--out report.json]`: the soak of test/soak/soak.ts with its report printed.
+// `npm run soak -- --minutes N [--out report.json]`: the soak of test/heavy/soak/soak.ts with its report printed.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
