@@ -745,7 +745,9 @@ function lineLogger(log: (line: string) => void, min: keyof typeof LOG_LEVELS): 
   return {
     log(level, message, fields) {
       if (LOG_LEVELS[level] < LOG_LEVELS[min]) return;
-      log(`${level} ${message}${fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ""}`);
+      // The message already names the event and the package; the rest of the fields add detail.
+      const { event: _event, type: _type, key: _key, ...detail } = fields ?? {};
+      log(`${level} ${message}${Object.keys(detail).length > 0 ? ` ${JSON.stringify(detail)}` : ""}`);
     },
   };
 }
