@@ -2,19 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { encodeFrame, FrameDecoder } from "../src/protocol/frame-codec.js";
 import { parseWorkerMessage } from "../src/protocol/messages.js";
+import { chunked } from "./helpers/chunked.js";
 
 const jsonObject = fc.dictionary(fc.string(), fc.jsonValue(), { maxKeys: 8 });
-
-function chunked(buf: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of [...points, buf.length]) {
-    out.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  return out;
-}
 
 function rawFrame(body: Buffer, length = body.length): Buffer {
   const head = Buffer.alloc(4);

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
 import { ProcVisionError } from "../errors/procvision-error.js";
+import { memoizeProbe } from "./memo.js";
 
 const run = promisify(execFile);
 
@@ -14,8 +15,6 @@ export interface Interpreter {
   tag: string;
 }
 
-const cache = new Map<string, Promise<Interpreter>>();
-
 const PROBE = "import sys, platform; print(sys.executable); print(platform.python_version()); print(sys.implementation.name)";
 
 /**
@@ -23,14 +22,10 @@ const PROBE = "import sys, platform; print(sys.executable); print(platform.pytho
  * resolving its symlink would leave the venv. A command on PATH is asked for `sys.executable`, which goes past shims.
  */
 export function resolveInterpreter(candidate = "python3"): Promise<Interpreter> {
-  let found = cache.get(candidate);
-  if (!found) {
-    found = probe(candidate);
-    cache.set(candidate, found);
-    found.catch(() => cache.delete(candidate));
-  }
-  return found;
+  return probeOnce(candidate);
 }
+
+const probeOnce = memoizeProbe(probe);
 
 async function probe(candidate: string): Promise<Interpreter> {
   const isPath = candidate.includes("/") || candidate.includes("\\");

@@ -5,20 +5,12 @@ import { ProcVisionError } from "../errors/procvision-error.js";
 import type { TargetEnvFile } from "../target-env/schema.js";
 import { INTERPRETER_PROBE, interpreterTarget } from "../wheel-tags/probe.js";
 import type { WheelTarget } from "../wheel-tags/supported.js";
+import { memoizeProbe } from "./memo.js";
 
 const run = promisify(execFile);
-const cache = new Map<string, Promise<WheelTarget>>();
 
 /** What wheels a real interpreter accepts, asked of the interpreter itself (never guessed from the host). */
-export function localTarget(python: string): Promise<WheelTarget> {
-  let found = cache.get(python);
-  if (!found) {
-    found = probeTarget(python);
-    cache.set(python, found);
-    found.catch(() => cache.delete(python));
-  }
-  return found;
-}
+export const localTarget = memoizeProbe(probeTarget);
 
 async function probeTarget(python: string): Promise<WheelTarget> {
   let stdout: string;

@@ -126,7 +126,6 @@ export class Runner {
    * (start, exit, restart, heartbeat, breaker, retry), `session`, and `inspection` (one per recorded call).
    */
   readonly events = new EventEmitter();
-  private interpreterProbe: Promise<{ executable: string; target: WheelTarget }> | undefined;
   private closed = false;
 
   private constructor(
@@ -286,15 +285,10 @@ export class Runner {
     });
   }
 
-  private interpreter(): Promise<{ executable: string; target: WheelTarget }> {
-    this.interpreterProbe ??= (async () => {
-      const { executable } = await resolveInterpreter(this.config.python ?? "python3");
-      return { executable, target: await localTarget(executable) };
-    })();
-    this.interpreterProbe.catch(() => {
-      this.interpreterProbe = undefined;
-    });
-    return this.interpreterProbe;
+  /** Both probes are memoized per process: a station's interpreter is asked once. */
+  private async interpreter(): Promise<{ executable: string; target: WheelTarget }> {
+    const { executable } = await resolveInterpreter(this.config.python ?? "python3");
+    return { executable, target: await localTarget(executable) };
   }
 
   private async releaseForReinstall(pkg: PackageRecord): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Manifest } from "../manifest/index.js";
 import type { ValidationReport } from "../validate/report.js";
 import type { Statement } from "better-sqlite3";
+import type { SessionRecord as LiveSession } from "../supervisor/sessions.js";
 import type { Db } from "./db.js";
 
 /*
@@ -53,16 +54,8 @@ export interface HistoryEntry {
   operator: string;
 }
 
-export interface SessionRecord {
-  id: string;
-  pid: string;
-  name: string;
-  version: string;
-  context: Record<string, unknown>;
-  state: Record<string, unknown>;
-  created_at: string;
-  last_used_at: string;
-}
+/** A session row: the supervisor's session record with its times as ISO strings. */
+export type SessionRecord = Omit<LiveSession, "created_at" | "last_used_at"> & { created_at: string; last_used_at: string };
 
 export type AuditOutcome = "ok" | "failed" | "invalid";
 

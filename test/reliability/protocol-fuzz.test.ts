@@ -15,6 +15,7 @@ import type { PackageSpec } from "../../src/supervisor/types.js";
 import { Worker } from "../../src/worker/worker.js";
 import { fixture } from "../helpers/python.js";
 import { fastConfig, makeSupervisor, rawImage, waitFor } from "../supervisor/helpers.js";
+import { chunked } from "../helpers/chunked.js";
 
 const FUZZ_WORKER = fixture(path.join("reliability", "fuzz-worker.mjs"));
 const work = mkdtempSync(path.join(tmpdir(), "pv-rel-fuzz-"));
@@ -36,18 +37,6 @@ const workerFrame = fc.oneof(
   }),
   fc.record({ type: fc.constant("shutdown"), status: fc.constant("OK") }),
 );
-
-/** Splits a buffer at the given cut points (any number, any place, including 1-byte pieces). */
-function chunked(buf: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (buf.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of [...points, buf.length]) {
-    out.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  return out;
-}
 
 const isCoded = (err: unknown): boolean => err instanceof ProcVisionError && err.code === "3002";
 

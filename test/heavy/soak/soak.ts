@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
+import { stats } from "../../../bench/stats.js";
 import { Runner } from "../../../src/runner/runner.js";
 import { EXAMPLE, exampleZip } from "../../helpers/store.js";
 
@@ -34,10 +35,6 @@ export interface SoakReport {
 
 const PIDS_A = ["p001", "p002"];
 const PID_B = "p101";
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 /** Worker processes (adapters) still children of this process, from /proc (tsx's esbuild service is not one). */
 function children(): number[] {
@@ -154,10 +151,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 
   await Promise.all([...Array.from({ length: o.clients ?? 4 }, (_, n) => client(n)), chaos(), switcher(), sampler()]);
   await runner.close();
-  latencies.sort((x, y) => x - y);
+  const latency = stats(latencies);
   const report: SoakReport = {
     minutes: o.minutes, calls, ok, failures,
-    latency_ms: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? 0 },
+    latency_ms: { p50: latency.p50, p99: latency.p99, max: Math.max(0, ...latencies) },
     kills, switches, rss_mb: rss,
     end: { open_fds_growth: fds() - fdsBefore, worker_processes: children().length, shm_segments: segments() },
   };
