@@ -26,11 +26,18 @@ export function findUv(envPath: string | undefined = process.env.PATH): string |
   return undefined;
 }
 
-export type InstallerChoice = { kind: "uv"; uv: string } | { kind: "pip" };
+export type InstallerChoice = { kind: "builtin" } | { kind: "uv"; uv: string } | { kind: "pip" };
 
-/** `installer` of runner_config.json: auto takes uv when it is on PATH; uv without uv is a configuration error. */
-export function chooseInstaller(setting: "auto" | "uv" | "pip", uv: string | undefined): InstallerChoice {
+export type InstallerSetting = "auto" | "builtin" | "uv" | "pip";
+
+/**
+ * `installer` of runner_config.json. auto is the runner's own wheel installer (no pip or uv involved, every core) on
+ * POSIX; on Windows, where scripts need .exe launchers it does not write, uv when on PATH, else pip. uv without uv
+ * is a configuration error.
+ */
+export function chooseInstaller(setting: InstallerSetting, uv: string | undefined, platform: NodeJS.Platform = process.platform): InstallerChoice {
   if (setting === "pip") return { kind: "pip" };
+  if (setting === "builtin" || (setting === "auto" && platform !== "win32")) return { kind: "builtin" };
   if (uv !== undefined) return { kind: "uv", uv };
   if (setting === "auto") return { kind: "pip" };
   throw new ProcVisionError(ErrorCode.install_failed, "runner_config.json sets installer \"uv\" but uv is not on PATH", {

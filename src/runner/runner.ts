@@ -12,6 +12,7 @@ import { loadPublicKey } from "../signing/index.js";
 import { openDb } from "../store/db.js";
 import { notFound, planBinding, planPrune, planRollback, refLabel, requireActivatable, type PackageRef } from "../store/decisions.js";
 import { noopHost, type HostedPackage, type PackageHost } from "../store/host.js";
+import { BytecodeCompiler } from "../store/install/bytecode.js";
 import { installPackage, packagePython, removeVersion, type InstallResult } from "../store/install/pipeline.js";
 import { pausePoint } from "../store/install/pause.js";
 import { smokeCheck } from "../store/install/smoke.js";
@@ -120,6 +121,10 @@ export class Runner {
   private readonly packagesQueue = new SerialQueue();
   private readonly bindingsQueue = new SerialQueue();
   private readonly draining = new Set<Promise<void>>();
+  /** Bytecode of installed packages, compiled in the background after each install. */
+  private readonly bytecode = new BytecodeCompiler((outcome) => {
+    if (outcome.warning !== undefined) this.log(`${outcome.dir}: ${outcome.warning}`);
+  });
   /**
    * One `event` per state change, for the console and `GET /events`: `{type, time, ...}` with type `audit` (every
    * mutation: operator, action, target, outcome), `package` (a version's workers start, drain, stop), `worker`
@@ -264,6 +269,7 @@ export class Runner {
             interpreter: () => this.interpreter(),
             installer: () => chooseInstaller(this.config.installer, findUv()),
             releaseForReinstall: (pkg) => this.releaseForReinstall(pkg),
+            bytecode: this.bytecode,
           }, {
             zipPath, force: options.force === true, operator,
             onIdentified: (ref) => {
@@ -310,7 +316,7 @@ export class Runner {
         const pkg = versions.find((p) => p.version === version)!;
         try {
           await this.host.drainAndStop(hosted(pkg));
-          await removeVersion(this.layout, this.repository, pkg);
+          await removeVersion(this.layout, this.repository, this.bytecode, pkg);
           this.log(`removed ${refLabel(pkg)} (keep_versions ${this.config.keep_versions})`);
           this.audit_(operator, "prune", refLabel(pkg), "ok", undefined, `keep_versions ${this.config.keep_versions}`);
         } catch (err) {
@@ -498,7 +504,7 @@ export class Runner {
       await this.host.drainAndStop(hosted(pkg));
       const lock = await acquireLock(this.layout.lock, LOCK_WAIT_MS);
       try {
-        await removeVersion(this.layout, this.repository, pkg);
+        await removeVersion(this.layout, this.repository, this.bytecode, pkg);
       } finally {
         await lock.release();
       }
@@ -602,12 +608,21 @@ export class Runner {
 
   // ---- lifecycle ----------------------------------------------------------------------------------------------------
 
-  /** Waits for queued work and background drains, then closes the database. */
+  /**
+   * Waits until the background bytecode compile of every installed package is done (installs return before it:
+   * see BytecodeCompiler). Tests and benchmarks use it; a station never needs to.
+   */
+  async bytecodeSettled(): Promise<void> {
+    await this.bytecode.settled();
+  }
+
+  /** Waits for queued work and background drains, stops background compiles, then closes the database. */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.watcher?.close();
     await this.packagesQueue.idle();
     await this.bindingsQueue.idle();
+    await this.bytecode.stopAll();
     await Promise.allSettled([...this.draining]);
     await this.supervisor?.stopAll();
     this.recorder.flush();

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, openSync, readSync } from "node:fs";
 import { chmod, mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 import { Readable } from "node:stream";
@@ -8,7 +8,7 @@ import yauzl, { type Entry, type ZipFile } from "yauzl";
 import { packagePath, packageRoot } from "./layout.js";
 import {
   checkCollisions, checkEntries, checkEntryCount, DEFAULT_SAFE_ZIP_LIMITS, entryError, zipError,
-  type CentralEntry, type SafeZipLimits,
+  type CentralEntry, type CheckedEntry, type SafeZipLimits,
 } from "./rules.js";
 
 export interface SafeEntry {
@@ -64,7 +64,11 @@ export class SafeZip {
     const { entry, raw } = this.fileEntry(p);
     let source: Readable;
     try {
-      source = await this.zip.openReadStreamPromise(raw);
+      // A stored entry is a byte range of the file: read it in big chunks (yauzl's stream reads 64 KiB at a time).
+      const slice = raw.compressionMethod === 0 ? await this.storedSlice(p) : undefined;
+      if (slice === undefined) source = await this.zip.openReadStreamPromise(raw);
+      else if (slice.size === 0) source = Readable.from([]);
+      else source = createReadStream(slice.file, { start: slice.start, end: slice.start + slice.size - 1, highWaterMark: 1024 * 1024 });
     } catch (err) {
       throw entryError(entry.zipPath, `cannot be read (${(err as Error).message})`);
     }
@@ -84,15 +88,16 @@ export class SafeZip {
   }
 
   /**
-   * Extracts the package into `dir`, which must be empty or absent (so nothing already there, such as a planted
+   * Extracts the package (the entries `include` accepts) into `dir`, which must be empty or absent (so nothing already there, such as a planted
    * symlink, can redirect a write). Files get mode 0644, or 0755 when executable in the zip. On failure the partial
    * tree stays for the caller to remove.
    */
-  async extractTo(dir: string): Promise<void> {
+  async extractTo(dir: string, include: (entry: SafeEntry) => boolean = () => true): Promise<void> {
     const root = path.resolve(dir);
     await mkdir(root, { recursive: true });
     if ((await readdir(root)).length > 0) throw new Error(`extractTo needs an empty directory, ${root} is not`);
     for (const entry of this.entries.values()) {
+      if (!include(entry)) continue;
       const target = path.resolve(root, ...entry.path.split("/"));
       // Names were checked at open; this guards against a gap in those rules.
       if (!target.startsWith(root + path.sep)) throw entryError(entry.zipPath, `would be written outside ${root}`);
@@ -113,11 +118,18 @@ export class SafeZip {
    * The outer CRC is not checked here (SHA256SUMS covers the file). Close the result when done.
    */
   async openNestedZip(p: string, maxInflateBytes = 64 * 1024 * 1024): Promise<ZipFile> {
-    const { entry, raw } = this.fileEntry(p);
     const options = { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true } as const;
-    if (raw.compressionMethod !== 0) return yauzl.fromBufferPromise(await this.readBuffer(p, maxInflateBytes), options);
+    const slice = await this.storedSlice(p);
+    if (slice === undefined) return yauzl.fromBufferPromise(await this.readBuffer(p, maxInflateBytes), options);
+    return yauzl.fromRandomAccessReaderPromise(new FileSliceReader(slice.file, slice.start), slice.size, options);
+  }
+
+  /** Where a stored (uncompressed) entry's bytes lie in the zip file, to be read in place; undefined when deflated. */
+  async storedSlice(p: string): Promise<FileSlice | undefined> {
+    const { entry, raw } = this.fileEntry(p);
+    if (raw.compressionMethod !== 0) return undefined;
     const { fileDataStart } = await this.zip.readLocalFileHeaderPromise(raw, { minimal: true });
-    return yauzl.fromRandomAccessReaderPromise(new FileSliceReader(this.file, fileDataStart), entry.size, options);
+    return { file: this.file, start: fileDataStart, size: entry.size };
   }
 
   close(): void {
@@ -125,8 +137,22 @@ export class SafeZip {
   }
 }
 
-/** Reads a byte range of a file as if it were a file of its own (a stored zip entry). */
+/** A byte range of a file that is a file of its own: a whole file, or a stored zip entry inside another zip. */
+export interface FileSlice {
+  file: string;
+  start: number;
+  size: number;
+}
+
+/**
+ * Reads a byte range of a file as if it were a file of its own (a stored zip entry). yauzl reads a central
+ * directory in pieces of tens of bytes, and its default opens a stream for each: small reads here are served from
+ * one 256 KiB read-ahead block of an open descriptor (a wheel's central directory is then a handful of reads).
+ */
 class FileSliceReader extends yauzl.RandomAccessReader {
+  #fd: number | undefined;
+  #block: { start: number; data: Buffer } | undefined;
+
   constructor(private readonly file: string, private readonly base: number) {
     super();
   }
@@ -134,7 +160,51 @@ class FileSliceReader extends yauzl.RandomAccessReader {
   override _readStreamForRange(start: number, end: number): Readable {
     return createReadStream(this.file, { start: this.base + start, end: this.base + end - 1 });
   }
+
+  override read(buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null) => void): void {
+    try {
+      const at = this.base + position;
+      let block = this.#block;
+      if (length > READ_AHEAD) {
+        this.#fill(buffer, offset, length, at);
+      } else {
+        if (block === undefined || at < block.start || at + length > block.start + block.data.length) {
+          const data = Buffer.allocUnsafe(READ_AHEAD);
+          block = { start: at, data: data.subarray(0, readSync(this.#open(), data, 0, READ_AHEAD, at)) };
+          this.#block = block;
+        }
+        if (at + length > block.start + block.data.length) throw new Error(`unexpected end of ${this.file}`);
+        block.data.copy(buffer, offset, at - block.start, at - block.start + length);
+      }
+    } catch (err) {
+      process.nextTick(callback, err as Error);
+      return;
+    }
+    process.nextTick(callback, null);
+  }
+
+  #open(): number {
+    this.#fd ??= openSync(this.file, "r");
+    return this.#fd;
+  }
+
+  #fill(buffer: Buffer, offset: number, length: number, at: number): void {
+    for (let done = 0; done < length;) {
+      const n = readSync(this.#open(), buffer, offset + done, length - done, at + done);
+      if (n === 0) throw new Error(`unexpected end of ${this.file}`);
+      done += n;
+    }
+  }
+
+  override close(callback: (err: Error | null) => void): void {
+    if (this.#fd !== undefined) closeSync(this.#fd);
+    this.#fd = undefined;
+    this.#block = undefined;
+    setImmediate(() => callback(null));
+  }
 }
+
+const READ_AHEAD = 256 * 1024;
 
 function centralEntry(e: Entry): CentralEntry {
   return {
@@ -152,6 +222,37 @@ async function readCentralDirectory(zip: ZipFile, zipPath: string): Promise<Entr
     throw zipError(`${zipPath}: central directory entry ${entries.length + 1}: ${(err as Error).message}`);
   }
   return entries;
+}
+
+/** One entry of a zip opened with `openCheckedZip`: what the rules made of it, and yauzl's record to read it. */
+export interface CheckedZipEntry {
+  checked: CheckedEntry;
+  raw: Entry;
+}
+
+/**
+ * Opens a zip that is a file or a slice of one (a wheel inside a package) after checking its whole central directory
+ * with the package rules (unsafe names, symlinks, duplicates, encryption, limits, bombs → 2001). Close `zip` when done.
+ */
+export async function openCheckedZip(slice: FileSlice, limits: Partial<SafeZipLimits> = {}): Promise<{ zip: ZipFile; entries: CheckedZipEntry[] }> {
+  const lim: SafeZipLimits = { ...DEFAULT_SAFE_ZIP_LIMITS, ...limits };
+  const options = { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true } as const;
+  let zip: ZipFile;
+  try {
+    zip = await yauzl.fromRandomAccessReaderPromise(new FileSliceReader(slice.file, slice.start), slice.size, options);
+  } catch (err) {
+    throw zipError(`${slice.file} is not a readable zip: ${(err as Error).message}`);
+  }
+  try {
+    checkEntryCount(zip.entryCount, lim);
+    const raws = await readCentralDirectory(zip, slice.file);
+    const checked = checkEntries(raws.map(centralEntry), lim);
+    checkCollisions(checked.map((c) => ({ path: c.isDirectory ? c.name.slice(0, -1) : c.name, zipPath: c.name, isDirectory: c.isDirectory })));
+    return { zip, entries: checked.map((c, i) => ({ checked: c, raw: raws[i]! })) };
+  } catch (err) {
+    zip.close();
+    throw err;
+  }
 }
 
 /**

@@ -25,36 +25,41 @@ export function metadataIdentity(text: string): { name?: string; version?: strin
   return out;
 }
 
+/** A wheel's METADATA text, or why it is not the distribution its file name says. */
+export type WheelMetadataRead = { ok: true; text: string } | { ok: false; problem: string };
+
 /**
- * Why `wheels/<file>` is not the distribution its file name says, or null: it must be a readable zip with exactly one
- * `*.dist-info/METADATA` whose Name and Version match the file name. pip and uv refuse such a wheel only deep inside
- * the install; a wheel named `numpy-…` that installs something else is a forged package.
+ * Reads `wheels/<file>`'s METADATA and checks it is the distribution its file name says: a readable zip with exactly
+ * one `*.dist-info/METADATA` whose Name and Version match the file name. pip and uv refuse such a wheel only deep
+ * inside the install; a wheel named `numpy-…` that installs something else is a forged package. Null for a file
+ * name that is not a wheel's (reported elsewhere).
  */
-export async function wheelMetadataProblem(zip: SafeZip, wheelPath: string): Promise<string | null> {
+export async function readWheelMetadata(zip: SafeZip, wheelPath: string): Promise<WheelMetadataRead | null> {
   const parsed = parseWheelFilename(wheelPath);
-  if (!parsed.ok) return null; // reported as a bad file name elsewhere
+  if (!parsed.ok) return null;
+  const problem = (text: string): WheelMetadataRead => ({ ok: false, problem: text });
   const file = parsed.wheel.fileName;
   let nested: ZipFile;
   try {
     nested = await zip.openNestedZip(wheelPath);
   } catch (err) {
-    return `${file} is not a readable wheel (${(err as Error).message})`;
+    return problem(`${file} is not a readable wheel (${(err as Error).message})`);
   }
   try {
     const found: Entry[] = [];
     try {
       for await (const entry of nested.eachEntry()) if (METADATA.test(entry.fileName)) found.push(entry);
     } catch (err) {
-      return `${file} is not a readable wheel (${(err as Error).message})`;
+      return problem(`${file} is not a readable wheel (${(err as Error).message})`);
     }
-    if (found.length !== 1) return `${file} has ${found.length === 0 ? "no" : found.length} *.dist-info/METADATA (a wheel has exactly one)`;
+    if (found.length !== 1) return problem(`${file} has ${found.length === 0 ? "no" : found.length} *.dist-info/METADATA (a wheel has exactly one)`);
     const meta = found[0]!;
-    if (meta.uncompressedSize > METADATA_LIMIT) return `${file}: ${meta.fileName} is ${meta.uncompressedSize} bytes, more than ${METADATA_LIMIT} allowed`;
+    if (meta.uncompressedSize > METADATA_LIMIT) return problem(`${file}: ${meta.fileName} is ${meta.uncompressedSize} bytes, more than ${METADATA_LIMIT} allowed`);
     let text: string;
     try {
       text = await readEntry(nested, meta);
     } catch (err) {
-      return `${file}: ${meta.fileName} cannot be read (${(err as Error).message})`;
+      return problem(`${file}: ${meta.fileName} cannot be read (${(err as Error).message})`);
     }
     const { name, version } = metadataIdentity(text);
     const sameName = name !== undefined && normalizeName(name) === parsed.wheel.normalizedName;
@@ -65,20 +70,23 @@ export async function wheelMetadataProblem(zip: SafeZip, wheelPath: string): Pro
       sameVersion = false;
     }
     if (!sameName || !sameVersion) {
-      return `${file} is named ${parsed.wheel.distribution} ${parsed.wheel.version} but its METADATA says ${name ?? "(no Name)"} ${version ?? "(no Version)"}`;
+      return problem(`${file} is named ${parsed.wheel.distribution} ${parsed.wheel.version} but its METADATA says ${name ?? "(no Name)"} ${version ?? "(no Version)"}`);
     }
-    return null;
+    return { ok: true, text };
   } finally {
     nested.close();
   }
 }
 
-/** Every wheel's METADATA against its file name; the problems, in order (empty when all agree). */
-export async function wheelMetadataProblems(zip: SafeZip, wheelPaths: readonly string[]): Promise<string[]> {
+/** Every wheel's METADATA (by wheel file name) and the problems, in order (empty when all agree with their names). */
+export async function readWheelsMetadata(zip: SafeZip, wheelPaths: readonly string[]): Promise<{ problems: string[]; metadata: Map<string, string> }> {
   const problems: string[] = [];
+  const metadata = new Map<string, string>();
   for (const p of wheelPaths) {
-    const problem = await wheelMetadataProblem(zip, p);
-    if (problem !== null) problems.push(problem);
+    const read = await readWheelMetadata(zip, p);
+    if (read === null) continue;
+    if (read.ok) metadata.set(p.slice(p.lastIndexOf("/") + 1), read.text);
+    else problems.push(read.problem);
   }
-  return problems;
+  return { problems, metadata };
 }

@@ -1,14 +1,16 @@
 import { mkdtemp, rm } from "node:fs/promises";
+import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { isProcVisionError } from "../errors/procvision-error.js";
-import { createVenv, installFromWheels } from "../install/venv.js";
+import { createVenv, hermeticInstallEnv } from "../install/venv.js";
+import { installWheels } from "../wheel-install/index.js";
 import { validateManifest } from "../manifest/index.js";
 import { SHA256SUMS, SIGNATURE } from "../offline-zip/index.js";
 import { localTarget } from "../python/local-target.js";
 import { resolveInterpreter } from "../python/interpreter.js";
 import { formatRequirement, sanitizeRequirements, type Requirement } from "../requirements/index.js";
-import { MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, openSafeZip, verifyChecksums, wheelMetadataProblems, type SafeZip } from "../safe-zip/index.js";
+import { MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, openSafeZip, verifyChecksums, readWheelsMetadata, type SafeZip } from "../safe-zip/index.js";
 import { loadPublicKey, verify } from "../signing/index.js";
 import { parseTargetEnv, resolveTarget } from "../target-env/index.js";
 import { matchRequirementsToWheels, parseWheelFilename, supportedTags, wheelSupported, type WheelTarget } from "../wheel-tags/index.js";
@@ -116,7 +118,7 @@ export async function zipChecks(options: ZipCheckOptions): Promise<Check[]> {
 
     const wheels = wheelNames(zip);
     const badNames = wheels.filter((w) => !parseWheelFilename(w).ok);
-    const forged = await wheelMetadataProblems(zip, wheels.map((w) => `wheels/${w}`));
+    const { problems: forged, metadata } = await readWheelsMetadata(zip, wheels.map((w) => `wheels/${w}`));
     if (wheels.length === 0) checks.push(fail("zip_wheels", "no wheels/*.whl in the zip: package without --skip-download, or fill wheels/"));
     else if (badNames.length > 0) checks.push(fail("zip_wheels", `not valid wheel file names: ${badNames.join(", ")}`));
     else if (forged.length > 0) checks.push(fail("zip_wheels", `wheels that are not what their file names say: ${forged.join("; ")}`));
@@ -142,7 +144,7 @@ export async function zipChecks(options: ZipCheckOptions): Promise<Check[]> {
 
     if (options.full) {
       const staticOk = manifestOk && checks.every((c) => c.result === "PASS");
-      if (staticOk) checks.push(...await installAndSmoke(zip, python, options));
+      if (staticOk) checks.push(...await installAndSmoke(zip, python, { requirements: requirements ?? [], metadata }, options));
     }
     return checks;
   } finally {
@@ -150,8 +152,11 @@ export async function zipChecks(options: ZipCheckOptions): Promise<Check[]> {
   }
 }
 
-/** zip_install and zip_smoke: extract, venv from the zip's wheels only (no index), smoke checks in that venv. */
-async function installAndSmoke(zip: SafeZip, python: string, options: ZipCheckOptions): Promise<Check[]> {
+/**
+ * zip_install and zip_smoke: extract, venv from the zip's wheels only with the runner's own installer (what a station
+ * does by default), smoke checks in that venv.
+ */
+async function installAndSmoke(zip: SafeZip, python: string, plan: { requirements: Requirement[]; metadata: ReadonlyMap<string, string> }, options: ZipCheckOptions): Promise<Check[]> {
   const work = await mkdtemp(path.join(os.tmpdir(), "procvision-validate-"));
   try {
     const packageDir = path.join(work, "package");
@@ -159,8 +164,10 @@ async function installAndSmoke(zip: SafeZip, python: string, options: ZipCheckOp
     let venvPython: string;
     try {
       venvPython = await createVenv(python, path.join(packageDir, "venv"));
-      await installFromWheels({
-        basePython: python, venvPython, wheelsDir: path.join(packageDir, "wheels"), requirementsFile: path.join(packageDir, "requirements.txt"),
+      const wheelsDir = path.join(packageDir, "wheels");
+      await installWheels({
+        venvPython, requirements: plan.requirements, metadata: plan.metadata, target: await localTarget(python), env: hermeticInstallEnv(),
+        wheels: wheelNames(zip).map((file) => ({ file, slice: { file: path.join(wheelsDir, file), start: 0, size: statSync(path.join(wheelsDir, file)).size } })),
       });
     } catch (err) {
       return [fail("zip_install", `${(err as Error).message}${isProcVisionError(err) && err.hint ? ` (${err.hint})` : ""}`)];

@@ -1,7 +1,7 @@
 import { eq, explain, rcompare, satisfies } from "@renovatebot/pep440";
 import { evaluateMarker, type MarkerEnvironment } from "../requirements/markers.js";
 import type { Requirement } from "../requirements/parse.js";
-import { parseWheelFilename } from "./filename.js";
+import { parseWheelFilename, type WheelFilename } from "./filename.js";
 import { pythonVersionParts, supportedTags, type WheelTarget } from "./supported.js";
 
 export interface RequirementMatch {
@@ -30,12 +30,34 @@ export function markerEnvironment(target: Pick<WheelTarget, "pythonVersion" | "p
   return systems.size === 1 && only !== undefined ? { ...env, ...only } : env;
 }
 
-function versionMatches(requirement: Requirement, version: string): boolean {
+/** Whether a wheel version satisfies a requirement's specifier (a pin accepts local builds of that version). */
+export function versionMatches(requirement: Requirement, version: string): boolean {
   const pin = requirement.pinnedVersion;
   if (pin === undefined) return requirement.specifier === "" || satisfies(version, requirement.specifier);
   if (requirement.specifier.startsWith("===")) return version === pin;
   // PEP 440: a pin without a local label (==2.5.1) also accepts local builds (2.5.1+cu121).
   return eq(explain(pin)?.local ? version : explain(version)?.public ?? version, pin);
+}
+
+export interface RankedWheel {
+  file: string;
+  wheel: WheelFilename;
+  /** The wheel's best tag's place in the target's preference order (0 = best); Infinity when no tag fits. */
+  rank: number;
+}
+
+/** The wheels among `wheelFileNames` (other names are ignored), each ranked for the target. */
+export function rankWheels(wheelFileNames: readonly string[], target: WheelTarget): RankedWheel[] {
+  const rank = new Map(supportedTags(target).map((tag, index) => [tag, index]));
+  return wheelFileNames.flatMap((file) => {
+    const parsed = parseWheelFilename(file);
+    return parsed.ok ? [{ file, wheel: parsed.wheel, rank: Math.min(...parsed.wheel.tags.map((t) => rank.get(t) ?? Infinity)) }] : [];
+  });
+}
+
+/** Best first: the highest version, then the best tag (packaging's preference order). */
+export function byPreference(a: RankedWheel, b: RankedWheel): number {
+  return rcompare(a.wheel.version, b.wheel.version) || a.rank - b.rank;
 }
 
 /**
@@ -48,13 +70,8 @@ export function matchRequirementsToWheels(
   wheelFileNames: readonly string[],
   target: WheelTarget,
 ): RequirementMatch[] {
-  const rank = new Map(supportedTags(target).map((tag, index) => [tag, index]));
   const env = markerEnvironment(target);
-  // A wheel's rank is its best tag's place in the target's preference order; Infinity when no tag fits.
-  const wheels = wheelFileNames.flatMap((file) => {
-    const parsed = parseWheelFilename(file);
-    return parsed.ok ? [{ file, wheel: parsed.wheel, rank: Math.min(...parsed.wheel.tags.map((t) => rank.get(t) ?? Infinity)) }] : [];
-  });
+  const wheels = rankWheels(wheelFileNames, target);
 
   return requirements.map((requirement) => {
     if (requirement.marker !== undefined && !evaluateMarker(requirement.marker, env)) {
@@ -63,7 +80,7 @@ export function matchRequirementsToWheels(
     const named = wheels.filter((w) => w.wheel.normalizedName === requirement.normalizedName && versionMatches(requirement, w.wheel.version));
     const fitting = named
       .filter((w) => w.rank !== Infinity)
-      .sort((a, b) => rcompare(a.wheel.version, b.wheel.version) || a.rank - b.rank);
+      .sort(byPreference);
     const candidates = named.filter((w) => w.rank === Infinity).map((w) => w.file);
     const [best] = fitting;
     if (best) return { requirement, applies: true, wheel: best.file, candidates };

@@ -165,9 +165,13 @@ describe("checkCompatibility", () => {
 });
 
 describe("installer choice", () => {
-  it("auto takes uv when on PATH, pip otherwise; uv without uv is an error", () => {
-    expect(chooseInstaller("auto", "/usr/bin/uv")).toEqual({ kind: "uv", uv: "/usr/bin/uv" });
-    expect(chooseInstaller("auto", undefined)).toEqual({ kind: "pip" });
+  it("auto is the builtin installer on POSIX; on Windows uv when on PATH, pip otherwise; uv without uv is an error", () => {
+    expect(chooseInstaller("auto", "/usr/bin/uv", "linux")).toEqual({ kind: "builtin" });
+    expect(chooseInstaller("auto", undefined, "darwin")).toEqual({ kind: "builtin" });
+    expect(chooseInstaller("auto", "C:\\uv.exe", "win32")).toEqual({ kind: "uv", uv: "C:\\uv.exe" });
+    expect(chooseInstaller("auto", undefined, "win32")).toEqual({ kind: "pip" });
+    expect(chooseInstaller("builtin", undefined, "win32")).toEqual({ kind: "builtin" });
+    expect(chooseInstaller("uv", "/usr/bin/uv")).toEqual({ kind: "uv", uv: "/usr/bin/uv" });
     expect(chooseInstaller("pip", "/usr/bin/uv")).toEqual({ kind: "pip" });
     expect(codeOf(() => chooseInstaller("uv", undefined))).toBe("2005");
   });

@@ -2,7 +2,7 @@
  * Install phases at which a crash test can stop the process (env PROCVISION_TEST_PAUSE=<phase>): it prints
  * `paused <phase>` and waits forever for the test's SIGKILL. A no-op otherwise.
  */
-export const INSTALL_PHASES = ["registered-installing", "extracted", "venv", "wheels", "compiled", "smoked", "archived", "finished", "removing"] as const;
+export const INSTALL_PHASES = ["registered-installing", "extracted", "venv", "wheels", "smoked", "archived", "finished", "removing"] as const;
 export type InstallPhase = (typeof INSTALL_PHASES)[number];
 
 /** Binding changes: workers started but PIDs not yet rebound; rebound (and audited, in one transaction). */

@@ -4,7 +4,7 @@ import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/inde
 import type { InstallerChoice } from "../../install/uv.js";
 import { digestFile } from "../../offline-zip/index.js";
 import { venvPython as venvPythonOf } from "../../python/project-python.js";
-import { wheelMetadataProblems, type SafeZip } from "../../safe-zip/index.js";
+import { readWheelsMetadata, type SafeZip } from "../../safe-zip/index.js";
 import type { ValidationReport } from "../../validate/report.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
 import type { PackageRef } from "../decisions.js";
@@ -12,7 +12,8 @@ import { archivedZip, packageDir, type StoreLayout } from "../layout.js";
 import { removePackageFiles } from "../recovery.js";
 import type { PackageRecord, Repository } from "../repository.js";
 import { checkCompatibility } from "./compatibility.js";
-import { compileBytecode, createPackageVenv, directorySize, extractPackage, installWheels } from "./deploy.js";
+import type { BytecodeCompiler } from "./bytecode.js";
+import { createPackageVenv, directorySize, extractPackage, installWheels, storedWheels } from "./deploy.js";
 import { checkIntegrity, type IntegrityPolicy } from "./integrity.js";
 import { openPackage } from "./open.js";
 import { pausePoint } from "./pause.js";
@@ -27,6 +28,8 @@ export interface InstallEnvironment {
   installer: () => InstallerChoice;
   /** Frees an existing version for a forced reinstall (stop its workers); refuses with 2007 when it is bound. */
   releaseForReinstall: (pkg: PackageRecord) => Promise<void>;
+  /** Compiles the rest of an installed package's bytecode after the install returns. */
+  bytecode: BytecodeCompiler;
 }
 
 export interface InstallRequest {
@@ -52,8 +55,8 @@ export interface InstallResult {
   duration_ms: number;
 }
 
-const wheelFilesOf = (zip: SafeZip): string[] =>
-  [...zip.entries.values()].filter((e) => !e.isDirectory && /^wheels\/[^/]+$/.test(e.path)).map((e) => e.path.slice("wheels/".length));
+const wheelPathsOf = (zip: SafeZip): string[] =>
+  [...zip.entries.values()].filter((e) => !e.isDirectory && /^wheels\/[^/]+$/.test(e.path)).map((e) => e.path);
 
 const optionalText = async (zip: SafeZip, p: string): Promise<string | null> => (zip.entries.has(p) ? zip.readText(p, 1024 * 1024) : null);
 
@@ -67,8 +70,9 @@ async function archive(source: string, target: string): Promise<void> {
 }
 
 /** Deletes a version crash-safely: the `removing` row outlives a crash and recovery finishes the job. */
-export async function removeVersion(layout: StoreLayout, repo: Repository, pkg: PackageRecord): Promise<void> {
+export async function removeVersion(layout: StoreLayout, repo: Repository, bytecode: BytecodeCompiler, pkg: PackageRecord): Promise<void> {
   repo.setState(pkg.name, pkg.version, "removing");
+  await bytecode.stop(pkg.dir);
   await pausePoint("removing");
   await removePackageFiles(layout, pkg);
   repo.deletePackage(pkg.name, pkg.version);
@@ -98,12 +102,12 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
     const interpreter = await env.interpreter();
     const plan = checkCompatibility({
       requirementsText: await optionalText(zip, "requirements.txt"),
-      wheelFiles: wheelFilesOf(zip),
+      wheelFiles: wheelPathsOf(zip).map((p) => p.slice("wheels/".length)),
       interpreter: interpreter.target,
       interpreterPath: interpreter.executable,
       envFileText: await optionalText(zip, ".procvision_env.json"),
     });
-    const forged = await wheelMetadataProblems(zip, wheelFilesOf(zip).map((w) => `wheels/${w}`));
+    const { problems: forged, metadata } = await readWheelsMetadata(zip, wheelPathsOf(zip));
     if (forged.length > 0) {
       throw new ProcVisionError(ErrorCode.wheels_missing, `wheels/ holds wheels that are not what their file names say: ${forged.join("; ")}`, {
         hint: "the package was forged or built wrongly: rebuild it with procvision-cli package from the original wheels",
@@ -119,7 +123,7 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
     }
     if (existing !== undefined) {
       await env.releaseForReinstall(existing);
-      await removeVersion(env.layout, env.repo, existing);
+      await removeVersion(env.layout, env.repo, env.bytecode, existing);
     }
 
     const zipSha256 = (await digestFile(source)).sha256;
@@ -128,26 +132,32 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
     await pausePoint("registered-installing");
     try {
       await rm(dir, { recursive: true, force: true }); // ours now: the row claims it
-      await extractPackage(zip, dir);
+      // The builtin installer reads stored wheels straight from the zip: only pip/uv need them on disk.
+      const inPlace = installer.kind === "builtin" ? await storedWheels(zip, wheelPathsOf(zip)) : new Map();
+      const wheels = await extractPackage(zip, dir, inPlace);
       await pausePoint("extracted");
       const python = await createPackageVenv(interpreter.executable, dir);
       await pausePoint("venv");
-      await installWheels({ basePython: interpreter.executable, venvPython: python, dir, requirementsText: plan.requirementsText, installer });
+      await installWheels({
+        basePython: interpreter.executable, venvPython: python, dir, requirementsText: plan.requirementsText, requirements: plan.requirements,
+        installer, wheels, metadata, target: interpreter.target,
+      });
       // The archived zip keeps the wheels: a second copy next to the venv would double the disk use (PyTorch: GBs).
       await rm(path.join(dir, "wheels"), { recursive: true, force: true });
       await pausePoint("wheels");
-      const compileWarning = await compileBytecode(python, dir);
-      await pausePoint("compiled");
+      // Python writes the bytecode of what the smoke check imports (what a worker imports at start-up); the rest is
+      // compiled in the background once the package is registered.
       const validation = await smokeCheck(dir, python);
       await pausePoint("smoked");
       const zipPath = archivedZip(env.layout, ref.name, ref.version);
       await archive(source, zipPath);
       await pausePoint("archived");
-      const warnings = [...integrity.warnings, ...plan.warnings, ...(compileWarning ? [compileWarning] : [])];
+      const warnings = [...integrity.warnings, ...plan.warnings];
       const state = validation.summary.status === "PASS" ? "installed" as const : "invalid" as const;
       const size = await directorySize(dir);
       env.repo.finishInstall(ref.name, ref.version, { state, zip_path: zipPath, validation, warnings, size_bytes: size });
       await pausePoint("finished");
+      if (state === "installed") env.bytecode.start(dir, python);
       return {
         ...ref, state, dir, zip_path: zipPath, zip_sha256: zipSha256, validation, warnings, signed: integrity.signed, size_bytes: size,
         duration_ms: Math.round(performance.now() - started),
