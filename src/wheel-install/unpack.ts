@@ -245,7 +245,9 @@ async function finishWheel(wheel: OpenedWheel, scheme: InstallScheme): Promise<v
   await add(path.join(distInfoDir, "INSTALLER"), `${INSTALLER_NAME}\n`, 0o644);
   if (wheel.source.requested) await add(path.join(distInfoDir, "REQUESTED"), "", 0o644);
   rows.push({ path: `${wheel.distInfo}/RECORD`, hash: "", size: "" });
-  await writeFile(path.join(distInfoDir, "RECORD"), formatRecord(rows), { mode: 0o644 });
+  // A wheel that ships its own INSTALLER (or RECORD rows for it) was overwritten above: one row per path, ours.
+  const byPath = new Map(rows.map((r) => [r.path, r]));
+  await writeFile(path.join(distInfoDir, "RECORD"), formatRecord([...byPath.values()]), { mode: 0o644 });
 }
 
 export interface UnpackResult {

@@ -188,6 +188,15 @@ describe("the builtin wheel installer places every part of a wheel", () => {
     expect(record.map((r) => r.path)).toEqual(expect.arrayContaining(["demo/__init__.py", "demo-1.0.dist-info/INSTALLER", "demo-1.0.dist-info/REQUESTED", "demo-1.0.dist-info/RECORD"]));
   });
 
+  it("a wheel that ships its own INSTALLER gets ours, listed once in RECORD", async () => {
+    const v = await venv("own-installer");
+    await unpackWheels([writeWheel("own.whl", demoWheel([], { "demo-1.0.dist-info/INSTALLER": "someone-else\n" }))], v.scheme);
+    const distInfo = path.join(v.scheme.paths.platlib, "demo-1.0.dist-info");
+    expect(readFileSync(path.join(distInfo, "INSTALLER"), "utf8")).toBe(`${INSTALLER_NAME}\n`);
+    const rows = parseRecord(readFileSync(path.join(distInfo, "RECORD"), "utf8")).filter((r) => r.path === "demo-1.0.dist-info/INSTALLER");
+    expect(rows).toEqual([{ path: "demo-1.0.dist-info/INSTALLER", hash: sha(path.join(distInfo, "INSTALLER")), size: "11" }]);
+  });
+
   it("writes the same bytes whichever way an entry goes (main thread, thread pool, stream)", async () => {
     const a = await venv("tuning-default");
     const b = await venv("tuning-small");
