@@ -47,9 +47,20 @@ const CONSOLE_FILES: Record<string, string> = {
 const CONTENT_TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8" };
 
 /** The HTTP API (contract §7 Interfaces) and the web console, over a runner. Not listening yet: call `listen`. */
+function noSchemaCompiler(): () => never {
+  return () => {
+    throw new Error("fastify route schemas are not used here: declare request schemas with zod in the route (src/api/route.ts)");
+  };
+}
+
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const imageLimit = options.imageLimitBytes ?? 128 * 1024 * 1024;
-  const app = Fastify({ logger: false, bodyLimit: imageLimit, forceCloseConnections: true });
+  const app = Fastify({
+    logger: false, bodyLimit: imageLimit, forceCloseConnections: true,
+    // Requests are checked with zod (route.ts) and replies are plain JSON: fastify's own schema compilers (ajv and
+    // fast-json-stringify, ~130 modules and ~2 MB resident in an idle runner) would never run, so they never load.
+    schemaController: { compilersFactory: { buildValidator: noSchemaCompiler, buildSerializer: noSchemaCompiler } },
+  });
   const docs: RouteDoc[] = [];
 
   await app.register(multipart, { limits: { fileSize: imageLimit, files: 2, fields: 20 }, throwFileSizeLimit: true });

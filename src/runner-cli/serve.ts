@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { setFlagsFromString } from "node:v8";
 import { buildApi } from "../api/server.js";
 import { ensureToken } from "../api/token.js";
 import { loadRunnerConfig, parseRunnerConfig } from "../runner/config.js";
@@ -30,6 +31,9 @@ export async function serve(o: { root: string; host?: string; port: string; conf
   const token = await ensureToken(root);
   const app = await buildApi({ runner, token, log });
   const address = await app.listen({ host, port });
+  // Off during start-up (see main.ts).
+  setFlagsFromString("--sparkplug");
+  setFlagsFromString("--opt");
   await writeFile(path.join(root, RUNNER_JSON), `${JSON.stringify({ url: address, pid: process.pid, root }, null, 2)}\n`);
   process.stdout.write(`listening on ${address}\n`);
 

@@ -6,17 +6,16 @@ import os from "node:os";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../errors/index.js";
 import { chooseInstaller, findUv } from "../install/uv.js";
-import { localTarget } from "../python/local-target.js";
 import { resolveInterpreter } from "../python/interpreter.js";
 import { loadPublicKey } from "../signing/index.js";
 import { openDb } from "../store/db.js";
 import { notFound, planBinding, planPrune, planRollback, refLabel, requireActivatable, type PackageRef } from "../store/decisions.js";
 import { noopHost, type HostedPackage, type PackageHost } from "../store/host.js";
 import { BytecodeCompiler } from "../store/install/bytecode.js";
-import { installPackage, packagePython, removeVersion, type InstallResult } from "../store/install/pipeline.js";
+import type { InstallResult } from "../store/install/pipeline.js";
+import { removeVersion } from "../store/install/remove.js";
 import { pausePoint } from "../store/install/pause.js";
-import { smokeCheck } from "../store/install/smoke.js";
-import { createLayout, storeLayout, type StoreLayout } from "../store/layout.js";
+import { createLayout, packagePython, storeLayout, type StoreLayout } from "../store/layout.js";
 import { acquireLock, tryLock } from "../store/lock.js";
 import { SerialQueue } from "../store/queue.js";
 import { recoverStore, type RecoveryReport } from "../store/recovery.js";
@@ -263,6 +262,8 @@ export class Runner {
         const lock = await acquireLock(this.layout.lock, LOCK_WAIT_MS);
         let result: InstallResult;
         try {
+          // Loaded on first use: the pipeline (zip reading, wheel installer, smoke checks) is not needed while idle.
+          const { installPackage } = await import("../store/install/pipeline.js");
           result = await installPackage({
             layout: this.layout, repo: this.repository,
             integrity: { trustedKeys: this.trustedKeys, requireSignature: this.config.require_signature },
@@ -294,6 +295,7 @@ export class Runner {
   /** Both probes are memoized per process: a station's interpreter is asked once. */
   private async interpreter(): Promise<{ executable: string; target: WheelTarget }> {
     const { executable } = await resolveInterpreter(this.config.python ?? "python3");
+    const { localTarget } = await import("../python/local-target.js");
     return { executable, target: await localTarget(executable) };
   }
 
@@ -372,6 +374,7 @@ export class Runner {
     return this.packagesQueue.run(() => this.audited(operator, "validate", target, async () => {
       const pkg = this.repository.getPackage(name, version);
       if (pkg === undefined || (pkg.state !== "installed" && pkg.state !== "invalid")) throw notFound({ name, version });
+      const { smokeCheck } = await import("../store/install/smoke.js");
       const report = await smokeCheck(pkg.dir, packagePython(pkg.dir));
       this.repository.setValidation(name, version, report.summary.status === "PASS" ? "installed" : "invalid", report);
       this.activeCache = undefined;

@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { venvPython } from "../python/project-python.js";
 
 /** The store's directory layout (contract §7 Store). */
 export interface StoreLayout {
@@ -36,4 +37,9 @@ export function packageDir(layout: StoreLayout, name: string, version: string): 
 /** The archived zip, named as `procvision-cli package` names it. */
 export function archivedZip(layout: StoreLayout, name: string, version: string): string {
   return path.join(layout.zips, `${name}-v${version}-offline.zip`);
+}
+
+/** The venv interpreter of an installed package. */
+export function packagePython(dir: string): string {
+  return venvPython(path.join(dir, "venv"));
 }

@@ -3,13 +3,13 @@ import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
 import type { InstallerChoice } from "../../install/uv.js";
 import { digestFile } from "../../offline-zip/index.js";
-import { venvPython as venvPythonOf } from "../../python/project-python.js";
 import { readWheelsMetadata, type SafeZip } from "../../safe-zip/index.js";
 import type { ValidationReport } from "../../validate/report.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
 import type { PackageRef } from "../decisions.js";
 import { archivedZip, packageDir, type StoreLayout } from "../layout.js";
 import { removePackageFiles } from "../recovery.js";
+import { removeVersion } from "./remove.js";
 import type { PackageRecord, Repository } from "../repository.js";
 import { checkCompatibility } from "./compatibility.js";
 import type { BytecodeCompiler } from "./bytecode.js";
@@ -67,15 +67,6 @@ async function archive(source: string, target: string): Promise<void> {
   await copyFile(source, partial);
   await chmod(partial, 0o444);
   await rename(partial, target);
-}
-
-/** Deletes a version crash-safely: the `removing` row outlives a crash and recovery finishes the job. */
-export async function removeVersion(layout: StoreLayout, repo: Repository, bytecode: BytecodeCompiler, pkg: PackageRecord): Promise<void> {
-  repo.setState(pkg.name, pkg.version, "removing");
-  await bytecode.stop(pkg.dir);
-  await pausePoint("removing");
-  await removePackageFiles(layout, pkg);
-  repo.deletePackage(pkg.name, pkg.version);
 }
 
 function asInstallError(err: unknown): ProcVisionError {
@@ -170,9 +161,4 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
   } finally {
     zip.close();
   }
-}
-
-/** The venv interpreter of an installed package. */
-export function packagePython(dir: string): string {
-  return venvPythonOf(path.join(dir, "venv"));
 }

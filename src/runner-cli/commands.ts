@@ -1,0 +1,131 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { Command, CommanderError } from "commander";
+import { ProcVisionError } from "../errors/procvision-error.js";
+import { packageRoot } from "../package-root.js";
+import { call, connection, uploadBody, type Connection } from "./client.js";
+import { formatters, summary } from "./format.js";
+
+const version = (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
+
+interface ClientOptions {
+  root?: string;
+  url?: string;
+  token?: string;
+  operator?: string;
+  json?: boolean;
+}
+
+const pidList = (value: string): string[] => value.split(",").map((p) => p.trim()).filter(Boolean);
+
+/** Runs one client command: the API's JSON with --json, a table or a summary line otherwise; exit 0 or 1. */
+async function client(o: ClientOptions, action: string, run: (conn: Connection) => Promise<unknown>): Promise<void> {
+  try {
+    const body = await run(connection(o));
+    if (o.json) process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    else process.stdout.write(`${(formatters[action]?.(body) ?? summary(action, body)).join("\n")}\n`);
+    process.exitCode = 0;
+  } catch (err) {
+    const error = err instanceof ProcVisionError ? err : new ProcVisionError("9999", (err as Error).message);
+    if (o.json) process.stdout.write(`${JSON.stringify(error.toJSON(), null, 2)}\n`);
+    else process.stderr.write(`✗ [${error.code}] ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`);
+    process.exitCode = 1;
+  }
+}
+
+function withConnection(cmd: Command): Command {
+  return cmd
+    .option("--root <dir>", "runner root: finds runner.json and token", "procvision-runtime")
+    .option("--url <url>", "runner URL (default: from <root>/runner.json)")
+    .option("--token <token>", "API token (default: <root>/token)")
+    .option("--operator <name>", "name recorded in the audit log")
+    .option("--json", "print the API's JSON body");
+}
+
+const program = new Command("procvision-runner")
+  .description("Install offline algorithm packages on an air-gapped station, bind them to product ids and run them.")
+  .version(version, "--version")
+  .showHelpAfterError()
+  .exitOverride();
+
+program.command("serve")
+  .description("run the runner: HTTP API, web console and workers (prints `listening on <url>`)")
+  .option("--root <dir>", "runner root directory", "procvision-runtime")
+  .option("--host <host>", "interface to bind (default 127.0.0.1; anything else is exposed to the network)")
+  .option("--port <port>", "port (0 picks a free one)", "7431")
+  .option("--config <file>", "runner_config.json")
+  .addHelpText("after", "\nExample:\n  procvision-runner serve --root /srv/procvision --port 0")
+  .action(async (o: { root: string; host?: string; port: string; config?: string }) => {
+    // Loaded here: client commands never need the server, the store or the supervisor.
+    const { serve } = await import("./serve.js");
+    try {
+      await serve(o);
+    } catch (err) {
+      const error = err instanceof ProcVisionError ? err : new ProcVisionError("9999", (err as Error).message);
+      process.stderr.write(`✗ [${error.code}] ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`);
+      process.exit(1);
+    }
+  });
+
+const get = (route: string) => async (conn: Connection) => (await call(conn, "GET", route)).body;
+const post = (route: string, json: unknown, operator?: string) => async (conn: Connection) =>
+  (await call(conn, "POST", route, { json, ...(operator ? { operator } : {}) })).body;
+const enc = encodeURIComponent;
+
+withConnection(program.command("install <zip>").description("install an offline package (uploaded to the runner)").option("--force", "replace the same name+version"))
+  .action((zip: string, o: ClientOptions & { force?: boolean }) => client(o, "install", async (conn) => {
+    const { body, size } = uploadBody(zip, (sent, total) => {
+      if (!o.json && process.stderr.isTTY) process.stderr.write(`\ruploading ${Math.round((100 * sent) / total)}%`);
+    });
+    if (!o.json) process.stderr.write(`uploading ${path.basename(zip)} (${(size / 1e6).toFixed(1)} MB), then installing…\n`);
+    const result = await call(conn, "POST", `/algorithms/install${o.force ? "?force=true" : ""}`, { body, contentType: "application/zip", ...(o.operator ? { operator: o.operator } : {}) });
+    if (!o.json && process.stderr.isTTY) process.stderr.write("\n");
+    return result.body;
+  }));
+withConnection(program.command("list").description("installed packages").option("--state <state>").option("--name <name>"))
+  .action((o: ClientOptions & { state?: string; name?: string }) => client(o, "list", get(`/algorithms?${new URLSearchParams({ ...(o.state ? { state: o.state } : {}), ...(o.name ? { name: o.name } : {}) }).toString()}`)));
+withConnection(program.command("status").description("runner health, PID bindings and workers"))
+  .action((o: ClientOptions) => client(o, "status", get("/health")));
+withConnection(program.command("validate <name> <version>").description("run the smoke checks of an installed version again"))
+  .action((name: string, v: string, o: ClientOptions) => client(o, "validate", post("/algorithms/validate", { name, version: v }, o.operator)));
+for (const action of ["activate", "switch"] as const) {
+  withConnection(program.command(`${action} <name> <version>`).description(action === "activate" ? "bind PIDs to a version" : "rebind PIDs to another version with zero downtime")
+    .requiredOption("--pids <list>", "comma-separated PIDs"))
+    .action((name: string, v: string, o: ClientOptions & { pids: string }) => client(o, action, post(`/algorithms/${action}`, { name, version: v, pids: pidList(o.pids) }, o.operator)));
+}
+for (const action of ["rollback", "deactivate"] as const) {
+  withConnection(program.command(action).description(action === "rollback" ? "switch PIDs back to their previous version" : "unbind PIDs")
+    .requiredOption("--pids <list>", "comma-separated PIDs"))
+    .action((o: ClientOptions & { pids: string }) => client(o, action, post(`/algorithms/${action}`, { pids: pidList(o.pids) }, o.operator)));
+}
+withConnection(program.command("uninstall <name> <version>").description("remove a version (refused while active or in use unless --force)").option("--force"))
+  .action((name: string, v: string, o: ClientOptions & { force?: boolean }) => client(o, "uninstall", async (conn) =>
+    (await call(conn, "DELETE", `/algorithms/${enc(name)}/${enc(v)}${o.force ? "?force=true" : ""}`, o.operator ? { operator: o.operator } : {})).body));
+for (const action of ["start", "stop"] as const) {
+  withConnection(program.command(`${action} <name> <version>`).description(`${action} the version's workers`))
+    .action((name: string, v: string, o: ClientOptions) => client(o, action, post(`/algorithms/${enc(name)}/${enc(v)}/${action}`, {}, o.operator)));
+}
+withConnection(program.command("inspect").description("inspect an image (JPEG/PNG) with the PID's active package")
+  .requiredOption("--pid <pid>").requiredOption("--image <file>").option("--step <n>", "step index", "1")
+  .option("--method <m>", "pre_execute | execute | both", "both").option("--params <json>", "user_params JSON").option("--session <id>", "session id"))
+  .action((o: ClientOptions & { pid: string; image: string; step: string; method: string; params?: string; session?: string }) => client(o, "inspect", async (conn) => {
+    const form = new FormData();
+    form.set("pid", o.pid);
+    form.set("step_index", o.step);
+    form.set("method", o.method);
+    if (o.params) form.set("user_params", o.params);
+    if (o.session) form.set("session_id", o.session);
+    form.set("image", new Blob([readFileSync(o.image)]), path.basename(o.image));
+    return (await call(conn, "POST", "/inspect", { body: form, ...(o.operator ? { operator: o.operator } : {}) })).body;
+  }));
+withConnection(program.command("records").description("inspection records, newest first").option("--pid <pid>").option("--limit <n>", "rows", "50"))
+  .action((o: ClientOptions & { pid?: string; limit: string }) => client(o, "records", get(`/records?${new URLSearchParams({ limit: o.limit, ...(o.pid ? { pid: o.pid } : {}) }).toString()}`)));
+withConnection(program.command("audit").description("audit log, newest first").option("--limit <n>", "rows", "50"))
+  .action((o: ClientOptions & { limit: string }) => client(o, "audit", get(`/audit?limit=${enc(o.limit)}`)));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : 2;
+  else throw err;
+}
