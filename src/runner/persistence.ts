@@ -2,7 +2,12 @@ import type { InspectionRecord as StoreRecord, NewInspectionRecord, Repository }
 import type { SessionRecord, SessionStore } from "../supervisor/sessions.js";
 import type { InspectionRecord as CallRecord } from "../supervisor/types.js";
 
-const iso = (ms: number) => new Date(ms).toISOString();
+let lastIso = { ms: NaN, text: "" };
+/** ISO time of `ms`; records of one millisecond share the string (thousands of inspections a second). */
+const iso = (ms: number): string => {
+  if (ms !== lastIso.ms) lastIso = { ms, text: new Date(ms).toISOString() };
+  return lastIso.text;
+};
 
 /** Sessions live in runner.db, so a runner restart keeps open inspection flows and their state. */
 export function sqliteSessionStore(repo: Repository): SessionStore {

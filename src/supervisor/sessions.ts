@@ -48,6 +48,11 @@ export interface SessionManagerOptions {
 
 export const DEFAULT_MAX_STATE_BYTES = 1024 * 1024;
 
+function isEmpty(value: Record<string, unknown>): boolean {
+  for (const _ in value) return false;
+  return true;
+}
+
 /**
  * Session state owned by the runner (contract §3, §7): it outlives worker restarts because workers only ever see a
  * copy per call. Idle sessions expire after `ttlMs`; calls on one session run one at a time (`withSession`), so the
@@ -91,7 +96,8 @@ export class SessionManager {
     const now = this.#opts.now();
     const session: SessionRecord = {
       id: randomUUID(), pid, name: pkg.name, version: pkg.version,
-      context: structuredClone(context), state: {}, created_at: now, last_used_at: now,
+      // Session-less inspections create one per call with no context: skip the clone then.
+      context: isEmpty(context) ? {} : structuredClone(context), state: {}, created_at: now, last_used_at: now,
     };
     this.#sessions.set(session.id, session);
     if (options.ephemeral === true) {
@@ -134,7 +140,7 @@ export class SessionManager {
 
   /** Stores the state a call returned; false (state unchanged) when it exceeds the size bound. */
   setState(session: SessionRecord, state: Record<string, unknown>): boolean {
-    if (Buffer.byteLength(JSON.stringify(state)) > this.#opts.maxStateBytes) return false;
+    if (!isEmpty(state) && Buffer.byteLength(JSON.stringify(state)) > this.#opts.maxStateBytes) return false;
     session.state = state;
     session.last_used_at = this.#opts.now();
     if (this.#sessions.has(session.id) && !this.#ephemeral.has(session.id)) this.#guard("save", () => this.#opts.store.save(session));

@@ -272,7 +272,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
       }
       const params = this.#checkParams(pool.spec.manifest, key, req.step_index, userParams);
       const image = await prepareImage(req.image, this.#config.image_encoding, req.camera_id);
-      return await this.sessions.withSession(session.id, async (s) => {
+      const run = async (s: SessionRecord): Promise<InspectResponse> => {
         const response: InspectResponse = { session_id: s.id, name: s.name, version: s.version };
         const methods: StepMethod[] = method === "both" ? ["pre_execute", "execute"] : [method as StepMethod];
         for (const [i, m] of methods.entries()) {
@@ -280,7 +280,9 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
           response[m] = await this.#call(pool, s, m, req.step_index, params, image, i > 0);
         }
         return response;
-      });
+      };
+      // A one-shot session's id is known to this call only: nothing can race it, so it needs no lock.
+      return await (oneShot ? run(session) : this.sessions.withSession(session.id, run));
     } finally {
       const left = (this.#active.get(key) ?? 1) - 1;
       if (left === 0) this.#active.delete(key);
