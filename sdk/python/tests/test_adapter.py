@@ -64,6 +64,28 @@ def test_ping_is_answered_while_a_call_runs(adapter: Adapter) -> None:
     assert result["type"] == "result" and result["request_id"] == "slow" and result["status"] == "OK"
 
 
+def test_reading_goes_back_to_the_main_thread_after_a_long_call(adapter: Adapter) -> None:
+    """The cover thread reads while a call runs long; frames it reads are served in order, then the main thread
+    reads again (fast calls, pings and shutdown all still answered)."""
+    adapter.start()
+    adapter.send(
+        {"type": "call", "request_id": "slow", "method": "execute",
+         "payload": step_payload(user_params={"do": "sleep", "seconds": 0.3})}
+    )
+    time.sleep(0.1)  # the cover thread has taken over reading
+    adapter.send({"type": "call", "request_id": "queued", "method": "execute", "payload": step_payload()})
+    assert [adapter.recv(timeout=5)["request_id"] for _ in range(2)] == ["slow", "queued"]
+    for i in range(50):
+        adapter.send({"type": "call", "request_id": f"fast-{i}", "method": "execute", "payload": step_payload()})
+        assert adapter.recv(timeout=5)["request_id"] == f"fast-{i}"
+    adapter.send({"type": "ping", "request_id": "hb"})
+    pong = adapter.recv(timeout=2)
+    assert (pong["type"], pong["request_id"]) == ("pong", "hb")
+    adapter.send({"type": "shutdown"})
+    assert adapter.recv(timeout=5)["type"] == "shutdown"
+    assert adapter.wait(timeout=5) == 0
+
+
 def test_ping_is_answered_during_a_slow_setup(project: Path) -> None:
     worker = Adapter(project, "flex_algo:Flex", env={"FLEX_SETUP_SECONDS": "1.5"})
     try:
