@@ -115,6 +115,41 @@ describe("packages that cannot install on this station", () => {
     expect((await runner.audit({ limit: 1 }))[0]).toMatchObject({ target: "algorithm-example 1.0", outcome: "failed", error_code: "2004" });
   });
 
+  it("a dependency of a requirement without a wheel → 2004 naming it and who needs it, nothing left behind", async () => {
+    const wheels = mkdtempSync(path.join(work, "wheels-"));
+    const lib = await fakeWheel(wheels, { name: "vision-lib", version: "1.0", tag: "py3-none-any", requires: ["missing-dep>=2"] });
+    const zip = await exampleZip(work, {
+      fileName: "no-dep.zip", wheels: [...Object.values(realWheels()), lib],
+      requirements: "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\nvision-lib==1.0\n",
+    });
+    const err = await rejection(zip);
+    expect(err.code).toBe("2004");
+    expect(err.message).toMatch(/no wheel for missing-dep>=2, which vision_lib-1\.0-py3-none-any\.whl needs/);
+    expectStoreUntouched();
+  });
+
+  it("a wheel with an entry escaping the venv is refused before anything is deployed, naming the wheel", async () => {
+    const wheels = mkdtempSync(path.join(work, "wheels-"));
+    const evil = path.join(wheels, "evil-1.0-py3-none-any.whl");
+    writeFileSync(evil, forgeZip([
+      deflated("evil-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n"),
+      deflated("evil-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\n"),
+      deflated("evil-1.0.dist-info/RECORD", ""),
+      deflated("../../../../evil.py", "import os\n"),
+    ]));
+    const zip = await exampleZip(work, {
+      fileName: "evil-wheel.zip", wheels: [...Object.values(realWheels()), evil],
+      requirements: "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\nevil==1.0\n",
+    });
+    const err = await rejection(zip);
+    // Caught by the wheel check before the registry row (yauzl refuses the name); the installer's own 2001 is the
+    // second line of defence (test/wheel-install).
+    expect(err.code).toBe("2004");
+    expect(err.message).toMatch(/evil-1\.0-py3-none-any\.whl is not a readable wheel .*evil\.py/);
+    expectStoreUntouched();
+    expect(readdirSync(path.dirname(work)).filter((f) => f === "evil.py")).toEqual([]);
+  });
+
   it("only a cp310 wheel on this CPython 3.11 → 2003 naming both tag sets", async () => {
     const wheels = mkdtempSync(path.join(work, "wheels-"));
     const cp310 = await fakeWheel(wheels, { name: "numpy", version: "2.2.6", tag: "cp310-cp310-manylinux_2_17_x86_64" });
