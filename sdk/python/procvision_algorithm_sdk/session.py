@@ -21,7 +21,7 @@ class Session:
     @property
     def context(self) -> Dict[str, Any]:
         """A copy: the context is set by the host and read-only for the algorithm."""
-        return copy.deepcopy(self._context)
+        return copy.deepcopy(self._context) if self._context else {}
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.state_store.get(key, default)
