@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { chmodSync, closeSync, createReadStream, createWriteStream, mkdirSync, openSync, readSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, createReadStream, createWriteStream, mkdirSync, openSync, read, readSync, writeFileSync } from "node:fs";
 import { chmod, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
@@ -14,6 +14,7 @@ import { isSchemeKey, type InstallScheme } from "./scheme.js";
 import { launcherScript, rewriteScript } from "./scripts.js";
 
 const inflate = promisify(inflateRaw);
+const readAsync = promisify(read);
 
 /** A wheel to install: its file name and where its bytes are (a file, or a stored entry of the package zip). */
 export interface WheelSource {
@@ -128,6 +129,19 @@ function readCompressed(fd: number, slice: FileSlice, entry: CheckedZipEntry): B
     const n = readSync(fd, buffer, done, buffer.length - done, at + done);
     if (n === 0) throw entryError(entry.checked.name, "the wheel ends early");
     done += n;
+  }
+  return buffer;
+}
+
+/** The same, off the main thread: big entries (tens of MB) would otherwise stall a serving runner's event loop. */
+async function readCompressedAsync(fd: number, slice: FileSlice, entry: CheckedZipEntry): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(entry.raw.compressedSize);
+  const at = dataStart(fd, slice, entry);
+  let done = 0;
+  while (done < buffer.length) {
+    const { bytesRead } = await readAsync(fd, buffer, done, buffer.length - done, at + done);
+    if (bytesRead === 0) throw entryError(entry.checked.name, "the wheel ends early");
+    done += bytesRead;
   }
   return buffer;
 }
@@ -286,7 +300,7 @@ export async function unpackWheels(sources: readonly WheelSource[], scheme: Inst
             await streamEntry(wheel, p);
             continue;
           }
-          const data = finalBytes(wheel, p, await inflateAsync(p.entry, readCompressed(wheel.fd, wheel.source.slice, p.entry)), scheme.executable);
+          const data = finalBytes(wheel, p, await inflateAsync(p.entry, await readCompressedAsync(wheel.fd, wheel.source.slice, p.entry)), scheme.executable);
           await writeFile(p.target, data, { mode: modeOf(p) });
           await chmod(p.target, modeOf(p));
         } catch (err) {
