@@ -88,7 +88,6 @@ function toPosix(p: string): string {
 /** Where each file of the wheel goes (PEP 427): the root into purelib/platlib, `<name>.data/<key>/…` into that scheme path. */
 export function placeEntries(wheel: string, entries: readonly CheckedZipEntry[], scheme: InstallScheme, rootIsPurelib: boolean, distInfo: string): Placement[] {
   const root = rootIsPurelib ? scheme.paths.purelib : scheme.paths.platlib;
-  const dataDir = `${distInfo.slice(0, -".dist-info".length)}.data/`;
   const distName = distInfo.slice(0, distInfo.indexOf("-"));
   const placements: Placement[] = [];
   for (const entry of entries) {
@@ -97,8 +96,10 @@ export function placeEntries(wheel: string, entries: readonly CheckedZipEntry[],
     let base = root;
     let rest = name;
     let script = false;
-    if (name.startsWith(dataDir)) {
-      const [key = "", ...parts] = name.slice(dataDir.length).split("/");
+    const slash = name.indexOf("/");
+    // Any top-level `*.data/` is the data directory, as pip reads it (`<name>-<version>.data` by the spec).
+    if (slash > 0 && name.slice(0, slash).endsWith(".data")) {
+      const [key = "", ...parts] = name.slice(slash + 1).split("/");
       if (!isSchemeKey(key) || parts.length === 0) throw wheelError(wheel, `${name} is in an unknown .data directory "${key}" (expected purelib, platlib, scripts, headers or data)`);
       base = key === "headers" ? path.join(scheme.paths.headers, distName) : scheme.paths[key];
       rest = parts.join("/");
