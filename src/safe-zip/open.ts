@@ -234,7 +234,12 @@ export interface CheckedZipEntry {
  * Opens a zip that is a file or a slice of one (a wheel inside a package) after checking its whole central directory
  * with the package rules (unsafe names, symlinks, duplicates, encryption, limits, bombs → 2001). Close `zip` when done.
  */
-export async function openCheckedZip(slice: FileSlice, limits: Partial<SafeZipLimits> = {}): Promise<{ zip: ZipFile; entries: CheckedZipEntry[] }> {
+export async function openCheckedZip(
+  slice: FileSlice,
+  limits: Partial<SafeZipLimits> = {},
+  /** Names that differ only in letter case are distinct files (a case-sensitive file system receives them). */
+  caseSensitive = false,
+): Promise<{ zip: ZipFile; entries: CheckedZipEntry[] }> {
   const lim: SafeZipLimits = { ...DEFAULT_SAFE_ZIP_LIMITS, ...limits };
   const options = { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true } as const;
   let zip: ZipFile;
@@ -247,7 +252,7 @@ export async function openCheckedZip(slice: FileSlice, limits: Partial<SafeZipLi
     checkEntryCount(zip.entryCount, lim);
     const raws = await readCentralDirectory(zip, slice.file);
     const checked = checkEntries(raws.map(centralEntry), lim);
-    checkCollisions(checked.map((c) => ({ path: c.isDirectory ? c.name.slice(0, -1) : c.name, zipPath: c.name, isDirectory: c.isDirectory })));
+    checkCollisions(checked.map((c) => ({ path: c.isDirectory ? c.name.slice(0, -1) : c.name, zipPath: c.name, isDirectory: c.isDirectory })), caseSensitive);
     return { zip, entries: checked.map((c, i) => ({ checked: c, raw: raws[i]! })) };
   } catch (err) {
     zip.close();

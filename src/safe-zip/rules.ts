@@ -133,10 +133,11 @@ export interface PlacedEntry {
 
 /** Duplicates (exact or by letter case) and files that are also used as directories. A directory listed twice is
  * harmless (a zip of the original tool may have `wheels/` both at the root and in its folder). */
-export function checkCollisions(entries: readonly PlacedEntry[]): void {
+export function checkCollisions(entries: readonly PlacedEntry[], caseSensitive = false): void {
   const byKey = new Map<string, PlacedEntry>();
+  const keyOf = caseSensitive ? (p: string) => p : foldCase;
   for (const entry of entries) {
-    const key = foldCase(entry.path);
+    const key = keyOf(entry.path);
     const other = byKey.get(key);
     if (other !== undefined && !(other.isDirectory && entry.isDirectory)) {
       const rule = other.path !== entry.path ? `differs only in letter case from ${JSON.stringify(other.zipPath)} (case-insensitive duplicate)`
@@ -148,7 +149,7 @@ export function checkCollisions(entries: readonly PlacedEntry[]): void {
   }
   for (const entry of entries) {
     for (let i = entry.path.indexOf("/"); i !== -1; i = entry.path.indexOf("/", i + 1)) {
-      const parent = byKey.get(foldCase(entry.path.slice(0, i)));
+      const parent = byKey.get(keyOf(entry.path.slice(0, i)));
       if (parent !== undefined && !parent.isDirectory) throw entryError(entry.zipPath, `lies inside ${JSON.stringify(parent.zipPath)}, which is a file`);
     }
   }

@@ -211,7 +211,8 @@ async function streamEntry(wheel: OpenedWheel, p: Placement): Promise<void> {
 async function openWheel(source: WheelSource, scheme: InstallScheme): Promise<OpenedWheel> {
   let opened: { zip: ZipFile; entries: CheckedZipEntry[] };
   try {
-    opened = await openCheckedZip(source.slice, WHEEL_LIMITS);
+    // pip installs `Foo.py` and `foo.py` side by side on Linux; so do we (elsewhere the file system cannot).
+    opened = await openCheckedZip(source.slice, WHEEL_LIMITS, process.platform === "linux");
   } catch (err) {
     throw inWheel(source.file, err);
   }

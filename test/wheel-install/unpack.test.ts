@@ -197,6 +197,13 @@ describe("the builtin wheel installer places every part of a wheel", () => {
     expect(rows).toEqual([{ path: "demo-1.0.dist-info/INSTALLER", hash: sha(path.join(distInfo, "INSTALLER")), size: "11" }]);
   });
 
+  it.runIf(process.platform === "linux")("names that differ only in letter case are two files, as pip installs them on Linux", async () => {
+    const v = await venv("case");
+    await unpackWheels([writeWheel("case.whl", demoWheel([deflated("demo/Data.txt", "upper\n"), deflated("demo/data.txt", "lower\n")]))], v.scheme);
+    const dir = path.join(v.scheme.paths.platlib, "demo");
+    expect([readFileSync(path.join(dir, "Data.txt"), "utf8"), readFileSync(path.join(dir, "data.txt"), "utf8")]).toEqual(["upper\n", "lower\n"]);
+  });
+
   it("writes the same bytes whichever way an entry goes (main thread, thread pool, stream)", async () => {
     const a = await venv("tuning-default");
     const b = await venv("tuning-small");
@@ -224,6 +231,7 @@ describe("the builtin wheel installer refuses broken wheels with 2001 naming the
     ["wheel format 2", () => demoWheel([], { "demo-1.0.dist-info/WHEEL": "Wheel-Version: 2.0\n" }), /Wheel-Version 2\.0 is not supported/],
     ["an entry point that is not module:attribute", () => demoWheel([], { "demo-1.0.dist-info/entry_points.txt": "[console_scripts]\nx = demo\n" }), /invalid script/],
     ["a symlink", () => demoWheel([stored("demo/link", "/etc/passwd", { mode: 0o120777 })]), /symbolic link/],
+    ["the same name twice", () => demoWheel([stored("demo/twice.py", "a = 1\n"), stored("demo/twice.py", "a = 2\n")]), /duplicate name/],
   ];
   for (const [name, wheel, message] of cases) {
     it(name, async () => {
