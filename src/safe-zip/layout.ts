@@ -8,7 +8,8 @@ export const MANIFEST_MAX_BYTES = 1024 * 1024;
 export function manifestTooLarge(size: number): string | null {
   return size > MANIFEST_MAX_BYTES ? `manifest.json is ${size} bytes, more than the ${MANIFEST_MAX_BYTES} allowed (a manifest is a few KiB)` : null;
 }
-const WHEELS = "wheels/";
+/** Where a package keeps its wheels. */
+export const WHEELS = "wheels/";
 
 /**
  * Where the package starts inside the zip: "" when manifest.json is at the root; "<folder>/" for zips of the original

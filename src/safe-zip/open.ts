@@ -5,7 +5,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { crc32 } from "node:zlib";
 import yauzl, { type Entry, type ZipFile } from "yauzl";
-import { packagePath, packageRoot } from "./layout.js";
+import { packagePath, packageRoot, WHEELS } from "./layout.js";
 import {
   checkCollisions, checkEntries, checkEntryCount, DEFAULT_SAFE_ZIP_LIMITS, entryError, zipError,
   type CentralEntry, type CheckedEntry, type SafeZipLimits,
@@ -57,6 +57,11 @@ export class SafeZip {
     const raw = this.raw.get(p);
     if (entry === undefined || raw === undefined || entry.isDirectory) throw zipError(`the zip has no file ${JSON.stringify(p)}`);
     return { entry, raw };
+  }
+
+  /** The files directly in `wheels/` (whatever their names), in central directory order. */
+  wheelFiles(): SafeEntry[] {
+    return [...this.entries.values()].filter((e) => !e.isDirectory && e.path.startsWith(WHEELS) && !e.path.includes("/", WHEELS.length));
   }
 
   /** The entry's data, checked against its declared size and CRC-32 while it streams. */

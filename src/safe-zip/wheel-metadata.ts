@@ -2,6 +2,7 @@ import { eq } from "@renovatebot/pep440";
 import type { Entry, ZipFile } from "yauzl";
 import { normalizeName } from "../requirements/parse.js";
 import { parseWheelFilename } from "../wheel-tags/filename.js";
+import { parseHeaders } from "../wheel-install/metadata.js";
 import type { SafeZip } from "./open.js";
 
 const METADATA = /^([^/]+)\.dist-info\/METADATA$/;
@@ -15,14 +16,10 @@ async function readEntry(zip: ZipFile, entry: Entry): Promise<string> {
 
 /** `Name` and `Version` from the header block of a METADATA file (RFC 822 style, ends at the first blank line). */
 export function metadataIdentity(text: string): { name?: string; version?: string } {
-  const out: { name?: string; version?: string } = {};
-  for (const line of text.split(/\r?\n/)) {
-    if (line === "") break;
-    const m = /^(Name|Version):\s*(.*?)\s*$/i.exec(line);
-    if (m?.[1]?.toLowerCase() === "name") out.name ??= m[2];
-    if (m?.[1]?.toLowerCase() === "version") out.version ??= m[2];
-  }
-  return out;
+  const fields = parseHeaders(text);
+  const [name] = fields.get("name") ?? [];
+  const [version] = fields.get("version") ?? [];
+  return { ...(name !== undefined ? { name } : {}), ...(version !== undefined ? { version } : {}) };
 }
 
 /** A wheel's METADATA text, or why it is not the distribution its file name says. */

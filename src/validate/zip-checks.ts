@@ -31,7 +31,7 @@ export interface ZipCheckOptions {
 const SDK_NAME = "procvision_algorithm_sdk";
 
 function wheelNames(zip: SafeZip): string[] {
-  return [...zip.entries.values()].filter((e) => !e.isDirectory && /^wheels\/[^/]+\.whl$/.test(e.path)).map((e) => e.path.slice("wheels/".length));
+  return zip.wheelFiles().filter((e) => e.path.endsWith(".whl")).map((e) => e.path.slice("wheels/".length));
 }
 
 async function zipTarget(zip: SafeZip, python: string): Promise<{ target: WheelTarget; label: string; problem?: string }> {

@@ -21,7 +21,7 @@ export interface PackageWheel {
  * the others land in wheels/.
  */
 export async function extractPackage(zip: SafeZip, dir: string, inPlace: ReadonlyMap<string, FileSlice> = new Map()): Promise<PackageWheel[]> {
-  const wheels = [...zip.entries.values()].filter((e) => !e.isDirectory && /^wheels\/[^/]+$/.test(e.path));
+  const wheels = zip.wheelFiles();
   await zip.extractTo(dir, (e) => !inPlace.has(e.path));
   return wheels.map((e) => {
     const file = e.path.slice("wheels/".length);

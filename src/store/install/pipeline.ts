@@ -55,8 +55,6 @@ export interface InstallResult {
   duration_ms: number;
 }
 
-const wheelPathsOf = (zip: SafeZip): string[] =>
-  [...zip.entries.values()].filter((e) => !e.isDirectory && /^wheels\/[^/]+$/.test(e.path)).map((e) => e.path);
 
 const optionalText = async (zip: SafeZip, p: string): Promise<string | null> => (zip.entries.has(p) ? zip.readText(p, 1024 * 1024) : null);
 
@@ -91,14 +89,15 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
     request.onIdentified?.(ref);
     const integrity = await checkIntegrity(zip, env.integrity);
     const interpreter = await env.interpreter();
+    const wheelPaths = zip.wheelFiles().map((e) => e.path);
     const plan = checkCompatibility({
       requirementsText: await optionalText(zip, "requirements.txt"),
-      wheelFiles: wheelPathsOf(zip).map((p) => p.slice("wheels/".length)),
+      wheelFiles: wheelPaths.map((p) => p.slice("wheels/".length)),
       interpreter: interpreter.target,
       interpreterPath: interpreter.executable,
       envFileText: await optionalText(zip, ".procvision_env.json"),
     });
-    const { problems: forged, metadata } = await readWheelsMetadata(zip, wheelPathsOf(zip));
+    const { problems: forged, metadata } = await readWheelsMetadata(zip, wheelPaths);
     if (forged.length > 0) {
       throw new ProcVisionError(ErrorCode.wheels_missing, `wheels/ holds wheels that are not what their file names say: ${forged.join("; ")}`, {
         hint: "the package was forged or built wrongly: rebuild it with procvision-cli package from the original wheels",
@@ -124,7 +123,7 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
     try {
       await rm(dir, { recursive: true, force: true }); // ours now: the row claims it
       // The builtin installer reads stored wheels straight from the zip: only pip/uv need them on disk.
-      const inPlace = installer.kind === "builtin" ? await storedWheels(zip, wheelPathsOf(zip)) : new Map();
+      const inPlace = installer.kind === "builtin" ? await storedWheels(zip, wheelPaths) : new Map();
       const wheels = await extractPackage(zip, dir, inPlace);
       await pausePoint("extracted");
       const python = await createPackageVenv(interpreter.executable, dir);
