@@ -1,3 +1,4 @@
+import { HEADER_SIZE } from "./segment-format.js";
 import { createSegment, type Segment, type SegmentOptions } from "./segment.js";
 
 /** Capacities are rounded up to this step so frame-size jitter (encoded images) does not re-create segments. */
@@ -7,7 +8,7 @@ const TAG_PATTERN = /^[A-Za-z0-9._-]+$/;
 export type SegmentFactory = (name: string, capacity: number, options: SegmentOptions) => Segment;
 
 export interface SegmentPoolOptions {
-  /** A worker runs one call at a time, so two slots (current + next frame) are plenty. */
+  /** Segments in use at once: one per call a worker holds (default 2). */
   maxSlots?: number;
   /** How segments are made; defaults to `createSegment` (best backend). */
   create?: SegmentFactory;
@@ -45,10 +46,23 @@ export class SegmentPool {
     return `procvision-${process.pid}-${this.workerTag}-${slot}`;
   }
 
-  /** A free segment with at least `minBytes` of payload capacity, marked busy until `release`. */
-  acquire(minBytes: number): Segment {
+  /** Size of all live segments (header + payload capacity), in bytes. */
+  get mappedBytes(): number {
+    return this.#slots.reduce((sum, slot) => sum + (slot.segment.closed ? 0 : HEADER_SIZE + slot.segment.capacity), 0);
+  }
+
+  /**
+   * A free segment with at least `minBytes` of payload capacity, marked busy until `release`; `preferred` when it is
+   * free and fits (its content may be reused).
+   */
+  acquire(minBytes: number, preferred?: Segment): Segment {
     if (this.#closed) throw new Error("segment pool is closed");
     const free = this.#slots.filter((slot) => !slot.busy);
+    const wanted = preferred === undefined ? undefined : free.find((slot) => slot.segment === preferred);
+    if (wanted !== undefined && !wanted.segment.closed && wanted.segment.capacity >= minBytes) {
+      wanted.busy = true;
+      return wanted.segment;
+    }
     // A closed segment here is one whose re-creation failed; it is re-created again below.
     const fitting = free.find((slot) => !slot.segment.closed && slot.segment.capacity >= minBytes);
     if (fitting !== undefined) {

@@ -1,10 +1,31 @@
 /** Which queued call goes to which worker: a pure choice over plain data, unit-tested without processes. */
 
+/**
+ * Most calls a worker holds at once: the one it runs and the ones sent behind it. The worker still runs one call at a
+ * time; a call waiting in its stdin saves the round trip between two calls (the runner's wake-up, the write, the
+ * worker's wake-up), which is most of the cost of a short call.
+ */
+export const MAX_PIPELINE_DEPTH = 4;
+/** Calls are sent behind a running one only while the worker's recent calls take less than this (ms). */
+export const PIPELINE_MAX_CALL_MS = 1;
+
+/**
+ * How many calls a worker may hold, from how long its recent calls took. Short calls are worth queueing at the worker;
+ * behind a long call a queued call would wait while another worker may free up first, so long calls go one at a time.
+ */
+export function pipelineDepth(recentCallMs: number): number {
+  return recentCallMs < PIPELINE_MAX_CALL_MS ? MAX_PIPELINE_DEPTH : 1;
+}
+
 export interface SlotView {
   index: number;
-  /** idle = ready for a call; busy = running one; down = starting, restarting or stopped. */
-  state: "idle" | "busy" | "down";
-  /** When it last took a call (ms); the least recently used idle worker gets the next one. */
+  /** Has a ready worker; false while starting, restarting or stopped. */
+  ready: boolean;
+  /** Calls sent to it and not answered yet. */
+  inflight: number;
+  /** How many calls it may hold (see pipelineDepth). */
+  depth: number;
+  /** When it last took a call (tick); the least recently used idle worker gets the next one. */
   lastUsedAt: number;
 }
 
@@ -13,22 +34,33 @@ export interface JobView {
   affinity?: number | undefined;
 }
 
+const hasRoom = (s: SlotView): boolean => s.ready && s.inflight < s.depth;
+
+/** Fewest calls held first, then least recently used. */
+function leastBusy(slots: readonly SlotView[]): SlotView | undefined {
+  let best: SlotView | undefined;
+  for (const s of slots) {
+    if (!hasRoom(s)) continue;
+    if (best === undefined || s.inflight < best.inflight || (s.inflight === best.inflight && s.lastUsedAt < best.lastUsedAt)) best = s;
+  }
+  return best;
+}
+
 /**
  * Picks the first job that can run now and its worker. A session's calls stay on the worker that ran its previous
  * call while that worker lives (so the adapter's on_step_start/on_step_finish pairing stays in one process): such a
- * job waits for its busy worker and lets later jobs pass. Otherwise the least recently used idle worker takes it, which
- * with one call per worker is the least busy one and spreads load evenly.
+ * job waits for room on that worker and lets later jobs pass. Otherwise the least busy worker takes it: an idle one
+ * (least recently used first), else one whose short calls let it hold another.
  */
 export function chooseDispatch(jobs: readonly JobView[], slots: readonly SlotView[]): { job: number; slot: number } | undefined {
-  const idle = slots.filter((s) => s.state === "idle");
-  if (idle.length === 0) return undefined;
-  const lru = idle.reduce((a, b) => (b.lastUsedAt < a.lastUsedAt ? b : a));
+  const free = leastBusy(slots);
+  if (free === undefined) return undefined;
   for (let j = 0; j < jobs.length; j++) {
     const affinity = jobs[j]?.affinity;
     const pinned = affinity === undefined ? undefined : slots.find((s) => s.index === affinity);
-    if (pinned === undefined || pinned.state === "down") return { job: j, slot: lru.index };
-    if (pinned.state === "idle") return { job: j, slot: pinned.index };
-    // pinned worker busy: wait for it
+    if (pinned === undefined || !pinned.ready) return { job: j, slot: free.index };
+    if (hasRoom(pinned)) return { job: j, slot: pinned.index };
+    // pinned worker full: wait for it
   }
   return undefined;
 }

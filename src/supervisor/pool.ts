@@ -3,13 +3,14 @@ import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import type { CallPayload, SessionPayload, StepPayload } from "../protocol/messages.js";
 import type { RunnerConfig } from "../runner/config.js";
-import { Worker, type CallResult, type WorkerExit, type WorkerOptions } from "../worker/worker.js";
+import type { Segment } from "../shm/segment.js";
+import { CallNotStarted, Worker, type CallResult, type WorkerExit, type WorkerOptions } from "../worker/worker.js";
 import { backoffDelay, DEFAULT_BACKOFF, nextFailureCount, type BackoffPolicy } from "./backoff.js";
 import {
   allowsCalls, closedBreaker, onCrash, onProbeResult, onProbeStart, probeDelay,
   type Breaker, type BreakerPolicy, type CircuitState,
 } from "./breaker.js";
-import { chooseDispatch, type SlotView } from "./dispatch.js";
+import { chooseDispatch, MAX_PIPELINE_DEPTH, pipelineDepth, type SlotView } from "./dispatch.js";
 import type { ExitCause, PoolState, SupervisorEvent } from "./events.js";
 import type { PreparedImage } from "./image.js";
 import { LogSink } from "./log-sink.js";
@@ -168,7 +169,7 @@ export class VersionPool {
       if (this.#stopping) await this.#stopping;
       this.#stopping = undefined;
       this.#breaker = closedBreaker;
-      this.#slots = Array.from({ length: this.#config.instances }, (_, i) => new WorkerSlot(i, `${this.#opts.tagPrefix}w${i}`));
+      this.#slots = Array.from({ length: this.#config.instances }, (_, i) => new WorkerSlot(i, `${this.#opts.tagPrefix}w${i}`, MAX_PIPELINE_DEPTH));
       if (this.spec.logsDir) this.#sink = new LogSink(this.spec.logsDir);
       this.#setState("starting");
       const results = await Promise.allSettled(this.#slots.map((slot) => this.#launch(slot, false)));
@@ -455,11 +456,11 @@ export class VersionPool {
 
   #pump(): void {
     while (this.#queue.length > 0) {
-      const views: SlotView[] = this.#slots.map((s) => ({
-        index: s.index,
-        state: s.state === "idle" && s.worker?.state === "ready" ? "idle" : s.state === "busy" ? "busy" : "down",
-        lastUsedAt: s.lastUsedAt,
-      }));
+      const views: SlotView[] = this.#slots.map((s) => {
+        const w = s.worker;
+        const ready = (s.state === "idle" || s.state === "busy") && w?.state === "ready";
+        return { index: s.index, ready, inflight: s.inflight, depth: ready ? pipelineDepth(w.recentCallMs) : 0, lastUsedAt: s.lastUsedAt };
+      });
       const choice = chooseDispatch(this.#queue, views);
       if (choice === undefined) break;
       const [job] = this.#queue.splice(choice.job, 1);
@@ -477,7 +478,7 @@ export class VersionPool {
       return;
     }
     slot.state = "busy";
-    slot.calls++;
+    slot.inflight++;
     slot.lastUsedAt = ++this.#tick;
     this.#inflight++;
     job.attempts++;
@@ -485,13 +486,18 @@ export class VersionPool {
     let result: CallResult | undefined;
     let error: ProcVisionError | undefined;
     let end: AttemptEnd;
+    let segment: Segment | undefined;
     try {
-      result = await worker.call(call.method, this.#payload(call, slot), { timeoutMs: this.#timeoutFor(call.method) });
+      const payload = this.#payload(call, slot);
+      segment = payload.segment;
+      result = await worker.call(call.method, payload.payload, { timeoutMs: this.#timeoutFor(call.method) });
       end = result.retryable ? "recoverable" : result.fatal ? "fatal" : "done";
     } catch (err) {
       error = asError(err);
       end = classifyFailure(error.code, slot.heartbeatLost === worker);
     }
+    if (segment !== undefined) slot.release(segment);
+    slot.inflight--;
     this.#inflight--;
     if (slot.worker === worker) {
       if (end === "timeout") {
@@ -502,10 +508,19 @@ export class VersionPool {
         slot.lostCause = "fatal";
         slot.state = "down";
         void worker.shutdown();
-      } else if (slot.state === "busy") {
+      } else if (slot.state === "busy" && slot.inflight === 0) {
         slot.state = "idle";
       }
     }
+    if (error instanceof CallNotStarted) {
+      // Sent behind a call that ended its worker: it never ran, so it is not an attempt. Any worker may take it.
+      job.attempts--;
+      job.affinity = undefined;
+      this.#queue.unshift(job);
+      this.#pump();
+      return;
+    }
+    slot.calls++;
     if (call.affinityKey !== undefined) this.#remember(call.affinityKey, slot.index);
     const outcome: PoolCallOutcome = {
       ...(result ? { result } : {}),
@@ -528,7 +543,8 @@ export class VersionPool {
     this.#pump();
   }
 
-  #payload(call: PoolCall, slot: WorkerSlot): CallPayload {
+  /** The call's payload; a step call's image is published in a segment of the slot, held until the call ends. */
+  #payload(call: PoolCall, slot: WorkerSlot): { payload: CallPayload; segment?: Segment } {
     switch (call.method) {
       case "pre_execute":
       case "execute": {
@@ -540,12 +556,12 @@ export class VersionPool {
             hint: "check free space in /dev/shm (or $PROC_SHM_DIR)",
           });
         }
-        return { ...call.step, shared_mem_id: frame.name, image_meta: frame.meta };
+        return { payload: { ...call.step, shared_mem_id: frame.name, image_meta: frame.meta }, segment: frame.segment };
       }
       case "reset":
-        return { session: call.session };
+        return { payload: { session: call.session } };
       case "get_info":
-        return {};
+        return { payload: {} };
     }
   }
 

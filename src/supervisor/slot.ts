@@ -10,7 +10,7 @@ export type SlotState = "starting" | "idle" | "busy" | "down" | "stopped";
 
 /**
  * One of a pool's `instances` places for a worker. The slot outlives the processes that fill it: restarts, failure
- * count (backoff) and the shared-memory segment belong to the slot, so a replaced worker reuses the mapped segment.
+ * count (backoff) and the shared-memory segments belong to the slot, so a replaced worker reuses the mapped segments.
  */
 export class WorkerSlot {
   state: SlotState = "down";
@@ -29,45 +29,55 @@ export class WorkerSlot {
   /** Set when the pool ends the worker itself for a reason (timeout, FatalError). */
   lostCause: ExitCause | undefined;
   stopping = false;
+  /** Calls dispatched here whose attempt has not ended: each holds a segment until then. */
+  inflight = 0;
   readonly #segments: SegmentPool;
-  #segment: Segment | undefined;
-  #lastFrame: { image: PreparedImage; meta: ImageMeta; segment: Segment } | undefined;
+  /** The frame each segment holds last: a request's second call with the same image is not rewritten. */
+  readonly #frames = new Map<Segment, { image: PreparedImage; meta: ImageMeta }>();
 
-  constructor(readonly index: number, tag: string) {
-    // One call at a time per worker: one segment per slot is enough.
-    this.#segments = new SegmentPool(tag, { maxSlots: 1 });
+  constructor(readonly index: number, tag: string, maxInflight: number) {
+    // One segment per call the worker holds (a queued call must not overwrite the frame of the running one).
+    this.#segments = new SegmentPool(tag, { maxSlots: maxInflight });
   }
 
-  /** Bytes of shared memory this slot holds (header included). */
+  /** Bytes of shared memory this slot holds (headers included). */
   get shmBytes(): number {
-    return this.#segment && !this.#segment.closed ? this.#segment.capacity + 64 : 0;
+    return this.#segments.mappedBytes;
   }
 
   /**
-   * Publishes `image` in this slot's segment (created, or grown, on demand) and returns where the worker finds it.
-   * The same image sent again (pre_execute then execute of one request) is not rewritten.
+   * Publishes `image` in a free segment of this slot (created, or grown, on demand) and returns where the worker finds
+   * it; the segment stays taken until `release`.
    */
-  publish(image: PreparedImage): { name: string; meta: ImageMeta } {
-    const last = this.#lastFrame;
-    const current = this.#segment;
-    if (last && current && last.image === image && last.segment === current && !current.closed && current.sequence === last.meta.sequence) {
-      return { name: current.name, meta: last.meta };
+  publish(image: PreparedImage): { name: string; meta: ImageMeta; segment: Segment } {
+    let holding: Segment | undefined;
+    for (const [segment, frame] of this.#frames) {
+      if (segment.closed) this.#frames.delete(segment); // re-created bigger under the same name
+      else if (frame.image === image && segment.sequence === frame.meta.sequence) holding = segment;
     }
-    let segment = current;
-    if (segment === undefined || segment.closed || segment.capacity < image.payload.byteLength) {
-      if (segment !== undefined) this.#segments.release(segment);
-      segment = this.#segments.acquire(image.payload.byteLength);
-      this.#segment = segment;
+    const segment = this.#segments.acquire(image.payload.byteLength, holding);
+    if (segment === holding) {
+      const frame = this.#frames.get(segment);
+      if (frame !== undefined) return { name: segment.name, meta: frame.meta, segment };
     }
-    const meta = writeImage(segment, image);
-    this.#lastFrame = { image, meta, segment };
-    return { name: segment.name, meta };
+    this.#frames.delete(segment);
+    try {
+      const meta = writeImage(segment, image);
+      this.#frames.set(segment, { image, meta });
+      return { name: segment.name, meta, segment };
+    } catch (err) {
+      this.#segments.release(segment);
+      throw err;
+    }
   }
 
-  /** Unlinks the segment; idempotent. */
+  release(segment: Segment): void {
+    this.#segments.release(segment);
+  }
+
+  /** Unlinks the segments; idempotent. */
   closeSegments(): void {
-    this.#lastFrame = undefined;
-    this.#segment = undefined;
+    this.#frames.clear();
     this.#segments.close();
   }
 }

@@ -77,8 +77,20 @@ interface Pending {
   method: CallMethod;
   resolve: (result: CallResult) => void;
   reject: (error: ProcVisionError) => void;
+  /** 0 = none. The clock runs from when the worker starts the call: when it heads the line, not when it was sent. */
+  timeoutMs: number;
   timer: NodeJS.Timeout | undefined;
   started: number;
+}
+
+/**
+ * A call that was sent behind another one and never started: the worker died or timed out on the call ahead of it.
+ * Whoever sent it may run it elsewhere; it did not run here.
+ */
+export class CallNotStarted extends ProcVisionError {
+  constructor(label: string, reason: string) {
+    super(ErrorCode.worker_crashed, `${label}: call not started (${reason})`);
+  }
 }
 
 type Child = ChildProcessByStdio<Writable, Readable, Readable>;
@@ -100,7 +112,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private readonly child: Child;
   private readonly decoder: FrameDecoder;
+  /** In send order, which is the order the worker runs them in: the first one is running. */
   private readonly pending = new Map<string, Pending>();
+  /** When the first pending call started running at the worker. */
+  private headSince = 0;
+  private callMsAverage = Number.POSITIVE_INFINITY;
   private nextId = 1;
   private heartbeat: NodeJS.Timeout | undefined;
   private outstandingPing: { id: string; sentAt: number } | undefined;
@@ -176,6 +192,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.pending.size > 0;
   }
 
+  /** Calls sent and not answered yet: the one running and any queued behind it in the worker's stdin. */
+  get inflight(): number {
+    return this.pending.size;
+  }
+
+  /** Recent time from a call's start at the worker to its answer (ms, moving average; Infinity before any call). */
+  get recentCallMs(): number {
+    return this.callMsAverage;
+  }
+
   get uptimeMs(): number {
     return Date.now() - this.startedAt;
   }
@@ -206,11 +232,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const requestId = `r${this.nextId++}`;
     return new Promise<CallResult>((resolve, reject) => {
-      const pending: Pending = { method, resolve, reject, timer: undefined, started: performance.now() };
-      if (options.timeoutMs !== undefined && options.timeoutMs > 0) {
-        pending.timer = setTimeout(() => this.onCallTimeout(requestId, options.timeoutMs ?? 0), options.timeoutMs);
-      }
+      const started = performance.now();
+      const timeoutMs = options.timeoutMs !== undefined && options.timeoutMs > 0 ? options.timeoutMs : 0;
+      const pending: Pending = { method, resolve, reject, timeoutMs, timer: undefined, started };
       this.pending.set(requestId, pending);
+      if (this.pending.size === 1) this.startHead(requestId, pending, started);
       this.send(runnerFrames.call(requestId, method, payload));
     });
   }
@@ -291,7 +317,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // A corrupt stream cannot be trusted for any further call: fail everything and replace the process.
     this.emit("protocol-error", err);
     this.exitReason ||= `protocol error: ${err.message}`;
-    this.failAll(new ProcVisionError(ErrorCode.protocol_error, `${this.options.label}: ${err.message}`, { hint: err.hint }));
+    this.failAll(new ProcVisionError(ErrorCode.protocol_error, `${this.options.label}: ${err.message}`, { hint: err.hint }), "protocol error");
     this.startup?.reject(this.failure(ErrorCode.protocol_error, err.message));
     this.startup = undefined;
     void this.kill(this.exitReason);
@@ -363,22 +389,35 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
   }
 
+  private startHead(requestId: string, pending: Pending, now: number): void {
+    this.headSince = now;
+    if (pending.timeoutMs > 0) pending.timer = setTimeout(() => this.onCallTimeout(requestId), pending.timeoutMs);
+  }
+
   private take(requestId: string): Pending | undefined {
     const pending = this.pending.get(requestId);
-    if (pending) {
-      this.pending.delete(requestId);
-      clearTimeout(pending.timer);
+    if (!pending) return undefined;
+    const wasHead = this.pending.keys().next().value === requestId;
+    this.pending.delete(requestId);
+    clearTimeout(pending.timer);
+    if (wasHead) {
+      const now = performance.now();
+      const ran = now - this.headSince;
+      this.callMsAverage = Number.isFinite(this.callMsAverage) ? this.callMsAverage * 0.8 + ran * 0.2 : ran;
+      const next = this.pending.entries().next();
+      if (next.done !== true) this.startHead(next.value[0], next.value[1], now);
     }
     return pending;
   }
 
-  private onCallTimeout(requestId: string, timeoutMs: number): void {
-    const pending = this.take(requestId);
+  private onCallTimeout(requestId: string): void {
+    const pending = this.pending.get(requestId);
     if (!pending) return;
-    pending.reject(this.failure(ErrorCode.timeout, `${pending.method} did not answer within ${timeoutMs} ms`, {
+    // Calls queued behind it will not run on this worker: hand them back before it is terminated.
+    this.failAll(this.failure(ErrorCode.timeout, `${pending.method} did not answer within ${pending.timeoutMs} ms`, {
       hint: "the worker was stopped and will be replaced; raise the timeout if the algorithm is legitimately slow",
-    }));
-    void this.terminate(`${pending.method} timed out after ${timeoutMs} ms`);
+    }), "the call ahead of it timed out");
+    void this.terminate(`${pending.method} timed out after ${pending.timeoutMs} ms`);
   }
 
   private startHeartbeat(): void {
@@ -420,7 +459,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.failAll(this.failure(ErrorCode.worker_crashed, `worker ${reason} during the call`, {
       hint: "see the worker's stderr tail in the details; the runner restarts crashed workers",
-    }));
+    }), `worker ${reason}`);
     if (this.startup) {
       const fail = this.failure(ErrorCode.worker_crashed, `worker ${reason} before it was ready`);
       this.startup.reject(fail);
@@ -430,8 +469,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return exit;
   }
 
-  private failAll(error: ProcVisionError): void {
-    for (const id of [...this.pending.keys()]) this.take(id)?.reject(error);
+  /** The running call gets `error`; the calls queued behind it never ran and get CallNotStarted. */
+  private failAll(error: ProcVisionError, reason: string): void {
+    const [head, ...queued] = [...this.pending.values()];
+    for (const p of this.pending.values()) clearTimeout(p.timer);
+    this.pending.clear();
+    head?.reject(error);
+    for (const p of queued) p.reject(new CallNotStarted(this.options.label, reason));
   }
 
   private failure(code: string, message: string, extra: { hint?: string; phase?: string } = {}): ProcVisionError {

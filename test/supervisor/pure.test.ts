@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { backoffDelay, nextFailureCount } from "../../src/supervisor/backoff.js";
 import { allowsCalls, closedBreaker, onCrash, onProbeResult, onProbeStart, probeDelay, type Breaker } from "../../src/supervisor/breaker.js";
-import { chooseDispatch, type SlotView } from "../../src/supervisor/dispatch.js";
+import { chooseDispatch, MAX_PIPELINE_DEPTH, PIPELINE_MAX_CALL_MS, pipelineDepth, type SlotView } from "../../src/supervisor/dispatch.js";
 import { bucketIndex, CallMetrics, LATENCY_BUCKETS_MS } from "../../src/supervisor/metrics.js";
 import { checkResult, rectCounts } from "../../src/supervisor/result-check.js";
 import { classifyFailure, shouldRetry } from "../../src/supervisor/retry.js";
@@ -50,25 +50,42 @@ describe("circuit breaker", () => {
 });
 
 describe("dispatch", () => {
-  const slots = (...states: SlotView["state"][]): SlotView[] => states.map((state, index) => ({ index, state, lastUsedAt: index }));
+  type Kind = "idle" | "busy" | "down";
+  // busy = running one long call (depth 1); a number = that many short calls held (depth MAX_PIPELINE_DEPTH).
+  const slots = (...kinds: (Kind | number)[]): SlotView[] => kinds.map((kind, index) => {
+    if (typeof kind === "number") return { index, ready: true, inflight: kind, depth: MAX_PIPELINE_DEPTH, lastUsedAt: index };
+    return { index, ready: kind !== "down", inflight: kind === "busy" ? 1 : 0, depth: kind === "down" ? 0 : 1, lastUsedAt: index };
+  });
 
   it("gives the first job to the least recently used idle worker", () => {
     const s = slots("idle", "idle");
     s[0]!.lastUsedAt = 9;
     expect(chooseDispatch([{}, {}], s)).toEqual({ job: 0, slot: 1 });
   });
-  it("waits when no worker is idle", () => {
+  it("waits when no worker has room", () => {
     expect(chooseDispatch([{}], slots("busy", "down"))).toBeUndefined();
+    expect(chooseDispatch([{}], slots(MAX_PIPELINE_DEPTH, "busy"))).toBeUndefined();
     expect(chooseDispatch([], slots("idle"))).toBeUndefined();
   });
-  it("keeps a session on its worker, letting other jobs pass while that worker is busy", () => {
+  it("prefers an idle worker, then queues behind short calls on the worker holding fewest", () => {
+    expect(chooseDispatch([{}], slots(1, "idle"))).toEqual({ job: 0, slot: 1 });
+    expect(chooseDispatch([{}], slots(2, 1))).toEqual({ job: 0, slot: 1 });
+    expect(chooseDispatch([{}], slots(1, "busy"))).toEqual({ job: 0, slot: 0 });
+  });
+  it("keeps a session on its worker, letting other jobs pass while that worker is full", () => {
     expect(chooseDispatch([{ affinity: 1 }], slots("idle", "idle"))).toEqual({ job: 0, slot: 1 });
     expect(chooseDispatch([{ affinity: 0 }, {}], slots("busy", "idle"))).toEqual({ job: 1, slot: 1 });
     expect(chooseDispatch([{ affinity: 0 }], slots("busy", "idle"))).toBeUndefined();
+    expect(chooseDispatch([{ affinity: 0 }], slots(1, "idle"))).toEqual({ job: 0, slot: 0 });
   });
   it("drops the affinity when that worker is gone", () => {
     expect(chooseDispatch([{ affinity: 0 }], slots("down", "idle"))).toEqual({ job: 0, slot: 1 });
     expect(chooseDispatch([{ affinity: 7 }], slots("idle"))).toEqual({ job: 0, slot: 0 });
+  });
+  it("sends calls behind a running one only while the worker's calls are short", () => {
+    expect(pipelineDepth(0.05)).toBe(MAX_PIPELINE_DEPTH);
+    expect(pipelineDepth(PIPELINE_MAX_CALL_MS)).toBe(1);
+    expect(pipelineDepth(Number.POSITIVE_INFINITY)).toBe(1);
   });
 });
 
