@@ -288,6 +288,8 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
       if (left === 0) this.#active.delete(key);
       else this.#active.set(key, left);
       if (oneShot) {
+        // Ephemeral sessions end without a session event: drop the worker affinity here, or the map fills up.
+        this.#pools.get(key)?.forget(session.id);
         try {
           this.sessions.end(session.id);
         } catch {
