@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   CAPACITY_STEP,
+  MIN_CAPACITY,
+  roundCapacity,
   ColorSpace,
   Encoding,
   FileSegment,
@@ -230,12 +232,19 @@ describe("PROC_SHM_DIR", () => {
 });
 
 describe("segment pool", () => {
+  it("sizes small frames by powers of two and big ones by CAPACITY_STEP", () => {
+    expect([1, MIN_CAPACITY, MIN_CAPACITY + 1, 1_000_000, CAPACITY_STEP].map(roundCapacity))
+      .toEqual([MIN_CAPACITY, MIN_CAPACITY, 2 * MIN_CAPACITY, 1 << 20, CAPACITY_STEP]);
+    expect(roundCapacity(CAPACITY_STEP + 1)).toBe(2 * CAPACITY_STEP);
+    expect(roundCapacity(1920 * 1200 * 3)).toBe(2 * CAPACITY_STEP);
+  });
+
   it("names segments per pid/worker/slot, grows by re-creating, and keeps the sequence going", () => {
     const pool = new SegmentPool("w7");
     pools.push(pool);
     const first = pool.acquire(1000);
     expect(first.name).toBe(`procvision-${process.pid}-w7-0`);
-    expect(first.capacity).toBe(CAPACITY_STEP);
+    expect(first.capacity).toBe(MIN_CAPACITY);
     first.write(pixels(12, 0), { ...meta, width: 2, height: 2 });
     pool.release(first);
     expect(pool.acquire(500)).toBe(first);

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { StepPayload } from "../src/protocol/messages.js";
-import { Worker, type WorkerOptions } from "../src/worker/worker.js";
+import { CallNotStarted, Worker, type WorkerOptions } from "../src/worker/worker.js";
 import { fixture, testPython } from "./helpers/python.js";
 
 const live: Worker[] = [];
@@ -103,6 +103,33 @@ describe("Worker with a real Python adapter", () => {
     const exit = await worker.waitForExit();
     expect(exit.signal === "SIGTERM" || exit.signal === "SIGKILL").toBe(true);
     expect(() => process.kill(worker.pid ?? -1, 0)).toThrow();
+  });
+
+  it("runs calls sent behind a running one in order, each timed from its own start", async () => {
+    const worker = await behave();
+    const started = Date.now();
+    // 3 × 250 ms in a row: sent at once, the last ends at ~750 ms, far past its 400 ms timeout counted from sending.
+    const calls = [1, 2, 3].map((n) => worker.call("execute", step({ sleep_s: 0.25, n }), { timeoutMs: 400 }));
+    expect(worker.inflight).toBe(3);
+    const results = await Promise.all(calls);
+    expect(results.map((r) => r.status)).toEqual(["OK", "OK", "OK"]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(700);
+    expect(worker.recentCallMs).toBeGreaterThan(200);
+  });
+
+  it("hands back calls queued behind one that crashes or times out: CallNotStarted, not run", async () => {
+    for (const [fault, code] of [[{ crash: true }, "3001"], [{ sleep_s: 30 }, "1005"]] as const) {
+      const worker = await behave({ killGraceMs: 300 });
+      const first = worker.call("execute", step({ sleep_s: 0.2, ...fault }), { timeoutMs: 500 });
+      const queued = [worker.call("execute", step()), worker.call("execute", step())];
+      await expect(first).rejects.toMatchObject({ code });
+      for (const q of queued) {
+        const err = await q.then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(CallNotStarted);
+        expect(err).toMatchObject({ code: "3001", message: expect.stringMatching(/call not started/) });
+      }
+      await worker.waitForExit();
+    }
   });
 
   it("runs teardown exactly once on shutdown and exits 0", async () => {

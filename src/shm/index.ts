@@ -26,6 +26,6 @@ export {
   type SegmentBackend,
   type SegmentOptions,
 } from "./segment.js";
-export { CAPACITY_STEP, SegmentPool, roundCapacity, type SegmentFactory, type SegmentPoolOptions } from "./pool.js";
+export { CAPACITY_STEP, MIN_CAPACITY, SegmentPool, roundCapacity, type SegmentFactory, type SegmentPoolOptions } from "./pool.js";
 export { sweepStaleSegments } from "./sweep.js";
 export { writeFrame } from "./frame.js";

@@ -1,8 +1,10 @@
 import { HEADER_SIZE } from "./segment-format.js";
 import { createSegment, type Segment, type SegmentOptions } from "./segment.js";
 
-/** Capacities are rounded up to this step so frame-size jitter (encoded images) does not re-create segments. */
+/** Capacities of big frames are multiples of this step, so frame-size jitter (encoded images) does not re-create segments. */
 export const CAPACITY_STEP = 4 * 1024 * 1024;
+/** Smallest segment: a worker that holds many small frames at once (pipelined calls) keeps its memory small. */
+export const MIN_CAPACITY = 64 * 1024;
 const TAG_PATTERN = /^[A-Za-z0-9._-]+$/;
 
 export type SegmentFactory = (name: string, capacity: number, options: SegmentOptions) => Segment;
@@ -19,8 +21,12 @@ interface Slot {
   busy: boolean;
 }
 
+/** Payload capacity for a frame of `bytes`: the next power of two (≥ MIN_CAPACITY) up to CAPACITY_STEP, then its multiples. */
 export function roundCapacity(bytes: number): number {
-  return Math.max(1, Math.ceil(bytes / CAPACITY_STEP)) * CAPACITY_STEP;
+  if (bytes > CAPACITY_STEP) return Math.ceil(bytes / CAPACITY_STEP) * CAPACITY_STEP;
+  let capacity = MIN_CAPACITY;
+  while (capacity < bytes) capacity *= 2;
+  return capacity;
 }
 
 /**

@@ -162,7 +162,11 @@ abstract class SegmentBase implements Segment {
   private publish(payloadLength: number, meta: FrameMeta): { sequence: number } {
     const sequence = this.#sequence + 1;
     const header = this.#header;
-    writeHeader(header, { ...meta, sequence, payloadLength, capacity: this.capacity, state: SegmentState.writing });
+    // Fields listed, not spread: `{ ...meta, … }` took ~4 µs here (V8's slow path), 10× the rest of a small frame.
+    writeHeader(header, {
+      sequence, payloadLength, width: meta.width, height: meta.height, channels: meta.channels, encoding: meta.encoding,
+      colorSpace: meta.colorSpace, state: SegmentState.writing, timestampMs: meta.timestampMs, capacity: this.capacity,
+    });
     // magic, version and header size were written at creation and never change.
     this.writeAt(HeaderOffset.payloadLength, header.subarray(HeaderOffset.payloadLength));
     this.writeAt(HeaderOffset.sequence, header.subarray(HeaderOffset.sequence, HeaderOffset.payloadLength));

@@ -1,20 +1,26 @@
 /** Which queued call goes to which worker: a pure choice over plain data, unit-tested without processes. */
+import { roundCapacity } from "../shm/pool.js";
 
 /**
  * Most calls a worker holds at once: the one it runs and the ones sent behind it. The worker still runs one call at a
  * time; a call waiting in its stdin saves the round trip between two calls (the runner's wake-up, the write, the
- * worker's wake-up), which is most of the cost of a short call.
+ * worker's wake-up), which is most of the cost of a short call, and lets the worker answer several calls in one write.
  */
-export const MAX_PIPELINE_DEPTH = 4;
+export const MAX_PIPELINE_DEPTH = 16;
 /** Calls are sent behind a running one only while the worker's recent calls take less than this (ms). */
 export const PIPELINE_MAX_CALL_MS = 1;
+/** Shared memory one worker's held frames may take (each held call has its own segment). */
+export const PIPELINE_SHM_BUDGET = 16 * 1024 * 1024;
 
 /**
- * How many calls a worker may hold, from how long its recent calls took. Short calls are worth queueing at the worker;
- * behind a long call a queued call would wait while another worker may free up first, so long calls go one at a time.
+ * How many calls a worker may hold, from how long its recent calls took and how big its frames are. Short calls are
+ * worth queueing at the worker; behind a long call a queued call would wait while another worker may free up first, so
+ * long calls go one at a time. Big frames are held fewer at a time so their segments stay within the budget.
  */
-export function pipelineDepth(recentCallMs: number): number {
-  return recentCallMs < PIPELINE_MAX_CALL_MS ? MAX_PIPELINE_DEPTH : 1;
+export function pipelineDepth(recentCallMs: number, frameBytes: number): number {
+  if (!(recentCallMs < PIPELINE_MAX_CALL_MS)) return 1;
+  const byMemory = Math.floor(PIPELINE_SHM_BUDGET / roundCapacity(frameBytes));
+  return Math.max(1, Math.min(MAX_PIPELINE_DEPTH, byMemory));
 }
 
 export interface SlotView {

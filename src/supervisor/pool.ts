@@ -69,6 +69,8 @@ export interface WorkerStatus {
   uptime_ms: number | null;
   restarts: number;
   calls: number;
+  /** Calls sent to it and not answered: the running one and those queued behind it (see pipelineDepth). */
+  inflight: number;
   last_heartbeat_age_ms: number | null;
   circuit: CircuitState;
 }
@@ -273,6 +275,7 @@ export class VersionPool {
           uptime_ms: alive ? now - slot.readyAt : null,
           restarts: slot.restarts,
           calls: slot.calls,
+          inflight: slot.inflight,
           last_heartbeat_age_ms: alive ? now - (w.lastPongAt ?? slot.readyAt) : null,
           circuit: this.#breaker.state,
         };
@@ -459,7 +462,7 @@ export class VersionPool {
       const views: SlotView[] = this.#slots.map((s) => {
         const w = s.worker;
         const ready = (s.state === "idle" || s.state === "busy") && w?.state === "ready";
-        return { index: s.index, ready, inflight: s.inflight, depth: ready ? pipelineDepth(w.recentCallMs) : 0, lastUsedAt: s.lastUsedAt };
+        return { index: s.index, ready, inflight: s.inflight, depth: ready ? pipelineDepth(w.recentCallMs, s.frameBytes) : 0, lastUsedAt: s.lastUsedAt };
       });
       const choice = chooseDispatch(this.#queue, views);
       if (choice === undefined) break;
@@ -522,14 +525,10 @@ export class VersionPool {
     }
     slot.calls++;
     if (call.affinityKey !== undefined) this.#remember(call.affinityKey, slot.index);
-    const outcome: PoolCallOutcome = {
-      ...(result ? { result } : {}),
-      ...(error ? { error } : {}),
-      end,
-      attempts: job.attempts,
-      worker_pid: worker.pid ?? null,
-      latency_ms: performance.now() - job.enqueuedAt,
-    };
+    // Built field by field: `{ ...spread, more }` is V8's slow path (~2 µs here), a real share of a short call.
+    const outcome: PoolCallOutcome = { end, attempts: job.attempts, worker_pid: worker.pid ?? null, latency_ms: performance.now() - job.enqueuedAt };
+    if (result) outcome.result = result;
+    if (error) outcome.error = error;
     if (shouldRetry(end, job.attempts, this.#config.max_retries) && this.#live() && allowsCalls(this.#breaker)) {
       this.#retries++;
       this.#emit({ type: "call-retry", key: this.key, method: call.method, attempt: job.attempts + 1, reason: end });
@@ -556,7 +555,9 @@ export class VersionPool {
             hint: "check free space in /dev/shm (or $PROC_SHM_DIR)",
           });
         }
-        return { payload: { ...call.step, shared_mem_id: frame.name, image_meta: frame.meta }, segment: frame.segment };
+        const { step } = call;
+        const payload = { step_index: step.step_index, pid: step.pid, session: step.session, user_params: step.user_params, shared_mem_id: frame.name, image_meta: frame.meta };
+        return { payload, segment: frame.segment };
       }
       case "reset":
         return { payload: { session: call.session } };

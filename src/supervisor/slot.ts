@@ -31,6 +31,8 @@ export class WorkerSlot {
   stopping = false;
   /** Calls dispatched here whose attempt has not ended: each holds a segment until then. */
   inflight = 0;
+  /** Size of the last frame published here (how many more this slot's worker may hold depends on it). */
+  frameBytes = 0;
   readonly #segments: SegmentPool;
   /** The frame each segment holds last: a request's second call with the same image is not rewritten. */
   readonly #frames = new Map<Segment, { image: PreparedImage; meta: ImageMeta }>();
@@ -50,6 +52,7 @@ export class WorkerSlot {
    * it; the segment stays taken until `release`.
    */
   publish(image: PreparedImage): { name: string; meta: ImageMeta; segment: Segment } {
+    this.frameBytes = image.payload.byteLength;
     let holding: Segment | undefined;
     for (const [segment, frame] of this.#frames) {
       if (segment.closed) this.#frames.delete(segment); // re-created bigger under the same name

@@ -36,6 +36,20 @@ describe("Supervisor fault handling with real workers", () => {
     expect(h.sup.status()[0]?.workers[0]?.restarts).toBe(1);
   });
 
+  it("calls queued at a worker behind one that crashes or times out run again elsewhere, not as failures or retries", async () => {
+    for (const [fault, code] of [[{ crash: true }, "3001"], [{ sleep_s: 30 }, "1005"]] as const) {
+      const { h, execute } = await running({ execute_timeout_ms: 400 });
+      for (let i = 0; i < 20; i++) expect((await execute()).execute?.status).toBe("OK"); // short calls: pipelining on
+      const first = execute(fault);
+      const behind = [execute(), execute()];
+      await waitFor(() => h.sup.status()[0]?.workers[0]?.inflight === 3, 2000, "two calls sent behind the first");
+      expect((await first).execute).toMatchObject({ status: "ERROR", error_code: code });
+      for (const r of await Promise.all(behind)) expect(r.execute?.status).toBe("OK");
+      expect(h.records.slice(-3).map((r) => r.attempts)).toEqual([1, 1, 1]);
+      expect(h.events.filter((e) => e.type === "call-retry")).toEqual([]);
+    }
+  });
+
   it("an execute that sleeps past the timeout → 1005, the process is gone, the next call is fine", async () => {
     const { h, execute, workerPid } = await running({ execute_timeout_ms: 400 });
     const pid = workerPid();

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { backoffDelay, nextFailureCount } from "../../src/supervisor/backoff.js";
 import { allowsCalls, closedBreaker, onCrash, onProbeResult, onProbeStart, probeDelay, type Breaker } from "../../src/supervisor/breaker.js";
-import { chooseDispatch, MAX_PIPELINE_DEPTH, PIPELINE_MAX_CALL_MS, pipelineDepth, type SlotView } from "../../src/supervisor/dispatch.js";
+import { chooseDispatch, MAX_PIPELINE_DEPTH, PIPELINE_MAX_CALL_MS, PIPELINE_SHM_BUDGET, pipelineDepth, type SlotView } from "../../src/supervisor/dispatch.js";
+import { roundCapacity } from "../../src/shm/pool.js";
 import { bucketIndex, CallMetrics, LATENCY_BUCKETS_MS } from "../../src/supervisor/metrics.js";
 import { checkResult, rectCounts } from "../../src/supervisor/result-check.js";
 import { classifyFailure, shouldRetry } from "../../src/supervisor/retry.js";
@@ -83,9 +84,16 @@ describe("dispatch", () => {
     expect(chooseDispatch([{ affinity: 7 }], slots("idle"))).toEqual({ job: 0, slot: 0 });
   });
   it("sends calls behind a running one only while the worker's calls are short", () => {
-    expect(pipelineDepth(0.05)).toBe(MAX_PIPELINE_DEPTH);
-    expect(pipelineDepth(PIPELINE_MAX_CALL_MS)).toBe(1);
-    expect(pipelineDepth(Number.POSITIVE_INFINITY)).toBe(1);
+    expect(pipelineDepth(0.05, 3)).toBe(MAX_PIPELINE_DEPTH);
+    expect(pipelineDepth(PIPELINE_MAX_CALL_MS, 3)).toBe(1);
+    expect(pipelineDepth(Number.POSITIVE_INFINITY, 0)).toBe(1);
+    expect(pipelineDepth(Number.NaN, 0)).toBe(1);
+  });
+  it("holds fewer big frames, keeping a worker's segments within the budget", () => {
+    expect(pipelineDepth(0.5, 640 * 480 * 3)).toBe(MAX_PIPELINE_DEPTH); // 1 MiB segments
+    expect(pipelineDepth(0.5, 1920 * 1200 * 3)).toBe(2); // 8 MiB segments
+    expect(pipelineDepth(0.5, 4096 * 3000 * 3)).toBe(1);
+    expect(pipelineDepth(0.5, 1920 * 1200 * 3) * roundCapacity(1920 * 1200 * 3)).toBeLessThanOrEqual(PIPELINE_SHM_BUDGET);
   });
 });
 

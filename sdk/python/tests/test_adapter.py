@@ -1,7 +1,8 @@
+import json
 import struct
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Dict, Iterator
 
 import numpy as np
 import pytest
@@ -84,6 +85,36 @@ def test_reading_goes_back_to_the_main_thread_after_a_long_call(adapter: Adapter
     adapter.send({"type": "shutdown"})
     assert adapter.recv(timeout=5)["type"] == "shutdown"
     assert adapter.wait(timeout=5) == 0
+
+
+def _frame(message: Dict[str, Any]) -> bytes:
+    body = json.dumps(message).encode("utf-8")
+    return struct.pack(">I", len(body)) + body
+
+
+def _call(request_id: str, **params: Any) -> Dict[str, Any]:
+    return {"type": "call", "request_id": request_id, "method": "execute", "payload": step_payload(user_params=params)}
+
+
+def test_calls_sent_together_are_all_answered_in_order(adapter: Adapter) -> None:
+    """The runner sends short calls behind a running one; their answers may leave together, never lost or reordered."""
+    adapter.start()
+    burst = [_call(f"c{i}") for i in range(10)]
+    burst.insert(5, {"type": "ping", "request_id": "hb"})
+    adapter.send_raw(b"".join(_frame(m) for m in burst))
+    got = [adapter.recv(timeout=5) for _ in range(11)]
+    assert [f["request_id"] for f in got if f["type"] == "result"] == [f"c{i}" for i in range(10)]
+    assert [f["request_id"] for f in got if f["type"] == "pong"] == ["hb"]
+
+
+def test_an_answer_held_for_the_next_call_leaves_when_that_call_is_slow(adapter: Adapter) -> None:
+    adapter.start()
+    sent = time.monotonic()
+    adapter.send_raw(_frame(_call("fast")) + _frame(_call("slow", do="sleep", seconds=1.0)))
+    fast = adapter.recv(timeout=5)
+    assert fast["request_id"] == "fast"
+    assert time.monotonic() - sent < 0.5  # sent by the cover thread ~20-40 ms into the slow call, not after it
+    assert adapter.recv(timeout=5)["request_id"] == "slow"
 
 
 def test_ping_is_answered_during_a_slow_setup(project: Path) -> None:

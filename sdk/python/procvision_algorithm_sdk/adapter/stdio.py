@@ -18,7 +18,7 @@ import select
 import sys
 import termios
 import threading
-from typing import BinaryIO, Callable, Optional
+from typing import Callable, Optional
 
 _CHUNK = 65536
 
@@ -27,7 +27,7 @@ class StdioGuard:
     def __init__(self) -> None:
         sys.stdout.flush()
         self.frame_out = os.dup(1)
-        self.frames_in: BinaryIO = os.fdopen(os.dup(0), "rb")
+        self._frames_in = os.dup(0)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
@@ -44,6 +44,16 @@ class StdioGuard:
         )
         threading.Thread(target=self._pump, name="procvision-stdout-pump", daemon=True).start()
 
+    def read_frames(self, size: int) -> bytes:
+        """Up to ``size`` bytes of the runner's frames (b"" at the end)."""
+        return os.read(self._frames_in, size)
+
+    @property
+    def counted(self) -> int:
+        """Bytes counted so far, without flushing: the start mark of a call. The previous call ended with
+        ``bytes_written()``, so only output of background threads between calls can land in the next call's count."""
+        return self._total
+
     def bytes_written(self) -> int:
         """Bytes written to fd 1 since start, including what is still buffered or in the pipe.
 
@@ -59,7 +69,7 @@ class StdioGuard:
         if self._c_flush is not None:
             self._c_flush(None)
         with self._lock:
-            # Nothing waiting is the common case (twice per call): FIONREAD costs a third of a failed read.
+            # Nothing waiting is the common case (once per call): FIONREAD costs a third of a failed read.
             if _pending(self._pipe) != 0:
                 self._drain_locked()
             return self._total

@@ -97,7 +97,7 @@ class Worker:
         except FrameError as exc:
             return encode_frame(error_frame(request_id, PROTOCOL_ERROR, f"{method} payload: {exc}"))
         input_state = (payload.get("session") or {}).get("state") or {}  # Session deep-copied it: untouched
-        stdout_before = self._guard.bytes_written()
+        stdout_before = self._guard.counted
         if args is not None:
             outcome = self._step_call(str(method), args)
         elif method == "reset":
