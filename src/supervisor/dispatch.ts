@@ -17,8 +17,8 @@ export const PIPELINE_SHM_BUDGET = 16 * 1024 * 1024;
  * worth queueing at the worker; behind a long call a queued call would wait while another worker may free up first, so
  * long calls go one at a time. Big frames are held fewer at a time so their segments stay within the budget.
  */
-export function pipelineDepth(recentCallMs: number, frameBytes: number): number {
-  if (!(recentCallMs < PIPELINE_MAX_CALL_MS)) return 1;
+export function pipelineDepth(recentCallMs: number, frameBytes: number, maxCallMs = PIPELINE_MAX_CALL_MS): number {
+  if (!(recentCallMs < maxCallMs)) return 1;
   const byMemory = Math.floor(PIPELINE_SHM_BUDGET / roundCapacity(frameBytes));
   return Math.max(1, Math.min(MAX_PIPELINE_DEPTH, byMemory));
 }

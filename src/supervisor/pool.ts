@@ -10,7 +10,7 @@ import {
   allowsCalls, closedBreaker, onCrash, onProbeResult, onProbeStart, probeDelay,
   type Breaker, type BreakerPolicy, type CircuitState,
 } from "./breaker.js";
-import { chooseDispatch, MAX_PIPELINE_DEPTH, pipelineDepth, type SlotView } from "./dispatch.js";
+import { chooseDispatch, MAX_PIPELINE_DEPTH, PIPELINE_MAX_CALL_MS, pipelineDepth, type SlotView } from "./dispatch.js";
 import type { ExitCause, PoolState, SupervisorEvent } from "./events.js";
 import type { PreparedImage } from "./image.js";
 import { LogSink } from "./log-sink.js";
@@ -26,6 +26,8 @@ export interface PoolTuning {
   backoff: BackoffPolicy;
   /** How long an open circuit waits before its half-open probe start. */
   breakerCooldownMs: number;
+  /** Calls are sent behind a running one only while the worker's recent calls are shorter (ms). */
+  pipelineMaxCallMs: number;
   /** Bound of the session → worker affinity map. */
   maxAffinity: number;
 }
@@ -35,6 +37,7 @@ export function defaultTuning(config: RunnerConfig): PoolTuning {
     startupTimeoutMs: 60_000,
     backoff: DEFAULT_BACKOFF,
     breakerCooldownMs: Math.min(config.breaker_window_ms, 10_000),
+    pipelineMaxCallMs: PIPELINE_MAX_CALL_MS,
     maxAffinity: 10_000,
   };
 }
@@ -462,7 +465,7 @@ export class VersionPool {
       const views: SlotView[] = this.#slots.map((s) => {
         const w = s.worker;
         const ready = (s.state === "idle" || s.state === "busy") && w?.state === "ready";
-        return { index: s.index, ready, inflight: s.inflight, depth: ready ? pipelineDepth(w.recentCallMs, s.frameBytes) : 0, lastUsedAt: s.lastUsedAt };
+        return { index: s.index, ready, inflight: s.inflight, depth: ready ? pipelineDepth(w.recentCallMs, s.frameBytes, this.#tuning.pipelineMaxCallMs) : 0, lastUsedAt: s.lastUsedAt };
       });
       const choice = chooseDispatch(this.#queue, views);
       if (choice === undefined) break;
