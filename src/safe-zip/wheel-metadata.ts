@@ -22,8 +22,11 @@ export function metadataIdentity(text: string): { name?: string; version?: strin
   return { ...(name !== undefined ? { name } : {}), ...(version !== undefined ? { version } : {}) };
 }
 
-/** A wheel's METADATA text, or why it is not the distribution its file name says. */
-export type WheelMetadataRead = { ok: true; text: string } | { ok: false; problem: string };
+/**
+ * A wheel's METADATA text, or why it is not the distribution its file name says; `unreadable` when the wheel is not a
+ * readable zip at all (a damaged package, 2001) rather than a readable wheel of something else (2004).
+ */
+export type WheelMetadataRead = { ok: true; text: string } | { ok: false; problem: string; unreadable: boolean };
 
 /**
  * Reads `wheels/<file>`'s METADATA and checks it is the distribution its file name says: a readable zip with exactly
@@ -34,20 +37,20 @@ export type WheelMetadataRead = { ok: true; text: string } | { ok: false; proble
 export async function readWheelMetadata(zip: SafeZip, wheelPath: string): Promise<WheelMetadataRead | null> {
   const parsed = parseWheelFilename(wheelPath);
   if (!parsed.ok) return null;
-  const problem = (text: string): WheelMetadataRead => ({ ok: false, problem: text });
+  const problem = (text: string, unreadable = false): WheelMetadataRead => ({ ok: false, problem: text, unreadable });
   const file = parsed.wheel.fileName;
   let nested: ZipFile;
   try {
     nested = await zip.openNestedZip(wheelPath);
   } catch (err) {
-    return problem(`${file} is not a readable wheel (${(err as Error).message})`);
+    return problem(`${file} is not a readable wheel (${(err as Error).message})`, true);
   }
   try {
     const found: Entry[] = [];
     try {
       for await (const entry of nested.eachEntry()) if (METADATA.test(entry.fileName)) found.push(entry);
     } catch (err) {
-      return problem(`${file} is not a readable wheel (${(err as Error).message})`);
+      return problem(`${file} is not a readable wheel (${(err as Error).message})`, true);
     }
     if (found.length !== 1) return problem(`${file} has ${found.length === 0 ? "no" : found.length} *.dist-info/METADATA (a wheel has exactly one)`);
     const meta = found[0]!;
@@ -56,7 +59,7 @@ export async function readWheelMetadata(zip: SafeZip, wheelPath: string): Promis
     try {
       text = await readEntry(nested, meta);
     } catch (err) {
-      return problem(`${file}: ${meta.fileName} cannot be read (${(err as Error).message})`);
+      return problem(`${file}: ${meta.fileName} cannot be read (${(err as Error).message})`, true);
     }
     const { name, version } = metadataIdentity(text);
     const sameName = name !== undefined && normalizeName(name) === parsed.wheel.normalizedName;
@@ -75,15 +78,22 @@ export async function readWheelMetadata(zip: SafeZip, wheelPath: string): Promis
   }
 }
 
-/** Every wheel's METADATA (by wheel file name) and the problems, in order (empty when all agree with their names). */
-export async function readWheelsMetadata(zip: SafeZip, wheelPaths: readonly string[]): Promise<{ problems: string[]; metadata: Map<string, string> }> {
+/**
+ * Every wheel's METADATA (by wheel file name) and the problems, in order (empty when all agree with their names);
+ * `unreadable` lists the problems of wheels that are not readable zips.
+ */
+export async function readWheelsMetadata(zip: SafeZip, wheelPaths: readonly string[]): Promise<{ problems: string[]; unreadable: string[]; metadata: Map<string, string> }> {
   const problems: string[] = [];
+  const unreadable: string[] = [];
   const metadata = new Map<string, string>();
   for (const p of wheelPaths) {
     const read = await readWheelMetadata(zip, p);
     if (read === null) continue;
     if (read.ok) metadata.set(p.slice(p.lastIndexOf("/") + 1), read.text);
-    else problems.push(read.problem);
+    else {
+      problems.push(read.problem);
+      if (read.unreadable) unreadable.push(read.problem);
+    }
   }
-  return { problems, metadata };
+  return { problems, unreadable, metadata };
 }

@@ -159,7 +159,7 @@ const corpus: HostileCase[] = [
   // wheels
   { family: "wheels", title: "wheel named procvision_algorithm_sdk 0.1.0 whose METADATA says evil 6.6.6", bytes: () => pkg({ [SDK_WHEEL]: liarWheels.name }), code: "2004", message: /procvision_algorithm_sdk-0\.1\.0-py3-none-any\.whl is named procvision_algorithm_sdk 0\.1\.0 but its METADATA says evil 6\.6\.6/, check: "zip_wheels" },
   { family: "wheels", title: "wheel whose METADATA has another version", bytes: () => pkg({ [SDK_WHEEL]: liarWheels.version }), code: "2004", message: /METADATA says procvision_algorithm_sdk 9\.9\.9/, check: "zip_wheels" },
-  { family: "wheels", title: "a .whl that is not a zip", bytes: () => pkg({ [SDK_WHEEL]: liarWheels.notZip }), code: "2004", message: /is not a readable wheel/, check: "zip_wheels" },
+  { family: "wheels", title: "a .whl that is not a zip", bytes: () => pkg({ [SDK_WHEEL]: liarWheels.notZip }), code: "2001", message: /is not a readable wheel/, check: "zip_wheels" },
   { family: "wheels", title: "a wheel without METADATA", bytes: () => pkg({ [SDK_WHEEL]: liarWheels.noMetadata }), code: "2004", message: /has no \*\.dist-info\/METADATA/, check: "zip_wheels" },
   { family: "wheels", title: "requirement without a wheel", bytes: () => pkg({ "requirements.txt": "procvision_algorithm_sdk==0.1.0\nnumpy==2.2.6\n" }), code: "2004", message: /no wheel for numpy==2\.2\.6/ },
   // requirements that point elsewhere

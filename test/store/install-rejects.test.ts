@@ -142,9 +142,9 @@ describe("packages that cannot install on this station", () => {
       requirements: "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\nevil==1.0\n",
     });
     const err = await rejection(zip);
-    // Caught by the wheel check before the registry row (yauzl refuses the name); the installer's own 2001 is the
-    // second line of defence (test/wheel-install).
-    expect(err.code).toBe("2004");
+    // Caught by the wheel check before the registry row (yauzl refuses the name), with the code the installer's own
+    // entry checks give (the second line of defence, test/wheel-install).
+    expect(err.code).toBe("2001");
     expect(err.message).toMatch(/evil-1\.0-py3-none-any\.whl is not a readable wheel .*evil\.py/);
     expectStoreUntouched();
     expect(readdirSync(path.dirname(work)).filter((f) => f === "evil.py")).toEqual([]);

@@ -97,7 +97,13 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
       interpreterPath: interpreter.executable,
       envFileText: await optionalText(zip, ".procvision_env.json"),
     });
-    const { problems: forged, metadata } = await readWheelsMetadata(zip, wheelPaths);
+    const { problems: forged, unreadable, metadata } = await readWheelsMetadata(zip, wheelPaths);
+    if (unreadable.length > 0) {
+      // Same code as the installer's own entry checks give a damaged wheel.
+      throw new ProcVisionError(ErrorCode.invalid_zip, `wheels/ holds wheels that are not readable zips: ${unreadable.join("; ")}`, {
+        hint: "the package is damaged or forged: copy it again, or rebuild it with procvision-cli package",
+      });
+    }
     if (forged.length > 0) {
       throw new ProcVisionError(ErrorCode.wheels_missing, `wheels/ holds wheels that are not what their file names say: ${forged.join("; ")}`, {
         hint: "the package was forged or built wrongly: rebuild it with procvision-cli package from the original wheels",
