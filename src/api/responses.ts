@@ -63,7 +63,7 @@ export const health = z.looseObject({
   pools: z.array(z.looseObject({ name: z.string(), version: z.string(), state: z.string(), circuit: z.string(), sessions: z.number().int() })),
   workers: z.array(z.looseObject({
     name: z.string(), version: z.string(), pid: z.number().int().nullable(), state: z.string(), uptime_ms: z.number().nullable(),
-    restarts: z.number().int(), heartbeat_age_ms: z.number().nullable(), circuit: z.string(),
+    restarts: z.number().int(), calls: z.number().int(), inflight: z.number().int(), heartbeat_age_ms: z.number().nullable(), circuit: z.string(),
   })),
 });
 

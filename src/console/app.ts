@@ -175,6 +175,7 @@ function renderWorkers(workers: Json[]): void {
     cell(row, w.state, `state-${String(w.state)}`);
     cell(row, seconds(w.uptime_ms));
     cell(row, w.restarts);
+    cell(row, w.inflight);
     cell(row, seconds(w.heartbeat_age_ms));
     cell(row, w.circuit, w.circuit === "closed" ? "" : "error");
   }

@@ -573,7 +573,7 @@ export class Runner {
     return this.requireSupervisor().inspect(toSupervisorRequest(request));
   }
 
-  /** Health: bindings, package count, and every worker (pid, uptime, restarts, heartbeat age, circuit). */
+  /** Health: bindings, package count, and every worker (pid, uptime, restarts, calls in flight, heartbeat age, circuit). */
   async status(): Promise<RunnerStatus> {
     this.assertOpen();
     const pools = this.supervisor?.status() ?? [];
@@ -584,7 +584,7 @@ export class Runner {
       pools: pools.map((p) => ({ name: p.name, version: p.version, state: p.state, circuit: p.circuit, sessions: p.sessions })),
       workers: pools.flatMap((p) => p.workers.map((w) => ({
         name: p.name, version: p.version, slot: w.slot, pid: w.pid, state: w.state, uptime_ms: w.uptime_ms, restarts: w.restarts,
-        calls: w.calls, heartbeat_age_ms: w.last_heartbeat_age_ms, circuit: w.circuit,
+        calls: w.calls, inflight: w.inflight, heartbeat_age_ms: w.last_heartbeat_age_ms, circuit: w.circuit,
       }))),
     };
   }
@@ -739,7 +739,8 @@ export interface RunnerStatus {
   pools: { name: string; version: string; state: string; circuit: string; sessions: number }[];
   workers: {
     name: string; version: string; slot: number; pid: number | null; state: string; uptime_ms: number | null; restarts: number;
-    calls: number; heartbeat_age_ms: number | null; circuit: string;
+    /** Calls sent to the worker and not answered: the running one and those held behind it (short calls). */
+    calls: number; inflight: number; heartbeat_age_ms: number | null; circuit: string;
   }[];
 }
 

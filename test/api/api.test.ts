@@ -286,8 +286,8 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     conforms(responses.running, started);
     const healthAnswer = await http("GET", "/health");
     conforms(responses.health, healthAnswer);
-    const health = healthAnswer.body as { workers: { version: string; pid: number; state: string }[] };
-    expect(health.workers.some((w) => w.version === "1.1" && typeof w.pid === "number")).toBe(true);
+    const health = healthAnswer.body as { workers: { version: string; pid: number; state: string; inflight: number }[] };
+    expect(health.workers).toContainEqual(expect.objectContaining({ version: "1.1", pid: expect.any(Number), inflight: 0 }));
     expect((await http("POST", "/algorithms/algorithm-example/1.1/stop")).status).toBe(200);
     const logs = await http("GET", "/algorithms/algorithm-example/1.1/logs");
     conforms(responses.logLines, logs);
