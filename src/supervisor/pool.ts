@@ -519,10 +519,12 @@ export class VersionPool {
       }
     }
     if (error instanceof CallNotStarted) {
-      // Sent behind a call that ended its worker: it never ran, so it is not an attempt. Any worker may take it.
+      // Sent behind a call that ended its worker: it never ran, so it is not an attempt. Any worker may take it,
+      // ahead of every call that came after it (the calls handed back together keep their order).
       job.attempts--;
       job.affinity = undefined;
-      this.#queue.unshift(job);
+      const later = this.#queue.findIndex((j) => j.enqueuedAt > job.enqueuedAt);
+      this.#queue.splice(later < 0 ? this.#queue.length : later, 0, job);
       this.#pump();
       return;
     }

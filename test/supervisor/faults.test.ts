@@ -43,10 +43,12 @@ describe("Supervisor fault handling with real workers", () => {
       const { h, execute } = await running({ execute_timeout_ms: 400 }, {}, { pipelineMaxCallMs: 60_000 });
       expect((await execute()).execute?.status).toBe("OK");
       const first = execute(fault);
-      const behind = [execute(), execute()];
+      const answered: number[] = [];
+      const behind = [1, 2].map((n) => execute().then((r) => { answered.push(n); return r; }));
       await waitFor(() => h.sup.status()[0]?.workers[0]?.inflight === 3, 2000, "two calls sent behind the first");
       expect((await first).execute).toMatchObject({ status: "ERROR", error_code: code });
       for (const r of await Promise.all(behind)) expect(r.execute?.status).toBe("OK");
+      expect(answered).toEqual([1, 2]); // handed back in their order
       expect(h.records.slice(-3).map((r) => r.attempts)).toEqual([1, 1, 1]);
       expect(h.events.filter((e) => e.type === "call-retry")).toEqual([]);
     }
