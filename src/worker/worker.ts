@@ -244,9 +244,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** shutdown frame (teardown runs) → SIGTERM → SIGKILL, each step after killGraceMs. */
   async shutdown(): Promise<WorkerExit> {
     if (this.state === "exited") return this.exited;
-    this.stopRequested = true;
+    this.stopping();
     this.exitReason ||= "shutdown requested";
-    this.state = "stopping";
     this.stopHeartbeat();
     this.send(runnerFrames.shutdown());
     this.child.stdin.end();
@@ -260,7 +259,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Immediate SIGKILL: for a worker that is hung, unhealthy or no longer trusted. */
   kill(reason: string): Promise<WorkerExit> {
-    this.stopRequested = true;
+    this.stopping();
     this.exitReason ||= reason;
     this.stopHeartbeat();
     this.signal("SIGKILL");
@@ -269,12 +268,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** SIGTERM then SIGKILL after killGraceMs: how a timed-out call ends its worker. */
   async terminate(reason: string): Promise<WorkerExit> {
-    this.stopRequested = true;
+    this.stopping();
     this.exitReason ||= reason;
     this.stopHeartbeat();
     this.signal("SIGTERM");
     if (!(await this.exitsWithin(this.options.killGraceMs))) this.signal("SIGKILL");
     return this.exited;
+  }
+
+  /** No new calls from now on (a call handed back must not come straight back to a worker on its way out). */
+  private stopping(): void {
+    this.stopRequested = true;
+    if (this.state !== "exited") this.state = "stopping";
   }
 
   private exitsWithin(ms: number): Promise<boolean> {
@@ -387,6 +392,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       ...(message.invalid_return !== undefined ? { invalid_return: message.invalid_return } : {}),
       latency_ms: performance.now() - pending.started,
     });
+    // A worker that raised FatalError is replaced: what it answers next cannot be trusted, even answers already read
+    // in the same chunk, so the calls held behind it go back to be run elsewhere.
+    if (message.fatal === true) this.handBack("the call ahead of it raised FatalError; the worker is being replaced");
   }
 
   private startHead(requestId: string, pending: Pending, now: number): void {
@@ -469,13 +477,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return exit;
   }
 
+  /** Gives every unanswered call back as CallNotStarted, to be run elsewhere; answers that still come are dropped. */
+  private handBack(reason: string): void {
+    const calls = [...this.pending.values()];
+    for (const p of calls) clearTimeout(p.timer);
+    this.pending.clear();
+    for (const p of calls) p.reject(new CallNotStarted(this.options.label, reason));
+  }
+
   /** The running call gets `error`; the calls queued behind it never ran and get CallNotStarted. */
   private failAll(error: ProcVisionError, reason: string): void {
-    const [head, ...queued] = [...this.pending.values()];
-    for (const p of this.pending.values()) clearTimeout(p.timer);
-    this.pending.clear();
-    head?.reject(error);
-    for (const p of queued) p.reject(new CallNotStarted(this.options.label, reason));
+    const head = this.pending.entries().next();
+    if (head.done === true) return;
+    const [id, running] = head.value;
+    clearTimeout(running.timer);
+    this.pending.delete(id);
+    running.reject(error);
+    this.handBack(reason);
   }
 
   private failure(code: string, message: string, extra: { hint?: string; phase?: string } = {}): ProcVisionError {

@@ -37,17 +37,22 @@ describe("Supervisor fault handling with real workers", () => {
     expect(h.sup.status()[0]?.workers[0]?.restarts).toBe(1);
   });
 
-  it("calls queued at a worker behind one that crashes or times out run again elsewhere, not as failures or retries", async () => {
-    for (const [fault, code] of [[{ crash_after_s: 0.3 }, "3001"], [{ sleep_s: 30 }, "1005"]] as const) {
+  it("calls queued at a worker behind one that crashes, times out or raises FatalError run again elsewhere, not as failures or retries", async () => {
+    const faults = [[{ crash_after_s: 0.3 }, "3001"], [{ sleep_s: 30 }, "1005"], [{ sleep_s: 0.3, fatal: true }, "9999"]] as const;
+    for (const [fault, code] of faults) {
       // Every call counts as short here, so a loaded test machine cannot turn pipelining off.
-      const { h, execute } = await running({ execute_timeout_ms: 400 }, {}, { pipelineMaxCallMs: 60_000 });
+      const { h, execute, workerPid } = await running({ execute_timeout_ms: 400 }, {}, { pipelineMaxCallMs: 60_000 });
       expect((await execute()).execute?.status).toBe("OK");
+      const lostPid = workerPid();
       const first = execute(fault);
       const answered: number[] = [];
       const behind = [1, 2].map((n) => execute().then((r) => { answered.push(n); return r; }));
       await waitFor(() => h.sup.status()[0]?.workers[0]?.inflight === 3, 2000, "two calls sent behind the first");
       expect((await first).execute).toMatchObject({ status: "ERROR", error_code: code });
-      for (const r of await Promise.all(behind)) expect(r.execute?.status).toBe("OK");
+      for (const r of await Promise.all(behind)) {
+        expect(r.execute, JSON.stringify([fault, r.execute])).toMatchObject({ status: "OK" });
+        expect(r.execute?.data.worker_pid, JSON.stringify(fault)).not.toBe(lostPid); // never answered by the worker that was lost
+      }
       expect(answered).toEqual([1, 2]); // handed back in their order
       expect(h.records.slice(-3).map((r) => r.attempts)).toEqual([1, 1, 1]);
       expect(h.events.filter((e) => e.type === "call-retry")).toEqual([]);
