@@ -97,7 +97,7 @@ def _call(request_id: str, **params: Any) -> Dict[str, Any]:
 
 
 def test_calls_sent_together_are_all_answered_in_order(adapter: Adapter) -> None:
-    """The runner sends short calls behind a running one; their answers may leave together, never lost or reordered."""
+    """The runner sends short calls behind a running one (pipelining): each is answered, in order, pings included."""
     adapter.start()
     burst = [_call(f"c{i}") for i in range(10)]
     burst.insert(5, {"type": "ping", "request_id": "hb"})
@@ -105,16 +105,6 @@ def test_calls_sent_together_are_all_answered_in_order(adapter: Adapter) -> None
     got = [adapter.recv(timeout=5) for _ in range(11)]
     assert [f["request_id"] for f in got if f["type"] == "result"] == [f"c{i}" for i in range(10)]
     assert [f["request_id"] for f in got if f["type"] == "pong"] == ["hb"]
-
-
-def test_an_answer_held_for_the_next_call_leaves_when_that_call_is_slow(adapter: Adapter) -> None:
-    adapter.start()
-    sent = time.monotonic()
-    adapter.send_raw(_frame(_call("fast")) + _frame(_call("slow", do="sleep", seconds=1.0)))
-    fast = adapter.recv(timeout=5)
-    assert fast["request_id"] == "fast"
-    assert time.monotonic() - sent < 0.5  # sent by the cover thread ~20-40 ms into the slow call, not after it
-    assert adapter.recv(timeout=5)["request_id"] == "slow"
 
 
 def test_ping_is_answered_during_a_slow_setup(project: Path) -> None:

@@ -14,19 +14,17 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Union
+from typing import Any, BinaryIO, Dict, NamedTuple, Optional, Sequence, Union
 
 from .. import __version__
 from ..base import BaseAlgorithm
-from ..frames import DEFAULT_MAX_FRAME_BYTES, FrameError, FrameReader, FrameWriter, encode_frame
+from ..frames import DEFAULT_MAX_FRAME_BYTES, FrameError, FrameWriter, encode_frame, read_frame
 from .stdio import StdioGuard
 from .worker import PROTOCOL_ERROR, UNKNOWN_ERROR, Worker, describe, error_frame, exception_outcome, log, now_ms
 
 PROTOCOL_VERSION = 1
 CAPABILITIES = ["ping", "call", "shutdown", "shared_memory:v1", "session_state", "hooks", "stdout_guard"]
 EXIT_OK, EXIT_START_FAILED, EXIT_BROKEN_STREAM = 0, 1, 2
-# Most answers held back to leave in one write. More saves little and lets the runner run dry while the worker holds.
-ANSWERS_PER_WRITE = 4
 
 
 class _Stop(NamedTuple):
@@ -49,7 +47,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "timestamp_ms": now_ms(),
         }
     )
-    inbox = Inbox(FrameReader(guard.read_frames, options.max_frame_bytes), out)
+    inbox = Inbox(guard.frames_in, out, options.max_frame_bytes)
     # Loading the algorithm counts as busy: pings during a slow import or setup() are answered by the cover thread.
     inbox.busy()
     algorithm = _start_algorithm(options.entry, out)
@@ -162,31 +160,18 @@ class Inbox:
     path (it cost ~25 µs of CPU per call). Pings must still be answered while a call runs, so a cover thread wakes
     every ``COVER_AFTER_S``; once the main thread has been busy that long it takes over reading, answers pings,
     queues anything else for the main thread in arrival order, and gives reading back when the call is over.
-    Answers held back by ``_serve`` leave before any thread waits for input, and when the cover thread takes over.
     """
 
     COVER_AFTER_S = 0.02
 
-    def __init__(self, reader: FrameReader, out: FrameWriter) -> None:
-        self._reader = reader
+    def __init__(self, stream: BinaryIO, out: FrameWriter, max_frame_bytes: int) -> None:
+        self._stream = stream
         self._out = out
-        reader.before_wait = out.flush
-        self._reading = threading.Lock()  # held by the thread inside reader.next()
+        self._max_frame_bytes = max_frame_bytes
+        self._reading = threading.Lock()  # held by the thread inside read_frame
         self._handoff: "queue.SimpleQueue[Union[Dict[str, Any], _Stop, None]]" = queue.SimpleQueue()
         self._busy_since: Optional[float] = None
         threading.Thread(target=self._cover, name="procvision-reader", daemon=True).start()
-
-    def call_waiting(self) -> bool:
-        """Whether the next frame is already here, so an answer may wait to leave with the next one (main thread).
-
-        False while the cover thread reads: it may be blocked in a read and could not send what was held.
-        """
-        if not self._reading.acquire(blocking=False):
-            return False
-        try:
-            return not self._handoff.empty() or self._reader.has_frame()
-        finally:
-            self._reading.release()
 
     def busy(self) -> None:
         self._busy_since = time.monotonic()
@@ -210,7 +195,6 @@ class Inbox:
                     finally:
                         self._reading.release()
                 else:
-                    self._out.flush()
                     item = self._handoff.get()  # the cover thread reads; it always queues something when it stops
             if item is not None:
                 return item
@@ -223,7 +207,6 @@ class Inbox:
                 continue
             if not self._reading.acquire(blocking=False):
                 continue
-            self._out.flush()  # answers held for a next call that turned out slow
             try:
                 while True:
                     item = self._read()
@@ -240,7 +223,7 @@ class Inbox:
     def _read(self) -> Union[Dict[str, Any], _Stop, None]:
         """One frame: pings and junk are answered here (None); calls and shutdown are returned; ``_Stop`` at the end."""
         try:
-            frame = self._reader.next()
+            frame = read_frame(self._stream, self._max_frame_bytes)
         except FrameError as exc:
             self._out.send(error_frame(None, PROTOCOL_ERROR, str(exc)))
             return None if exc.resync else _Stop(EXIT_BROKEN_STREAM)
@@ -266,28 +249,18 @@ class Inbox:
 
 
 def _serve(worker: Worker, inbox: Inbox, out: FrameWriter) -> int:
-    """Runs calls one at a time, in arrival order, on the main thread.
-
-    When the runner has already sent the next call (it does so only while calls are short), the answer is held to
-    leave with the next one, up to ``ANSWERS_PER_WRITE``: under load one write and one wake-up of the runner serve
-    several calls.
-    """
+    """Runs calls one at a time, in arrival order, on the main thread."""
     while True:
         item = inbox.next()
         inbox.busy()
         try:
             if isinstance(item, _Stop):
                 worker.teardown()
-                out.flush()
                 return item.exit_code
             if item.get("type") == "shutdown":
                 worker.teardown()
                 out.send({"type": "shutdown", "status": "OK", "timestamp_ms": now_ms()})
                 return EXIT_OK
-            answer = worker.handle(item)
-            if out.held < ANSWERS_PER_WRITE - 1 and inbox.call_waiting():
-                out.hold(answer)
-            else:
-                out.write(answer)
+            out.write(worker.handle(item))
         finally:
             inbox.idle()

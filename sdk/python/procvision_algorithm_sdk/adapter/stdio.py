@@ -18,7 +18,7 @@ import select
 import sys
 import termios
 import threading
-from typing import Callable, Optional
+from typing import BinaryIO, Callable, Optional
 
 _CHUNK = 65536
 
@@ -27,7 +27,7 @@ class StdioGuard:
     def __init__(self) -> None:
         sys.stdout.flush()
         self.frame_out = os.dup(1)
-        self._frames_in = os.dup(0)
+        self.frames_in: BinaryIO = os.fdopen(os.dup(0), "rb")
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
@@ -43,10 +43,6 @@ class StdioGuard:
             io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
         )
         threading.Thread(target=self._pump, name="procvision-stdout-pump", daemon=True).start()
-
-    def read_frames(self, size: int) -> bytes:
-        """Up to ``size`` bytes of the runner's frames (b"" at the end)."""
-        return os.read(self._frames_in, size)
 
     @property
     def counted(self) -> int:
