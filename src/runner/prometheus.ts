@@ -13,7 +13,7 @@ export class PrometheusExporter {
     labelNames: ["name", "version", "method", "le"], registers: [this.registry] });
   readonly #latencySum = new Gauge({ name: "procvision_call_latency_ms_sum", help: "sum of call latencies (ms)", labelNames: ["name", "version", "method"], registers: [this.registry] });
   readonly #latencyCount = new Gauge({ name: "procvision_call_latency_ms_count", help: "number of timed calls", labelNames: ["name", "version", "method"], registers: [this.registry] });
-  readonly #queue = new Gauge({ name: "procvision_queue_depth", help: "calls waiting for a worker", labelNames: ["name", "version"], registers: [this.registry] });
+  readonly #queue = new Gauge({ name: "procvision_queue_depth", help: "calls waiting to start (queued, or held by a worker behind its running call)", labelNames: ["name", "version"], registers: [this.registry] });
   readonly #inflight = new Gauge({ name: "procvision_inflight_calls", help: "calls running in workers", labelNames: ["name", "version"], registers: [this.registry] });
   readonly #ready = new Gauge({ name: "procvision_workers_ready", help: "workers ready for calls", labelNames: ["name", "version"], registers: [this.registry] });
   readonly #restarts = new Gauge({ name: "procvision_worker_restarts_total", help: "worker restarts", labelNames: ["name", "version"], registers: [this.registry] });

@@ -84,6 +84,7 @@ export interface PoolStatus {
   version: string;
   state: PoolState;
   circuit: CircuitState;
+  /** Calls waiting to start: queued here or held by a worker behind its running call (what queue_limit bounds). */
   queue_depth: number;
   inflight: number;
   workers: WorkerStatus[];
@@ -198,8 +199,9 @@ export class VersionPool {
     const accepting = this.#state === "running" || (admitted && this.#state === "draining");
     if (!accepting) return Promise.reject(this.#stoppedError());
     if (!allowsCalls(this.#breaker)) return Promise.reject(this.#openError());
-    if (!admitted && this.#queue.length >= this.#config.queue_limit) {
-      return Promise.reject(new ProcVisionError(ErrorCode.busy, `${this.key}: ${this.#queue.length} calls already queued (queue_limit ${this.#config.queue_limit})`, {
+    const waiting = this.#waiting();
+    if (!admitted && waiting >= this.#config.queue_limit) {
+      return Promise.reject(new ProcVisionError(ErrorCode.busy, `${this.key}: ${waiting} calls already waiting (queue_limit ${this.#config.queue_limit})`, {
         hint: "the station sends images faster than the algorithm answers; slow down, or raise instances/queue_limit",
       }));
     }
@@ -210,6 +212,16 @@ export class VersionPool {
       else this.#queue.push(job);
       this.#pump();
     });
+  }
+
+  /**
+   * Calls waiting to start, wherever they wait: in this queue or held by a worker behind the call it runs. queue_limit
+   * bounds them all, so pipelining moves where calls wait but not how many are admitted.
+   */
+  #waiting(): number {
+    let held = 0;
+    for (const slot of this.#slots) if (slot.inflight > 1) held += slot.inflight - 1;
+    return this.#queue.length + held;
   }
 
   /** Forgets a session's worker affinity (the session ended). */
@@ -266,7 +278,7 @@ export class VersionPool {
       version: this.spec.version,
       state: this.#state,
       circuit: this.#breaker.state,
-      queue_depth: this.#queue.length,
+      queue_depth: this.#waiting(),
       inflight: this.#inflight,
       workers: this.#slots.map((slot) => {
         const w = slot.worker;
@@ -294,7 +306,7 @@ export class VersionPool {
       state: this.#state,
       calls,
       latency,
-      queue_depth: this.#queue.length,
+      queue_depth: this.#waiting(),
       inflight: this.#inflight,
       workers_ready: this.#slots.filter((s) => s.state === "idle" || s.state === "busy").length,
       worker_restarts: this.#restarts,

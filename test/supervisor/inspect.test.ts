@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
-import { alive, childPids, fastConfig, makePackage, makeSupervisor, nextEvent, ownSegments, rawImage, type Harness } from "./helpers.js";
+import { alive, childPids, fastConfig, fastTuning, makePackage, makeSupervisor, nextEvent, ownSegments, rawImage, type Harness } from "./helpers.js";
 
 const harnesses: Harness[] = [];
 afterEach(async () => {
@@ -136,15 +136,18 @@ describe("Supervisor inspections with real workers", () => {
     expect(h.sup.inUse(pkg.spec)).toBe(false);
   });
 
-  it("answers 3005 when the queue is full", async () => {
+  it("answers 3005 when queue_limit calls are waiting, counting those a worker holds behind its running call", async () => {
     const pkg = makePackage();
-    const h = track(makeSupervisor(fastConfig({ queue_limit: 2 }), { p001: pkg.spec }));
+    // Pipelining forced on (every call counts as short), so the waiting calls sit in the worker's stdin.
+    const h = track(makeSupervisor(fastConfig({ queue_limit: 2 }), { p001: pkg.spec }, { tuning: { ...fastTuning, pipelineMaxCallMs: 60_000 } }));
     await h.sup.ensureRunning(pkg.spec);
     const image = rawImage();
+    expect((await h.sup.inspect({ pid: "p001", step_index: 1, method: "execute", image })).execute?.status).toBe("OK");
     const slow = h.sup.inspect({ pid: "p001", step_index: 1, method: "execute", user_params: { sleep_s: 1 }, image });
     const queued = [1, 2].map(() => h.sup.inspect({ pid: "p001", step_index: 1, method: "execute", image }));
     // The request is checked asynchronously (image preparation), so let the three reach the pool first.
     await new Promise((r) => setImmediate(r));
+    expect(h.sup.status()[0]?.workers[0]?.inflight).toBe(3);
     await expect(h.sup.inspect({ pid: "p001", step_index: 1, method: "execute", image })).rejects.toMatchObject({ code: "3005" });
     const results = await Promise.all([slow, ...queued]);
     expect(results.map((r) => r.execute?.status)).toEqual(["OK", "OK", "OK"]);
