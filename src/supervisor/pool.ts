@@ -533,10 +533,15 @@ export class VersionPool {
     if (error instanceof CallNotStarted) {
       // Sent behind a call that ended its worker: it never ran, so it is not an attempt. Any worker may take it,
       // ahead of every call that came after it (the calls handed back together keep their order).
+      // Refused like a queued call when the pool no longer takes calls (stopping: 3006, circuit open: 3003).
       job.attempts--;
       job.affinity = undefined;
-      const later = this.#queue.findIndex((j) => j.enqueuedAt > job.enqueuedAt);
-      this.#queue.splice(later < 0 ? this.#queue.length : later, 0, job);
+      if (!this.#live()) this.#refuse(job, this.#stoppedError());
+      else if (!allowsCalls(this.#breaker)) this.#refuse(job, this.#openError());
+      else {
+        const later = this.#queue.findIndex((j) => j.enqueuedAt > job.enqueuedAt);
+        this.#queue.splice(later < 0 ? this.#queue.length : later, 0, job);
+      }
       this.#pump();
       return;
     }
@@ -596,13 +601,16 @@ export class VersionPool {
     }
   }
 
-  /** Ends every queued job: a retried one with its last attempt's outcome, a fresh one with `error`. */
+  /** Ends every queued job (see #refuse). */
   #failQueue(error: ProcVisionError): void {
-    for (const job of this.#queue.splice(0)) {
-      if (job.lastOutcome) job.resolve(job.lastOutcome);
-      else job.reject(error);
-    }
+    for (const job of this.#queue.splice(0)) this.#refuse(job, error);
     if (this.pending === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  }
+
+  /** Ends a job that will not run (again): a retried one with its last attempt's outcome, a fresh one with `error`. */
+  #refuse(job: Job, error: ProcVisionError): void {
+    if (job.lastOutcome) job.resolve(job.lastOutcome);
+    else job.reject(error);
   }
 
   #stoppedError(): ProcVisionError {

@@ -59,6 +59,22 @@ describe("Supervisor fault handling with real workers", () => {
     }
   });
 
+  it("calls held behind the crash that opens the circuit fail fast with 3003 instead of waiting for the probe", async () => {
+    const { h, execute } = await running({ breaker_max_crashes: 1, breaker_window_ms: 60_000 }, {}, { pipelineMaxCallMs: 60_000, breakerCooldownMs: 30_000 });
+    const ready = nextEvent(h.sup, "worker-ready");
+    expect((await execute({ crash: true })).execute?.error_code).toBe("3001");
+    await ready;
+    expect((await execute()).execute?.status).toBe("OK"); // the new worker's calls are short: pipelining on
+    const first = execute({ crash_after_s: 0.3 });
+    const behind = [execute(), execute()];
+    await waitFor(() => h.sup.status()[0]?.workers[0]?.inflight === 3, 2000, "two calls sent behind the first");
+    const t0 = performance.now();
+    expect((await first).execute?.error_code).toBe("3001");
+    for (const b of behind) await expect(b).rejects.toMatchObject({ code: "3003" });
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(h.sup.status()[0]?.circuit).toBe("open");
+  });
+
   it("an execute that sleeps past the timeout → 1005, the process is gone, the next call is fine", async () => {
     const { h, execute, workerPid } = await running({ execute_timeout_ms: 400 });
     const pid = workerPid();
