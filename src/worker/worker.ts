@@ -84,8 +84,8 @@ interface Pending {
 }
 
 /**
- * A call that was sent behind another one and never started: the worker died or timed out on the call ahead of it.
- * Whoever sent it may run it elsewhere; it did not run here.
+ * A call sent behind another one whose end also ended the worker (crash, timeout, protocol error, FatalError): it never
+ * ran there, or (after a FatalError) its answer is dropped. Whoever sent it may run it elsewhere.
  */
 export class CallNotStarted extends ProcVisionError {
   constructor(label: string, reason: string) {
