@@ -114,9 +114,10 @@ function asError(err: unknown): ProcVisionError {
 }
 
 /**
- * The workers of one running package version (contract §7 "Workers and execution"): `instances` workers, one call
- * each, a bounded FIFO queue (3005), dispatch to the least recently used idle worker (session affinity first),
- * restart with backoff, retries, and the circuit breaker. Processes are at the edge; decisions are the pure functions
+ * The workers of one running package version (contract §7 "Workers and execution"): `instances` workers, each
+ * running one call at a time, a FIFO queue bounded with the calls workers hold (3005), dispatch to the least recently
+ * used idle worker (session affinity first) or, for short calls, behind a running one (pipelining), restart with
+ * backoff, retries, and the circuit breaker. Processes are at the edge; decisions are the pure functions
  * of backoff.ts, breaker.ts, dispatch.ts and retry.ts.
  */
 export class VersionPool {
