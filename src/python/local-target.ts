@@ -1,31 +1,22 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import type { TargetEnvFile } from "../target-env/schema.js";
 import { INTERPRETER_PROBE, interpreterTarget } from "../wheel-tags/probe.js";
 import type { WheelTarget } from "../wheel-tags/supported.js";
 import { memoizeProbe } from "./memo.js";
-
-const run = promisify(execFile);
+import { runProbe } from "./probe.js";
 
 /** What wheels a real interpreter accepts, asked of the interpreter itself (never guessed from the host). */
 export const localTarget = memoizeProbe(probeTarget);
 
 async function probeTarget(python: string): Promise<WheelTarget> {
-  let stdout: string;
+  let parsed: unknown;
   try {
-    ({ stdout } = await run(python, ["-I", "-c", INTERPRETER_PROBE], { timeout: 30_000 }));
+    parsed = await runProbe(python, INTERPRETER_PROBE, { timeoutMs: 30_000 });
   } catch (err) {
     throw new ProcVisionError(ErrorCode.incompatible_python, `cannot probe Python interpreter ${python}: ${(err as Error).message}`, {
       hint: "pass --python with a working CPython 3 interpreter",
     });
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(stdout);
-  } catch {
-    parsed = stdout;
   }
   return interpreterTarget(parsed);
 }

@@ -1,10 +1,7 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { z } from "zod";
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
+import { probeFailure, runProbe } from "../python/probe.js";
 import type { MarkerEnvironment } from "../requirements/index.js";
-
-const run = promisify(execFile);
 
 /**
  * Python (stdlib only) run by the target venv's interpreter: where each part of a wheel goes (the install scheme, as
@@ -66,20 +63,13 @@ export function isSchemeKey(key: string): key is SchemeKey {
 
 /** Asks the venv's interpreter for its scheme and marker environment. */
 export async function probeScheme(venvPython: string, env: Record<string, string>): Promise<InstallScheme> {
-  let stdout: string;
-  try {
-    ({ stdout } = await run(venvPython, ["-I", "-c", SCHEME_PROBE], { env, timeout: 60_000 }));
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new ProcVisionError(ErrorCode.install_failed, `the venv interpreter ${venvPython} cannot describe its install scheme: ${(e.stderr || e.message).trim().split("\n").slice(-3).join(" ")}`, {
-      hint: "the venv is broken: check that the runner's Python starts normally, then install again",
-    });
-  }
   let json: unknown;
   try {
-    json = JSON.parse(stdout);
-  } catch {
-    json = stdout;
+    json = await runProbe(venvPython, SCHEME_PROBE, { env, timeoutMs: 60_000 });
+  } catch (err) {
+    throw new ProcVisionError(ErrorCode.install_failed, `the venv interpreter ${venvPython} cannot describe its install scheme: ${probeFailure(err)}`, {
+      hint: "the venv is broken: check that the runner's Python starts normally, then install again",
+    });
   }
   const parsed = schemeSchema.safeParse(json);
   if (!parsed.success) {
