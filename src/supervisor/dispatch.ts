@@ -4,7 +4,7 @@ import { roundCapacity } from "../shm/pool.js";
 /**
  * Most calls a worker holds at once: the one it runs and the ones sent behind it. The worker still runs one call at a
  * time; a call waiting in its stdin saves the round trip between two calls (the runner's wake-up, the write, the
- * worker's wake-up), which is most of the cost of a short call, and lets the worker answer several calls in one write.
+ * worker's wake-up), which is most of the cost of a short call.
  */
 export const MAX_PIPELINE_DEPTH = 16;
 /** Calls are sent behind a running one only while the worker's recent calls take less than this (ms). */
