@@ -15,7 +15,7 @@ export const packageInfo = z.looseObject({
   name: z.string(),
   version: z.string(),
   state: z.enum(["installing", "installed", "invalid", "removing"]),
-  supported_pids: z.array(z.string()),
+  supported_pids: z.array(z.string()).nullable(),
   active_pids: z.array(z.string()),
   running: z.boolean(),
   installed_at: z.string().nullable(),

@@ -94,7 +94,8 @@ export const paramSchema = paramShape.superRefine((param, ctx) => {
 });
 
 export const stepSchema = z.object({
-  index: z.number().int().min(1),
+  // Projects made by the original `init` count from 0 (contract §5a).
+  index: z.number().int().min(0),
   name: z.string().min(1),
   params: z.array(paramSchema).superRefine(unique((p: ParamSpec) => p.key, "key", "key")).default([]),
 });
@@ -106,7 +107,8 @@ export const manifestSchema = z.looseObject({
   name: matching(NAME, "a name of letters, digits, '.', '_' or '-' that starts with a letter or digit"),
   version,
   entry_point: matching(ENTRY_POINT, 'an entry point "module.path:ClassName"'),
-  supported_pids: z.array(z.string().min(1)).min(1).superRefine(unique((p: string) => p, "PID")),
+  /** Absent: the package accepts whatever PIDs it is activated for (G3 manifests, contract §5a). */
+  supported_pids: z.array(z.string().min(1)).min(1).superRefine(unique((p: string) => p, "PID")).optional(),
   description: z.string().optional(),
   steps: z.array(stepSchema).superRefine(unique((s: Step) => s.index, "step index", "index")).optional(),
   required_assets: z.array(relativePath).optional(),

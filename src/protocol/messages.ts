@@ -18,9 +18,14 @@ const workerHello = z.looseObject({
   pid: z.number().int().optional(),
 });
 
+export const GENERATIONS = ["G1", "G2", "G3"] as const;
+/** Which algorithm API the entry class implements (contract §5a); adapters older than this field are G1. */
+export type Generation = (typeof GENERATIONS)[number];
+
 const ready = z.looseObject({
   type: z.literal("ready"),
   info: jsonObject,
+  generation: z.enum(GENERATIONS).default("G1"),
   /** False when the entry point is not a BaseAlgorithm subclass (it may still duck-type). */
   base_algorithm: z.boolean().optional(),
 });
@@ -97,6 +102,12 @@ export interface ImageMeta {
   sequence?: number;
 }
 
+/** The second image of a G3 inspection, in its own segment. */
+export interface GuideImageRef {
+  shared_mem_id: string;
+  image_meta: ImageMeta;
+}
+
 export interface StepPayload {
   step_index: number;
   pid: string;
@@ -104,6 +115,10 @@ export interface StepPayload {
   user_params: Record<string, unknown>;
   shared_mem_id: string;
   image_meta: ImageMeta;
+  /** G3 inputs (docs/PROTOCOL.md); G1/G2 algorithms ignore them. */
+  step_desc?: string;
+  guide_info?: unknown;
+  guide_image?: GuideImageRef | null;
 }
 
 export type CallPayload = StepPayload | { session: SessionPayload } | Record<string, never>;

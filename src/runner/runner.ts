@@ -64,7 +64,8 @@ export interface UninstallOptions extends OperatorOption {
 }
 
 export interface PackageInfo extends PackageRecord {
-  supported_pids: string[];
+  /** null: the manifest lists none, so the package takes any PID it is activated for (G3). */
+  supported_pids: string[] | null;
   /** PIDs bound to this version. */
   active_pids: string[];
   /** Whether its workers are running. */
@@ -338,7 +339,7 @@ export class Runner {
       bound.set(key, [...(bound.get(key) ?? []), b.pid]);
     }
     return this.repository.listPackages(filter).map((p) => ({
-      ...p, supported_pids: p.manifest.supported_pids, active_pids: bound.get(refLabel(p)) ?? [], running: this.supervisor?.isRunning(p) ?? false,
+      ...p, supported_pids: p.manifest.supported_pids ?? null, active_pids: bound.get(refLabel(p)) ?? [], running: this.supervisor?.isRunning(p) ?? false,
     }));
   }
 

@@ -40,18 +40,20 @@ export interface BindingPlan {
 }
 
 /**
- * Checks `activate`/`switch` of `pkg` for `pids` (contract §7): every PID in supported_pids (2006); for activate, no
- * PID bound to another package (2006: that is what switch is for).
+ * Checks `activate`/`switch` of `pkg` for `pids` (contract §7): every PID in supported_pids (2006) when the manifest
+ * lists them (without the list, G3 manifests, any PID goes); for activate, no PID bound to another package (2006:
+ * that is what switch is for).
  */
 export function planBinding(mode: "activate" | "switch", pkg: PackageRecord, pids: readonly string[], current: ReadonlyMap<string, Binding>): BindingPlan {
   const unique = [...new Set(pids)];
+  const supported = pkg.manifest.supported_pids;
   if (unique.length === 0) {
-    throw new ProcVisionError(ErrorCode.activation_conflict, `no PIDs given to ${mode} ${refLabel(pkg)}`, { hint: `pass the product ids, e.g. --pids ${pkg.manifest.supported_pids.join(",")}` });
+    throw new ProcVisionError(ErrorCode.activation_conflict, `no PIDs given to ${mode} ${refLabel(pkg)}`, { hint: `pass the product ids, e.g. --pids ${(supported ?? ["A01", "A02"]).join(",")}` });
   }
-  const unsupported = unique.filter((p) => !pkg.manifest.supported_pids.includes(p));
-  if (unsupported.length > 0) {
+  const unsupported = supported === undefined ? [] : unique.filter((p) => !supported.includes(p));
+  if (supported !== undefined && unsupported.length > 0) {
     throw new ProcVisionError(ErrorCode.activation_conflict,
-      `${refLabel(pkg)} does not support PID${unsupported.length > 1 ? "s" : ""} ${unsupported.join(", ")} (supported_pids: ${pkg.manifest.supported_pids.join(", ")})`,
+      `${refLabel(pkg)} does not support PID${unsupported.length > 1 ? "s" : ""} ${unsupported.join(", ")} (supported_pids: ${supported.join(", ")})`,
       { hint: "bind only PIDs listed in the package's manifest supported_pids, or install a package that supports them" });
   }
   const changes: BindingPlan["changes"] = [];

@@ -384,6 +384,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
         latency_ms: r.latency_ms,
         attempts: outcome.attempts,
         worker_pid: outcome.worker_pid,
+        guide_image: false,
       });
     } catch (err) {
       this.#logger.log("error", `recording an inspection failed: ${(err as Error).message}`);

@@ -65,6 +65,12 @@ export interface InspectRequest {
   /** Default `both`. */
   method?: InspectMethod;
   image: InspectImage;
+  /** The guide (reference) image of a G3 inspection; G1 algorithms ignore it. */
+  guide_image?: InspectImage;
+  /** G3: the step's description text (default ""). */
+  step_desc?: string;
+  /** G3: the guide annotations, any JSON (default []), e.g. `[{"label": "1", "posList": [{x, y, width, height}]}]`. */
+  guide_info?: unknown;
   /** Goes to image_meta.camera_id. */
   camera_id?: string;
 }
@@ -107,6 +113,8 @@ export interface InspectionRecord {
   latency_ms: number;
   attempts: number;
   worker_pid: number | null;
+  /** Whether the inspection carried a guide image (G3 dual-image inspections). */
+  guide_image: boolean;
 }
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
