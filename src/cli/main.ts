@@ -101,8 +101,13 @@ program.command("package <project>")
   .option("-s, --skip-download", "pack the existing wheels/ as is")
   .option("--sign <keyfile>", "sign SHA256SUMS with this ed25519 private key")
   .option("--python <path>", "interpreter for pip (default: the project's .venv, else python3)")
+  .option("--embed-python", "put a Python runtime into the package (python_runtime/): the station installs and runs the package on it")
+  .option("--no-embed-python", "do not embed a Python runtime (the default)")
+  .option("--python-runtime <dir>", "the runtime to embed: a whole CPython installation for the station's platform (implies --embed-python)")
+  .option("--runtime-python-version <version>", "override the Python version probed from the runtime, e.g. 3.12")
+  .option("--runtime-abi <abi>", "override the ABI probed from the runtime, e.g. cp312")
   .option("--json", "machine-readable output")
-  .addHelpText("after", "\nExamples:\n  procvision-cli package ./screw-check -w win_amd64 -p 3.10 -b cp310\n  procvision-cli package ./screw-check -w manylinux_2_28_x86_64 --sign station.key")
+  .addHelpText("after", "\nExamples:\n  procvision-cli package ./screw-check -w win_amd64 -p 3.10 -b cp310\n  procvision-cli package ./screw-check -w manylinux_2_28_x86_64 --sign station.key\n  procvision-cli package ./screw-check --embed-python --python-runtime /opt/python3.12")
   .action((project: string, o: PackageOptions & { json?: boolean }) =>
     execute(o.json, async () => (await import("./commands/package.js")).packageCommand(project, { ...o, ...(o.json ? {} : { progress }) })));
 

@@ -52,7 +52,7 @@ export async function installFromWheelsUv(uv: string, install: Omit<WheelInstall
     "--only-binary", ":all:", "--quiet", "-r", install.requirementsFile,
   ];
   try {
-    await run(uv, args, { env: hermeticInstallEnv(), timeout: install.timeoutMs ?? 600_000, maxBuffer: 16 * 1024 * 1024 });
+    await run(uv, args, { env: hermeticInstallEnv(process.env, install.runtimeEnv), timeout: install.timeoutMs ?? 600_000, maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     const detail = (e.stderr || e.message).trim().split("\n").slice(-12).join("\n");

@@ -10,10 +10,11 @@ const run = promisify(execFile);
 /**
  * The environment every install step runs in: the worker allow-list plus settings that make pip ignore the host's
  * configuration, so an install behaves the same on every station whatever its shell profile or pip.conf says.
+ * `runtime`: what an embedded runtime needs to start (src/python/runtime.ts).
  */
-export function hermeticInstallEnv(parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function hermeticInstallEnv(parent: NodeJS.ProcessEnv = process.env, runtime: Readonly<Record<string, string>> = {}): Record<string, string> {
   return buildWorkerEnv(parent, {
-    extra: { PIP_CONFIG_FILE: process.platform === "win32" ? "NUL" : "/dev/null", PIP_NO_INPUT: "1", PIP_DISABLE_PIP_VERSION_CHECK: "1" },
+    extra: { ...runtime, PIP_CONFIG_FILE: process.platform === "win32" ? "NUL" : "/dev/null", PIP_NO_INPUT: "1", PIP_DISABLE_PIP_VERSION_CHECK: "1" },
   });
 }
 
@@ -22,9 +23,9 @@ function tail(text: string, lines = 12): string {
 }
 
 /** `python -m venv --without-pip` (41 ms instead of 3 s): pip is borrowed from the base interpreter to install. */
-export async function createVenv(basePython: string, dir: string): Promise<string> {
+export async function createVenv(basePython: string, dir: string, runtimeEnv: Readonly<Record<string, string>> = {}): Promise<string> {
   try {
-    await run(basePython, ["-m", "venv", "--without-pip", dir], { env: hermeticInstallEnv(), timeout: 120_000 });
+    await run(basePython, ["-m", "venv", "--without-pip", dir], { env: hermeticInstallEnv(process.env, runtimeEnv), timeout: 120_000 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new ProcVisionError(ErrorCode.install_failed, `cannot create a venv in ${dir}: ${tail(e.stderr ?? e.message)}`, {
@@ -41,6 +42,8 @@ export interface WheelInstall {
   wheelsDir: string;
   requirementsFile: string;
   timeoutMs?: number;
+  /** What the venv's embedded runtime needs to start (pip and uv run the venv's interpreter). */
+  runtimeEnv?: Readonly<Record<string, string>>;
 }
 
 /** Installs exactly the pinned requirements from the wheels directory: no index, no network, no host config. */
@@ -51,7 +54,7 @@ export async function installFromWheels(install: WheelInstall): Promise<void> {
     "--only-binary=:all:", "--no-compile", "--no-warn-script-location", "--disable-pip-version-check", "-q", "-r", install.requirementsFile,
   ];
   try {
-    await run(install.basePython, args, { env: hermeticInstallEnv(), timeout: install.timeoutMs ?? 600_000, maxBuffer: 16 * 1024 * 1024 });
+    await run(install.basePython, args, { env: hermeticInstallEnv(process.env, install.runtimeEnv), timeout: install.timeoutMs ?? 600_000, maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     const detail = tail(e.stderr || e.message);

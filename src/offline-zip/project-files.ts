@@ -42,7 +42,7 @@ async function readIgnoreRules(root: string): Promise<string> {
 }
 
 /** Throws when a name would make the runner refuse the zip: better now, with the file to rename, than on a station. */
-function assertPackable(files: readonly ProjectFile[]): void {
+export function assertPackable(files: readonly ProjectFile[]): void {
   const seen = new Map<string, string>();
   const problems: string[] = [];
   for (const file of files) {

@@ -20,14 +20,15 @@ const PROBE = "import sys, platform; print(sys.executable); print(platform.pytho
 /**
  * Finds the interpreter behind `candidate` (a command on PATH or a path). A venv's python is kept as it is:
  * resolving its symlink would leave the venv. A command on PATH is asked for `sys.executable`, which goes past shims.
+ * `env`: what the interpreter needs to start (an embedded runtime's LD_LIBRARY_PATH).
  */
-export function resolveInterpreter(candidate = "python3"): Promise<Interpreter> {
-  return probeOnce(candidate);
+export function resolveInterpreter(candidate = "python3", env: Readonly<Record<string, string>> = {}): Promise<Interpreter> {
+  return probeOnce(JSON.stringify([candidate, env]));
 }
 
-const probeOnce = memoizeProbe(probe);
+const probeOnce = memoizeProbe((key) => probe(...(JSON.parse(key) as [string, Record<string, string>])));
 
-async function probe(candidate: string): Promise<Interpreter> {
+async function probe(candidate: string, extraEnv: Record<string, string>): Promise<Interpreter> {
   const isPath = candidate.includes("/") || candidate.includes("\\");
   if (isPath && !existsSync(candidate)) {
     throw new ProcVisionError("2003", `Python interpreter not found: ${candidate}`, {
@@ -36,7 +37,7 @@ async function probe(candidate: string): Promise<Interpreter> {
   }
   let stdout: string;
   try {
-    ({ stdout } = await run(candidate, ["-c", PROBE], { timeout: 15_000, env: { ...process.env, PYTHONPATH: "" } }));
+    ({ stdout } = await run(candidate, ["-c", PROBE], { timeout: 15_000, env: { ...process.env, ...extraEnv, PYTHONPATH: "" } }));
   } catch (err) {
     throw new ProcVisionError("2003", `cannot run Python interpreter "${candidate}": ${(err as Error).message}`, {
       hint: "install Python 3.9+ or pass --python with the interpreter to use",

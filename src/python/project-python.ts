@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import { bundledSdkSource } from "../sdk-bundle.js";
 import { buildWorkerEnv } from "../worker/env.js";
 import { resolveInterpreter, type Interpreter } from "./interpreter.js";
+import { packageEnv } from "./runtime.js";
 
 const run = promisify(execFile);
 
@@ -20,23 +21,24 @@ export function venvPython(venvDir: string): string {
   return process.platform === "win32" ? path.join(venvDir, "Scripts", "python.exe") : path.join(venvDir, "bin", "python");
 }
 
-/** `--python`, else the project's `.venv`, else `python3` on PATH. */
+/** `--python`, else the project's `.venv`, else `python3` on PATH; probed with what the project's embedded runtime
+ * needs to start, when it has one. */
 export async function projectInterpreter(projectDir: string, flag?: string): Promise<Omit<ProjectPython, "pythonPath">> {
   const local = venvPython(path.join(projectDir, ".venv"));
   const [candidate, source] = flag ? [flag, "--python" as const] : existsSync(local) ? [local, ".venv" as const] : ["python3", "PATH" as const];
-  return { interpreter: await resolveInterpreter(candidate), source };
+  return { interpreter: await resolveInterpreter(candidate, packageEnv(projectDir)), source };
 }
 
 /** The project's interpreter for running the algorithm: the bundled SDK is put on PYTHONPATH when it lacks one. */
 export async function projectPython(projectDir: string, flag?: string): Promise<ProjectPython> {
   const { interpreter, source } = await projectInterpreter(projectDir, flag);
-  const pythonPath = (await canImportSdk(interpreter.executable)) ? [] : [bundledSdkSource()];
+  const pythonPath = (await canImportSdk(interpreter.executable, projectDir)) ? [] : [bundledSdkSource()];
   return { interpreter, source, pythonPath };
 }
 
-async function canImportSdk(python: string): Promise<boolean> {
+async function canImportSdk(python: string, projectDir: string): Promise<boolean> {
   try {
-    await run(python, ["-c", "import procvision_algorithm_sdk"], { timeout: 30_000, env: buildWorkerEnv(process.env) });
+    await run(python, ["-c", "import procvision_algorithm_sdk"], { timeout: 30_000, env: buildWorkerEnv(process.env, { packageDir: projectDir }) });
     return true;
   } catch {
     return false;

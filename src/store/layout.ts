@@ -11,6 +11,9 @@ export interface StoreLayout {
   db: string;
   /** Held while an install, uninstall or recovery changes deployed/: one runner process at a time. */
   lock: string;
+  /** An install's scratch space on the same file system as deployed/ (an embedded runtime probed before it is
+   * registered, then moved in); emptied by recovery. */
+  staging: string;
 }
 
 export function storeLayout(root: string): StoreLayout {
@@ -22,6 +25,7 @@ export function storeLayout(root: string): StoreLayout {
     logs: path.join(abs, "logs"),
     db: path.join(abs, "runner.db"),
     lock: path.join(abs, "install.lock"),
+    staging: path.join(abs, "staging"),
   };
 }
 

@@ -38,7 +38,8 @@ async function dirs(dir: string): Promise<string[]> {
 /**
  * Brings the store back to "every package absent or complete" after a crash (contract §7): rows still `installing`
  * lose their directory and row, rows `removing` are finished, and directories under deployed/ that no row claims
- * (an install killed between mkdir and its row, which cannot happen, or files copied in by hand) are removed.
+ * (an install killed between mkdir and its row, which cannot happen, or files copied in by hand) are removed, and so
+ * is an install's scratch space (staging/).
  * The caller must hold the install lock.
  */
 export async function recoverStore(layout: StoreLayout, repo: Repository): Promise<RecoveryReport> {
@@ -62,6 +63,7 @@ export async function recoverStore(layout: StoreLayout, repo: Repository): Promi
     }
     if ((await dirs(nameDir)).length === 0) await rm(nameDir, { recursive: true, force: true });
   }
+  await rm(layout.staging, { recursive: true, force: true });
   for (const file of await dirs(layout.zips)) {
     if (file.includes(".partial-")) await rm(path.join(layout.zips, file), { force: true });
   }

@@ -3,7 +3,8 @@ import { versionNodot, type WheelTarget } from "../wheel-tags/supported.js";
 import type { TargetEnvField, TargetEnvFile } from "./schema.js";
 
 /** Where a field's value came from; `derived` is an ABI computed from the version, `default` a built-in value. */
-export type TargetSource = "flag" | "env-file" | "local" | "derived" | "default";
+/** `runtime`: the embedded runtime's interpreter (package --embed-python), which stands where the local one would. */
+export type TargetSource = "flag" | "env-file" | "local" | "runtime" | "derived" | "default";
 
 export interface ResolvedTarget extends WheelTarget {
   /** manylinux families expanded: what pip gets as `--platform` and what wheels are checked against. */
@@ -32,7 +33,7 @@ function pick<K extends TargetEnvField>(key: K, layers: readonly Layer[]): Picke
   return undefined;
 }
 
-const STRENGTH: Record<TargetSource, number> = { flag: 0, "env-file": 1, derived: 2, local: 2, default: 3 };
+const STRENGTH: Record<TargetSource, number> = { flag: 0, "env-file": 1, derived: 2, local: 2, runtime: 2, default: 3 };
 
 /**
  * The target a package is built for, field by field: command-line flag > `.procvision_env.json` > the local
@@ -40,11 +41,12 @@ const STRENGTH: Record<TargetSource, number> = { flag: 0, "env-file": 1, derived
  * interpreter (`--python-version 3.10` with the local `cp311`), so it is derived instead: `cp` + `3.10` → `cp310`, as
  * pip does. Other implementations' ABIs cannot be derived (pypy310_pp73) and keep the chosen value.
  */
-export function resolveTarget(flags: TargetEnvFile, envFile: TargetEnvFile | undefined, local: WheelTarget): TargetResolution {
+export function resolveTarget(flags: TargetEnvFile, envFile: TargetEnvFile | undefined, local: WheelTarget,
+  localSource: "local" | "runtime" = "local"): TargetResolution {
   const layers: Layer[] = [["flag", flags], ["env-file", envFile]];
-  const version = pick("python_version", layers) ?? [local.pythonVersion, "local"];
-  const implementation = pick("implementation", layers) ?? [local.implementation, "local"];
-  const chosenAbi = pick("abi", layers) ?? [local.abi, "local"];
+  const version = pick("python_version", layers) ?? [local.pythonVersion, localSource];
+  const implementation = pick("implementation", layers) ?? [local.implementation, localSource];
+  const chosenAbi = pick("abi", layers) ?? [local.abi, localSource];
   const stale = STRENGTH[chosenAbi[1]] > Math.min(STRENGTH[version[1]], STRENGTH[implementation[1]]);
   const abi = stale && implementation[0] === "cp" ? [`cp${versionNodot(version[0])}`, "derived" as const] as const : chosenAbi;
   const platform = pick("wheels_platform", layers);
@@ -69,7 +71,7 @@ export function resolveTarget(flags: TargetEnvFile, envFile: TargetEnvFile | und
       python_version: version[1],
       implementation: implementation[1],
       abi: abi[1],
-      wheels_platform: platform?.[1] ?? "local",
+      wheels_platform: platform?.[1] ?? localSource,
       auto_freeze: autoFreeze[1],
       index_url: indexUrl[1],
       extra_index_urls: extraIndexUrls[1],

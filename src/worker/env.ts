@@ -1,4 +1,5 @@
 import path from "node:path";
+import { packageEnv } from "../python/runtime.js";
 
 /**
  * Host variables a worker may inherit. Everything else (PYTHONPATH, PYTHONHOME, PIP_*, tokens, the runner's own
@@ -18,6 +19,8 @@ const INHERITED = [
 export interface WorkerEnvOptions {
   /** Directories put on PYTHONPATH, e.g. the CLI's bundled SDK when the project's Python lacks it. */
   pythonPath?: readonly string[];
+  /** The package the process runs: when it embeds a Python runtime, what that runtime needs (LD_LIBRARY_PATH). */
+  packageDir?: string;
   /** Extra variables set by the caller on purpose; they win over inherited ones. */
   extra?: Readonly<Record<string, string>>;
 }
@@ -32,5 +35,5 @@ export function buildWorkerEnv(parent: NodeJS.ProcessEnv, options: WorkerEnvOpti
   env.PYTHONNOUSERSITE = "1";
   env.PYTHONIOENCODING = "utf-8";
   if (options.pythonPath && options.pythonPath.length > 0) env.PYTHONPATH = options.pythonPath.join(path.delimiter);
-  return { ...env, ...options.extra };
+  return { ...env, ...(options.packageDir === undefined ? {} : packageEnv(options.packageDir, parent)), ...options.extra };
 }

@@ -147,6 +147,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       {
         cwd: this.options.cwd,
         env: buildWorkerEnv(process.env, {
+          packageDir: this.options.cwd,
           ...(this.options.pythonPath ? { pythonPath: this.options.pythonPath } : {}),
           ...(this.options.env ? { extra: this.options.env } : {}),
         }),

@@ -3,16 +3,18 @@ import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs
 import path from "node:path";
 import type { KeyObject } from "node:crypto";
 import { loadManifest, type Manifest } from "../../manifest/index.js";
-import { buildOfflineZip, collectProjectFiles } from "../../offline-zip/index.js";
+import { isProcVisionError } from "../../errors/index.js";
+import { buildOfflineZip, collectProjectFiles, collectRuntimeFiles, type ProjectFile } from "../../offline-zip/index.js";
 import { noWheelParagraph, parsePipNoMatch, uncoveredParagraph } from "../../packaging/no-wheel.js";
 import { pipEnv, pipFreeze, runPip } from "../../python/pip.js";
 import { localTarget } from "../../python/local-target.js";
 import { projectInterpreter } from "../../python/project-python.js";
+import { probeRuntime, RUNTIME_DIR, type ProbedRuntime } from "../../python/runtime.js";
 import { filterFreezeOutput, formatRequirement, pinRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
 import { loadPrivateKey } from "../../signing/index.js";
 import { parseTargetEnv, pipDownloadArgs, resolveTarget, type TargetEnvFile, type TargetResolution } from "../../target-env/index.js";
-import { matchRequirementsToWheels, parseWheelFilename } from "../../wheel-tags/index.js";
+import { matchRequirementsToWheels, parseWheelFilename, versionNodot } from "../../wheel-tags/index.js";
 import { CheckFailure, style, tick, UsageError, type CommandOutput } from "../output.js";
 
 export interface PackageOptions {
@@ -30,6 +32,13 @@ export interface PackageOptions {
   skipDownload?: boolean;
   sign?: string;
   python?: string;
+  /** `--embed-python` (true) / `--no-embed-python` (false); a given `pythonRuntime` embeds unless it is false. */
+  embedPython?: boolean;
+  /** The runtime directory to embed as python_runtime/ (else PROC_PYTHON_RUNTIME, as the original tool reads). */
+  pythonRuntime?: string;
+  /** Override what the runtime's interpreter says of itself. */
+  runtimePythonVersion?: string;
+  runtimeAbi?: string;
   /** Progress lines for long steps (the reporter sends them to stderr; silent with --json). */
   progress?: (line: string) => void;
 }
@@ -116,6 +125,69 @@ Promise<void> {
   }
 }
 
+interface EmbeddedRuntime extends ProbedRuntime {
+  dir: string;
+  files: ProjectFile[];
+  links: number;
+}
+
+const RUNTIME_HINT = "pass --python-runtime DIR: a whole CPython installation (bin/python3.X, lib/) for the station's platform, e.g. a copy of a pyenv or python.org build";
+
+/** The runtime to embed, probed from its own interpreter; undefined when the package embeds none. Usage errors exit 2. */
+async function embeddedRuntime(o: PackageOptions): Promise<EmbeddedRuntime | undefined> {
+  const embed = o.embedPython ?? o.pythonRuntime !== undefined;
+  if (!embed) {
+    const stray = [o.pythonRuntime && "--python-runtime", o.runtimePythonVersion && "--runtime-python-version", o.runtimeAbi && "--runtime-abi"].filter(Boolean);
+    if (stray.length > 0) throw new UsageError(`${stray.join(", ")} only apply with --embed-python`, "drop --no-embed-python to embed the runtime, or drop those flags");
+    return undefined;
+  }
+  const given = o.pythonRuntime ?? process.env.PROC_PYTHON_RUNTIME;
+  if (given === undefined || given === "") throw new UsageError("--embed-python needs the runtime directory to embed", RUNTIME_HINT);
+  const dir = path.resolve(given);
+  if (!existsSync(dir) || !(await stat(dir)).isDirectory()) throw new UsageError(`python runtime ${dir} is not a directory`, RUNTIME_HINT);
+  let probed: ProbedRuntime;
+  let collected: Awaited<ReturnType<typeof collectRuntimeFiles>>;
+  try {
+    probed = await probeRuntime(dir);
+    collected = await collectRuntimeFiles(dir);
+  } catch (err) {
+    if (isProcVisionError(err)) throw new UsageError(`python runtime ${dir} is not usable: ${err.message}`, err.hint ?? RUNTIME_HINT);
+    throw new UsageError(`python runtime ${dir} cannot be embedded: ${(err as Error).message}`, RUNTIME_HINT);
+  }
+  return { ...probed, dir, files: collected.files, links: collected.links };
+}
+
+/**
+ * With an embedded runtime the wheels are for that runtime: its interpreter stands where the local one would, the
+ * --runtime-* flags override it, and the env file's interpreter fields (they describe another Python) are left out.
+ * -p/-i/-b that contradict the runtime are usage errors: the station would get wheels its runtime cannot load.
+ */
+function runtimeLayers(o: PackageOptions, flags: TargetEnvFile, envFile: TargetEnvFile | undefined, runtime: EmbeddedRuntime):
+{ flags: TargetEnvFile; envFile: TargetEnvFile | undefined } {
+  const minor = (v: string): string => v.split(".").slice(0, 2).join(".");
+  const version = o.runtimePythonVersion ?? runtime.target.pythonVersion;
+  const { implementation } = runtime.target;
+  const abi = o.runtimeAbi ?? (o.runtimePythonVersion !== undefined && implementation === "cp" ? `cp${versionNodot(minor(version))}` : runtime.target.abi);
+  const conflicts = [
+    o.pythonVersion !== undefined && minor(o.pythonVersion) !== minor(version) && `--python-version ${o.pythonVersion}`,
+    o.implementation !== undefined && o.implementation !== implementation && `--implementation ${o.implementation}`,
+    o.abi !== undefined && o.abi !== abi && `--abi ${o.abi}`,
+  ].filter((c): c is string => typeof c === "string");
+  if (conflicts.length > 0) {
+    throw new UsageError(`${conflicts.join(", ")} contradict the embedded runtime (Python ${minor(version)} ${implementation}/${abi})`,
+      "leave them out (the runtime decides the target), or override with --runtime-python-version/--runtime-abi");
+  }
+  const { python_version: _v, implementation: _i, abi: _a, wheels_platform: _w, ...indexOptions } = envFile ?? {};
+  return {
+    flags: {
+      ...flags,
+      ...(o.runtimePythonVersion ? { python_version: o.runtimePythonVersion } : {}),
+      ...(o.runtimeAbi ? { abi: o.runtimeAbi } : {}),
+    },
+    envFile: envFile === undefined ? undefined : indexOptions,
+  };
+}
+
 /** Unpinned requirements pinned to the version of the wheel that satisfies them, so the package reproduces. */
 function pinFromWheels(requirements: readonly Requirement[], wheelFiles: readonly string[], resolution: TargetResolution):
 { requirements: Requirement[]; pinned: string[] } {
@@ -155,7 +227,14 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
 
   // pip and the target probe only: the SDK need not be importable by this interpreter.
   const python = (await projectInterpreter(projectDir, o.python)).interpreter.executable;
-  const resolution = resolveTarget(flagLayer(o), await readEnvFile(projectDir), await localTarget(python));
+  const runtime = await embeddedRuntime(o);
+  const envFile = await readEnvFile(projectDir);
+  const resolution = runtime === undefined
+    ? resolveTarget(flagLayer(o), envFile, await localTarget(python))
+    : (() => {
+      const layers = runtimeLayers(o, flagLayer(o), envFile, runtime);
+      return resolveTarget(layers.flags, layers.envFile, runtime.target, "runtime");
+    })();
   const { target } = resolution;
 
   const source = await requirementsText(projectDir, o, target.autoFreeze, python);
@@ -194,15 +273,24 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
     extra_index_urls: target.extraIndexUrls, find_links: target.findLinks,
   };
   const project_ = await collectProjectFiles(projectDir);
+  // A runtime kept inside the project goes in once, as the runtime.
+  const projectFiles = runtime === undefined ? project_.files
+    : [...project_.files.filter((f) => !f.path.startsWith(`${RUNTIME_DIR}/`)), ...runtime.files];
+  // What the original tool writes beside an embedded runtime; the runner finds the runtime by its directory.
+  const bootstrap = runtime === undefined ? [] : [{
+    path: "deploy_bootstrap.json",
+    data: Buffer.from(`${JSON.stringify({ has_embedded_python: true, python_version: target.pythonVersion, abi: target.abi, implementation: target.implementation }, null, 2)}\n`),
+  }];
   const outPath = path.resolve(o.output ?? path.join(projectDir, `${manifest.name}-v${manifest.version}-offline.zip`));
   o.progress?.(`writing ${outPath}`);
   const zip = await buildOfflineZip({
     outPath,
-    projectFiles: project_.files,
+    projectFiles,
     wheelFiles,
     extraEntries: [
       { path: "requirements.txt", data: Buffer.from(requirementsTxt) },
       { path: ENV_FILE, data: Buffer.from(`${JSON.stringify(envJson, null, 2)}\n`) },
+      ...bootstrap,
     ],
     ...(signingKey ? { signingKey } : {}),
   });
@@ -215,6 +303,9 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
       path: zip.path, size: zip.size, entries: zip.entries, wheel_count: zip.wheelCount, signed: signingKey !== undefined,
       target: envJson, target_sources: resolution.sources, requirements_source: source.source,
       requirements: requirementsTxt.trimEnd().split("\n"), pinned, dropped, warnings: project_.warnings,
+      python_runtime: runtime === undefined ? null : {
+        source: runtime.dir, python_version: runtime.target.pythonVersion, abi: runtime.target.abi, files: runtime.files.length, links_copied: runtime.links,
+      },
     },
     human: [
       ...project_.warnings.map((w) => `${style.dim("!")} ${w}`),
@@ -222,6 +313,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
       ...pinned.map((p) => `${style.dim("!")} pinned ${p}`),
       `${tick(true)} ${zip.path}`,
       `  ${humanSize(zip.size)}, ${zip.wheelCount} wheel(s), target ${targetLabel} (${describeSources(resolution)})${signingKey ? ", signed" : ""}`,
+      ...(runtime === undefined ? [] : [`  embedded Python ${runtime.target.pythonVersion} runtime from ${runtime.dir} (${runtime.files.length} files) as ${RUNTIME_DIR}/`]),
     ],
   };
 }
@@ -229,7 +321,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
 function describeSources(resolution: TargetResolution): string {
   const s = resolution.sources;
   const from = new Set([s.python_version, s.abi, s.wheels_platform]);
-  return [...from].map((x) => ({ flag: "flags", "env-file": ENV_FILE, local: "local interpreter", derived: "derived", default: "default" })[x]).join(" + ");
+  return [...from].map((x) => ({ flag: "flags", "env-file": ENV_FILE, local: "local interpreter", runtime: "embedded runtime", derived: "derived", default: "default" })[x]).join(" + ");
 }
 
 function loadKey(file: string): KeyObject {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { setPriority } from "node:os";
 import { hermeticInstallEnv } from "../../install/venv.js";
+import { packageEnv } from "../../python/runtime.js";
 
 export interface CompileOutcome {
   dir: string;
@@ -32,7 +33,7 @@ export class BytecodeCompiler {
     if (this.#running.has(dir)) return;
     const started = performance.now();
     const child = spawn(venvPython, ["-m", "compileall", "-q", "-j", "0", dir], {
-      env: hermeticInstallEnv(), stdio: ["ignore", "pipe", "pipe"],
+      env: hermeticInstallEnv(process.env, packageEnv(dir)), stdio: ["ignore", "pipe", "pipe"],
       // A process group of its own: compileall -j forks a pool, and stop() must end all of it.
       detached: process.platform !== "win32",
     });

@@ -13,6 +13,8 @@ export interface CompatibilityInput {
   interpreter: WheelTarget;
   /** The interpreter's path, for messages. */
   interpreterPath: string;
+  /** What that interpreter is, for messages: "this runner's interpreter" unless the package embeds its runtime. */
+  interpreterRole?: string;
   /** `.procvision_env.json` text; null when the package has none. */
   envFileText: string | null;
 }
@@ -44,7 +46,7 @@ function wheelTags(file: string): string[] {
 }
 
 /** The target the package was built for, against the interpreter: a mismatch is 2003 naming both. */
-function checkEnvFile(text: string, interpreter: WheelTarget, interpreterPath: string, wheelFiles: readonly string[]): void {
+function checkEnvFile(text: string, interpreter: WheelTarget, interpreterPath: string, role: string, wheelFiles: readonly string[]): void {
   const json = parseJson(text);
   const parsed = json.ok ? parseTargetEnv(json.value) : undefined;
   if (!json.ok || !parsed?.ok) {
@@ -72,7 +74,7 @@ function checkEnvFile(text: string, interpreter: WheelTarget, interpreterPath: s
   }
   if (problems.length > 0) {
     throw new ProcVisionError(ErrorCode.incompatible_python,
-      `the package was built for another Python than this runner's ${interpreterPath}: .procvision_env.json says ${problems.join("; ")}`,
+      `the package was built for another Python than ${role} ${interpreterPath}: .procvision_env.json says ${problems.join("; ")}`,
       { hint: REBUILD, details: { target: env, interpreter } });
   }
 }
@@ -105,6 +107,7 @@ export function checkCompatibility(input: CompatibilityInput): CompatibilityPlan
   const badNames = input.wheelFiles.filter((w) => !parseWheelFilename(w).ok);
   if (badNames.length > 0) warnings.push(`not wheel file names, ignored: ${badNames.join(", ")}`);
 
+  const role = input.interpreterRole ?? "this runner's interpreter";
   const matches = matchRequirementsToWheels(sanitized.requirements, input.wheelFiles, input.interpreter);
   const missing = matches.filter((m) => m.applies && m.reason === "missing");
   if (missing.length > 0) {
@@ -118,7 +121,7 @@ export function checkCompatibility(input: CompatibilityInput): CompatibilityPlan
     const tags = supportedTags(input.interpreter);
     const wheels = incompatible.flatMap((m) => m.candidates.map((w) => `${w} (tags ${wheelTags(w).join(", ")})`));
     throw new ProcVisionError(ErrorCode.incompatible_python,
-      `no wheel for ${incompatible.map((m) => formatRequirement(m.requirement)).join(", ")} installs on this runner's interpreter: the package has ${wheels.join("; ")}; `
+      `no wheel for ${incompatible.map((m) => formatRequirement(m.requirement)).join(", ")} installs on ${role}: the package has ${wheels.join("; ")}; `
       + `${input.interpreterPath} (${describeTarget(input.interpreter)}) accepts ${sampleTags(tags)}`,
       {
         hint: REBUILD,
@@ -128,7 +131,7 @@ export function checkCompatibility(input: CompatibilityInput): CompatibilityPlan
         },
       });
   }
-  if (input.envFileText !== null) checkEnvFile(input.envFileText, input.interpreter, input.interpreterPath, input.wheelFiles);
+  if (input.envFileText !== null) checkEnvFile(input.envFileText, input.interpreter, input.interpreterPath, role, input.wheelFiles);
   return {
     requirements: sanitized.requirements,
     requirementsText: sanitized.text,

@@ -17,6 +17,7 @@ import { createPackageVenv, directorySize, extractPackage, installWheels, stored
 import { checkIntegrity, type IntegrityPolicy } from "./integrity.js";
 import { openPackage } from "./open.js";
 import { pausePoint } from "./pause.js";
+import { hasRuntime, stageRuntime, type StagedRuntime } from "./runtime.js";
 import { smokeCheck } from "./smoke.js";
 
 export interface InstallEnvironment {
@@ -75,7 +76,8 @@ function asInstallError(err: unknown): ProcVisionError {
 }
 
 /**
- * The install pipeline of contract §7: open (2001/2002) → integrity (2008) → compatibility (2004/2003) → registry row
+ * The install pipeline of contract §7: open (2001/2002) → integrity (2008) → [an embedded runtime staged and probed]
+ * → compatibility (2004/2003, against that runtime when the package has one) → registry row
  * `installing` → extract, venv, wheels, bytecode → smoke checks → archive → `installed` | `invalid`. Everything up to
  * the row only reads the zip; from the row on, a failure (or a crash, via recovery) leaves the package absent.
  * The caller serializes installs and holds the install lock.
@@ -84,17 +86,21 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
   const started = performance.now();
   const source = path.resolve(request.zipPath);
   const { zip, manifest } = await openPackage(source);
+  let runtime: StagedRuntime | undefined;
   try {
     const ref = { name: manifest.name, version: manifest.version };
     request.onIdentified?.(ref);
     const integrity = await checkIntegrity(zip, env.integrity);
-    const interpreter = await env.interpreter();
+    // A package with its own runtime is installed on it, not on the runner's interpreter.
+    runtime = hasRuntime(zip) ? await stageRuntime(zip, env.layout) : undefined;
+    const interpreter = runtime?.probed ?? await env.interpreter();
     const wheelPaths = zip.wheelFiles().map((e) => e.path);
     const plan = checkCompatibility({
       requirementsText: await optionalText(zip, "requirements.txt"),
       wheelFiles: wheelPaths.map((p) => p.slice("wheels/".length)),
       interpreter: interpreter.target,
-      interpreterPath: interpreter.executable,
+      interpreterPath: runtime?.interpreterPath ?? interpreter.executable,
+      ...(runtime === undefined ? {} : { interpreterRole: "the package's embedded runtime" }),
       envFileText: await optionalText(zip, ".procvision_env.json"),
     });
     const { problems: forged, unreadable, metadata } = await readWheelsMetadata(zip, wheelPaths);
@@ -130,13 +136,15 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
       await rm(dir, { recursive: true, force: true }); // ours now: the row claims it
       // The builtin installer reads stored wheels straight from the zip: only pip/uv need them on disk.
       const inPlace = installer.kind === "builtin" ? await storedWheels(zip, wheelPaths) : new Map();
-      const wheels = await extractPackage(zip, dir, inPlace);
+      const wheels = await extractPackage(zip, dir, inPlace, runtime?.isRuntimeEntry);
+      // The venv is made in place from the runtime at its final path (venvs are not relocatable; runtimes are).
+      const base = runtime === undefined ? { ...interpreter, env: {} } : await runtime.moveInto(dir);
       await pausePoint("extracted");
-      const python = await createPackageVenv(interpreter.executable, dir);
+      const python = await createPackageVenv(base.executable, dir, base.env);
       await pausePoint("venv");
       await installWheels({
-        basePython: interpreter.executable, venvPython: python, dir, requirementsText: plan.requirementsText, requirements: plan.requirements,
-        installer, wheels, metadata, target: interpreter.target,
+        basePython: base.executable, venvPython: python, dir, requirementsText: plan.requirementsText, requirements: plan.requirements,
+        installer, wheels, metadata, target: interpreter.target, runtimeEnv: base.env,
       });
       // The archived zip keeps the wheels: a second copy next to the venv would double the disk use (PyTorch: GBs).
       await rm(path.join(dir, "wheels"), { recursive: true, force: true });
@@ -165,5 +173,6 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
     }
   } finally {
     zip.close();
+    await runtime?.discard();
   }
 }
