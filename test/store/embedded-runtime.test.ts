@@ -9,6 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isProcVisionError, type ProcVisionError } from "../../src/errors/index.js";
 import { runtimeEnv, runtimeInterpreter } from "../../src/python/runtime.js";
+import { writeDeterministicZip, type ZipEntry } from "../../src/packaging/deterministic-zip.js";
 import { Runner } from "../../src/runner/runner.js";
 import { openSafeZip } from "../../src/safe-zip/index.js";
 import { runCli } from "../helpers/cli.js";
@@ -179,6 +180,33 @@ describe("package --embed-python, then a runner installs and runs the package on
     }
   }, 600_000);
 
+  it("the original tool's layout (everything in one top-level folder, wheels/ at the root, no SHA256SUMS) installs on its runtime too", async () => {
+    const opened = await openSafeZip(packaged.path);
+    const entries: ZipEntry[] = [];
+    try {
+      for (const e of opened.entries.values()) {
+        if (e.isDirectory || e.path === "SHA256SUMS") continue;
+        const data = await opened.readBuffer(e.path, 64 * 1024 * 1024);
+        entries.push(e.path.startsWith("wheels/") ? { path: e.path, data, store: true } : { path: `runtime-probe/${e.path}`, data, executable: e.executable });
+      }
+    } finally {
+      opened.close();
+    }
+    const zip = path.join(work, "original-layout.zip");
+    await writeDeterministicZip(zip, entries);
+    const runner = await Runner.open({ root: path.join(work, "station-original"), log: () => undefined });
+    try {
+      const result = await runner.install(zip);
+      expect(result.state, JSON.stringify(result.validation)).toBe("installed");
+      expect(existsSync(path.join(result.dir, "python_runtime", "bin", "python3.12"))).toBe(true);
+      await runner.activate("runtime-probe", "1.0", ["R01"]);
+      const answer = await runner.inspect({ pid: "R01", step_index: 1, image: { data: Buffer.alloc(8 * 8 * 3), width: 8, height: 8 } });
+      expect(answer.execute?.debug).toMatchObject({ python: [3, 12], base_prefix: path.join(result.dir, "python_runtime") });
+    } finally {
+      await runner.close();
+    }
+  }, 600_000);
+
   it("a runtime whose tags do not match the wheels (3.12 runtime, cp311 wheels) → 2003 naming both; nothing left behind", async () => {
     const dir = project("probe-mismatch");
     const out = await runCli(["package", dir, "--embed-python", "--python-runtime", runtime, "--runtime-python-version", "3.11",
@@ -203,6 +231,18 @@ describe("package --embed-python, then a runner installs and runs the package on
       await runner.close();
     }
   }, 600_000);
+});
+
+describe("a crash while a runtime is staged", () => {
+  it("leaves staging/ behind; the next start empties it", async () => {
+    const root = path.join(work, "station-crashed");
+    const leftover = path.join(root, "staging", "runtime-x1", "python_runtime", "bin");
+    mkdirSync(leftover, { recursive: true });
+    writeFileSync(path.join(leftover, "python3.12"), "");
+    const runner = await Runner.open({ root, log: () => undefined });
+    await runner.close();
+    expect(existsSync(path.join(root, "staging"))).toBe(false);
+  });
 });
 
 describe("package --embed-python usage errors (exit 2 with a hint)", () => {
