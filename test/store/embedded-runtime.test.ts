@@ -180,6 +180,23 @@ describe("package --embed-python, then a runner installs and runs the package on
     }
   }, 600_000);
 
+  it("--embed-python alone takes the project's python_runtime/; without it that directory is left out, with a warning", async () => {
+    const dir = project("probe-in-project");
+    symlinkSync(runtime, path.join(dir, "python_runtime"));
+    const embedded = await runCli(["package", dir, "--embed-python", "-o", path.join(work, "in-project.zip"), ...indexArgs(), "--json"], { timeoutMs: 300_000 });
+    expect(embedded.code, embedded.stderr + embedded.stdout).toBe(0);
+    expect((embedded.json as Packaged).target).toMatchObject({ python_version: "3.12", abi: "cp312" });
+    expect((await zipEntries(path.join(work, "in-project.zip"))).has("python_runtime/bin/python3.12")).toBe(true);
+
+    const plain = project("plain-with-runtime-dir");
+    mkdirSync(path.join(plain, "python_runtime", "bin"), { recursive: true });
+    writeFileSync(path.join(plain, "python_runtime", "bin", "python3"), "");
+    const out = await runCli(["package", plain, "-o", path.join(work, "plain.zip"), ...indexArgs(), "--json"], { timeoutMs: 300_000 });
+    expect(out.code, out.stderr + out.stdout).toBe(0);
+    expect((out.json as { warnings: string[] }).warnings.join(" ")).toMatch(/left out python_runtime\/: pass --embed-python/);
+    expect([...(await zipEntries(path.join(work, "plain.zip"))).keys()].some((p) => p.startsWith("python_runtime"))).toBe(false);
+  }, 600_000);
+
   it("the original tool's layout (everything in one top-level folder, wheels/ at the root, no SHA256SUMS) installs on its runtime too", async () => {
     const opened = await openSafeZip(packaged.path);
     const entries: ZipEntry[] = [];
@@ -224,6 +241,7 @@ describe("package --embed-python, then a runner installs and runs the package on
       expect(e.message).toMatch(/numpy-2\.2\.6-cp311-cp311-/);
       expect(e.message).toMatch(/installs on the package's embedded runtime/);
       expect(e.message).toMatch(/python_runtime\/bin\/python3 \(Python 3\.12 cp\/cp312/);
+      expect(e.hint).toMatch(/--embed-python --python-runtime DIR and no --runtime-python-version/);
       expect(await runner.list()).toEqual([]);
       expect(existsSync(path.join(root, "deployed", "runtime-probe"))).toBe(false);
       expect(readdirSync(path.join(root, "staging"))).toEqual([]);

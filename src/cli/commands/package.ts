@@ -134,15 +134,17 @@ interface EmbeddedRuntime extends ProbedRuntime {
 const RUNTIME_HINT = "pass --python-runtime DIR: a whole CPython installation (bin/python3.X, lib/) for the station's platform, e.g. a copy of a pyenv or python.org build";
 
 /** The runtime to embed, probed from its own interpreter; undefined when the package embeds none. Usage errors exit 2. */
-async function embeddedRuntime(o: PackageOptions): Promise<EmbeddedRuntime | undefined> {
+async function embeddedRuntime(projectDir: string, o: PackageOptions): Promise<EmbeddedRuntime | undefined> {
   const embed = o.embedPython ?? o.pythonRuntime !== undefined;
   if (!embed) {
     const stray = [o.pythonRuntime && "--python-runtime", o.runtimePythonVersion && "--runtime-python-version", o.runtimeAbi && "--runtime-abi"].filter(Boolean);
     if (stray.length > 0) throw new UsageError(`${stray.join(", ")} only apply with --embed-python`, "drop --no-embed-python to embed the runtime, or drop those flags");
     return undefined;
   }
-  const given = o.pythonRuntime ?? process.env.PROC_PYTHON_RUNTIME;
-  if (given === undefined || given === "") throw new UsageError("--embed-python needs the runtime directory to embed", RUNTIME_HINT);
+  // As the original tool looks: the flag, PROC_PYTHON_RUNTIME, then python_runtime/ in the project.
+  const inProject = path.join(projectDir, RUNTIME_DIR);
+  const given = o.pythonRuntime || process.env.PROC_PYTHON_RUNTIME || (existsSync(inProject) ? inProject : undefined);
+  if (given === undefined) throw new UsageError("--embed-python needs the runtime directory to embed", RUNTIME_HINT);
   const dir = path.resolve(given);
   if (!existsSync(dir) || !(await stat(dir)).isDirectory()) throw new UsageError(`python runtime ${dir} is not a directory`, RUNTIME_HINT);
   let probed: ProbedRuntime;
@@ -227,7 +229,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
 
   // pip and the target probe only: the SDK need not be importable by this interpreter.
   const python = (await projectInterpreter(projectDir, o.python)).interpreter.executable;
-  const runtime = await embeddedRuntime(o);
+  const runtime = await embeddedRuntime(projectDir, o);
   const envFile = await readEnvFile(projectDir);
   const resolution = runtime === undefined
     ? resolveTarget(flagLayer(o), envFile, await localTarget(python))
@@ -273,9 +275,12 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
     extra_index_urls: target.extraIndexUrls, find_links: target.findLinks,
   };
   const project_ = await collectProjectFiles(projectDir);
-  // A runtime kept inside the project goes in once, as the runtime.
-  const projectFiles = runtime === undefined ? project_.files
-    : [...project_.files.filter((f) => !f.path.startsWith(`${RUNTIME_DIR}/`)), ...runtime.files];
+  // python_runtime/ is what a station installs on: it goes in as the runtime probed above, or not at all (packed as
+  // plain files it would make the station use a runtime the wheels were not chosen for).
+  const inRuntimeDir = (f: ProjectFile): boolean => f.path.startsWith(`${RUNTIME_DIR}/`);
+  const projectFiles = [...project_.files.filter((f) => !inRuntimeDir(f)), ...(runtime?.files ?? [])];
+  const warnings = runtime === undefined && project_.files.some(inRuntimeDir)
+    ? [...project_.warnings, `left out ${RUNTIME_DIR}/: pass --embed-python to ship it as the package's Python runtime`] : project_.warnings;
   // What the original tool writes beside an embedded runtime; the runner finds the runtime by its directory.
   const bootstrap = runtime === undefined ? [] : [{
     path: "deploy_bootstrap.json",
@@ -302,13 +307,13 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
     json: {
       path: zip.path, size: zip.size, entries: zip.entries, wheel_count: zip.wheelCount, signed: signingKey !== undefined,
       target: envJson, target_sources: resolution.sources, requirements_source: source.source,
-      requirements: requirementsTxt.trimEnd().split("\n"), pinned, dropped, warnings: project_.warnings,
+      requirements: requirementsTxt.trimEnd().split("\n"), pinned, dropped, warnings,
       python_runtime: runtime === undefined ? null : {
         source: runtime.dir, python_version: runtime.target.pythonVersion, abi: runtime.target.abi, files: runtime.files.length, links_copied: runtime.links,
       },
     },
     human: [
-      ...project_.warnings.map((w) => `${style.dim("!")} ${w}`),
+      ...warnings.map((w) => `${style.dim("!")} ${w}`),
       ...dropped.map((d) => `${style.dim("!")} dropped from requirements: ${d.line} (${d.reason})`),
       ...pinned.map((p) => `${style.dim("!")} pinned ${p}`),
       `${tick(true)} ${zip.path}`,

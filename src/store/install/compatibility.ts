@@ -15,6 +15,8 @@ export interface CompatibilityInput {
   interpreterPath: string;
   /** What that interpreter is, for messages: "this runner's interpreter" unless the package embeds its runtime. */
   interpreterRole?: string;
+  /** How to rebuild a package that does not fit, when not the usual retargeting. */
+  rebuildHint?: string;
   /** `.procvision_env.json` text; null when the package has none. */
   envFileText: string | null;
 }
@@ -46,7 +48,7 @@ function wheelTags(file: string): string[] {
 }
 
 /** The target the package was built for, against the interpreter: a mismatch is 2003 naming both. */
-function checkEnvFile(text: string, interpreter: WheelTarget, interpreterPath: string, role: string, wheelFiles: readonly string[]): void {
+function checkEnvFile(text: string, interpreter: WheelTarget, interpreterPath: string, role: string, hint: string, wheelFiles: readonly string[]): void {
   const json = parseJson(text);
   const parsed = json.ok ? parseTargetEnv(json.value) : undefined;
   if (!json.ok || !parsed?.ok) {
@@ -75,7 +77,7 @@ function checkEnvFile(text: string, interpreter: WheelTarget, interpreterPath: s
   if (problems.length > 0) {
     throw new ProcVisionError(ErrorCode.incompatible_python,
       `the package was built for another Python than ${role} ${interpreterPath}: .procvision_env.json says ${problems.join("; ")}`,
-      { hint: REBUILD, details: { target: env, interpreter } });
+      { hint, details: { target: env, interpreter } });
   }
 }
 
@@ -124,14 +126,14 @@ export function checkCompatibility(input: CompatibilityInput): CompatibilityPlan
       `no wheel for ${incompatible.map((m) => formatRequirement(m.requirement)).join(", ")} installs on ${role}: the package has ${wheels.join("; ")}; `
       + `${input.interpreterPath} (${describeTarget(input.interpreter)}) accepts ${sampleTags(tags)}`,
       {
-        hint: REBUILD,
+        hint: input.rebuildHint ?? REBUILD,
         details: {
           wheels: Object.fromEntries(incompatible.flatMap((m) => m.candidates.map((w) => [w, wheelTags(w)]))),
           interpreter_tags: tags,
         },
       });
   }
-  if (input.envFileText !== null) checkEnvFile(input.envFileText, input.interpreter, input.interpreterPath, role, input.wheelFiles);
+  if (input.envFileText !== null) checkEnvFile(input.envFileText, input.interpreter, input.interpreterPath, role, input.rebuildHint ?? REBUILD, input.wheelFiles);
   return {
     requirements: sanitized.requirements,
     requirementsText: sanitized.text,

@@ -100,7 +100,10 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
       wheelFiles: wheelPaths.map((p) => p.slice("wheels/".length)),
       interpreter: interpreter.target,
       interpreterPath: runtime?.interpreterPath ?? interpreter.executable,
-      ...(runtime === undefined ? {} : { interpreterRole: "the package's embedded runtime" }),
+      ...(runtime === undefined ? {} : {
+        interpreterRole: "the package's embedded runtime",
+        rebuildHint: "rebuild the package with procvision-cli package --embed-python --python-runtime DIR and no --runtime-python-version/--runtime-abi override: the wheels are then downloaded for the runtime itself",
+      }),
       envFileText: await optionalText(zip, ".procvision_env.json"),
     });
     const { problems: forged, unreadable, metadata } = await readWheelsMetadata(zip, wheelPaths);
