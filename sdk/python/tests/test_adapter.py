@@ -9,6 +9,7 @@ import pytest
 
 from adapter_harness import Adapter, events, step_payload, write_flex_project
 
+import procvision_algorithm_sdk as sdk
 from procvision_algorithm_sdk import write_image_array_to_shared_memory
 
 
@@ -32,7 +33,7 @@ def test_handshake_sends_hello_then_ready_with_info(adapter: Adapter) -> None:
     hello = adapter.recv()
     assert hello["type"] == "hello"
     assert hello["protocol_version"] == 1
-    assert hello["sdk_version"] == "0.1.0"
+    assert hello["sdk_version"] == sdk.__version__
     assert isinstance(hello["capabilities"], list) and "ping" in hello["capabilities"]
     assert hello["pid"] == adapter.proc.pid
     ready = adapter.recv()
