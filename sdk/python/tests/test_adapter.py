@@ -299,6 +299,22 @@ def test_malformed_frames_get_3002_and_the_worker_goes_on(adapter: Adapter) -> N
     assert run(adapter, "ok")["status"] == "OK"
 
 
+def test_a_runner_speaking_another_protocol_version_is_refused_with_3002(adapter: Adapter, project: Path) -> None:
+    adapter.start()
+    adapter.send({"type": "hello", "runner_version": "9.0", "protocol_version": 2, "heartbeat_interval_ms": 5000})
+    error = adapter.recv()
+    assert (error["type"], error["error_code"]) == ("error", "3002")
+    assert "protocol version 2" in error["message"] and "speaks 1" in error["message"]
+    assert adapter.wait() == 2
+    assert [e["hook"] for e in events(project)] == ["setup", "teardown"]
+
+
+def test_a_runner_hello_without_a_protocol_version_is_taken_as_version_1(adapter: Adapter) -> None:
+    adapter.start()
+    adapter.send({"type": "hello", "runner_version": "dev", "heartbeat_interval_ms": 5000})  # as the original CLI sends
+    assert run(adapter, "ok")["status"] == "OK"
+
+
 def test_an_oversized_frame_length_gets_3002_then_exit_2(adapter: Adapter, project: Path) -> None:
     adapter.start()
     adapter.send_raw(struct.pack(">I", 0xFFFFFFFF) + b"{}")
