@@ -1,6 +1,5 @@
 import json
 import struct
-import time
 from pathlib import Path
 from typing import Any, Dict, Iterator
 

@@ -24,7 +24,9 @@ from .stdio import StdioGuard
 from .worker import PROTOCOL_ERROR, UNKNOWN_ERROR, Worker, describe, error_frame, exception_outcome, log, now_ms
 
 PROTOCOL_VERSION = 1
-CAPABILITIES = ["ping", "call", "shutdown", "shared_memory:v1", "session_state", "hooks", "stdout_guard", "generations", "guide_image"]
+CAPABILITIES = [
+    "ping", "call", "shutdown", "shared_memory:v1", "session_state", "hooks", "stdout_guard", "generations", "guide_image",
+]
 EXIT_OK, EXIT_START_FAILED, EXIT_BROKEN_STREAM = 0, 1, 2
 
 
