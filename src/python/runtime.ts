@@ -32,7 +32,7 @@ export function runtimeInterpreter(runtimeDir: string): string | undefined {
   const bin = path.join(dir, "bin");
   const plain = ["python3", "python"].map((n) => path.join(bin, n)).find(isExecutableFile);
   if (plain !== undefined) return plain;
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(bin);
   } catch {
