@@ -142,8 +142,8 @@ describe("procvision-cli package", () => {
     expect(readdirSync(dir).some((f) => f.startsWith(".procvision-download-"))).toBe(false);
   });
 
-  it("missing requirements.txt without --auto-freeze: exit 1 with a hint", async () => {
-    const run = await runCli(["package", project(null), ...isolated()]);
+  it("missing requirements.txt with --no-auto-freeze: exit 1 with a hint", async () => {
+    const run = await runCli(["package", project(null), "--no-auto-freeze", ...isolated()]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/requirements\.txt not found/);
     expect(run.stderr).toMatch(/hint: .*--auto-freeze/);
