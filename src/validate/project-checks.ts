@@ -6,7 +6,7 @@ import { decodeImage, type RawImage } from "../image/decode.js";
 import { syntheticImage } from "../image/synthetic.js";
 import { LocalHarness } from "../local/run-local.js";
 import { validateManifest, type Manifest } from "../manifest/index.js";
-import { projectPython } from "../python/project-python.js";
+import { projectPython, type ProjectPython } from "../python/project-python.js";
 import type { StderrLine } from "../worker/stderr-tail.js";
 import { fail, pass, type Check } from "./report.js";
 import { resultChecks } from "./result-rules.js";
@@ -129,7 +129,7 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
       ? "execute(step_index, step_desc, cur_image, guide_image, guide_info)" : "execute(step_index, session, user_params, shared_mem_id, image_meta)";
     checks.push(worker.baseAlgorithm === false
       ? fail("entry_import", `${entryPoint} imports but is not a BaseAlgorithm subclass: inherit from procvision_algorithm_sdk.BaseAlgorithm`)
-      : pass("entry_import", `${entryPoint} imported: ${generation}, ${api} (Python ${python.interpreter.version}${python.pythonPath.length ? ", bundled SDK" : ""})`));
+      : pass("entry_import", `${entryPoint} imported: ${generation}, ${api} (Python ${python.interpreter.version}${sdkNote(python)})`));
     const info = worker.info;
     const infoPids = Array.isArray(info.supported_pids) ? info.supported_pids.filter((p): p is string => typeof p === "string") : [];
     const manifestPids = fields.supported_pids;
@@ -179,6 +179,11 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
     await harness.close();
   }
   return checks;
+}
+
+function sdkNote(python: ProjectPython): string {
+  if (python.pythonPath.length === 0) return "";
+  return python.shadowed ? `, bundled SDK in place of the installed procvision_algorithm_sdk ${python.shadowed}` : ", bundled SDK";
 }
 
 function lastLine(text: string): string {
