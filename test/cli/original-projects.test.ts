@@ -80,14 +80,15 @@ describe("a project made by the original 0.0.7 init (G1, step 0, PID_TO_FILL)", 
     expect(run.json).toMatchObject({ pre_execute: { status: "OK" }, execute: { status: "OK", data: { result_status: "OK" } } });
   });
 
-  it("packages: the venv is frozen (original SDK pin replaced by ours), the env file's wheels_platform null is accepted, validate --zip passes", async () => {
+  it("packages: the venv is frozen (original SDK pin replaced by ours), the env file's wheels_platform null is accepted, validate --zip --full passes", async () => {
     const { dir, python } = made["0.0.7"];
     const out = await packageOriginal(dir, python);
     expect(out.frozen).toEqual(expect.arrayContaining(["procvision_algorithm_sdk==0.0.7", expect.stringMatching(/^numpy==/) as unknown]));
     expect(out.requirements.filter((r) => /^procvision[-_]algorithm[-_]sdk==/.test(r))).toEqual([`procvision_algorithm_sdk==${SDK_VERSION}`]);
     expect(await zipText(out.path, "legacy_algo/main.py")).toMatch(/class LegacyAlgoAlgorithm\(BaseAlgorithm\)/);
-    const checked = await runCli(["validate", "--zip", out.path, "--json"]);
+    const checked = await runCli(["validate", "--zip", out.path, "--full", "--json"], { timeoutMs: 240_000 });
     expect((checked.json as Report).summary.status, checked.stdout).toBe("PASS");
+    expect((checked.json as Report).checks.find((c) => c.name === "zip_smoke")?.result).toBe("PASS");
   });
 });
 
@@ -123,13 +124,14 @@ describe("a project made by the original 0.3.2 init (G3, minimal manifest)", () 
     expect(noGuide.json).toMatchObject({ execute: { status: "ERROR", error_code: "1002" } });
   });
 
-  it("packages from a frozen venv and validate --zip passes", async () => {
+  it("packages from a frozen venv and validate --zip --full passes", async () => {
     const { dir, python } = made["0.3.2"];
     const out = await packageOriginal(dir, python);
     // pip freeze spells the name as the wheel's metadata does: procvision-algorithm-sdk for 0.3.2.
     expect(out.frozen).toEqual(expect.arrayContaining([expect.stringMatching(/^procvision[-_]algorithm[-_]sdk==0\.3\.2$/)]));
     expect(out.requirements.filter((r) => /^procvision[-_]algorithm[-_]sdk==/.test(r))).toEqual([`procvision_algorithm_sdk==${SDK_VERSION}`]);
-    const checked = await runCli(["validate", "--zip", out.path, "--json"]);
+    const checked = await runCli(["validate", "--zip", out.path, "--full", "--json"], { timeoutMs: 240_000 });
     expect((checked.json as Report).summary.status, checked.stdout).toBe("PASS");
+    expect((checked.json as Report).checks.find((c) => c.name === "zip_smoke")?.result).toBe("PASS");
   });
 });
