@@ -13,6 +13,8 @@ export interface HarnessOptions {
   /** Absolute interpreter path. */
   python: string;
   pythonPath?: readonly string[];
+  /** Set on top of the allow-listed environment. */
+  env?: Readonly<Record<string, string>>;
   startupTimeoutMs?: number;
 }
 
@@ -52,6 +54,7 @@ export class LocalHarness {
       heartbeatIntervalMs: 0,
       killGraceMs: 1000,
       ...(options.pythonPath ? { pythonPath: options.pythonPath } : {}),
+      ...(options.env ? { env: options.env } : {}),
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
     });
     const pool = new SegmentPool(`local${randomUUID().slice(0, 8)}`, { maxSlots: 1 });
