@@ -11,7 +11,7 @@ import { Runner, hosted } from "../src/runner/runner.js";
 import { Worker } from "../src/worker/worker.js";
 import { fmt, stats, verdict, type Stats } from "./stats.js";
 import { smallPayload } from "./worker.js";
-import { numpyWheel, packageZip, sdkWheel } from "./zip.js";
+import { numpyWheel, packageZip, sdkPin, sdkWheel } from "./zip.js";
 
 export const THROUGHPUT_PACKAGE = { name: "bench-throughput", version: "1.0", pid: "bench", entry: "throughput_algo:ThroughputAlgo" };
 const FRAME = { width: 1920, height: 1200 };
@@ -130,8 +130,8 @@ async function bareWorkers(instances: number, python: string, dir: string, total
 export async function prepareThroughputStore(root: string, work: string): Promise<string> {
   const project = path.join(work, "project");
   cpSync(path.join(root, "bench", "fixtures", "throughput"), project, { recursive: true, filter: (src) => !src.includes("__pycache__") });
-  const requirements = "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\n";
-  const zip = await packageZip({ projectDir: project, wheels: [sdkWheel(root), numpyWheel(root)], requirements, outPath: path.join(work, "bench-throughput-v1.0-offline.zip") });
+  const requirements = `numpy==2.2.6\n${sdkPin()}\n`;
+  const zip = await packageZip({ projectDir: project, wheels: [sdkWheel(), numpyWheel(root)], requirements, outPath: path.join(work, "bench-throughput-v1.0-offline.zip") });
   const storeRoot = path.join(work, "store");
   const runner = await Runner.open({ root: storeRoot, log: () => undefined, config: { log_level: "warn" } });
   try {

@@ -9,6 +9,7 @@ import pytest
 
 from adapter_harness import Adapter, events, step_payload, write_flex_project
 
+import procvision_algorithm_sdk as sdk
 from procvision_algorithm_sdk import write_image_array_to_shared_memory
 
 
@@ -32,7 +33,7 @@ def test_handshake_sends_hello_then_ready_with_info(adapter: Adapter) -> None:
     hello = adapter.recv()
     assert hello["type"] == "hello"
     assert hello["protocol_version"] == 1
-    assert hello["sdk_version"] == "0.1.0"
+    assert hello["sdk_version"] == sdk.__version__
     assert isinstance(hello["capabilities"], list) and "ping" in hello["capabilities"]
     assert hello["pid"] == adapter.proc.pid
     ready = adapter.recv()
@@ -293,13 +294,51 @@ def test_malformed_frames_get_3002_and_the_worker_goes_on(adapter: Adapter) -> N
     assert run(adapter, "ok")["status"] == "OK"
 
 
-@pytest.mark.parametrize("length", [0, 0xFFFFFFFF])
-def test_a_bad_frame_length_gets_3002_then_exit_2(adapter: Adapter, project: Path, length: int) -> None:
+def test_an_oversized_frame_length_gets_3002_then_exit_2(adapter: Adapter, project: Path) -> None:
     adapter.start()
-    adapter.send_raw(struct.pack(">I", length) + b"{}")
+    adapter.send_raw(struct.pack(">I", 0xFFFFFFFF) + b"{}")
     error = adapter.recv(timeout=5)
     assert error["type"] == "error" and error["error_code"] == "3002"
     assert adapter.wait() == 2
+
+
+def frame(body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + body
+
+
+# Each entry is one bad frame a broken or hostile runner could send; each must get its own 3002 answer.
+FUZZ_CORPUS = [
+    ("zero-length frame", struct.pack(">I", 0)),
+    ("5,000-deep JSON array", frame(b"[" * 5000 + b"]" * 5000)),
+    ("5,000-deep JSON object", frame(b'{"a":' * 5000 + b"1" + b"}" * 5000)),
+    ("invalid UTF-8", frame(b'{"type": "ping", "request_id": "\xff\xfe"}')),
+    ("lone surrogate bytes", frame(b'{"type": "\xed\xa0\x80"}')),
+    ("truncated JSON", frame(b'{"type": "call", "request_id": "x", "met')),
+    ("JSON then junk", frame(b'{"type": "ping"} trailing')),
+    ("a JSON string", frame(b'"hello"')),
+    ("NaN literal", frame(b'{"type": NaN}')),
+    ("binary noise", frame(bytes(range(256)))),
+]
+
+
+def test_a_fuzz_corpus_of_bad_frames_gets_3002_each_and_a_following_ping_is_answered(adapter: Adapter) -> None:
+    adapter.start()
+    for name, data in FUZZ_CORPUS:
+        adapter.send_raw(data)
+        error = adapter.recv(timeout=10)
+        assert (error["type"], error["error_code"]) == ("error", "3002"), name
+        adapter.send({"type": "ping", "request_id": name})
+        pong = adapter.recv(timeout=10)
+        assert (pong["type"], pong["request_id"]) == ("pong", name)
+    assert run(adapter, "ok")["status"] == "OK"
+    assert adapter.proc.poll() is None
+
+
+def test_a_frame_cut_short_by_end_of_input_ends_the_worker_cleanly(adapter: Adapter) -> None:
+    adapter.start()
+    adapter.send_raw(struct.pack(">I", 100) + b'{"type": "pi')
+    adapter.close_stdin()
+    assert adapter.wait() == 0
 
 
 def test_max_frame_bytes_option_limits_frames(project: Path) -> None:
