@@ -7,8 +7,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Runner } from "../../src/runner/runner.js";
+import { runCli } from "../helpers/cli.js";
 import { originalZip, type OriginalRelease } from "../helpers/original-cli.js";
-import { EXAMPLE, SDK_VERSION } from "../helpers/store.js";
+import { testPython } from "../helpers/python.js";
+import { EXAMPLE, exampleZip, SDK_VERSION } from "../helpers/store.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-original-cli-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -30,8 +32,12 @@ function venvSdkVersion(dir: string): string {
   return execFileSync(path.join(dir, "venv", "bin", "python"), ["-c", "import procvision_algorithm_sdk as s; print(s.__version__)"], { encoding: "utf8" }).trim();
 }
 
+// G3 needs the execute-only smoke checks (branch cli-g3: validate without supported_pids/pre_execute) and the G3
+// pools (branch runner-dual: execute only, step_index from 0); it runs once both are on main.
+const G3_READY = process.env.PROCVISION_G3_READY === "1";
+
 describe("zips made by the original procvision-cli package", () => {
-  it.each<[OriginalRelease, string]>([["0.0.5", "G1"], ["0.0.7", "G1"], ["0.3.2", "G3"]])(
+  it.each<[OriginalRelease, string]>([["0.0.5", "G1"], ["0.0.7", "G1"], ...(G3_READY ? [["0.3.2", "G3"] as [OriginalRelease, string]] : [])])(
     "%s (%s): installs with the original SDK replaced by ours, activates and answers an inspection", async (release, generation) => {
       const name = `orig-${release.replaceAll(".", "")}`;
       const zip = await originalZip(release, work, { name });
@@ -71,6 +77,22 @@ describe("zips made by the original procvision-cli package", () => {
     });
   }, 600_000);
 
+  it("validate --zip --full warns where the runner warns (SDK replaced, no SHA256SUMS, stale env file) and passes", async () => {
+    const zip = await originalZip("0.0.7", work, {
+      name: "orig-validate", envFile: { python_version: "3.13", implementation: "cp", abi: "cp313", wheels_platform: "win_amd64" },
+    });
+    const run = await runCli(["validate", "--zip", zip, "--full", "--python", testPython(), "--json"], { timeoutMs: 300_000 });
+    const report = run.json as { summary: { status: string }; checks: { name: string; result: string; message: string }[]; warnings?: string[] };
+    expect(report.checks.filter((c) => c.result === "FAIL")).toEqual([]);
+    expect(run.code).toBe(0);
+    const message = (name: string) => report.checks.find((c) => c.name === name)?.message ?? "";
+    expect(message("zip_wheels")).toMatch(/warning: the package pins procvision_algorithm_sdk==0\.0\.7 .*replaced by the runner's SDK/);
+    expect(message("checksums_valid")).toMatch(/^warning: the package has no SHA256SUMS/);
+    expect(message("wheels_match_target")).toMatch(/warning: \.procvision_env\.json says python_version 3\.13/);
+    expect(report.checks.map((c) => c.name)).toEqual(expect.arrayContaining(["zip_install", "zip_smoke"]));
+    expect(report.warnings).toHaveLength(3);
+  }, 600_000);
+
   const python38 = "/root/.pyenv/versions/3.8.18/bin/python3.8";
   it.runIf(existsSync(python38))("an original SDK that cannot be replaced on this runner's Python → 2003 saying why, nothing left behind", async () => {
     // 0.3.2 runs on Python 3.8; ours needs 3.9. Only the SDK is pinned and shipped, so nothing else can fail first.
@@ -86,4 +108,22 @@ describe("zips made by the original procvision-cli package", () => {
       expect((await runner.audit({ action: "install" }))[0]).toMatchObject({ outcome: "failed", error_code: "2003" });
     }, { python: python38 });
   }, 600_000);
+});
+
+describe("the install smoke check runs a package exactly as its workers do", () => {
+  it("a venv without the SDK's adapter fails the smoke check (nothing is lent on PYTHONPATH) and the package turns invalid", async () => {
+    const zip = await exampleZip(work, { name: "no-adapter" });
+    await withRunner("no-adapter", async (runner) => {
+      const installed = await runner.install(zip);
+      expect(installed.state).toBe("installed");
+      // What a worker of this package would import: take the SDK out of the venv.
+      const lib = path.join(installed.dir, "venv", "lib");
+      const sitePackages = path.join(lib, readdirSync(lib)[0]!, "site-packages");
+      rmSync(path.join(sitePackages, "procvision_algorithm_sdk"), { recursive: true });
+      const report = await runner.validate("no-adapter", "1.0");
+      expect(report.summary.status).toBe("FAIL");
+      expect(report.checks.find((c) => c.result === "FAIL")?.message).toMatch(/No module named 'procvision_algorithm_sdk'/);
+      expect((await runner.list({ name: "no-adapter" }))[0]?.state).toBe("invalid");
+    });
+  }, 300_000);
 });

@@ -14,7 +14,7 @@ import type { PackageRecord, Repository } from "../repository.js";
 import { checkCompatibility, type CompatibilityPlan } from "./compatibility.js";
 import type { BytecodeCompiler } from "./bytecode.js";
 import { createPackageVenv, directorySize, extractPackage, installWheels, selectWheels, storedWheels } from "./deploy.js";
-import { ourSdkWheels, runnerSdkWheel } from "./sdk-wheels.js";
+import { ourSdkWheels, runnerSdkWheel, type RunnerSdkWheel } from "./sdk-wheels.js";
 import { checkIntegrity, type IntegrityPolicy } from "./integrity.js";
 import { openPackage } from "./open.js";
 import { pausePoint } from "./pause.js";
@@ -64,7 +64,7 @@ const optionalText = async (zip: SafeZip, p: string): Promise<string | null> => 
  * replacement) and the warnings, or 2001/2003/2004. Reads the zip, writes nothing; `validate --zip` runs it too.
  */
 export async function planPackageInstall(zip: SafeZip, interpreter: { executable: string; target: WheelTarget }): Promise<{
-  plan: CompatibilityPlan; runnerSdk: Awaited<ReturnType<typeof runnerSdkWheel>>;
+  plan: CompatibilityPlan; runnerSdk: RunnerSdkWheel;
 }> {
   const wheelPaths = zip.wheelFiles().map((e) => e.path);
   const runnerSdk = await runnerSdkWheel();

@@ -44,8 +44,10 @@ async function readMetadata(zip: ZipFile): Promise<string | undefined> {
   return undefined;
 }
 
+export type RunnerSdkWheel = RunnerSdk & { path: string; metadata: string };
+
 /** The SDK wheel bundled with the runner (what replaces the original SDK in a package), with its METADATA. */
-export async function runnerSdkWheel(): Promise<RunnerSdk & { path: string; metadata: string }> {
+export async function runnerSdkWheel(): Promise<RunnerSdkWheel> {
   const bundled = bundledSdkWheel().path;
   const zip = await yauzl.openPromise(bundled, { lazyEntries: true, autoClose: false });
   let metadata: string | undefined;
