@@ -189,6 +189,11 @@ describe("checkCompatibility", () => {
     expect(bare.usesRunnerSdk).toBe(true);
     expect(bare.warnings.join(" ")).toMatch(/the runner's SDK 1\.0\.0 is installed too/);
   });
+  it("a pinned SDK without its wheel gets the runner's, said as such", () => {
+    const plan = checkCompatibility({ ...base, wheelFiles: [base.wheelFiles[0]!] });
+    expect(plan.requirementsText).toBe("numpy==2.2.6\nprocvision_algorithm_sdk==1.0.0\n");
+    expect(plan.warnings.join(" ")).toMatch(/pins procvision_algorithm_sdk==0\.1\.0 but ships no wheel of it: the runner's SDK 1\.0\.0 is installed instead/);
+  });
   it("keeps a pinned SDK wheel of ours without a word", () => {
     const plan = checkCompatibility(base);
     expect(plan.usesRunnerSdk).toBe(false);

@@ -69,10 +69,12 @@ export function planSdk(input: SdkPlanInput): SdkPlan {
       warning: `requirements.txt does not name ${SDK_NAME}: its wheel in the package (${wheel}) is installed too (workers cannot start without its adapter)`,
     };
   }
+  const pins = named.map(formatRequirement).join(", ");
   const warning = named.length === 0
     ? `requirements.txt does not name ${SDK_NAME}: the runner's SDK ${runner.version} is installed too (workers cannot start without its adapter)`
-    : `the package pins ${named.map(formatRequirement).join(", ")}${original.length > 0 ? ` and ships ${original.join(", ")}` : ""}, `
-      + `the original ProcVision SDK (it has no adapter for this runner): replaced by the runner's SDK ${runner.version}`;
+    : original.length > 0
+      ? `the package pins ${pins} and ships ${original.join(", ")}, the original ProcVision SDK (it has no adapter for this runner): replaced by the runner's SDK ${runner.version}`
+      : `the package pins ${pins} but ships no wheel of it: the runner's SDK ${runner.version} is installed instead`;
   return {
     requirements: pinRequirement(input.requirements, SDK_NAME, runner.version),
     wheelFiles: [...others, runner.file], usesRunnerSdk: true, warning,

@@ -1,6 +1,7 @@
 import path from "node:path";
 import yauzl, { type Entry, type ZipFile } from "yauzl";
 import { ErrorCode, ProcVisionError } from "../../errors/index.js";
+import { normalizeName } from "../../requirements/index.js";
 import type { SafeZip } from "../../safe-zip/index.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
 import { parseCoreMetadata } from "../../wheel-install/index.js";
@@ -20,7 +21,7 @@ export async function ourSdkWheels(zip: SafeZip, wheelPaths: readonly string[]):
   const ours = new Set<string>();
   for (const p of wheelPaths) {
     const parsed = parseWheelFilename(p);
-    if (!parsed.ok || parsed.wheel.distribution.toLowerCase() !== SDK_NAME) continue;
+    if (!parsed.ok || parsed.wheel.normalizedName !== normalizeName(SDK_NAME)) continue;
     let nested: ZipFile | undefined;
     try {
       nested = await zip.openNestedZip(p);
