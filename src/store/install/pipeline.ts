@@ -113,7 +113,6 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
     const integrity = await checkIntegrity(zip, env.integrity);
     const interpreter = await env.interpreter();
     const wheelPaths = zip.wheelFiles().map((e) => e.path);
-    const { plan, runnerSdk } = await planPackageInstall(zip, interpreter);
     const { problems: forged, unreadable, metadata } = await readWheelsMetadata(zip, wheelPaths);
     if (unreadable.length > 0) {
       // Same code as the installer's own entry checks give a damaged wheel.
@@ -126,6 +125,8 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
         hint: "the package was forged or built wrongly: rebuild it with procvision-cli package from the original wheels",
       });
     }
+    // After the forgery checks: which SDK a wheel is must be read from a wheel that is what its name says.
+    const { plan, runnerSdk } = await planPackageInstall(zip, interpreter);
     const installer = env.installer();
 
     const existing = env.repo.getPackage(ref.name, ref.version);
