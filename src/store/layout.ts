@@ -1,6 +1,8 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { venvPython } from "../python/project-python.js";
+import { packageEnv } from "../python/runtime.js";
+import type { WorkerLaunch } from "../worker/env.js";
 
 /** The store's directory layout (contract §7 Store). */
 export interface StoreLayout {
@@ -41,6 +43,15 @@ export function packageDir(layout: StoreLayout, name: string, version: string): 
 /** The archived zip, named as `procvision-cli package` names it. */
 export function archivedZip(layout: StoreLayout, name: string, version: string): string {
   return path.join(layout.zips, `${name}-v${version}-offline.zip`);
+}
+
+/**
+ * How every worker of an installed package starts: the supervisor's workers and the install's smoke check alike, so
+ * a package that passes the smoke check starts. The venv's interpreter, the package dir as cwd, and no additions but
+ * what the package's embedded Python runtime needs (its LD_LIBRARY_PATH), when it has one.
+ */
+export function packageWorkerLaunch(dir: string): WorkerLaunch {
+  return { python: packagePython(dir), cwd: dir, env: packageEnv(dir) };
 }
 
 /** The venv interpreter of an installed package. */

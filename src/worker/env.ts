@@ -1,5 +1,4 @@
 import path from "node:path";
-import { packageEnv } from "../python/runtime.js";
 
 /**
  * Host variables a worker may inherit. Everything else (PYTHONPATH, PYTHONHOME, PIP_*, tokens, the runner's own
@@ -16,11 +15,21 @@ const INHERITED = [
   "PROC_SHM_DIR",
 ] as const;
 
+/**
+ * How a worker process starts, apart from its arguments: the interpreter, the cwd, and what is set on top of the
+ * allow-listed environment (an embedded runtime adds its LD_LIBRARY_PATH here). Nothing goes on PYTHONPATH: what a
+ * worker imports is what its venv holds.
+ */
+export interface WorkerLaunch {
+  /** Absolute path of the interpreter. */
+  python: string;
+  cwd: string;
+  env: Readonly<Record<string, string>>;
+}
+
 export interface WorkerEnvOptions {
   /** Directories put on PYTHONPATH, e.g. the CLI's bundled SDK when the project's Python lacks it. */
   pythonPath?: readonly string[];
-  /** The package the process runs: when it embeds a Python runtime, what that runtime needs (LD_LIBRARY_PATH). */
-  packageDir?: string;
   /** Extra variables set by the caller on purpose; they win over inherited ones. */
   extra?: Readonly<Record<string, string>>;
 }
@@ -35,5 +44,5 @@ export function buildWorkerEnv(parent: NodeJS.ProcessEnv, options: WorkerEnvOpti
   env.PYTHONNOUSERSITE = "1";
   env.PYTHONIOENCODING = "utf-8";
   if (options.pythonPath && options.pythonPath.length > 0) env.PYTHONPATH = options.pythonPath.join(path.delimiter);
-  return { ...env, ...(options.packageDir === undefined ? {} : packageEnv(options.packageDir, parent)), ...options.extra };
+  return { ...env, ...options.extra };
 }

@@ -17,9 +17,21 @@ import { parseTargetEnv, pipDownloadArgs, resolveTarget, type TargetEnvFile, typ
 import { matchRequirementsToWheels, parseWheelFilename, versionNodot } from "../../wheel-tags/index.js";
 import { CheckFailure, style, tick, UsageError, type CommandOutput } from "../output.js";
 
+/** A Python runtime to put into the zip as `python_runtime/` (contract §5a, `--embed-python`). */
+export interface EmbedRuntime {
+  /** Absolute path of the runtime directory: `--python-runtime`, else PROC_PYTHON_RUNTIME, else the project's own
+   * python_runtime/ (as the original tool looks). */
+  runtimeDir?: string;
+  /** `--runtime-python-version`, e.g. "3.10": overrides what the runtime's interpreter says. */
+  pythonVersion?: string;
+  /** `--runtime-abi`, e.g. "cp310". */
+  abi?: string;
+}
+
 export interface PackageOptions {
   output?: string;
   requirements?: string;
+  /** Freeze a missing requirements.txt from the project's Python: true/false from -a/--no-auto-freeze, else the env file, else on. */
   autoFreeze?: boolean;
   wheelsPlatform?: string[];
   pythonVersion?: string;
@@ -32,15 +44,32 @@ export interface PackageOptions {
   skipDownload?: boolean;
   sign?: string;
   python?: string;
-  /** `--embed-python` (true) / `--no-embed-python` (false); a given `pythonRuntime` embeds unless it is false. */
-  embedPython?: boolean;
-  /** The runtime directory to embed as python_runtime/ (else PROC_PYTHON_RUNTIME, as the original tool reads). */
-  pythonRuntime?: string;
-  /** Override what the runtime's interpreter says of itself. */
-  runtimePythonVersion?: string;
-  runtimeAbi?: string;
+  embed?: EmbedRuntime;
   /** Progress lines for long steps (the reporter sends them to stderr; silent with --json). */
   progress?: (line: string) => void;
+}
+
+/** The package flags as commander parses them: the original CLI's runtime flags as given. */
+export interface PackageFlags extends Omit<PackageOptions, "embed" | "progress"> {
+  embedPython?: boolean;
+  pythonRuntime?: string;
+  runtimePythonVersion?: string;
+  runtimeAbi?: string;
+}
+
+/** The runtime flags gathered into `embed` (set only with --embed-python; the others alone do nothing, as in the original). */
+export function packageOptions(flags: PackageFlags): PackageOptions {
+  const { embedPython, pythonRuntime, runtimePythonVersion, runtimeAbi, ...options } = flags;
+  if (embedPython !== true) return options;
+  const runtimeDir = pythonRuntime || process.env.PROC_PYTHON_RUNTIME;
+  return {
+    ...options,
+    embed: {
+      ...(runtimeDir ? { runtimeDir: path.resolve(runtimeDir) } : {}),
+      ...(runtimePythonVersion !== undefined ? { pythonVersion: runtimePythonVersion } : {}),
+      ...(runtimeAbi !== undefined ? { abi: runtimeAbi } : {}),
+    },
+  };
 }
 
 const SDK_NAME = "procvision_algorithm_sdk";
@@ -66,7 +95,7 @@ function flagLayer(o: PackageOptions): TargetEnvFile {
     ...(o.pythonVersion ? { python_version: o.pythonVersion } : {}),
     ...(o.implementation ? { implementation: o.implementation } : {}),
     ...(o.abi ? { abi: o.abi } : {}),
-    ...(o.autoFreeze ? { auto_freeze: true } : {}),
+    ...(o.autoFreeze !== undefined ? { auto_freeze: o.autoFreeze } : {}),
     ...(o.indexUrl ? { index_url: o.indexUrl } : {}),
     ...(o.extraIndexUrl?.length ? { extra_index_urls: o.extraIndexUrl } : {}),
     ...(o.findLinks?.length ? { find_links: o.findLinks.map((d) => path.resolve(d)) } : {}),
@@ -75,7 +104,7 @@ function flagLayer(o: PackageOptions): TargetEnvFile {
 
 /** The requirements text to sanitize: the given file, the project's, or (auto-freeze) pip freeze of its Python. */
 async function requirementsText(projectDir: string, o: PackageOptions, autoFreeze: boolean, python: string):
-Promise<{ text: string; source: string; frozenDropped: { line: string; reason: string }[] }> {
+Promise<{ text: string; source: string; frozen?: string[]; frozenDropped: { line: string; reason: string }[] }> {
   if (o.requirements !== undefined) {
     if (!existsSync(o.requirements)) throw new UsageError(`requirements file ${o.requirements} not found`);
     return { text: await readFile(o.requirements, "utf8"), source: path.resolve(o.requirements), frozenDropped: [] };
@@ -85,11 +114,11 @@ Promise<{ text: string; source: string; frozenDropped: { line: string; reason: s
   if (!autoFreeze) {
     throw new CheckFailure(`${own} not found`, "write requirements.txt (every line name==version), or pass --auto-freeze to write it from pip freeze of the project's Python");
   }
-  o.progress?.(`writing requirements.txt from pip freeze of ${python}`);
+  o.progress?.(`requirements.txt not found: writing it from pip freeze of ${python} (--no-auto-freeze turns this off)`);
   const frozen = filterFreezeOutput(await pipFreeze(python));
   const text = frozen.kept.map((l) => `${l}\n`).join("");
   await writeFile(own, text);
-  return { text, source: `${own} (from pip freeze)`, frozenDropped: frozen.dropped.map((d) => ({ line: d.line, reason: d.reason })) };
+  return { text, source: `${own} (from pip freeze)`, frozen: frozen.kept, frozenDropped: frozen.dropped.map((d) => ({ line: d.line, reason: d.reason })) };
 }
 
 /** A fresh wheels/ filled by pip download; the old one is replaced only when the download succeeded. */
@@ -127,25 +156,19 @@ Promise<void> {
 
 interface EmbeddedRuntime extends ProbedRuntime {
   dir: string;
+  /** The --runtime-* overrides. */
+  overrides: EmbedRuntime;
   files: ProjectFile[];
   links: number;
 }
 
 const RUNTIME_HINT = "pass --python-runtime DIR: a whole CPython installation (bin/python3.X, lib/) for the station's platform, e.g. a copy of a pyenv or python.org build";
 
-/** The runtime to embed, probed from its own interpreter; undefined when the package embeds none. Usage errors exit 2. */
-async function embeddedRuntime(projectDir: string, o: PackageOptions): Promise<EmbeddedRuntime | undefined> {
-  const embed = o.embedPython ?? o.pythonRuntime !== undefined;
-  if (!embed) {
-    const stray = [o.pythonRuntime && "--python-runtime", o.runtimePythonVersion && "--runtime-python-version", o.runtimeAbi && "--runtime-abi"].filter(Boolean);
-    if (stray.length > 0) throw new UsageError(`${stray.join(", ")} only apply with --embed-python`, "drop --no-embed-python to embed the runtime, or drop those flags");
-    return undefined;
-  }
-  // As the original tool looks: the flag, PROC_PYTHON_RUNTIME, then python_runtime/ in the project.
+/** The runtime to embed, probed from its own interpreter. Usage errors exit 2. */
+async function embeddedRuntime(projectDir: string, embed: EmbedRuntime): Promise<EmbeddedRuntime> {
   const inProject = path.join(projectDir, RUNTIME_DIR);
-  const given = o.pythonRuntime || process.env.PROC_PYTHON_RUNTIME || (existsSync(inProject) ? inProject : undefined);
-  if (given === undefined) throw new UsageError("--embed-python needs the runtime directory to embed", RUNTIME_HINT);
-  const dir = path.resolve(given);
+  const dir = embed.runtimeDir ?? (existsSync(inProject) ? inProject : undefined);
+  if (dir === undefined) throw new UsageError("--embed-python needs --python-runtime DIR (or PROC_PYTHON_RUNTIME, or python_runtime/ in the project)", RUNTIME_HINT);
   if (!existsSync(dir) || !(await stat(dir)).isDirectory()) throw new UsageError(`python runtime ${dir} is not a directory`, RUNTIME_HINT);
   let probed: ProbedRuntime;
   let collected: Awaited<ReturnType<typeof collectRuntimeFiles>>;
@@ -156,7 +179,7 @@ async function embeddedRuntime(projectDir: string, o: PackageOptions): Promise<E
     if (isProcVisionError(err)) throw new UsageError(`python runtime ${dir} is not usable: ${err.message}`, err.hint ?? RUNTIME_HINT);
     throw new UsageError(`python runtime ${dir} cannot be embedded: ${(err as Error).message}`, RUNTIME_HINT);
   }
-  return { ...probed, dir, files: collected.files, links: collected.links };
+  return { ...probed, dir, overrides: embed, files: collected.files, links: collected.links };
 }
 
 /**
@@ -166,10 +189,11 @@ async function embeddedRuntime(projectDir: string, o: PackageOptions): Promise<E
  */
 function runtimeLayers(o: PackageOptions, flags: TargetEnvFile, envFile: TargetEnvFile | undefined, runtime: EmbeddedRuntime):
 { flags: TargetEnvFile; envFile: TargetEnvFile | undefined } {
+  const embed = runtime.overrides;
   const minor = (v: string): string => v.split(".").slice(0, 2).join(".");
-  const version = o.runtimePythonVersion ?? runtime.target.pythonVersion;
+  const version = embed.pythonVersion ?? runtime.target.pythonVersion;
   const { implementation } = runtime.target;
-  const abi = o.runtimeAbi ?? (o.runtimePythonVersion !== undefined && implementation === "cp" ? `cp${versionNodot(minor(version))}` : runtime.target.abi);
+  const abi = embed.abi ?? (embed.pythonVersion !== undefined && implementation === "cp" ? `cp${versionNodot(minor(version))}` : runtime.target.abi);
   const conflicts = [
     o.pythonVersion !== undefined && minor(o.pythonVersion) !== minor(version) && `--python-version ${o.pythonVersion}`,
     o.implementation !== undefined && o.implementation !== implementation && `--implementation ${o.implementation}`,
@@ -183,8 +207,8 @@ function runtimeLayers(o: PackageOptions, flags: TargetEnvFile, envFile: TargetE
   return {
     flags: {
       ...flags,
-      ...(o.runtimePythonVersion ? { python_version: o.runtimePythonVersion } : {}),
-      ...(o.runtimeAbi ? { abi: o.runtimeAbi } : {}),
+      ...(embed.pythonVersion ? { python_version: embed.pythonVersion } : {}),
+      ...(embed.abi ? { abi: embed.abi } : {}),
     },
     envFile: envFile === undefined ? undefined : indexOptions,
   };
@@ -229,7 +253,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
 
   // pip and the target probe only: the SDK need not be importable by this interpreter.
   const python = (await projectInterpreter(projectDir, o.python)).interpreter.executable;
-  const runtime = await embeddedRuntime(projectDir, o);
+  const runtime = o.embed === undefined ? undefined : await embeddedRuntime(projectDir, o.embed);
   const envFile = await readEnvFile(projectDir);
   const resolution = runtime === undefined
     ? resolveTarget(flagLayer(o), envFile, await localTarget(python))
@@ -308,11 +332,13 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
       path: zip.path, size: zip.size, entries: zip.entries, wheel_count: zip.wheelCount, signed: signingKey !== undefined,
       target: envJson, target_sources: resolution.sources, requirements_source: source.source,
       requirements: requirementsTxt.trimEnd().split("\n"), pinned, dropped, warnings,
+      ...(source.frozen ? { frozen: source.frozen } : {}),
       python_runtime: runtime === undefined ? null : {
         source: runtime.dir, python_version: runtime.target.pythonVersion, abi: runtime.target.abi, files: runtime.files.length, links_copied: runtime.links,
       },
     },
     human: [
+      ...(source.frozen ? [`${style.dim("!")} wrote requirements.txt from pip freeze (${source.frozen.length} line(s)): ${source.frozen.join(", ") || "nothing"}`] : []),
       ...warnings.map((w) => `${style.dim("!")} ${w}`),
       ...dropped.map((d) => `${style.dim("!")} dropped from requirements: ${d.line} (${d.reason})`),
       ...pinned.map((p) => `${style.dim("!")} pinned ${p}`),
