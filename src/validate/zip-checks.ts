@@ -9,6 +9,7 @@ import { validateManifest } from "../manifest/index.js";
 import { SHA256SUMS, SIGNATURE } from "../offline-zip/index.js";
 import { localTarget } from "../python/local-target.js";
 import { resolveInterpreter } from "../python/interpreter.js";
+import { packageRuntime, probeRuntime } from "../python/runtime.js";
 import { formatRequirement, sanitizeRequirements, type Requirement } from "../requirements/index.js";
 import { MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, openSafeZip, verifyChecksums, readWheelsMetadata, type SafeZip } from "../safe-zip/index.js";
 import { loadPublicKey, verify } from "../signing/index.js";
@@ -174,27 +175,31 @@ export async function zipChecks(options: ZipCheckOptions): Promise<Check[]> {
 
 /**
  * zip_install and zip_smoke: extract, venv from the zip's wheels only with the runner's own installer (what a station
- * does by default), smoke checks in that venv.
+ * does by default; on the package's embedded runtime when it has one), smoke checks in that venv.
  */
 async function installAndSmoke(zip: SafeZip, python: string, plan: SdkPlan & { metadata: ReadonlyMap<string, string>; runnerSdk: RunnerSdkWheel }, options: ZipCheckOptions): Promise<Check[]> {
   const work = await mkdtemp(path.join(os.tmpdir(), "procvision-validate-"));
   try {
     const packageDir = path.join(work, "package");
     await zip.extractTo(packageDir);
+    // A package with an embedded runtime is installed on that runtime, as a station does.
+    let base = { executable: python, target: await localTarget(python), env: {} as Record<string, string> };
     try {
-      const venvPython = await createVenv(python, path.join(packageDir, "venv"));
+      const runtime = packageRuntime(packageDir);
+      if (runtime !== undefined) base = await probeRuntime(runtime.dir, "the package's embedded runtime python_runtime/");
+      const venvPython = await createVenv(base.executable, path.join(packageDir, "venv"), base.env);
       const wheelsDir = path.join(packageDir, "wheels");
       const extracted = wheelNames(zip).map((file) => ({ file, slice: { file: path.join(wheelsDir, file), start: 0, size: statSync(path.join(wheelsDir, file)).size } }));
       const { runnerSdk } = plan;
       await installWheels({
-        venvPython, requirements: plan.requirements, target: await localTarget(python), env: hermeticInstallEnv(),
+        venvPython, requirements: plan.requirements, target: base.target, env: hermeticInstallEnv(process.env, base.env),
         metadata: plan.usesRunnerSdk ? new Map([...plan.metadata, [runnerSdk.file, runnerSdk.metadata]]) : plan.metadata,
         wheels: await selectWheels(packageDir, extracted, plan.wheelFiles, plan.usesRunnerSdk ? runnerSdk : undefined),
       });
     } catch (err) {
       return [fail("zip_install", `${(err as Error).message}${isProcVisionError(err) && err.hint ? ` (${err.hint})` : ""}`)];
     }
-    const installed = pass("zip_install", `installed from wheels/ only into a fresh venv with ${python}`);
+    const installed = pass("zip_install", `installed from wheels/ only into a fresh venv with ${base.executable === python ? python : "the embedded runtime"}`);
     // Started as the runner's workers are: the venv as it was installed, nothing lent.
     const smoke = await projectChecks({
       projectDir: packageDir, worker: packageWorkerLaunch(packageDir),

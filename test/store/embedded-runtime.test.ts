@@ -150,6 +150,12 @@ describe("package --embed-python, then a runner installs and runs the package on
     } finally {
       opened.close();
     }
+    // validate --zip --full installs it as a station does: on the embedded runtime.
+    const checked = await runCli(["validate", "--zip", packaged.path, "--full", "--json"], { timeoutMs: 300_000 });
+    const report = checked.json as { summary: { status: string }; checks: { name: string; result: string; message: string }[] };
+    expect(report.summary.status, checked.stdout).toBe("PASS");
+    expect(report.checks.find((c) => c.name === "zip_install")?.message).toMatch(/embedded runtime/);
+    expect(report.checks.find((c) => c.name === "zip_smoke")?.result).toBe("PASS");
     // Deterministic like every other entry: the same inputs give the same bytes.
     const again = await runCli(["package", dir, "--embed-python", "--python-runtime", runtime, "--skip-download", ...indexArgs(), "-o", path.join(work, "again.zip"), "--json"], { timeoutMs: 300_000 });
     expect(again.code, again.stderr).toBe(0);
