@@ -187,8 +187,7 @@ async function embeddedRuntime(projectDir: string, embed: EmbedRuntime): Promise
  * --runtime-* flags override it, and the env file's interpreter fields (they describe another Python) are left out.
  * -p/-i/-b that contradict the runtime are usage errors: the station would get wheels its runtime cannot load.
  */
-function runtimeLayers(o: PackageOptions, flags: TargetEnvFile, envFile: TargetEnvFile | undefined, runtime: EmbeddedRuntime):
-{ flags: TargetEnvFile; envFile: TargetEnvFile | undefined } {
+function runtimeTarget(o: PackageOptions, envFile: TargetEnvFile | undefined, runtime: EmbeddedRuntime): TargetResolution {
   const embed = runtime.overrides;
   const minor = (v: string): string => v.split(".").slice(0, 2).join(".");
   const version = embed.pythonVersion ?? runtime.target.pythonVersion;
@@ -204,14 +203,12 @@ function runtimeLayers(o: PackageOptions, flags: TargetEnvFile, envFile: TargetE
       "leave them out (the runtime decides the target), or override with --runtime-python-version/--runtime-abi");
   }
   const { python_version: _v, implementation: _i, abi: _a, wheels_platform: _w, ...indexOptions } = envFile ?? {};
-  return {
-    flags: {
-      ...flags,
-      ...(embed.pythonVersion ? { python_version: embed.pythonVersion } : {}),
-      ...(embed.abi ? { abi: embed.abi } : {}),
-    },
-    envFile: envFile === undefined ? undefined : indexOptions,
+  const flags = {
+    ...flagLayer(o),
+    ...(embed.pythonVersion ? { python_version: embed.pythonVersion } : {}),
+    ...(embed.abi ? { abi: embed.abi } : {}),
   };
+  return resolveTarget(flags, envFile === undefined ? undefined : indexOptions, runtime.target, "runtime");
 }
 
 /** Unpinned requirements pinned to the version of the wheel that satisfies them, so the package reproduces. */
@@ -255,12 +252,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
   const python = (await projectInterpreter(projectDir, o.python)).interpreter.executable;
   const runtime = o.embed === undefined ? undefined : await embeddedRuntime(projectDir, o.embed);
   const envFile = await readEnvFile(projectDir);
-  const resolution = runtime === undefined
-    ? resolveTarget(flagLayer(o), envFile, await localTarget(python))
-    : (() => {
-      const layers = runtimeLayers(o, flagLayer(o), envFile, runtime);
-      return resolveTarget(layers.flags, layers.envFile, runtime.target, "runtime");
-    })();
+  const resolution = runtime === undefined ? resolveTarget(flagLayer(o), envFile, await localTarget(python)) : runtimeTarget(o, envFile, runtime);
   const { target } = resolution;
 
   const source = await requirementsText(projectDir, o, target.autoFreeze, python);
