@@ -77,6 +77,18 @@ describe("zips made by the original procvision-cli package", () => {
     });
   }, 600_000);
 
+  it("a zip whose requirements do not name the SDK gets the runner's (its workers could not start without it)", async () => {
+    const zip = await originalZip("0.0.5", work, { name: "orig-no-sdk", requirements: "numpy==2.2.6\n" });
+    await withRunner("no-sdk", async (runner) => {
+      const result = await runner.install(zip);
+      expect(result.state).toBe("installed");
+      expect(result.warnings.join("\n")).toMatch(/requirements\.txt does not name procvision_algorithm_sdk: the runner's SDK .* is installed too/);
+      expect(venvSdkVersion(result.dir)).toBe(SDK_VERSION);
+      await runner.activate("orig-no-sdk", "1.0.0", ["A01"]);
+      expect((await runner.inspect({ pid: "A01", step_index: 1, image: { path: SAMPLE } })).execute?.status).toBe("OK");
+    });
+  }, 600_000);
+
   it("validate --zip --full warns where the runner warns (SDK replaced, no SHA256SUMS, stale env file) and passes", async () => {
     const zip = await originalZip("0.0.7", work, {
       name: "orig-validate", envFile: { python_version: "3.13", implementation: "cp", abi: "cp313", wheels_platform: "win_amd64" },
