@@ -1,13 +1,12 @@
 import json
 import struct
-import time
 from pathlib import Path
 from typing import Any, Dict, Iterator
 
 import numpy as np
 import pytest
 
-from adapter_harness import Adapter, events, step_payload, write_flex_project
+from adapter_harness import Adapter, events, step_payload, wait_event, write_flex_project
 
 import procvision_algorithm_sdk as sdk
 from procvision_algorithm_sdk import write_image_array_to_shared_memory
@@ -50,38 +49,41 @@ def test_runner_hello_is_accepted_and_get_info_call_returns_info(adapter: Adapte
     assert result["data"]["name"] == "flex"
 
 
-def test_ping_is_answered_while_a_call_runs(adapter: Adapter) -> None:
+def hold_call(request_id: str, release: Path) -> Dict[str, Any]:
+    return {"type": "call", "request_id": request_id, "method": "execute",
+            "payload": step_payload(user_params={"do": "hold", "until": str(release)})}
+
+
+def test_ping_is_answered_while_a_call_runs(adapter: Adapter, project: Path) -> None:
     adapter.start()
-    adapter.send(
-        {"type": "call", "request_id": "slow", "method": "execute",
-         "payload": step_payload(user_params={"do": "sleep", "seconds": 3})}
-    )
-    time.sleep(0.3)
-    sent = time.monotonic()
+    release = project / "release"
+    adapter.send(hold_call("slow", release))
+    wait_event(project, lambda e: e["hook"] == "holding")
     adapter.send({"type": "ping", "request_id": "hb-1"})
-    pong = adapter.recv(timeout=2)
-    assert pong == {**pong, "type": "pong", "request_id": "hb-1"}
-    assert time.monotonic() - sent < 1.0
-    result = adapter.recv(timeout=10)
+    pong = adapter.recv()  # the call cannot answer before the release: this frame comes from the reader thread
+    assert (pong["type"], pong["request_id"]) == ("pong", "hb-1")
+    release.touch()
+    result = adapter.recv()
     assert result["type"] == "result" and result["request_id"] == "slow" and result["status"] == "OK"
 
 
-def test_reading_goes_back_to_the_main_thread_after_a_long_call(adapter: Adapter) -> None:
+def test_reading_goes_back_to_the_main_thread_after_a_long_call(adapter: Adapter, project: Path) -> None:
     """The cover thread reads while a call runs long; frames it reads are served in order, then the main thread
     reads again (fast calls, pings and shutdown all still answered)."""
     adapter.start()
-    adapter.send(
-        {"type": "call", "request_id": "slow", "method": "execute",
-         "payload": step_payload(user_params={"do": "sleep", "seconds": 0.3})}
-    )
-    time.sleep(0.1)  # the cover thread has taken over reading
+    release = project / "release"
+    adapter.send(hold_call("slow", release))
+    wait_event(project, lambda e: e["hook"] == "holding")
     adapter.send({"type": "call", "request_id": "queued", "method": "execute", "payload": step_payload()})
+    adapter.send({"type": "ping", "request_id": "cover"})
+    assert adapter.recv()["request_id"] == "cover"  # the cover thread reads while the main thread is held
+    release.touch()
     assert [adapter.recv(timeout=5)["request_id"] for _ in range(2)] == ["slow", "queued"]
     for i in range(50):
         adapter.send({"type": "call", "request_id": f"fast-{i}", "method": "execute", "payload": step_payload()})
         assert adapter.recv(timeout=5)["request_id"] == f"fast-{i}"
     adapter.send({"type": "ping", "request_id": "hb"})
-    pong = adapter.recv(timeout=2)
+    pong = adapter.recv(timeout=5)
     assert (pong["type"], pong["request_id"]) == ("pong", "hb")
     adapter.send({"type": "shutdown"})
     assert adapter.recv(timeout=5)["type"] == "shutdown"
@@ -109,11 +111,13 @@ def test_calls_sent_together_are_all_answered_in_order(adapter: Adapter) -> None
 
 
 def test_ping_is_answered_during_a_slow_setup(project: Path) -> None:
-    worker = Adapter(project, "flex_algo:Flex", env={"FLEX_SETUP_SECONDS": "1.5"})
+    release = project / "setup-done"
+    worker = Adapter(project, "flex_algo:Flex", env={"FLEX_SETUP_UNTIL": str(release)})
     try:
         assert worker.recv()["type"] == "hello"
         worker.send({"type": "ping", "request_id": "early"})
-        assert worker.recv(timeout=1.0)["type"] == "pong"
+        assert worker.recv()["type"] == "pong"  # setup() cannot have finished: it waits for the release
+        release.touch()
         assert worker.recv()["type"] == "ready"
     finally:
         worker.kill()
@@ -291,6 +295,22 @@ def test_malformed_frames_get_3002_and_the_worker_goes_on(adapter: Adapter) -> N
     assert error["request_id"] == "bad-method" and error["error_code"] == "3002"
     adapter.send({"type": "ping", "request_id": "still-there"})
     assert adapter.recv(timeout=5)["request_id"] == "still-there"
+    assert run(adapter, "ok")["status"] == "OK"
+
+
+def test_a_runner_speaking_another_protocol_version_is_refused_with_3002(adapter: Adapter, project: Path) -> None:
+    adapter.start()
+    adapter.send({"type": "hello", "runner_version": "9.0", "protocol_version": 2, "heartbeat_interval_ms": 5000})
+    error = adapter.recv()
+    assert (error["type"], error["error_code"]) == ("error", "3002")
+    assert "protocol version 2" in error["message"] and "speaks 1" in error["message"]
+    assert adapter.wait() == 2
+    assert [e["hook"] for e in events(project)] == ["setup", "teardown"]
+
+
+def test_a_runner_hello_without_a_protocol_version_is_taken_as_version_1(adapter: Adapter) -> None:
+    adapter.start()
+    adapter.send({"type": "hello", "runner_version": "dev", "heartbeat_interval_ms": 5000})  # as the original CLI sends
     assert run(adapter, "ok")["status"] == "OK"
 
 

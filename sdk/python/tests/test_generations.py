@@ -109,7 +109,8 @@ class DualCheck(BaseAlgorithm):
         }
         rects = [dict(p) for item in guide_info or [] for p in item.get("posList", [])]
         if rects:
-            return {"status": "OK", "data": {"result_status": "NG", "ng_reason": "guided defect", "defect_rects": rects, "debug": facts}}
+            data = {"result_status": "NG", "ng_reason": "guided defect", "defect_rects": rects, "debug": facts}
+            return {"status": "OK", "data": data}
         return {"status": "OK", "data": {"result_status": "OK", "defect_rects": [], "debug": facts}}
 '''
 
@@ -153,7 +154,8 @@ def test_g3_execute_gets_both_images_decoded_with_step_desc_and_guide_info(g3: A
     result = g3.call("execute", g3_payload(cur, guide, step_index=0, step_desc="check screw 3", guide_info=guide_info))
     assert (result["status"], result["error_code"]) == ("OK", None), result
     data = result["data"]
-    assert (data["result_status"], data["ng_reason"], data["defect_rects"]) == ("NG", "guided defect", [{"x": 1, "y": 2, "width": 3, "height": 4}])
+    rect = {"x": 1, "y": 2, "width": 3, "height": 4}
+    assert (data["result_status"], data["ng_reason"], data["defect_rects"]) == ("NG", "guided defect", [rect])
     facts = data["debug"]
     assert facts == {
         "step_index": 0, "step_desc": "check screw 3", "guide_info": guide_info,

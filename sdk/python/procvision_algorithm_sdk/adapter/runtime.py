@@ -24,7 +24,9 @@ from .stdio import StdioGuard
 from .worker import PROTOCOL_ERROR, UNKNOWN_ERROR, Worker, describe, error_frame, exception_outcome, log, now_ms
 
 PROTOCOL_VERSION = 1
-CAPABILITIES = ["ping", "call", "shutdown", "shared_memory:v1", "session_state", "hooks", "stdout_guard", "generations", "guide_image"]
+CAPABILITIES = [
+    "ping", "call", "shutdown", "shared_memory:v1", "session_state", "hooks", "stdout_guard", "generations", "guide_image",
+]
 EXIT_OK, EXIT_START_FAILED, EXIT_BROKEN_STREAM = 0, 1, 2
 
 
@@ -270,7 +272,16 @@ class Inbox:
             self._out.send({"type": "pong", "request_id": frame.get("request_id"), "timestamp_ms": now_ms()})
         elif kind in ("call", "shutdown"):
             return frame
-        elif kind != "hello":  # the runner's hello needs no answer
+        elif kind == "hello":  # needs no answer, unless it speaks a protocol this adapter cannot
+            version = frame.get("protocol_version", PROTOCOL_VERSION)  # hosts older than the field spoke 1
+            if version != PROTOCOL_VERSION:
+                message = (
+                    f"the runner speaks protocol version {version!r}, this SDK ({__version__}) speaks {PROTOCOL_VERSION}: "
+                    "install the SDK that matches the runner"
+                )
+                self._out.send(error_frame(None, PROTOCOL_ERROR, message))
+                return _Stop(EXIT_BROKEN_STREAM)
+        else:
             request_id = frame.get("request_id")
             self._out.send(
                 error_frame(
