@@ -8,8 +8,15 @@ const run = promisify(execFile);
 const cache = path.join(repoRoot, ".cache");
 const wheels = path.join(cache, "wheels");
 
-/** A released version of the original ProcVision SDK (contract §5a): 0.0.7 is the last G1 release, 0.3.2 the last G3. */
-export type OriginalVersion = "0.0.7" | "0.3.2";
+/** A released version of the original ProcVision SDK (contract §5a): 0.0.5 and 0.0.7 (the last) G1, 0.3.2 the last G3. */
+export type OriginalVersion = "0.0.5" | "0.0.7" | "0.3.2";
+
+/** This machine's pip configuration (a find-links, a mirror, PIP_* variables) must not decide what the tests install. */
+export function isolatedPipEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = { PIP_CONFIG_FILE: "/dev/null", PIP_DISABLE_PIP_VERSION_CHECK: "1", PIP_NO_INPUT: "1", PYTHONNOUSERSITE: "1" };
+  for (const key of ["PATH", "HOME", "LANG", "TMPDIR"]) if (process.env[key] !== undefined) env[key] = process.env[key]!;
+  return { ...env, ...extra };
+}
 
 /** The original wheel in .cache/wheels, downloaded from PyPI the first time (into a temp dir, then moved: no half files). */
 async function originalWheel(version: OriginalVersion): Promise<string> {
@@ -40,9 +47,9 @@ export async function originalSdkPython(version: OriginalVersion): Promise<strin
   await originalWheel(version);
   const tmp = mkdtempSync(path.join(cache, `original-sdk-${version}-`));
   try {
-    await run("python3", ["-m", "venv", tmp]);
+    await run("python3", ["-m", "venv", tmp], { env: isolatedPipEnv() });
     await run(path.join(tmp, "bin", "python"), ["-m", "pip", "install", "--disable-pip-version-check", "--no-index", "--find-links", wheels,
-      `procvision_algorithm_sdk==${version}`]);
+      `procvision_algorithm_sdk==${version}`], { env: isolatedPipEnv() });
     writeFileSync(path.join(tmp, "ready"), "");
     try {
       renameSync(tmp, dir);
@@ -56,7 +63,8 @@ export async function originalSdkPython(version: OriginalVersion): Promise<strin
 }
 
 /** Runs the original `procvision-cli` (its own argparse main) with the original SDK's interpreter. */
-export async function originalCli(version: OriginalVersion, args: readonly string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
+export async function originalCli(version: OriginalVersion, args: readonly string[], cwd: string, env?: Record<string, string>): Promise<{ stdout: string; stderr: string }> {
   const python = await originalSdkPython(version);
-  return run(python, ["-c", "import sys; sys.argv[0] = 'procvision-cli'; from procvision_algorithm_sdk.cli import main; main()", ...args], { cwd });
+  return run(python, ["-c", "import sys; sys.argv[0] = 'procvision-cli'; from procvision_algorithm_sdk.cli import main; main()", ...args],
+    { cwd, timeout: 300_000, ...(env ? { env } : {}) });
 }

@@ -32,12 +32,13 @@ function venvSdkVersion(dir: string): string {
   return execFileSync(path.join(dir, "venv", "bin", "python"), ["-c", "import procvision_algorithm_sdk as s; print(s.__version__)"], { encoding: "utf8" }).trim();
 }
 
-// G3 needs the execute-only smoke checks (branch cli-g3: validate without supported_pids/pre_execute) and the G3
-// pools (branch runner-dual: execute only, step_index from 0); it runs once both are on main.
-const G3_READY = process.env.PROCVISION_G3_READY === "1";
+// A G3 inspection needs the runner's execute-only pools (branch runner-dual, not on main yet: the supervisor still
+// calls pre_execute and wants step_index ≥ 1). Until it is merged the G3 case stops after activation unless
+// PROCVISION_G3_READY=1; with runner-dual merged it passes (checked on a scratch merge) and this gate goes.
+const G3_POOLS = process.env.PROCVISION_G3_READY === "1";
 
 describe("zips made by the original procvision-cli package", () => {
-  it.each<[OriginalRelease, string]>([["0.0.5", "G1"], ["0.0.7", "G1"], ...(G3_READY ? [["0.3.2", "G3"] as [OriginalRelease, string]] : [])])(
+  it.each<[OriginalRelease, string]>([["0.0.5", "G1"], ["0.0.7", "G1"], ["0.3.2", "G3"]])(
     "%s (%s): installs with the original SDK replaced by ours, activates and answers an inspection", async (release, generation) => {
       const name = `orig-${release.replaceAll(".", "")}`;
       const zip = await originalZip(release, work, { name });
@@ -56,6 +57,7 @@ describe("zips made by the original procvision-cli package", () => {
         // G1 lists its PIDs; a G3 manifest lists none and takes any PID it is activated for.
         const pid = generation === "G1" ? "A01" : "LINE7-ANY";
         await runner.activate(name, "1.0.0", [pid]);
+        if (generation === "G3" && !G3_POOLS) return;
         const answer = await runner.inspect({ pid, step_index: 1, image: { path: SAMPLE }, ...(generation === "G3" ? { step_desc: "check the board" } : {}) });
         expect(answer.execute?.status).toBe("OK");
         expect(answer.execute?.data).toMatchObject({ result_status: "OK", debug: { width: expect.any(Number), height: expect.any(Number) } });
