@@ -17,7 +17,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const SAMPLE = path.join(EXAMPLE, "sample.png");
 
-async function withRunner<T>(label: string, fn: (runner: Runner, root: string) => Promise<T>, config: { python?: string } = {}): Promise<T> {
+async function withRunner<T>(label: string, fn: (runner: Runner, root: string) => Promise<T>, config: { python?: string; installer?: "pip" } = {}): Promise<T> {
   const root = path.join(work, `root-${label}`);
   const runner = await Runner.open({ root, log: () => undefined, config });
   try {
@@ -89,6 +89,17 @@ describe("zips made by the original procvision-cli package", () => {
       await runner.activate("orig-no-sdk", "1.0.0", ["A01"]);
       expect((await runner.inspect({ pid: "A01", step_index: 1, image: { path: SAMPLE } })).execute?.status).toBe("OK");
     });
+  }, 600_000);
+
+  it("with installer pip (which reads wheels/ as a directory) the original SDK is replaced the same way", async () => {
+    const zip = await originalZip("0.0.7", work, { name: "orig-pip" });
+    await withRunner("pip", async (runner) => {
+      const result = await runner.install(zip);
+      expect(result.state).toBe("installed");
+      expect(venvSdkVersion(result.dir)).toBe(SDK_VERSION);
+      await runner.activate("orig-pip", "1.0.0", ["A01"]);
+      expect((await runner.inspect({ pid: "A01", step_index: 1, image: { path: SAMPLE } })).execute?.status).toBe("OK");
+    }, { installer: "pip" });
   }, 600_000);
 
   it("validate --zip --full warns where the runner warns (SDK replaced, no SHA256SUMS, stale env file) and passes", async () => {
