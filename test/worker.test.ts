@@ -45,6 +45,13 @@ describe("Worker with a real Python adapter", () => {
     expect(info.data).toMatchObject({ name: "behave" });
   });
 
+  it("keeps the generation its ready frame names, G1 when it names none (adapters before the field)", async () => {
+    const named = await behave({ python: fixture("fake-worker.mjs"), env: { FAKE_GENERATION: "G3" } });
+    expect(named.generation).toBe("G3");
+    const unnamed = await behave({ python: fixture("fake-worker.mjs") });
+    expect(unnamed.generation).toBe("G1");
+  });
+
   it("answers heartbeats while a 3-second call runs", async () => {
     const worker = await behave({ heartbeatIntervalMs: 200, heartbeatGraceMs: 300 });
     const missed: number[] = [];

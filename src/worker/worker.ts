@@ -10,6 +10,7 @@ import {
   runnerFrames,
   type CallMethod,
   type CallPayload,
+  type Generation,
   type ResultMessage,
   type WorkerHello,
   type WorkerMessage,
@@ -107,6 +108,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   info: Record<string, unknown> = {};
   /** Whether the entry point subclasses BaseAlgorithm (undefined for adapters that do not say). */
   baseAlgorithm: boolean | undefined;
+  /** Which algorithm API the entry class implements, as the adapter said in `ready` (G1 for adapters that do not say). */
+  generation: Generation = "G1";
   readonly startedAt = Date.now();
   lastPongAt: number | undefined;
 
@@ -337,6 +340,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       case "ready":
         this.info = message.info;
         this.baseAlgorithm = message.base_algorithm;
+        this.generation = message.generation;
         if (this.state === "starting") {
           this.state = "ready";
           this.startHeartbeat();

@@ -221,6 +221,37 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     expect(badStep.body.error_code).toBe("1006");
   });
 
+  it("POST /inspect with two images: cur_image (alias of image), guide_image, step_desc, guide_info; records say guide_image", async () => {
+    const png = await readFile(sample);
+    const form = inspectForm({ pid: "p001", step_index: "1", step_desc: "check screw 3", guide_info: JSON.stringify([{ label: "1", posList: [] }]) });
+    form.set("cur_image", new Blob([png]), "cur.png");
+    form.set("guide_image", new Blob([png]), "guide.png");
+    const dual = await http("POST", "/inspect", { body: form });
+    expect(dual.status, dual.text).toBe(200);
+    conforms(responses.inspectResponse, dual);
+    // The example is a G1 algorithm: it ignores the guide and answers both calls as usual.
+    expect(dual.body).toMatchObject({ pre_execute: { status: "OK" }, execute: { status: "OK" } });
+    const records = (await http("GET", `/records?session_id=${String(dual.body.session_id)}`));
+    conforms(z.array(responses.inspectionRecord), records);
+    expect((records.body as unknown as { method: string; guide_image: boolean }[]).map((r) => [r.method, r.guide_image]).sort())
+      .toEqual([["execute", true], ["pre_execute", true]]);
+    const single = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", method: "execute" })) });
+    const singleRecords = await http("GET", `/records?session_id=${String(single.body.session_id)}`);
+    expect((singleRecords.body as unknown as { guide_image: boolean }[]).map((r) => r.guide_image)).toEqual([false]);
+
+    const badInfo = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", guide_info: "[{oops" })) });
+    expect(badInfo.status).toBe(400);
+    expect(badInfo.body).toMatchObject({ error_code: "1006", message: expect.stringContaining("guide_info is not valid JSON") as unknown, hint: expect.stringContaining("posList") as unknown });
+    const twice = await withImage(inspectForm({ pid: "p001" }));
+    twice.set("cur_image", new Blob([png]), "again.png");
+    expect((await http("POST", "/inspect", { body: twice })).body).toMatchObject({ error_code: "1006", message: expect.stringContaining("more than one current image") as unknown });
+    // step_index 0 passes the request schema (original projects count from 0); the example has no step 0.
+    const zero = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "0" })) });
+    expect(zero.body).toMatchObject({ error_code: "1006", message: expect.stringContaining("step_index 0 is not a step") as unknown });
+    const negative = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "-1" })) });
+    expect(negative.body).toMatchObject({ error_code: "1006", message: expect.stringContaining("step_index") as unknown });
+  });
+
   it("sessions: create, inspect within one, reset, end; an ended session is 3006", async () => {
     const created = await http("POST", "/sessions", { json: { pid: "p001", context: { serial: "SN-1" } } });
     expect(created.status, created.text).toBe(201);
@@ -307,6 +338,15 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     // Every JSON route documents its answer's schema.
     const documented = doc.paths["/inspect"]?.post as { responses: Record<string, { content: Record<string, { schema: Record<string, unknown> }> }> };
     expect(documented.responses["200"]?.content["application/json"]?.schema.properties).toHaveProperty("session_id");
+    // The multipart form is documented part by part, the raw body as single-image.
+    const inspectDoc = doc.paths["/inspect"]?.post as { summary: string; requestBody: { content: Record<string, { schema: { properties?: Record<string, { format?: string }> } }> } };
+    const parts = inspectDoc.requestBody.content["multipart/form-data"]?.schema.properties ?? {};
+    expect(Object.keys(parts)).toEqual(expect.arrayContaining(["pid", "step_index", "method", "image", "cur_image", "guide_image", "step_desc", "guide_info", "user_params"]));
+    expect(parts.guide_image?.format).toBe("binary");
+    expect(inspectDoc.summary).toMatch(/single image/);
+    const recordDoc = (doc.paths["/records"]?.get as { responses: Record<string, { content: Record<string, { schema: { items: { properties: Record<string, unknown> } } }> }> })
+      .responses["200"]?.content["application/json"]?.schema.items.properties;
+    expect(recordDoc).toHaveProperty("guide_image");
     expect((await http("POST", "/algorithms/activate", { json: { name: "algorithm-example", version: "1.1", pids: ["p001"] } })).status).toBe(200);
     expect((await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001" })) })).status).toBe(200);
     const metrics = await http("GET", "/metrics");
