@@ -20,7 +20,7 @@ import { checkIntegrity } from "../src/store/install/integrity.js";
 import { openPackage } from "../src/store/install/open.js";
 import { readWheelsMetadata } from "../src/safe-zip/index.js";
 import { smokeCheck } from "../src/store/install/smoke.js";
-import { cachedWheel, numpyWheel, packageZip, sdkWheel } from "./zip.js";
+import { cachedWheel, numpyWheel, packageZip, sdkPin, sdkWheel } from "./zip.js";
 import { fmt, stats, verdict, type Stats } from "./stats.js";
 
 export const PILLOW = "13.0.0";
@@ -127,12 +127,12 @@ function baselineEnv(): NodeJS.ProcessEnv {
 
 export async function benchInstall(root: string, quick: boolean): Promise<InstallBench> {
   const wheels = [
-    sdkWheel(root),
+    sdkWheel(),
     numpyWheel(root),
     cachedWheel(root, `pillow-${PILLOW}-cp311-cp311-manylinux`, DOWNLOAD_HINT),
     cachedWheel(root, `opencv_python_headless-${OPENCV}-`, DOWNLOAD_HINT),
   ];
-  const requirements = `numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\npillow==${PILLOW}\nopencv-python-headless==${OPENCV}\n`;
+  const requirements = `numpy==2.2.6\n${sdkPin()}\npillow==${PILLOW}\nopencv-python-headless==${OPENCV}\n`;
   const work = mkdtempSync(path.join(tmpdir(), "pv-bench-install-"));
   const runs = quick ? 1 : 3;
   try {

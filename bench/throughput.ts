@@ -11,7 +11,7 @@ import { Runner, hosted } from "../src/runner/runner.js";
 import { Worker } from "../src/worker/worker.js";
 import { fmt, stats, verdict, type Stats } from "./stats.js";
 import { smallPayload } from "./worker.js";
-import { numpyWheel, packageZip, sdkWheel } from "./zip.js";
+import { numpyWheel, packageZip, sdkPin, sdkWheel } from "./zip.js";
 
 export const THROUGHPUT_PACKAGE = { name: "bench-throughput", version: "1.0", pid: "bench", entry: "throughput_algo:ThroughputAlgo" };
 const FRAME = { width: 1920, height: 1200 };
@@ -130,8 +130,8 @@ async function bareWorkers(instances: number, python: string, dir: string, total
 export async function prepareThroughputStore(root: string, work: string): Promise<string> {
   const project = path.join(work, "project");
   cpSync(path.join(root, "bench", "fixtures", "throughput"), project, { recursive: true, filter: (src) => !src.includes("__pycache__") });
-  const requirements = "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\n";
-  const zip = await packageZip({ projectDir: project, wheels: [sdkWheel(root), numpyWheel(root)], requirements, outPath: path.join(work, "bench-throughput-v1.0-offline.zip") });
+  const requirements = `numpy==2.2.6\n${sdkPin()}\n`;
+  const zip = await packageZip({ projectDir: project, wheels: [sdkWheel(), numpyWheel(root)], requirements, outPath: path.join(work, "bench-throughput-v1.0-offline.zip") });
   const storeRoot = path.join(work, "store");
   const runner = await Runner.open({ root: storeRoot, log: () => undefined, config: { log_level: "warn" } });
   try {
@@ -225,7 +225,7 @@ export function throughputLines(r: ThroughputBench): string[] {
     "Package built, installed and activated through the library; every call takes the product path (PID → version, params",
     "check, image into the worker's segment, dispatch, result check, one SQLite inspection record). \"Small\" calls carry a",
     `1×1 frame (inspect always has an image); frames are 1920×1200×3 raw, and the algorithm takes a numpy view and reads a`,
-    `pixel. Closed-loop callers (\"in flight\"); while calls are short the runner sends up to 16 to a worker behind the`,
+    `pixel. Closed-loop callers ("in flight"); while calls are short the runner sends up to 16 to a worker behind the`,
     `running one (pipelining). CPU columns are CPU time per call of this Node process and of all workers together.`,
     "",
     "| instances | call | in flight | calls/s | p50 ms | p99 ms | Node CPU µs/call | workers CPU µs/call | n |",

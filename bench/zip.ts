@@ -3,6 +3,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { buildOfflineZip, collectProjectFiles } from "../src/offline-zip/index.js";
+import { bundledSdkWheel } from "../src/sdk-bundle.js";
 
 export const LOCAL_ENV = { python_version: "3.11", implementation: "cp", abi: "cp311", wheels_platform: ["manylinux_2_17_x86_64"] };
 
@@ -15,7 +16,9 @@ export function cachedWheel(root: string, prefix: string, hint: string): string 
   throw new Error(`no wheel ${prefix}* in .cache/wheels or dist/sdk: ${hint}`);
 }
 
-export const sdkWheel = (root: string): string => cachedWheel(root, "procvision_algorithm_sdk-0.1.0-", "run `npm run build`");
+export const sdkWheel = (): string => bundledSdkWheel().path;
+/** `procvision_algorithm_sdk==<bundled version>`, the pin every bench package carries. */
+export const sdkPin = (): string => `procvision_algorithm_sdk==${bundledSdkWheel().version}`;
 export const numpyWheel = (root: string): string => cachedWheel(root, "numpy-2.2.6-cp311-cp311-manylinux", "run `npx tsx scripts/test-python.ts`");
 
 export async function packageZip(o: { projectDir: string; wheels: string[]; requirements: string; outPath: string }): Promise<string> {

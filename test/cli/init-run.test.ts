@@ -5,6 +5,7 @@ import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli, type Report } from "../helpers/cli.js";
 import { fixture, repoRoot, testPython } from "../helpers/python.js";
+import { SDK_VERSION } from "../helpers/store.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-cli-run-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -28,7 +29,7 @@ describe("procvision-cli init", () => {
     }
     const manifest = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as Record<string, unknown>;
     expect(manifest).toMatchObject({ name: "screw-check", version: "1.2.0", description: "checks screws", supported_pids: ["A01", "A02"] });
-    expect(readFileSync(path.join(dir, "requirements.txt"), "utf8")).toMatch(/^procvision_algorithm_sdk==0\.1\.0\nnumpy==\d+\.\d+\.\d+\n$/);
+    expect(readFileSync(path.join(dir, "requirements.txt"), "utf8")).toMatch(new RegExp(`^procvision_algorithm_sdk==${SDK_VERSION.replace(/\./g, "\\.")}\\nnumpy==\\d+\\.\\d+\\.\\d+\\n$`));
     const env = JSON.parse(readFileSync(path.join(dir, ".procvision_env.json"), "utf8")) as Record<string, unknown>;
     expect(env).toMatchObject({ implementation: "cp", auto_freeze: false });
     expect(String(env.abi)).toMatch(/^cp3\d+$/);

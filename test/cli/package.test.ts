@@ -8,6 +8,7 @@ import { failedChecks, runCli, type Report } from "../helpers/cli.js";
 import { serveIndex } from "../helpers/index-server.js";
 import { fixture, repoRoot } from "../helpers/python.js";
 import { fakeWheel } from "../helpers/wheels.js";
+import { SDK_VERSION } from "../helpers/store.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-cli-package-"));
 const fakes = path.join(work, "fake-wheels");
@@ -68,10 +69,10 @@ describe("procvision-cli package", () => {
     const out = first.json as Packaged;
     expect(out.path).toBe(path.join(dir, "gen-algo-v1.0.0-offline.zip"));
     expect(out.wheel_count).toBe(2);
-    expect(out.requirements).toEqual(["procvision_algorithm_sdk==0.1.0", "numpy==2.2.6"]);
+    expect(out.requirements).toEqual([`procvision_algorithm_sdk==${SDK_VERSION}`, "numpy==2.2.6"]);
     const names = await zipNames(out.path);
     expect(names).toEqual(expect.arrayContaining(["manifest.json", "requirements.txt", ".procvision_env.json", "SHA256SUMS", "gen_algo/main.py",
-      "wheels/procvision_algorithm_sdk-0.1.0-py3-none-any.whl"]));
+      `wheels/procvision_algorithm_sdk-${SDK_VERSION}-py3-none-any.whl`]));
     expect(names.some((n) => /^wheels\/numpy-2\.2\.6-.*\.whl$/.test(n))).toBe(true);
     expect(names.some((n) => n.endsWith("-offline.zip"))).toBe(false);
 
@@ -107,7 +108,7 @@ describe("procvision-cli package", () => {
     const out = run.json as Packaged;
     expect(out.target).toMatchObject({ wheels_platform: ["win_amd64"], abi: "cp310", python_version: "3.10" });
     expect(readdirSync(path.join(dir, "wheels")).sort()).toEqual([
-      "fakepkg-1.0-cp310-cp310-win_amd64.whl", "numpy-2.2.6-cp310-cp310-win_amd64.whl", "procvision_algorithm_sdk-0.1.0-py3-none-any.whl",
+      "fakepkg-1.0-cp310-cp310-win_amd64.whl", "numpy-2.2.6-cp310-cp310-win_amd64.whl", `procvision_algorithm_sdk-${SDK_VERSION}-py3-none-any.whl`,
     ]);
     const env = JSON.parse((await (async () => {
       const z = await openSafeZip(out.path);
@@ -167,7 +168,7 @@ describe("procvision-cli package", () => {
     expect(readFileSync(path.join(dir, "requirements.txt"), "utf8")).toBe("fakepkg==1.0\nloose==1.4.2\n");
     const out = run.json as Packaged;
     expect(out.dropped.map((d) => d.line)).toEqual(["-e git+https://example.invalid/x.git@abc#egg=x", "mylib @ file:///home/me/mylib", "./vendored/pkg"]);
-    expect(out.requirements).toEqual(["fakepkg==1.0", "loose==1.4.2", "procvision_algorithm_sdk==0.1.0"]);
+    expect(out.requirements).toEqual(["fakepkg==1.0", "loose==1.4.2", `procvision_algorithm_sdk==${SDK_VERSION}`]);
   });
 
   it("sanitizes requirements (hashes, options, comments) and pins unpinned ones to the downloaded wheel", async () => {
@@ -175,7 +176,7 @@ describe("procvision-cli package", () => {
     const run = await runCli(["package", dir, ...isolated(), "--json"]);
     expect(run.code, run.stderr).toBe(0);
     const out = run.json as Packaged;
-    expect(out.requirements).toEqual(["fakepkg==1.0", "loose==1.4.2", "procvision_algorithm_sdk==0.1.0"]);
+    expect(out.requirements).toEqual(["fakepkg==1.0", "loose==1.4.2", `procvision_algorithm_sdk==${SDK_VERSION}`]);
     expect(out.pinned).toEqual(["loose>=1.0 → loose==1.4.2"]);
     expect(out.dropped.map((d) => d.line)).toEqual(["--index-url http://example.invalid/simple"]);
   });

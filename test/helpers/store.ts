@@ -12,9 +12,12 @@ export const EXAMPLE = path.join(repoRoot, "examples", "algorithm-example");
 export const NUMPY_WHEEL_PREFIX = "numpy-2.2.6-cp311-cp311-";
 
 /** The wheels an installable example package needs; a clear error when the cache lacks them. */
+/** The version of the SDK in this checkout (what `npm run build` puts into dist/sdk). */
+export const SDK_VERSION = /__version__\s*=\s*"([^"]+)"/.exec(readFileSync(path.join(repoRoot, "sdk", "python", "procvision_algorithm_sdk", "__init__.py"), "utf8"))?.[1] ?? "unknown";
+
 export function realWheels(): { sdk: string; numpy: string } {
   const sdkDir = path.join(repoRoot, "dist", "sdk");
-  const sdk = existsSync(sdkDir) ? readdirSync(sdkDir).find((f) => /^procvision_algorithm_sdk-0\.1\.0-.*\.whl$/.test(f)) : undefined;
+  const sdk = existsSync(sdkDir) ? readdirSync(sdkDir).find((f) => f.startsWith(`procvision_algorithm_sdk-${SDK_VERSION}-`) && f.endsWith(".whl")) : undefined;
   const cache = path.join(repoRoot, ".cache", "wheels");
   const numpy = existsSync(cache) ? readdirSync(cache).find((f) => f.startsWith(NUMPY_WHEEL_PREFIX) && f.includes("manylinux")) : undefined;
   if (!sdk) throw new Error("dist/sdk has no SDK wheel: run `npx tsx scripts/build-sdk-wheel.ts`");
@@ -64,7 +67,7 @@ export async function exampleZip(outDir: string, o: ExampleZipOptions = {}): Pro
     projectFiles: (await collectProjectFiles(project)).files,
     wheelFiles: wheels.map((w) => ({ path: `wheels/${path.basename(w)}`, absPath: w })),
     extraEntries: [
-      { path: "requirements.txt", data: Buffer.from(o.requirements ?? "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\n") },
+      { path: "requirements.txt", data: Buffer.from(o.requirements ?? `numpy==2.2.6\nprocvision_algorithm_sdk==${SDK_VERSION}\n`) },
       ...(envFile === null ? [] : [{ path: ".procvision_env.json", data: Buffer.from(JSON.stringify(envFile)) }]),
     ],
     ...(o.signingKey ? { signingKey: o.signingKey } : {}),

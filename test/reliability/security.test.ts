@@ -8,7 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { forgePackage } from "../helpers/forge-zip.js";
 import { repoRoot } from "../helpers/python.js";
-import { realWheels } from "../helpers/store.js";
+import { realWheels, SDK_VERSION } from "../helpers/store.js";
 
 const SECRET = `pv-secret-${Date.now()}-do-not-leak`;
 const runnerMain = path.join(repoRoot, "dist", "runner-cli", "main.js");
@@ -218,9 +218,9 @@ describe("workers and logs", () => {
       "manifest.json": JSON.stringify({ name: "spy", version: "1.0", entry_point: "spy_algo.main:Spy", supported_pids: ["p1"], steps: [{ index: 1, name: "look", params: [] }] }),
       "spy_algo/__init__.py": "",
       "spy_algo/main.py": SPY_PY,
-      "requirements.txt": "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\n",
+      "requirements.txt": `numpy==2.2.6\nprocvision_algorithm_sdk==${SDK_VERSION}\n`,
       [`wheels/${path.basename(numpy)}`]: readFileSync(numpy),
-      "wheels/procvision_algorithm_sdk-0.1.0-py3-none-any.whl": readFileSync(realWheels().sdk),
+      [`wheels/procvision_algorithm_sdk-${SDK_VERSION}-py3-none-any.whl`]: readFileSync(realWheels().sdk),
     });
     const installed = await req("POST", "/algorithms/install", { token, body: zip, type: "application/zip" });
     expect(installed.status, installed.text).toBe(201);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcVisionError, Runner, type HostedPackage, type PackageHost } from "../../src/index.js";
 import { integrityCheck } from "../../src/store/db.js";
 import { generateKeyPair, loadPrivateKey } from "../../src/signing/index.js";
-import { exampleZip, withoutSums } from "../helpers/store.js";
+import { exampleZip, SDK_VERSION, withoutSums } from "../helpers/store.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-store-runner-"));
 const INSTALL_TIMEOUT = 180_000;
@@ -120,7 +120,7 @@ describe("Runner store lifecycle", () => {
     expect(existsSync(path.join(pkg!.dir, "venv", "bin", "pip"))).toBe(false); // --without-pip
     expect(readdirSync(path.join(pkg!.dir, "algorithm_example", "__pycache__")).some((f) => f.startsWith("main.cpython-311"))).toBe(true);
     expect(existsSync(path.join(pkg!.dir, "wheels"))).toBe(false); // kept once, in the archived zip
-    expect(readFileSync(path.join(pkg!.dir, "venv", "procvision-requirements.txt"), "utf8")).toBe("numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\n");
+    expect(readFileSync(path.join(pkg!.dir, "venv", "procvision-requirements.txt"), "utf8")).toBe(`numpy==2.2.6\nprocvision_algorithm_sdk==${SDK_VERSION}\n`);
     expect(await runner.audit({ action: "install", target: "algorithm-example 1.0" })).toMatchObject([{ outcome: "ok", operator: "tester" }]);
   });
 

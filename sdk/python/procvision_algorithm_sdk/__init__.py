@@ -1,5 +1,5 @@
 """ProcVision algorithm SDK: the base class, session, shared-memory image access and logging an algorithm uses."""
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
 from .base import BaseAlgorithm
 from .diagnostics import Diagnostics

@@ -1,15 +1,33 @@
 """The class every ProcVision algorithm derives from."""
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABCMeta, abstractmethod
 from typing import Any, Dict, List, Optional
 
 from .diagnostics import Diagnostics
+from .generation import G1, generation_of
 from .logger import StructuredLogger
 from .session import Session
 
 
-class BaseAlgorithm(ABC):
+class _AlgorithmMeta(ABCMeta):
+    """Lets an execute-only class (G2/G3, contract §5a) be instantiated without ``get_info``/``pre_execute``.
+
+    A G1 class that forgets one of them still fails at construction, as before.
+    """
+
+    def __new__(mcls, name: str, bases: Any, namespace: Dict[str, Any], **kwargs: Any) -> "_AlgorithmMeta":
+        cls = super().__new__(mcls, name, bases, namespace, **kwargs)
+        if cls.__abstractmethods__ and generation_of(cls) != G1:
+            cls.__abstractmethods__ = cls.__abstractmethods__ - {"get_info", "pre_execute"}
+        return cls
+
+
+class BaseAlgorithm(metaclass=_AlgorithmMeta):
+    """Derive from this and implement either the G1 API (``get_info``, ``pre_execute``, ``execute`` with
+    ``shared_mem_id``/``image_meta``) or only the G3 ``execute(step_index, step_desc, cur_image, guide_image,
+    guide_info)``, whose images arrive decoded (H×W×3 uint8 arrays, or None)."""
+
     def __init__(self) -> None:
         self.logger = StructuredLogger()
         self.diagnostics = Diagnostics()

@@ -40,7 +40,10 @@ def read_frame(stream: BinaryIO, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES)
     if header is None:
         return None
     (length,) = _LENGTH.unpack(header)
-    if length == 0 or length > max_frame_bytes:
+    if length == 0:
+        # Delimited all the same (no body follows): the stream is still in step.
+        raise FrameError("frame length 0: a frame holds one JSON object")
+    if length > max_frame_bytes:
         raise FrameError(f"frame length {length} is outside 1..{max_frame_bytes}", resync=False)
     body = _read_exact(stream, length)
     if body is None:
@@ -49,6 +52,8 @@ def read_frame(stream: BinaryIO, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES)
         value = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise FrameError(f"frame body is not valid UTF-8 JSON: {exc}") from None
+    except RecursionError:
+        raise FrameError("frame body nests JSON deeper than this worker can read") from None
     if not isinstance(value, dict):
         raise FrameError(f"frame body must be a JSON object, got {type(value).__name__}")
     return value

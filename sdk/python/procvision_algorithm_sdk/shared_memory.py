@@ -33,6 +33,8 @@ _HEADER = struct.Struct("<4sHHQQIIBBBBIQQQ")
 ENCODINGS = ("raw", "jpeg", "png")
 COLOR_SPACES = ("RGB", "BGR", "GRAY")
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_DEV_SHM_PREFIX = "dev-shm:"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
@@ -142,6 +144,9 @@ def dev_clear_shared_memory(shared_mem_id: str) -> None:
 
 
 def _segment_path(shared_mem_id: str) -> str:
+    if isinstance(shared_mem_id, str) and shared_mem_id.startswith(_DEV_SHM_PREFIX):
+        # The original SDK's development ids ("dev-shm:<session>:cur"): the same id always names the same segment.
+        shared_mem_id = _UNSAFE.sub("_", shared_mem_id)
     if not isinstance(shared_mem_id, str) or not _NAME.fullmatch(shared_mem_id) or shared_mem_id in (".", ".."):
         raise ImageLoadError(f"invalid shared_mem_id {shared_mem_id!r}: expected a bare name matching [A-Za-z0-9._-]+")
     return os.path.join(os.environ.get("PROC_SHM_DIR") or "/dev/shm", shared_mem_id)

@@ -177,7 +177,10 @@ def record(**event):
 
 class Flex(BaseAlgorithm):
     def setup(self):
-        time.sleep(float(os.environ.get("FLEX_SETUP_SECONDS", "0")))
+        until = os.environ.get("FLEX_SETUP_UNTIL")  # setup() runs until the test creates this file (bounded)
+        deadline = time.monotonic() + 30
+        while until and not os.path.exists(until) and time.monotonic() < deadline:
+            time.sleep(0.002)
         record(hook="setup")
 
     def teardown(self):
@@ -212,6 +215,13 @@ class Flex(BaseAlgorithm):
         debug = {}
         if do == "sleep":
             time.sleep(params["seconds"])
+        elif do == "hold":
+            # Runs until the test creates the file named by "until" (bounded), so a test knows the call is running
+            # (the "holding" event) and decides when it ends, instead of guessing with sleeps.
+            record(hook="holding", until=params["until"])
+            deadline = time.monotonic() + 30
+            while not os.path.exists(params["until"]) and time.monotonic() < deadline:
+                time.sleep(0.002)
         elif do == "noise":
             print("noise-from-print")
             os.write(1, b"noise-from-os-write\n")
@@ -255,6 +265,18 @@ class Flex(BaseAlgorithm):
 def write_flex_project(directory: Path) -> Path:
     (directory / "flex_algo.py").write_text(FLEX_ALGORITHM)
     return directory
+
+
+def wait_event(directory: Path, accept: Callable[[Frame], bool], timeout: float = TIMEOUT) -> Frame:
+    """The first event in ``directory``'s events.jsonl that ``accept`` takes, waiting for it to be written."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = next((e for e in events(directory) if accept(e)), None)
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no matching event within {timeout}s; events: {events(directory)}")
+        time.sleep(0.005)
 
 
 def events(directory: Path) -> List[Frame]:

@@ -1,14 +1,14 @@
 import json
 import struct
-import time
 from pathlib import Path
 from typing import Any, Dict, Iterator
 
 import numpy as np
 import pytest
 
-from adapter_harness import Adapter, events, step_payload, write_flex_project
+from adapter_harness import Adapter, events, step_payload, wait_event, write_flex_project
 
+import procvision_algorithm_sdk as sdk
 from procvision_algorithm_sdk import write_image_array_to_shared_memory
 
 
@@ -32,7 +32,7 @@ def test_handshake_sends_hello_then_ready_with_info(adapter: Adapter) -> None:
     hello = adapter.recv()
     assert hello["type"] == "hello"
     assert hello["protocol_version"] == 1
-    assert hello["sdk_version"] == "0.1.0"
+    assert hello["sdk_version"] == sdk.__version__
     assert isinstance(hello["capabilities"], list) and "ping" in hello["capabilities"]
     assert hello["pid"] == adapter.proc.pid
     ready = adapter.recv()
@@ -49,38 +49,41 @@ def test_runner_hello_is_accepted_and_get_info_call_returns_info(adapter: Adapte
     assert result["data"]["name"] == "flex"
 
 
-def test_ping_is_answered_while_a_call_runs(adapter: Adapter) -> None:
+def hold_call(request_id: str, release: Path) -> Dict[str, Any]:
+    return {"type": "call", "request_id": request_id, "method": "execute",
+            "payload": step_payload(user_params={"do": "hold", "until": str(release)})}
+
+
+def test_ping_is_answered_while_a_call_runs(adapter: Adapter, project: Path) -> None:
     adapter.start()
-    adapter.send(
-        {"type": "call", "request_id": "slow", "method": "execute",
-         "payload": step_payload(user_params={"do": "sleep", "seconds": 3})}
-    )
-    time.sleep(0.3)
-    sent = time.monotonic()
+    release = project / "release"
+    adapter.send(hold_call("slow", release))
+    wait_event(project, lambda e: e["hook"] == "holding")
     adapter.send({"type": "ping", "request_id": "hb-1"})
-    pong = adapter.recv(timeout=2)
-    assert pong == {**pong, "type": "pong", "request_id": "hb-1"}
-    assert time.monotonic() - sent < 1.0
-    result = adapter.recv(timeout=10)
+    pong = adapter.recv()  # the call cannot answer before the release: this frame comes from the reader thread
+    assert (pong["type"], pong["request_id"]) == ("pong", "hb-1")
+    release.touch()
+    result = adapter.recv()
     assert result["type"] == "result" and result["request_id"] == "slow" and result["status"] == "OK"
 
 
-def test_reading_goes_back_to_the_main_thread_after_a_long_call(adapter: Adapter) -> None:
+def test_reading_goes_back_to_the_main_thread_after_a_long_call(adapter: Adapter, project: Path) -> None:
     """The cover thread reads while a call runs long; frames it reads are served in order, then the main thread
     reads again (fast calls, pings and shutdown all still answered)."""
     adapter.start()
-    adapter.send(
-        {"type": "call", "request_id": "slow", "method": "execute",
-         "payload": step_payload(user_params={"do": "sleep", "seconds": 0.3})}
-    )
-    time.sleep(0.1)  # the cover thread has taken over reading
+    release = project / "release"
+    adapter.send(hold_call("slow", release))
+    wait_event(project, lambda e: e["hook"] == "holding")
     adapter.send({"type": "call", "request_id": "queued", "method": "execute", "payload": step_payload()})
+    adapter.send({"type": "ping", "request_id": "cover"})
+    assert adapter.recv()["request_id"] == "cover"  # the cover thread reads while the main thread is held
+    release.touch()
     assert [adapter.recv(timeout=5)["request_id"] for _ in range(2)] == ["slow", "queued"]
     for i in range(50):
         adapter.send({"type": "call", "request_id": f"fast-{i}", "method": "execute", "payload": step_payload()})
         assert adapter.recv(timeout=5)["request_id"] == f"fast-{i}"
     adapter.send({"type": "ping", "request_id": "hb"})
-    pong = adapter.recv(timeout=2)
+    pong = adapter.recv(timeout=5)
     assert (pong["type"], pong["request_id"]) == ("pong", "hb")
     adapter.send({"type": "shutdown"})
     assert adapter.recv(timeout=5)["type"] == "shutdown"
@@ -108,11 +111,13 @@ def test_calls_sent_together_are_all_answered_in_order(adapter: Adapter) -> None
 
 
 def test_ping_is_answered_during_a_slow_setup(project: Path) -> None:
-    worker = Adapter(project, "flex_algo:Flex", env={"FLEX_SETUP_SECONDS": "1.5"})
+    release = project / "setup-done"
+    worker = Adapter(project, "flex_algo:Flex", env={"FLEX_SETUP_UNTIL": str(release)})
     try:
         assert worker.recv()["type"] == "hello"
         worker.send({"type": "ping", "request_id": "early"})
-        assert worker.recv(timeout=1.0)["type"] == "pong"
+        assert worker.recv()["type"] == "pong"  # setup() cannot have finished: it waits for the release
+        release.touch()
         assert worker.recv()["type"] == "ready"
     finally:
         worker.kill()
@@ -293,13 +298,67 @@ def test_malformed_frames_get_3002_and_the_worker_goes_on(adapter: Adapter) -> N
     assert run(adapter, "ok")["status"] == "OK"
 
 
-@pytest.mark.parametrize("length", [0, 0xFFFFFFFF])
-def test_a_bad_frame_length_gets_3002_then_exit_2(adapter: Adapter, project: Path, length: int) -> None:
+def test_a_runner_speaking_another_protocol_version_is_refused_with_3002(adapter: Adapter, project: Path) -> None:
     adapter.start()
-    adapter.send_raw(struct.pack(">I", length) + b"{}")
+    adapter.send({"type": "hello", "runner_version": "9.0", "protocol_version": 2, "heartbeat_interval_ms": 5000})
+    error = adapter.recv()
+    assert (error["type"], error["error_code"]) == ("error", "3002")
+    assert "protocol version 2" in error["message"] and "speaks 1" in error["message"]
+    assert adapter.wait() == 2
+    assert [e["hook"] for e in events(project)] == ["setup", "teardown"]
+
+
+def test_a_runner_hello_without_a_protocol_version_is_taken_as_version_1(adapter: Adapter) -> None:
+    adapter.start()
+    adapter.send({"type": "hello", "runner_version": "dev", "heartbeat_interval_ms": 5000})  # as the original CLI sends
+    assert run(adapter, "ok")["status"] == "OK"
+
+
+def test_an_oversized_frame_length_gets_3002_then_exit_2(adapter: Adapter, project: Path) -> None:
+    adapter.start()
+    adapter.send_raw(struct.pack(">I", 0xFFFFFFFF) + b"{}")
     error = adapter.recv(timeout=5)
     assert error["type"] == "error" and error["error_code"] == "3002"
     assert adapter.wait() == 2
+
+
+def frame(body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + body
+
+
+# Each entry is one bad frame a broken or hostile runner could send; each must get its own 3002 answer.
+FUZZ_CORPUS = [
+    ("zero-length frame", struct.pack(">I", 0)),
+    ("5,000-deep JSON array", frame(b"[" * 5000 + b"]" * 5000)),
+    ("5,000-deep JSON object", frame(b'{"a":' * 5000 + b"1" + b"}" * 5000)),
+    ("invalid UTF-8", frame(b'{"type": "ping", "request_id": "\xff\xfe"}')),
+    ("lone surrogate bytes", frame(b'{"type": "\xed\xa0\x80"}')),
+    ("truncated JSON", frame(b'{"type": "call", "request_id": "x", "met')),
+    ("JSON then junk", frame(b'{"type": "ping"} trailing')),
+    ("a JSON string", frame(b'"hello"')),
+    ("NaN literal", frame(b'{"type": NaN}')),
+    ("binary noise", frame(bytes(range(256)))),
+]
+
+
+def test_a_fuzz_corpus_of_bad_frames_gets_3002_each_and_a_following_ping_is_answered(adapter: Adapter) -> None:
+    adapter.start()
+    for name, data in FUZZ_CORPUS:
+        adapter.send_raw(data)
+        error = adapter.recv(timeout=10)
+        assert (error["type"], error["error_code"]) == ("error", "3002"), name
+        adapter.send({"type": "ping", "request_id": name})
+        pong = adapter.recv(timeout=10)
+        assert (pong["type"], pong["request_id"]) == ("pong", name)
+    assert run(adapter, "ok")["status"] == "OK"
+    assert adapter.proc.poll() is None
+
+
+def test_a_frame_cut_short_by_end_of_input_ends_the_worker_cleanly(adapter: Adapter) -> None:
+    adapter.start()
+    adapter.send_raw(struct.pack(">I", 100) + b'{"type": "pi')
+    adapter.close_stdin()
+    assert adapter.wait() == 0
 
 
 def test_max_frame_bytes_option_limits_frames(project: Path) -> None:

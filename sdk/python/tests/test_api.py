@@ -18,8 +18,13 @@ from procvision_algorithm_sdk import (
 )
 
 
+def _release(version: str) -> tuple:
+    return tuple(int(part) for part in version.split("."))
+
+
 def test_exports_and_version() -> None:
-    assert sdk.__version__ == "0.1.0"
+    # Above every upstream release of the same name (0.3.2 today), so pip never "upgrades" ours to the original.
+    assert _release(sdk.__version__) > (0, 3, 2)
     assert set(sdk.__all__) == {
         "BaseAlgorithm", "Session", "read_image_from_shared_memory", "write_image_array_to_shared_memory",
         "dev_write_image_to_shared_memory", "dev_clear_shared_memory", "StructuredLogger", "Diagnostics",

@@ -50,8 +50,24 @@ def test_bad_bodies_are_resyncable_errors(body: bytes) -> None:
     assert read_frame(stream) == {"type": "next"}
 
 
-@pytest.mark.parametrize("length", [0, 1025])
-def test_bad_lengths_are_fatal(length: int) -> None:
+def test_an_oversized_length_is_fatal() -> None:
     with pytest.raises(FrameError) as info:
-        read_frame(io.BytesIO(struct.pack(">I", length) + b"{}"), max_frame_bytes=1024)
+        read_frame(io.BytesIO(struct.pack(">I", 1025) + b"{}"), max_frame_bytes=1024)
     assert not info.value.resync
+
+
+def test_a_zero_length_is_an_error_the_stream_survives() -> None:
+    stream = io.BytesIO(struct.pack(">I", 0) + struct.pack(">I", 2) + b"{}")
+    with pytest.raises(FrameError, match="length 0") as info:
+        read_frame(stream)
+    assert info.value.resync
+    assert read_frame(stream) == {}
+
+
+def test_json_nested_deeper_than_the_parser_goes_is_an_error_the_stream_survives() -> None:
+    body = b"[" * 100_000 + b"]" * 100_000
+    stream = io.BytesIO(struct.pack(">I", len(body)) + body + struct.pack(">I", 2) + b"{}")
+    with pytest.raises(FrameError, match="deeper") as info:
+        read_frame(stream)
+    assert info.value.resync
+    assert read_frame(stream) == {}

@@ -19,12 +19,21 @@ from typing import Any, BinaryIO, Dict, NamedTuple, Optional, Sequence, Union
 from .. import __version__
 from ..base import BaseAlgorithm
 from ..frames import DEFAULT_MAX_FRAME_BYTES, FrameError, FrameWriter, encode_frame, read_frame
+from ..generation import G1, generation_of
 from .stdio import StdioGuard
 from .worker import PROTOCOL_ERROR, UNKNOWN_ERROR, Worker, describe, error_frame, exception_outcome, log, now_ms
 
 PROTOCOL_VERSION = 1
-CAPABILITIES = ["ping", "call", "shutdown", "shared_memory:v1", "session_state", "hooks", "stdout_guard"]
+CAPABILITIES = [
+    "ping", "call", "shutdown", "shared_memory:v1", "session_state", "hooks", "stdout_guard", "generations", "guide_image",
+]
 EXIT_OK, EXIT_START_FAILED, EXIT_BROKEN_STREAM = 0, 1, 2
+
+
+class _Started(NamedTuple):
+    algorithm: Any
+    generation: str
+    info: Dict[str, Any]
 
 
 class _Stop(NamedTuple):
@@ -50,11 +59,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     inbox = Inbox(guard.frames_in, out, options.max_frame_bytes)
     # Loading the algorithm counts as busy: pings during a slow import or setup() are answered by the cover thread.
     inbox.busy()
-    algorithm = _start_algorithm(options.entry, out)
+    started = _start_algorithm(options.entry, out)
     inbox.idle()
-    if algorithm is None:
+    if started is None:
         return EXIT_START_FAILED
-    worker = Worker(algorithm, guard)
+    worker = Worker(started.algorithm, guard, started.generation, started.info)
     try:
         return _serve(worker, inbox, out)
     except KeyboardInterrupt:
@@ -95,7 +104,7 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
-def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Any:
+def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Optional[_Started]:
     """Import, construct and set up the algorithm, then send ``ready``; on failure send ``error`` and return None."""
     entry = entry or _manifest_entry()
     if not entry:
@@ -118,11 +127,18 @@ def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Any:
         if callable(setup):
             setup()
         phase = "get_info"
-        info = algorithm.get_info()
+        generation = generation_of(type(algorithm))
+        info = algorithm.get_info() if _has_get_info(algorithm, generation) else _manifest_info()
         if not isinstance(info, dict):
             raise TypeError(f"get_info returned {type(info).__name__}, expected a dict")
         ready = encode_frame(
-            {"type": "ready", "info": info, "base_algorithm": isinstance(algorithm, BaseAlgorithm), "timestamp_ms": now_ms()}
+            {
+                "type": "ready",
+                "info": info,
+                "generation": generation,
+                "base_algorithm": isinstance(algorithm, BaseAlgorithm),
+                "timestamp_ms": now_ms(),
+            }
         )
     except Exception as exc:
         log.error("the algorithm failed to start", entry_point=entry, error=describe(exc), traceback=traceback.format_exc())
@@ -130,7 +146,15 @@ def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Any:
         out.send(error_frame(None, outcome["error_code"], f"{entry} failed to start: {outcome['message']}", phase))
         return None
     out.write(ready)
-    return algorithm
+    return _Started(algorithm, generation, info)
+
+
+def _has_get_info(algorithm: Any, generation: str) -> bool:
+    """G1 must have get_info; an execute-only class counts only one of its own (BaseAlgorithm's is abstract)."""
+    if generation == G1:
+        return True
+    own = getattr(type(algorithm), "get_info", None)
+    return callable(own) and own is not BaseAlgorithm.get_info
 
 
 def _load(entry: str) -> Any:
@@ -143,14 +167,26 @@ def _load(entry: str) -> Any:
     return target()
 
 
-def _manifest_entry() -> Optional[str]:
-    """entry_point of manifest.json in the working directory (the package root), as the original adapter did."""
+def _manifest() -> Dict[str, Any]:
+    """manifest.json of the working directory (the package root); {} when there is none or it is unreadable."""
     try:
         with open("manifest.json", encoding="utf-8") as f:
-            entry = json.load(f).get("entry_point")
-    except (OSError, ValueError, AttributeError):
-        return None
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _manifest_entry() -> Optional[str]:
+    """entry_point of the manifest, as the original adapter did."""
+    entry = _manifest().get("entry_point")
     return entry if isinstance(entry, str) else None
+
+
+def _manifest_info() -> Dict[str, Any]:
+    """What an execute-only algorithm (no get_info) is, as its manifest says."""
+    manifest = _manifest()
+    return {key: manifest[key] for key in ("name", "version", "description", "supported_pids", "steps") if key in manifest}
 
 
 class Inbox:
@@ -236,7 +272,16 @@ class Inbox:
             self._out.send({"type": "pong", "request_id": frame.get("request_id"), "timestamp_ms": now_ms()})
         elif kind in ("call", "shutdown"):
             return frame
-        elif kind != "hello":  # the runner's hello needs no answer
+        elif kind == "hello":  # needs no answer, unless it speaks a protocol this adapter cannot
+            version = frame.get("protocol_version", PROTOCOL_VERSION)  # hosts older than the field spoke 1
+            if version != PROTOCOL_VERSION:
+                message = (
+                    f"the runner speaks protocol version {version!r}, this SDK ({__version__}) speaks {PROTOCOL_VERSION}: "
+                    "install the SDK that matches the runner"
+                )
+                self._out.send(error_frame(None, PROTOCOL_ERROR, message))
+                return _Stop(EXIT_BROKEN_STREAM)
+        else:
             request_id = frame.get("request_id")
             self._out.send(
                 error_frame(

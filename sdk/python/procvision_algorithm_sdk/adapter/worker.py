@@ -8,6 +8,7 @@ from typing import Any, Dict, NamedTuple, Optional
 
 from ..errors import FatalError, GPUOutOfMemoryError, RecoverableError
 from ..frames import FrameError, encode_frame
+from ..generation import G1, G3
 from ..logger import StructuredLogger
 from ..session import Session
 from .stdio import StdioGuard
@@ -17,6 +18,7 @@ METHODS = STEP_METHODS + ("get_info", "reset")
 PROTOCOL_ERROR = "3002"
 UNKNOWN_ERROR = "9999"
 GPU_OOM = "1004"
+INVALID_PARAMS = "1006"
 # Sessions whose step was opened and never finished (a flow abandoned after pre_execute) are forgotten beyond this.
 _MAX_OPEN_STEPS = 4096
 
@@ -71,12 +73,27 @@ class StepArgs(NamedTuple):
     image_meta: Dict[str, Any]
 
 
+class GuideInputs(NamedTuple):
+    """The G3 inputs of a step call (docs/PROTOCOL.md); G1 and G2 algorithms never see them."""
+
+    step_desc: str
+    guide_info: Any
+    guide_image: Optional[Dict[str, Any]]  # {shared_mem_id, image_meta}, or None when no guide image was given
+
+
 class Worker:
-    def __init__(self, algorithm: Any, guard: StdioGuard) -> None:
+    def __init__(self, algorithm: Any, guard: StdioGuard, generation: str = G1, info: Optional[Dict[str, Any]] = None) -> None:
         self._algorithm = algorithm
         self._guard = guard
+        self._generation = generation
+        self._info = info  # what execute-only generations answer to get_info (they have none of their own)
         self._open_steps: "OrderedDict[str, int]" = OrderedDict()
         self._torn_down = False
+        if generation == G3:
+            # Imported at start-up (numpy), not on the first call: a G3 worker reads images on every call.
+            from ..shared_memory import read_image_from_shared_memory
+
+            self._read_image = read_image_from_shared_memory
 
     def handle(self, frame: Dict[str, Any]) -> bytes:
         """The encoded answer (a ``result`` or an ``error`` frame) to one ``call`` frame."""
@@ -94,12 +111,13 @@ class Worker:
         try:
             session = _session(payload) if method != "get_info" else Session("")
             args = _step_args(payload, session) if method in STEP_METHODS else None
+            guide = _guide_inputs(payload) if args is not None and self._generation == G3 else None
         except FrameError as exc:
             return encode_frame(error_frame(request_id, PROTOCOL_ERROR, f"{method} payload: {exc}"))
         input_state = (payload.get("session") or {}).get("state") or {}  # Session deep-copied it: untouched
         stdout_before = self._guard.counted
         if args is not None:
-            outcome = self._step_call(str(method), args)
+            outcome = self._step_call(str(method), args, guide)
         elif method == "reset":
             outcome = self._reset(session)
         else:
@@ -126,7 +144,10 @@ class Worker:
             self._hook("teardown")
         self._guard.bytes_written()  # forward the algorithm's last output to stderr before the process ends
 
-    def _step_call(self, method: str, args: StepArgs) -> Dict[str, Any]:
+    def _step_call(self, method: str, args: StepArgs, guide: Optional[GuideInputs]) -> Dict[str, Any]:
+        if self._generation != G1 and method != "execute":
+            message = f"this algorithm implements the execute-only API ({self._generation}): it has no {method}; call execute"
+            return {"status": "ERROR", "message": message, "error_code": INVALID_PARAMS, "data": {}, "debug": {}}
         session = args.session
         if self._open_steps.get(session.id) != args.step_index:
             context = {"pid": args.pid, "trace_id": session.context.get("trace_id")}
@@ -139,7 +160,7 @@ class Worker:
         if diagnostics is not None:
             diagnostics.clear()
         try:
-            returned = getattr(self._algorithm, method)(*args)
+            returned = self._invoke(method, args, guide)
             outcome = _returned_outcome(method, returned)
         except Exception as exc:
             log.error(f"{method} raised", step_index=args.step_index, error=describe(exc), traceback=traceback.format_exc())
@@ -151,12 +172,25 @@ class Worker:
             self._hook("on_step_finish", args.step_index, session, outcome)
         return outcome
 
+    def _invoke(self, method: str, args: StepArgs, guide: Optional[GuideInputs]) -> Any:
+        """Calls the algorithm with the arguments of its generation (contract §5a)."""
+        if self._generation == G1:
+            return getattr(self._algorithm, method)(*args)
+        if guide is None:  # G2
+            return self._algorithm.execute(args.step_index, args.session, args.user_params, args.shared_mem_id, args.image_meta)
+        cur_image = self._read_image(args.shared_mem_id, args.image_meta)
+        ref = guide.guide_image
+        guide_image = None if ref is None else self._read_image(ref["shared_mem_id"], ref["image_meta"])
+        return self._algorithm.execute(args.step_index, guide.step_desc, cur_image, guide_image, guide.guide_info)
+
     def _reset(self, session: Session) -> Dict[str, Any]:
         self._open_steps.pop(session.id, None)
         self._hook("reset", session)
         return {"status": "OK", "message": "", "error_code": None, "data": {}, "debug": {}}
 
     def _get_info(self) -> Dict[str, Any]:
+        if self._generation != G1:
+            return {"status": "OK", "message": "", "error_code": None, "data": dict(self._info or {}), "debug": {}}
         try:
             info = self._algorithm.get_info()
         except Exception as exc:
@@ -228,3 +262,21 @@ def _step_args(payload: Dict[str, Any], session: Session) -> StepArgs:
     if not isinstance(user_params, dict) or not isinstance(image_meta, dict):
         raise FrameError("user_params and image_meta must be objects")
     return StepArgs(step_index, pid, session, user_params, shared_mem_id, image_meta)
+
+
+def _guide_inputs(payload: Dict[str, Any]) -> GuideInputs:
+    step_desc = payload.get("step_desc")
+    step_desc = "" if step_desc is None else step_desc
+    if not isinstance(step_desc, str):
+        raise FrameError(f"step_desc must be a string, got {type(step_desc).__name__}")
+    guide_info = payload.get("guide_info")
+    guide_image = payload.get("guide_image")
+    if guide_image is not None:
+        if (
+            not isinstance(guide_image, dict)
+            or not isinstance(guide_image.get("shared_mem_id"), str)
+            or not isinstance(guide_image.get("image_meta"), dict)
+        ):
+            raise FrameError("guide_image must be null or {shared_mem_id: string, image_meta: object}")
+    # The original runner sent [] when there was no guide information; algorithms iterate over it.
+    return GuideInputs(step_desc, [] if guide_info is None else guide_info, guide_image)
