@@ -12,7 +12,7 @@ import { Runner } from "../src/runner/runner.js";
 import { ColorSpace, Encoding } from "../src/shm/segment-format.js";
 import { createSegment } from "../src/shm/segment.js";
 import { fmt, stats, verdict, type Stats } from "./stats.js";
-import { numpyWheel, packageZip, sdkWheel } from "./zip.js";
+import { numpyWheel, packageZip, sdkPin, sdkWheel } from "./zip.js";
 
 const PACKAGE = { name: "bench-dual", version: "1.0", pid: "bench-dual" };
 const FRAME = { width: 1920, height: 1200 };
@@ -75,11 +75,9 @@ export async function benchDual(root: string, quick: boolean): Promise<DualBench
     const written = writeBoth(quick ? 30 : 200);
     const project = path.join(work, "project");
     cpSync(path.join(root, "bench", "fixtures", "dual"), project, { recursive: true, filter: (src) => !src.includes("__pycache__") });
-    const sdk = sdkWheel(root);
-    const sdkVersion = /procvision_algorithm_sdk-([^-]+)-/.exec(path.basename(sdk))?.[1] ?? "";
     const zip = await packageZip({
-      projectDir: project, wheels: [sdk, numpyWheel(root)],
-      requirements: `numpy==2.2.6\nprocvision_algorithm_sdk==${sdkVersion}\n`, outPath: path.join(work, "bench-dual-v1.0-offline.zip"),
+      projectDir: project, wheels: [sdkWheel(), numpyWheel(root)],
+      requirements: `numpy==2.2.6\n${sdkPin()}\n`, outPath: path.join(work, "bench-dual-v1.0-offline.zip"),
     });
     const runner = await Runner.open({ root: path.join(work, "store"), log: () => undefined, config: { log_level: "warn" } });
     try {
