@@ -50,6 +50,9 @@ describe("Worker with a real Python adapter", () => {
     expect(named.generation).toBe("G3");
     const unnamed = await behave({ python: fixture("fake-worker.mjs") });
     expect(unnamed.generation).toBe("G1");
+    // The real adapter tells it from the entry class.
+    expect((await behave()).generation).toBe("G1");
+    expect((await behave({ entryPoint: "g3_algo.main:G3Algo", cwd: fixture("g3") })).generation).toBe("G3");
   });
 
   it("answers heartbeats while a 3-second call runs", async () => {

@@ -10,7 +10,7 @@ import * as responses from "../../src/api/responses.js";
 import { buildApi } from "../../src/api/server.js";
 import { ensureToken } from "../../src/api/token.js";
 import { Runner } from "../../src/runner/runner.js";
-import { EXAMPLE, exampleZip } from "../helpers/store.js";
+import { EXAMPLE, exampleZip, g3Zip } from "../helpers/store.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-api-"));
 const root = path.join(work, "root");
@@ -364,6 +364,45 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     expect(report.status, report.text).toBe(200);
     expect(report.body).toMatchObject({ summary: { status: "PASS" } });
     conforms(responses.validationReport, report);
+  });
+
+  it("a G3 package (original SDK 0.3.x API) installs and answers next to the G1 example, each for its own PIDs", async () => {
+    // supported_pids listed: the install smoke checks (src/validate) do not take a manifest without them yet.
+    const installed = await upload(await g3Zip(work, { pids: ["g3-a", "g3-b"] }));
+    expect(installed.status, installed.text).toBe(201);
+    expect(installed.body).toMatchObject({ name: "g3-algo", version: "1.0", state: "installed" });
+    expect((await http("POST", "/algorithms/activate", { json: { name: "g3-algo", version: "1.0", pids: ["g3-a", "g3-b"] } })).status).toBe(200);
+    const png = (v: number, width: number, height: number) =>
+      sharp({ create: { width, height, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer();
+    const form = (pid: string, fields: Record<string, string> = {}) => async () => {
+      const f = inspectForm({ pid, step_index: "0", ...fields });
+      f.set("cur_image", new Blob([await png(10, 16, 12)]), "cur.png");
+      f.set("guide_image", new Blob([await png(200, 20, 10)]), "guide.png");
+      return f;
+    };
+    const guideInfo = [{ label: "1", posList: [{ x: 1, y: 2, width: 3, height: 4 }] }];
+    const [g3, g1] = await Promise.all([
+      http("POST", "/inspect", { body: await form("g3-a", { step_desc: "check screw 3", guide_info: JSON.stringify(guideInfo) })() }),
+      http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "1" })) }),
+    ]);
+    expect(g3.status, g3.text).toBe(200);
+    conforms(responses.inspectResponse, g3);
+    expect(g3.body.pre_execute).toBeUndefined();
+    expect(g3.body).toMatchObject({
+      name: "g3-algo", version: "1.0",
+      execute: {
+        status: "OK", data: {
+          result_status: "NG", step_index: 0, step_desc: "check screw 3", guide_info: guideInfo, cur_shape: [12, 16, 3], cur_mean: 10,
+          guide_shape: [10, 20, 3], guide_mean: 200, defect_rects: [{ x: 1, y: 2, width: 3, height: 4, label: "missing" }],
+        },
+      },
+    });
+    expect(g1.body).toMatchObject({ name: "algorithm-example", pre_execute: { status: "OK" }, execute: { status: "OK" } });
+    const records = (await http("GET", "/records?pid=g3-a")).body as unknown as { method: string; result_status: string; guide_image: boolean }[];
+    expect(records.map((r) => [r.method, r.result_status, r.guide_image])).toEqual([["execute", "NG", true]]);
+    const pre = await http("POST", "/inspect", { body: await form("g3-b", { method: "pre_execute" })() });
+    expect(pre.status).toBe(400);
+    expect(pre.body).toMatchObject({ error_code: "1006", hint: "G3 algorithms have only execute: use method execute or both" });
   });
 
   it("the token file is private", () => {

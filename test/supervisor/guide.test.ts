@@ -1,10 +1,13 @@
 // Two images per inspection (contract §5a): the guide image in a second segment of the worker's slot, step_desc and
 // guide_info in the payload, methods by the generation the workers report, records saying whether a guide came along.
-import { readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { manifestSchema } from "../../src/manifest/schema.js";
 import { HeaderOffset } from "../../src/shm/segment-format.js";
-import { fixture } from "../helpers/python.js";
+import type { PackageSpec, RawPixels } from "../../src/supervisor/types.js";
+import { fixture, testPython } from "../helpers/python.js";
 import { fastConfig, makePackage, makeSupervisor, ownSegments, rawImage, type Harness } from "./helpers.js";
 
 const harnesses: Harness[] = [];
@@ -88,7 +91,77 @@ describe("guide images and G1 algorithms", () => {
   });
 });
 
+/** A package of the G3 fixture (an algorithm written for the original SDK 0.3.x), in a directory of its own. */
+function makeG3Package(): PackageSpec {
+  const dir = mkdtempSync(path.join(tmpdir(), "pv-sup-g3-"));
+  cpSync(fixture("g3"), dir, { recursive: true });
+  const manifest = manifestSchema.parse(JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")));
+  return { name: manifest.name, version: manifest.version, dir, python: testPython(), entryPoint: manifest.entry_point, manifest };
+}
+
+const plain = (value: number, width = 8, height = 6): RawPixels => ({ data: Buffer.alloc(width * height * 3, value), width, height });
+
 describe("execute-only generations", () => {
+  it("G3: both runs execute once with both images decoded, step_desc and guide_info; NG rect from guide_info; recorded", async () => {
+    const spec = makeG3Package();
+    const h = track(makeSupervisor(fastConfig(), { p100: spec }));
+    await h.sup.ensureRunning(spec);
+    const guideInfo = [{ label: "1", posList: [{ x: 2, y: 1, width: 3, height: 2 }] }];
+    const res = await h.sup.inspect({
+      pid: "p100", step_index: 0, image: plain(10), guide_image: plain(200, 12, 9), step_desc: "check screw 3", guide_info: guideInfo,
+    });
+    expect(res.pre_execute).toBeUndefined();
+    expect(res.execute).toMatchObject({
+      status: "OK",
+      data: {
+        result_status: "NG", ng_reason: "part missing at guide position", step_index: 0, step_desc: "check screw 3", guide_info: guideInfo,
+        cur_shape: [6, 8, 3], cur_mean: 10, guide_shape: [9, 12, 3], guide_mean: 200, guide_writable: false,
+        defect_rects: [{ x: 2, y: 1, width: 3, height: 2, label: "missing" }],
+      },
+    });
+    expect(h.records.map((r) => [r.method, r.step_index, r.result_status, r.defect_rects, r.guide_image])).toEqual([["execute", 0, "NG", 1, true]]);
+    // method execute is the same single call.
+    const exec = await h.sup.inspect({ pid: "p100", step_index: 0, method: "execute", image: plain(10), guide_image: plain(200, 12, 9) });
+    expect(exec.execute?.data).toMatchObject({ result_status: "OK", guide_mean: 200, step_desc: "", guide_info: [] });
+  });
+
+  it("G3 without a guide image: the algorithm gets guide_image None, defaults for step_desc and guide_info; recorded without guide", async () => {
+    const spec = makeG3Package();
+    const h = track(makeSupervisor(fastConfig(), { p100: spec }));
+    await h.sup.ensureRunning(spec);
+    const res = await h.sup.inspect({ pid: "p100", step_index: 0, image: plain(30) });
+    expect(res.execute?.data).toMatchObject({ result_status: "OK", cur_mean: 30, guide_shape: null, guide_mean: null, step_desc: "", guide_info: [] });
+    expect(h.records.map((r) => [r.method, r.guide_image])).toEqual([["execute", false]]);
+  });
+
+  it("G3: rects are checked against the current image (1007 for a guide position outside it); pre_execute is refused with 1006", async () => {
+    const spec = makeG3Package();
+    const h = track(makeSupervisor(fastConfig(), { p100: spec }));
+    await h.sup.ensureRunning(spec);
+    // Inside the 40×30 guide image, outside the 8×6 current one.
+    const res = await h.sup.inspect({
+      pid: "p100", step_index: 0, image: plain(10), guide_image: plain(10, 40, 30), guide_info: [{ label: "1", posList: [{ x: 20, y: 20, width: 5, height: 5 }] }],
+    });
+    expect(res.execute).toMatchObject({ status: "ERROR", error_code: "1007", message: expect.stringContaining("8×6") as unknown });
+    await expect(h.sup.inspect({ pid: "p100", step_index: 0, method: "pre_execute", image: plain(10) })).rejects.toMatchObject({
+      code: "1006", hint: "G3 algorithms have only execute: use method execute or both",
+    });
+  });
+
+  it("a G1 and a G3 version run side by side in one supervisor, each answering for its PIDs", async () => {
+    const g1 = makePackage();
+    const g3 = makeG3Package();
+    const h = track(makeSupervisor(fastConfig(), { p001: g1.spec, p100: g3 }));
+    await Promise.all([h.sup.ensureRunning(g1.spec), h.sup.ensureRunning(g3)]);
+    const [a, b] = await Promise.all([
+      h.sup.inspect({ pid: "p001", step_index: 1, image: plain(10), guide_image: plain(200) }),
+      h.sup.inspect({ pid: "p100", step_index: 0, image: plain(10), guide_image: plain(200) }),
+    ]);
+    expect(a).toMatchObject({ name: "sup-algo", pre_execute: { status: "OK" }, execute: { status: "OK", data: { shape: [6, 8, 3] } } });
+    expect(b).toMatchObject({ name: "g3-algo", execute: { status: "OK", data: { cur_mean: 10, guide_mean: 200 } } });
+    expect(b.pre_execute).toBeUndefined();
+  });
+
   it("refuses an explicit pre_execute for a pool whose workers said G3 (1006 with a hint), before any call", async () => {
     // A stand-in worker that reports G3 in ready: the refusal comes from the generation alone, no call is sent.
     const pkg = makePackage();
