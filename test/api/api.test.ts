@@ -367,10 +367,10 @@ describe("HTTP API", { timeout: 120_000 }, () => {
   });
 
   it("a G3 package (original SDK 0.3.x API) installs and answers next to the G1 example, each for its own PIDs", async () => {
-    // supported_pids listed: the install smoke checks (src/validate) do not take a manifest without them yet.
-    const installed = await upload(await g3Zip(work, { pids: ["g3-a", "g3-b"] }));
+    const installed = await upload(await g3Zip(work));
     expect(installed.status, installed.text).toBe(201);
     expect(installed.body).toMatchObject({ name: "g3-algo", version: "1.0", state: "installed" });
+    // No supported_pids in its manifest: it takes the PIDs it is activated for.
     expect((await http("POST", "/algorithms/activate", { json: { name: "g3-algo", version: "1.0", pids: ["g3-a", "g3-b"] } })).status).toBe(200);
     const png = (v: number, width: number, height: number) =>
       sharp({ create: { width, height, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer();

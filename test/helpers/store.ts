@@ -64,18 +64,9 @@ export async function exampleZip(outDir: string, o: ExampleZipOptions = {}): Pro
 
 export const G3_FIXTURE = path.join(repoRoot, "test", "fixtures", "g3");
 
-/**
- * The G3 fixture (written for the original SDK 0.3.x: execute only, minimal manifest), packed as an offline zip;
- * `pids` adds supported_pids to its manifest.
- */
-export function g3Zip(outDir: string, o: { pids?: string[] } = {}): Promise<string> {
-  const project = mkdtempSync(path.join(outDir, "g3-project-"));
-  cpSync(G3_FIXTURE, project, { recursive: true });
-  if (o.pids) {
-    const manifestFile = path.join(project, "manifest.json");
-    writeFileSync(manifestFile, JSON.stringify({ ...(JSON.parse(readFileSync(manifestFile, "utf8")) as object), supported_pids: o.pids }, null, 2));
-  }
-  return packProject(project, path.join(outDir, "g3-algo-v1.0-offline.zip"), {});
+/** The G3 fixture (written for the original SDK 0.3.x: execute only, minimal manifest), packed as an offline zip. */
+export function g3Zip(outDir: string): Promise<string> {
+  return packProject(G3_FIXTURE, path.join(outDir, "g3-algo-v1.0-offline.zip"), {});
 }
 
 /** A project directory as an offline zip: real wheels (default numpy + SDK), pinned requirements, the target env file. */
