@@ -37,6 +37,8 @@ export interface DualBench {
 function writeBoth(count: number): { two: Stats; one: Stats } {
   const frames = [0, 1, 2, 3].map((k) => Buffer.alloc(FRAME_BYTES, 17 + k));
   const meta = { ...FRAME, channels: 3 as const, colorSpace: ColorSpace.RGB, encoding: Encoding.raw, timestampMs: 0 };
+  // Both frames in one segment: one 1920×2400 frame, the guide below the current image.
+  const stacked = { ...meta, height: 2 * FRAME.height };
   const prefix = `procvision-${process.pid}-benchdual`;
   const cur = createSegment(`${prefix}-0`, FRAME_BYTES);
   const guide = createSegment(`${prefix}-1`, FRAME_BYTES);
@@ -55,7 +57,7 @@ function writeBoth(count: number): { two: Stats; one: Stats } {
       const target = both.payload();
       a.copy(target, 0);
       b.copy(target, FRAME_BYTES);
-      both.commit(meta, 2 * FRAME_BYTES);
+      both.commit(stacked, 2 * FRAME_BYTES);
       const oneMs = performance.now() - t0;
       if (i >= 10) {
         two.push(twoMs);
