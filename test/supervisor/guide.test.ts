@@ -91,10 +91,10 @@ describe("guide images and G1 algorithms", () => {
   });
 });
 
-/** A package of the G3 fixture (an algorithm written for the original SDK 0.3.x), in a directory of its own. */
-function makeG3Package(): PackageSpec {
-  const dir = mkdtempSync(path.join(tmpdir(), "pv-sup-g3-"));
-  cpSync(fixture("g3"), dir, { recursive: true });
+/** A package of an execute-only fixture (g3: written for the original SDK 0.3.x; g2), in a directory of its own. */
+function executeOnlyPackage(which: "g2" | "g3" = "g3"): PackageSpec {
+  const dir = mkdtempSync(path.join(tmpdir(), `pv-sup-${which}-`));
+  cpSync(fixture(which), dir, { recursive: true });
   const manifest = manifestSchema.parse(JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")));
   return { name: manifest.name, version: manifest.version, dir, python: testPython(), entryPoint: manifest.entry_point, manifest };
 }
@@ -103,7 +103,7 @@ const plain = (value: number, width = 8, height = 6): RawPixels => ({ data: Buff
 
 describe("execute-only generations", () => {
   it("G3: both runs execute once with both images decoded, step_desc and guide_info; NG rect from guide_info; recorded", async () => {
-    const spec = makeG3Package();
+    const spec = executeOnlyPackage();
     const h = track(makeSupervisor(fastConfig(), { p100: spec }));
     await h.sup.ensureRunning(spec);
     const guideInfo = [{ label: "1", posList: [{ x: 2, y: 1, width: 3, height: 2 }] }];
@@ -126,7 +126,7 @@ describe("execute-only generations", () => {
   });
 
   it("G3 without a guide image: the algorithm gets guide_image None, defaults for step_desc and guide_info; recorded without guide", async () => {
-    const spec = makeG3Package();
+    const spec = executeOnlyPackage();
     const h = track(makeSupervisor(fastConfig(), { p100: spec }));
     await h.sup.ensureRunning(spec);
     const res = await h.sup.inspect({ pid: "p100", step_index: 0, image: plain(30) });
@@ -135,7 +135,7 @@ describe("execute-only generations", () => {
   });
 
   it("G3: rects are checked against the current image (1007 for a guide position outside it); pre_execute is refused with 1006", async () => {
-    const spec = makeG3Package();
+    const spec = executeOnlyPackage();
     const h = track(makeSupervisor(fastConfig(), { p100: spec }));
     await h.sup.ensureRunning(spec);
     // Inside the 40×30 guide image, outside the 8×6 current one.
@@ -150,7 +150,7 @@ describe("execute-only generations", () => {
 
   it("a G1 and a G3 version run side by side in one supervisor, each answering for its PIDs", async () => {
     const g1 = makePackage();
-    const g3 = makeG3Package();
+    const g3 = executeOnlyPackage();
     const h = track(makeSupervisor(fastConfig(), { p001: g1.spec, p100: g3 }));
     await Promise.all([h.sup.ensureRunning(g1.spec), h.sup.ensureRunning(g3)]);
     const [a, b] = await Promise.all([
@@ -160,6 +160,20 @@ describe("execute-only generations", () => {
     expect(a).toMatchObject({ name: "sup-algo", pre_execute: { status: "OK" }, execute: { status: "OK", data: { shape: [6, 8, 3] } } });
     expect(b).toMatchObject({ name: "g3-algo", execute: { status: "OK", data: { cur_mean: 10, guide_mean: 200 } } });
     expect(b.pre_execute).toBeUndefined();
+  });
+
+  it("G2 (execute-only with session and shared memory) runs execute once for both and refuses pre_execute", async () => {
+    const spec = executeOnlyPackage("g2");
+    const h = track(makeSupervisor(fastConfig(), { p200: spec }));
+    await h.sup.ensureRunning(spec);
+    const session = h.sup.createSession("p200");
+    const res = await h.sup.inspect({ pid: "p200", step_index: 0, session_id: session.id, user_params: { k: 1 }, image: plain(5) });
+    expect(res.pre_execute).toBeUndefined();
+    expect(res.execute?.data).toMatchObject({ result_status: "OK", shape: [6, 8, 3], calls: 1, params: { k: 1 } });
+    expect((await h.sup.inspect({ pid: "p200", step_index: 0, session_id: session.id, method: "execute", image: plain(5) })).execute?.data.calls).toBe(2);
+    await expect(h.sup.inspect({ pid: "p200", step_index: 0, method: "pre_execute", image: plain(5) })).rejects.toMatchObject({
+      code: "1006", hint: "G2 algorithms have only execute: use method execute or both",
+    });
   });
 
   it("refuses an explicit pre_execute for a pool whose workers said G3 (1006 with a hint), before any call", async () => {
