@@ -63,7 +63,7 @@ interface StepInputs {
  * The calls a method runs on a version of `generation` (contract §5a): G1 has pre_execute and execute (`both` runs
  * the two); execute-only algorithms (G2, G3) run execute once for `both` and `execute`, and have no pre_execute (1006).
  */
-export function stepMethods(method: InspectMethod, generation: Generation, key: string): StepMethod[] {
+function stepMethods(method: InspectMethod, generation: Generation, key: string): StepMethod[] {
   if (generation === "G1") return method === "both" ? ["pre_execute", "execute"] : [method];
   if (method === "pre_execute") {
     throw new ProcVisionError(ErrorCode.invalid_params, `${key} is a ${generation} algorithm: it has no pre_execute`, {
