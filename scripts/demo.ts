@@ -27,8 +27,8 @@ for (const step of result.steps) {
   const pre = step.pre_execute;
   const exec = step.execute;
   const data = exec.data as { result_status?: string; ng_reason?: string; defect_rects?: unknown[]; position_rects?: unknown[] };
-  const calib = (pre.data as { calibration_rects?: unknown[] }).calibration_rects ?? [];
-  console.log(`step ${step.step_index}: pre_execute ${pre.status} "${pre.message}" (${calib.length} calibration rects, ${pre.latency_ms.toFixed(1)} ms)`);
+  const calib = (pre?.data as { calibration_rects?: unknown[] } | undefined)?.calibration_rects ?? [];
+  if (pre) console.log(`step ${step.step_index}: pre_execute ${pre.status} "${pre.message}" (${calib.length} calibration rects, ${pre.latency_ms.toFixed(1)} ms)`);
   console.log(`        execute ${exec.status} → ${data.result_status ?? "-"}${data.ng_reason ? ` "${data.ng_reason}"` : ""}` +
     ` (${data.defect_rects?.length ?? 0} defect, ${data.position_rects?.length ?? 0} position rects, ${exec.latency_ms.toFixed(1)} ms)`);
 }

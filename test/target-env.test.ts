@@ -13,6 +13,9 @@ describe("parseTargetEnv", () => {
     expect(parseTargetEnv(contractEnv)).toEqual({ ok: true, data: contractEnv });
     expect(parseTargetEnv({ wheels_platform: "manylinux_2_17_x86_64" })).toEqual({ ok: true, data: { wheels_platform: "manylinux_2_17_x86_64" } });
     expect(parseTargetEnv({ python_version: "3.10.4", index_url: "https://mirror/simple" }).ok).toBe(true);
+    // What the original init writes on Linux: wheels_platform null means not set.
+    const original = { python_version: "3.11", implementation: "cp", abi: "cp311", wheels_platform: null, auto_freeze: true };
+    expect(parseTargetEnv(original)).toEqual({ ok: true, data: { python_version: "3.11", implementation: "cp", abi: "cp311", auto_freeze: true } });
   });
 
   it.each<[string, unknown, string, string]>([
@@ -43,7 +46,7 @@ describe("resolveTarget", () => {
         pythonVersion: "3.11", implementation: "cp", abi: "cp311",
         platforms: ["linux_x86_64", ...expandManylinux("manylinux_2_36_x86_64")],
         wheelsPlatform: ["linux_x86_64", "manylinux_2_36_x86_64"],
-        autoFreeze: false, indexUrl: null, extraIndexUrls: [], findLinks: [],
+        autoFreeze: true, indexUrl: null, extraIndexUrls: [], findLinks: [],
       },
       sources: {
         python_version: "local", implementation: "local", abi: "local", wheels_platform: "local",

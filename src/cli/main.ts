@@ -3,8 +3,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { packageRoot } from "../package-root.js";
-import type { PackageOptions } from "./commands/package.js";
+import type { PackageFlags } from "./commands/package.js";
 import type { RunOptions } from "./commands/run.js";
+import type { ValidateOptions } from "./commands/validate.js";
 import { errorOutput, printOutput, type CommandOutput } from "./output.js";
 
 const version = (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
@@ -61,35 +62,50 @@ program.command("validate [project]")
   .option("--manifest <path>", "manifest.json to use (default: <project>/manifest.json)")
   .option("--zip <path>", "validate an offline package instead of a project")
   .option("--python <path>", "interpreter (default: the project's .venv, else python3)")
-  .option("--image <path>", "JPEG/PNG for the smoke run (default: a synthetic image)")
+  .option("--image <path>", "JPEG/PNG for the smoke run, as current and guide image (default: a synthetic image)")
   .option("--pid <pid>", "PID for the smoke run (default: the first supported PID)")
+  .option("--entry <module:Class>", "run this class instead of the manifest's entry_point")
+  .option("--tail-logs", "print the algorithm's log lines (its stderr) as they come, on stderr")
   .addOption(new Option("--key <pem>", "with --zip: ed25519 public key to verify SIGNATURE with (repeatable)").argParser(collect))
-  .option("--full", "with --zip: install the zip's wheels into a throw-away venv and smoke-run the code inside it")
+  .option("--full", "with --zip: install the zip's wheels into a throw-away venv and smoke-run the code inside it (a project always runs through the adapter)")
+  .option("--legacy-validate", "accepted for the original CLI's scripts: validate has one path, the adapter subprocess")
   .option("--json", "machine-readable report")
-  .addHelpText("after", "\nExamples:\n  procvision-cli validate ./screw-check\n  procvision-cli validate --zip screw-check-v1.2.0-offline.zip --full")
-  .action((project: string | undefined, o: { manifest?: string; zip?: string; python?: string; image?: string; pid?: string; key?: string[]; full?: boolean; json?: boolean }) =>
+  .addHelpText("after", "\nAlgorithms of every generation validate: G1 (get_info/pre_execute/execute) and G3 (execute with cur_image,\n" +
+    "guide_image; run for each manifest step, or step 1).\n\nExamples:\n  procvision-cli validate ./screw-check\n" +
+    "  procvision-cli validate ./screw-check --entry screw_check.main:ScrewCheck --tail-logs\n" +
+    "  procvision-cli validate --zip screw-check-v1.2.0-offline.zip --full")
+  .action((project: string | undefined, o: ValidateOptions & { json?: boolean }) =>
     execute(o.json, async () => (await import("./commands/validate.js")).validateCommand(project ?? ".", o)));
 
 program.command("run <project>")
-  .description("run pre_execute and execute on an image, as the runner does (shared memory, adapter subprocess)")
-  .requiredOption("--pid <pid>", "product id (must be in supported_pids)")
-  .requiredOption("--image <path>", "JPEG/PNG image")
+  .description("run the algorithm on an image as the runner does (shared memory, adapter subprocess): pre_execute and execute (G1), or execute with both images (G3)")
+  .option("--pid <pid>", "product id (required when the manifest lists supported_pids, and must be one of them)")
+  .option("--image <path>", "the current image, JPEG/PNG (same as --cur-image)")
+  .option("--cur-image <path>", "the current image, JPEG/PNG (same as --image)")
+  .option("--guide-image <path>", "the guide image, JPEG/PNG (G3; default: none, guide_image is None)")
   .option("--step <n>", "step index", "1")
+  .option("--step-desc <text>", "step description passed to a G3 execute (default: the manifest step's name)")
+  .option("--guide-info <json>", "guide_info passed to a G3 execute, as JSON or @file.json (default: [])")
   .option("--params <json>", "user_params as JSON, or @file.json")
   .option("--session-steps <list>", "run these steps in one session, e.g. 1,2")
   .option("--timeout-ms <n>", "per-call timeout (a hung algorithm ends with 1005)", "30000")
-  .option("--save-overlay <png>", "write the image with calibration (blue), position (green) and defect (red) rects")
+  .option("--save-overlay <png>", "write the current image with calibration (blue), position (green) and defect (red) rects")
   .option("--report <html>", "write a self-contained HTML report")
   .option("--python <path>", "interpreter (default: the project's .venv, else python3)")
+  .option("--entry <module:Class>", "run this class instead of the manifest's entry_point")
+  .option("--tail-logs", "print the algorithm's log lines (its stderr) as they come, on stderr")
+  .option("--legacy-run", "accepted for the original CLI's scripts: run has one path, the adapter subprocess")
   .option("--json", "machine-readable output")
-  .addHelpText("after", "\nExample:\n  procvision-cli run ./screw-check --pid A01 --image part.jpg --params '{\"threshold\": 0.8}' --save-overlay out.png")
+  .addHelpText("after", "\nExamples:\n  procvision-cli run ./screw-check --pid A01 --image part.jpg --params '{\"threshold\": 0.8}' --save-overlay out.png\n" +
+    "  procvision-cli run ./g3-algo --cur-image cur.jpg --guide-image guide.jpg --step-desc 'check screw 3' --guide-info @guide.json --json")
   .action((project: string, o: RunOptions & { json?: boolean }) => execute(o.json, async () => (await import("./commands/run.js")).runCommand(project, o)));
 
 program.command("package <project>")
   .description("build the offline package: source, manifest, pinned requirements and wheels for the target")
   .option("-o, --output <zip>", "output path (default: <project>/<name>-v<version>-offline.zip)")
   .option("-r, --requirements <path>", "requirements file (default: <project>/requirements.txt)")
-  .option("-a, --auto-freeze", "write requirements.txt from pip freeze when it is missing")
+  .option("-a, --auto-freeze", "write requirements.txt from pip freeze when it is missing (the default)")
+  .option("--no-auto-freeze", "without requirements.txt, stop instead of writing it from pip freeze")
   .addOption(new Option("-w, --wheels-platform <platform>", "target platform tag (repeatable)").argParser(collect))
   .option("-p, --python-version <version>", "target Python version, e.g. 3.10")
   .option("-i, --implementation <impl>", "target implementation, e.g. cp")
@@ -101,10 +117,18 @@ program.command("package <project>")
   .option("-s, --skip-download", "pack the existing wheels/ as is")
   .option("--sign <keyfile>", "sign SHA256SUMS with this ed25519 private key")
   .option("--python <path>", "interpreter for pip (default: the project's .venv, else python3)")
+  .option("--embed-python", "put a relocatable Python runtime (--python-runtime DIR) into the zip")
+  .option("--no-embed-python", "do not embed a Python runtime (the default)")
+  .option("--python-runtime <dir>", "with --embed-python: the runtime directory to embed")
+  .option("--runtime-python-version <version>", "with --embed-python: the runtime's Python version, e.g. 3.10")
+  .option("--runtime-abi <abi>", "with --embed-python: the runtime's ABI, e.g. cp310")
   .option("--json", "machine-readable output")
   .addHelpText("after", "\nExamples:\n  procvision-cli package ./screw-check -w win_amd64 -p 3.10 -b cp310\n  procvision-cli package ./screw-check -w manylinux_2_28_x86_64 --sign station.key")
-  .action((project: string, o: PackageOptions & { json?: boolean }) =>
-    execute(o.json, async () => (await import("./commands/package.js")).packageCommand(project, { ...o, ...(o.json ? {} : { progress }) })));
+  .action((project: string, o: PackageFlags & { json?: boolean }) =>
+    execute(o.json, async () => {
+      const { packageCommand, packageOptions } = await import("./commands/package.js");
+      return packageCommand(project, { ...packageOptions(o), ...(o.json ? {} : { progress }) });
+    }));
 
 program.command("keygen")
   .description("create an ed25519 key pair for signing offline packages")

@@ -1,6 +1,6 @@
-import sharp from "sharp";
 import type { StepOutcome } from "../local/run-local.js";
 import type { RawImage } from "./decode.js";
+import { loadSharp } from "./sharp.js";
 
 interface DrawnRect {
   x: number;
@@ -28,7 +28,7 @@ function rectsOf(data: Record<string, unknown>, key: string, kind: DrawnRect["ki
 
 export function collectRects(steps: readonly StepOutcome[]): DrawnRect[] {
   return steps.flatMap((s) => [
-    ...rectsOf(s.pre_execute.data, "calibration_rects", "calibration"),
+    ...rectsOf(s.pre_execute?.data ?? {}, "calibration_rects", "calibration"),
     ...rectsOf(s.execute.data, "position_rects", "position"),
     ...rectsOf(s.execute.data, "defect_rects", "defect"),
   ]);
@@ -47,9 +47,10 @@ function svgLayer(width: number, height: number, rects: readonly DrawnRect[]): s
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${shapes.join("")}</svg>`;
 }
 
-/** The image as PNG with every returned rect drawn on it. */
+/** The (current) image as PNG with every returned rect drawn on it. */
 export async function renderOverlay(image: RawImage, steps: readonly StepOutcome[]): Promise<Buffer> {
   const svg = Buffer.from(svgLayer(image.width, image.height, collectRects(steps)));
+  const sharp = await loadSharp();
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } })
     .composite([{ input: svg, top: 0, left: 0 }])
     .png()
@@ -59,8 +60,9 @@ export async function renderOverlay(image: RawImage, steps: readonly StepOutcome
 /** A self-contained HTML report: the overlay image inline, and each call's status, verdict, rects and latency. */
 export async function renderReport(input: { title: string; pid: string; imageName: string; image: RawImage; steps: readonly StepOutcome[] }): Promise<string> {
   const png = (await renderOverlay(input.image, input.steps)).toString("base64");
-  const rows = input.steps.flatMap((s) => (["pre_execute", "execute"] as const).map((method) => {
+  const rows = input.steps.flatMap((s) => (["pre_execute", "execute"] as const).flatMap((method) => {
     const call = s[method];
+    if (!call) return [];
     const data = call.data as { result_status?: string; ng_reason?: string };
     return `<tr class="${call.status === "OK" ? "ok" : "bad"}"><td>${s.step_index}</td><td>${method}</td><td>${escapeXml(call.status)}${call.error_code ? ` [${escapeXml(call.error_code)}]` : ""}</td>` +
       `<td>${escapeXml(data.result_status ?? "")}</td><td>${escapeXml(call.message)}</td><td>${escapeXml(data.ng_reason ?? "")}</td><td>${call.latency_ms.toFixed(1)} ms</td></tr>`;

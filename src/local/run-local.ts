@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import type { RawImage } from "../image/decode.js";
-import type { CallMethod, ImageMeta, StepPayload } from "../protocol/messages.js";
+import type { CallMethod, Generation, GuideImageRef, ImageMeta, StepPayload } from "../protocol/messages.js";
 import { writeFrame } from "../shm/frame.js";
 import { SegmentPool } from "../shm/pool.js";
 import type { Segment } from "../shm/segment.js";
+import type { StderrLine } from "../worker/stderr-tail.js";
 import { Worker, type CallResult } from "../worker/worker.js";
 
 export interface HarnessOptions {
@@ -13,7 +14,11 @@ export interface HarnessOptions {
   /** Absolute interpreter path. */
   python: string;
   pythonPath?: readonly string[];
+  /** Set on top of the allow-listed environment. */
+  env?: Readonly<Record<string, string>>;
   startupTimeoutMs?: number;
+  /** Every stderr line of the worker as it comes, from the first one on (`--tail-logs`). */
+  onStderr?: (line: StderrLine) => void;
 }
 
 /** What one call gave: the worker's result, or the coded failure of the call itself (timeout, crash). */
@@ -21,8 +26,19 @@ export type CallOutcome = Omit<CallResult, "retryable" | "fatal" | "session_stat
 
 export interface StepOutcome {
   step_index: number;
-  pre_execute: CallOutcome;
+  /** Absent for execute-only algorithms (G2/G3): they have no pre_execute. */
+  pre_execute?: CallOutcome;
   execute: CallOutcome;
+}
+
+/** The inputs of an inspection besides the current image; G1 and G2 algorithms ignore the G3 ones. */
+export interface StepInputs {
+  pid: string;
+  paramsFor: (step: number) => Record<string, unknown>;
+  /** G3 `step_desc` of a step (default ""). */
+  stepDescFor?: (step: number) => string;
+  /** G3 `guide_info` (default []). */
+  guideInfo?: unknown;
 }
 
 function failedCall(err: unknown, startedAt: number): CallOutcome {
@@ -33,42 +49,63 @@ function failedCall(err: unknown, startedAt: number): CallOutcome {
   };
 }
 
+interface Published {
+  segment: Segment;
+  meta: ImageMeta;
+}
+
 /**
- * One algorithm driven exactly as the runner drives it: the image goes through a shared-memory segment, the
- * algorithm runs in the adapter subprocess, and session state is carried from call to call by this side.
- * Used by `validate` and `run`.
+ * One algorithm driven exactly as the runner drives it: the images go through shared-memory segments (the current
+ * one and, for G3, the guide image in a second one), the algorithm runs in the adapter subprocess, and session state
+ * is carried from call to call by this side. Used by `validate` and `run`.
  */
 export class LocalHarness {
-  private image: { segment: Segment; meta: ImageMeta } | undefined;
+  private current: Published | undefined;
+  private guide: Published | undefined;
 
   private constructor(readonly worker: Worker, private readonly pool: SegmentPool, readonly startupMs: number) {}
 
   static async start(options: HarnessOptions): Promise<LocalHarness> {
     const started = performance.now();
-    const worker = await Worker.start({
+    const { worker, ready } = Worker.launch({
       python: options.python,
       entryPoint: options.entryPoint,
       cwd: options.projectDir,
       heartbeatIntervalMs: 0,
       killGraceMs: 1000,
       ...(options.pythonPath ? { pythonPath: options.pythonPath } : {}),
+      ...(options.env ? { env: options.env } : {}),
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
     });
-    const pool = new SegmentPool(`local${randomUUID().slice(0, 8)}`, { maxSlots: 1 });
+    if (options.onStderr) worker.on("stderr", options.onStderr);
+    await ready;
+    const pool = new SegmentPool(`local${randomUUID().slice(0, 8)}`, { maxSlots: 2 });
     return new LocalHarness(worker, pool, performance.now() - started);
   }
 
-  setImage(image: RawImage): ImageMeta {
-    if (this.image) this.pool.release(this.image.segment);
-    const segment = this.pool.acquire(image.data.length);
-    this.image = { segment, meta: writeFrame(segment, image, "local") };
-    return this.image.meta;
+  /** The API the entry class implements: G1 gets pre_execute then execute, G2/G3 execute alone. */
+  get generation(): Generation {
+    return this.worker.generation;
   }
 
-  /** pre_execute then execute for each step, in one session; stops calling once the worker is gone. */
-  async runSteps(pid: string, steps: readonly number[], paramsFor: (step: number) => Record<string, unknown>, timeoutMs?: number): Promise<StepOutcome[]> {
-    const image = this.image;
-    if (!image) throw new Error("LocalHarness.runSteps before setImage");
+  /** Publishes the current image and the guide image (none: `guide_image: null`) for the calls that follow. */
+  setImages(current: RawImage, guide?: RawImage): void {
+    this.current = this.publish(this.current, current, "local");
+    if (this.guide) this.pool.release(this.guide.segment);
+    this.guide = guide ? this.publish(undefined, guide, "local-guide") : undefined;
+  }
+
+  private publish(previous: Published | undefined, image: RawImage, cameraId: string): Published {
+    if (previous) this.pool.release(previous.segment);
+    const segment = this.pool.acquire(image.data.length);
+    return { segment, meta: writeFrame(segment, image, cameraId) };
+  }
+
+  /** Each step in one session (G1: pre_execute then execute); stops calling once the worker is gone. */
+  async runSteps(steps: readonly number[], inputs: StepInputs, timeoutMs?: number): Promise<StepOutcome[]> {
+    const current = this.current;
+    if (!current) throw new Error("LocalHarness.runSteps before setImages");
+    const guideImage: GuideImageRef | null = this.guide ? { shared_mem_id: this.guide.segment.name, image_meta: this.guide.meta } : null;
     const session = { id: `local-${randomUUID()}`, context: {}, state: {} as Record<string, unknown> };
     const call = async (method: CallMethod, stepIndex: number): Promise<CallOutcome> => {
       const t0 = performance.now();
@@ -76,8 +113,9 @@ export class LocalHarness {
         return failedCall(new ProcVisionError("3001", "the worker is gone after an earlier failure"), t0);
       }
       const payload: StepPayload = {
-        step_index: stepIndex, pid, session, user_params: paramsFor(stepIndex),
-        shared_mem_id: image.segment.name, image_meta: image.meta,
+        step_index: stepIndex, pid: inputs.pid, session, user_params: inputs.paramsFor(stepIndex),
+        shared_mem_id: current.segment.name, image_meta: current.meta,
+        step_desc: inputs.stepDescFor?.(stepIndex) ?? "", guide_info: inputs.guideInfo ?? [], guide_image: guideImage,
       };
       try {
         const { session_state, retryable: _r, fatal: _f, ...result } = await this.worker.call(method, payload,
@@ -90,8 +128,8 @@ export class LocalHarness {
     };
     const outcomes: StepOutcome[] = [];
     for (const stepIndex of steps) {
-      const pre = await call("pre_execute", stepIndex);
-      outcomes.push({ step_index: stepIndex, pre_execute: pre, execute: await call("execute", stepIndex) });
+      const pre = this.generation === "G1" ? await call("pre_execute", stepIndex) : undefined;
+      outcomes.push({ step_index: stepIndex, ...(pre ? { pre_execute: pre } : {}), execute: await call("execute", stepIndex) });
     }
     return outcomes;
   }
@@ -119,8 +157,8 @@ export interface LocalRunResult {
 export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult> {
   const harness = await LocalHarness.start(options);
   try {
-    harness.setImage(options.image);
-    const steps = await harness.runSteps(options.pid, options.steps, () => options.userParams ?? {}, options.timeoutMs);
+    harness.setImages(options.image);
+    const steps = await harness.runSteps(options.steps, { pid: options.pid, paramsFor: () => options.userParams ?? {} }, options.timeoutMs);
     return { info: harness.worker.info, steps, startup_ms: harness.startupMs };
   } finally {
     await harness.close();

@@ -1,9 +1,8 @@
 import { z } from "zod";
 import { describeValue } from "./issues.js";
+import { ENTRY_POINT } from "./entry-point.js";
 import { checkParamValue, compilePattern } from "./params.js";
 
-const IDENTIFIER = "[A-Za-z_][A-Za-z0-9_]*";
-const ENTRY_POINT = new RegExp(`^${IDENTIFIER}(?:\\.${IDENTIFIER})*:${IDENTIFIER}$`);
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 function matching(pattern: RegExp, expected: string) {

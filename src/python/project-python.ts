@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { bundledSdkSource } from "../sdk-bundle.js";
+import { bundledSdkSource, bundledSdkWheel } from "../sdk-bundle.js";
 import { buildWorkerEnv } from "../worker/env.js";
 import { resolveInterpreter, type Interpreter } from "./interpreter.js";
 
@@ -11,9 +11,11 @@ const run = promisify(execFile);
 export interface ProjectPython {
   interpreter: Interpreter;
   /** Where the interpreter came from, for messages. */
-  source: "--python" | ".venv" | "PATH";
-  /** Set when the interpreter lacks the SDK and the bundled copy is put on PYTHONPATH. */
+  source: "--python" | ".venv" | "PATH" | "package";
+  /** Set when the interpreter lacks the SDK (or has another one) and the bundled copy is put on PYTHONPATH. */
   pythonPath: string[];
+  /** The version of another SDK the interpreter has that the bundled copy stands in for (e.g. the original 0.0.7). */
+  shadowed?: string;
 }
 
 export function venvPython(venvDir: string): string {
@@ -27,18 +29,45 @@ export async function projectInterpreter(projectDir: string, flag?: string): Pro
   return { interpreter: await resolveInterpreter(candidate), source };
 }
 
-/** The project's interpreter for running the algorithm: the bundled SDK is put on PYTHONPATH when it lacks one. */
+/**
+ * The project's interpreter for running the algorithm. Unless it has the very SDK the CLI bundles (the one `package`
+ * ships), the bundled copy goes first on PYTHONPATH: an author's venv may still hold the original SDK, whose adapter
+ * speaks another protocol.
+ */
 export async function projectPython(projectDir: string, flag?: string): Promise<ProjectPython> {
   const { interpreter, source } = await projectInterpreter(projectDir, flag);
-  const pythonPath = (await canImportSdk(interpreter.executable)) ? [] : [bundledSdkSource()];
-  return { interpreter, source, pythonPath };
+  const found = await sdkVersion(interpreter.executable);
+  const bundled = bundledVersion();
+  if (found !== undefined && (bundled === undefined || found === bundled)) return { interpreter, source, pythonPath: [] };
+  return { interpreter, source, pythonPath: [bundledSdkSource()], ...(found !== undefined ? { shadowed: found || "unknown version" } : {}) };
 }
 
-async function canImportSdk(python: string): Promise<boolean> {
+function bundledVersion(): string | undefined {
   try {
-    await run(python, ["-c", "import procvision_algorithm_sdk"], { timeout: 30_000, env: buildWorkerEnv(process.env) });
-    return true;
+    return bundledSdkWheel().version;
   } catch {
-    return false;
+    return undefined; // not built: any importable SDK will do
+  }
+}
+
+const SDK_VERSION_PROBE = [
+  "import procvision_algorithm_sdk as s",
+  "v = getattr(s, '__version__', '')",
+  "if not v:",
+  "    try:",
+  "        from importlib.metadata import version; v = version('procvision_algorithm_sdk')",
+  "    except Exception:",
+  "        pass",
+  "print(v)",
+].join("\n");
+
+/** The importable SDK's version ("" when it tells none), undefined when none imports. */
+async function sdkVersion(python: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await run(python, ["-c", SDK_VERSION_PROBE],
+      { timeout: 30_000, env: buildWorkerEnv(process.env) });
+    return stdout.trim();
+  } catch {
+    return undefined;
   }
 }

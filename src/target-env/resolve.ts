@@ -49,7 +49,8 @@ export function resolveTarget(flags: TargetEnvFile, envFile: TargetEnvFile | und
   const abi = stale && implementation[0] === "cp" ? [`cp${versionNodot(version[0])}`, "derived" as const] as const : chosenAbi;
   const platform = pick("wheels_platform", layers);
   const wheelsPlatform = platform ? [platform[0]].flat() : [...local.platforms];
-  const autoFreeze = pick("auto_freeze", layers) ?? [false, "default"];
+  // On by default, as the original packer: a project without requirements.txt is frozen from its Python.
+  const autoFreeze = pick("auto_freeze", layers) ?? [true, "default"];
   const indexUrl = pick("index_url", layers) ?? [null, "default"];
   const extraIndexUrls = pick("extra_index_urls", layers) ?? [[], "default"];
   const findLinks = pick("find_links", layers) ?? [[], "default"];

@@ -13,9 +13,10 @@ export const targetEnvSchema = z.strictObject({
   python_version: z.string().regex(/^\d+\.\d+(?:\.\d+)?$/, { error: (issue) => `expected a Python version like "3.10", got ${describeValue(issue.input)}` }).optional(),
   implementation: z.string().regex(/^[a-z]{2}$/, { error: (issue) => `expected an implementation tag like "cp", got ${describeValue(issue.input)}` }).optional(),
   abi: z.string().regex(/^[a-z0-9_]+$/, { error: (issue) => `expected an ABI tag like "cp310", got ${describeValue(issue.input)}` }).optional(),
+  // null (as the original init writes on Linux) means not set.
   wheels_platform: z.union([platform, z.array(platform).min(1)], {
     error: (issue) => `expected a platform tag or a non-empty list of them, got ${describeValue(issue.input)}`,
-  }).optional(),
+  }).nullable().transform((v) => v ?? undefined).optional(),
   auto_freeze: z.boolean().optional(),
   index_url: z.string().min(1).nullable().optional(),
   extra_index_urls: z.array(z.string().min(1)).optional(),

@@ -6,7 +6,10 @@ import { decodeImage, type RawImage } from "../image/decode.js";
 import { syntheticImage } from "../image/synthetic.js";
 import { LocalHarness } from "../local/run-local.js";
 import { validateManifest, type Manifest } from "../manifest/index.js";
-import { projectPython } from "../python/project-python.js";
+import { resolveInterpreter } from "../python/interpreter.js";
+import { projectPython, type ProjectPython } from "../python/project-python.js";
+import type { WorkerLaunch } from "../worker/env.js";
+import type { StderrLine } from "../worker/stderr-tail.js";
 import { fail, pass, type Check } from "./report.js";
 import { resultChecks } from "./result-rules.js";
 import { smokeParams } from "./smoke-params.js";
@@ -17,6 +20,15 @@ export interface ProjectCheckOptions {
   python?: string;
   imagePath?: string;
   pid?: string;
+  /** `module.path:ClassName` to run instead of the manifest's entry_point (`--entry`). */
+  entryPoint?: string;
+  /** The worker's stderr lines as they come (`--tail-logs`). */
+  onStderr?: (line: StderrLine) => void;
+  /**
+   * Start the algorithm exactly like this (an installed package's workers): no interpreter search and no bundled SDK
+   * on PYTHONPATH. Without it, the project's Python is used and lent the bundled SDK when it lacks one.
+   */
+  worker?: WorkerLaunch;
   /** Per call; a hung algorithm must not hang validate. */
   callTimeoutMs?: number;
   startupTimeoutMs?: number;
@@ -26,7 +38,8 @@ interface ManifestFields {
   name: string;
   version: string;
   entry_point: string;
-  supported_pids: string[];
+  /** Optional: a G3 (execute-only) algorithm may leave it out and take whatever PID it is activated for. */
+  supported_pids?: string[];
 }
 
 function requiredFields(value: Record<string, unknown>): string[] {
@@ -35,10 +48,19 @@ function requiredFields(value: Record<string, unknown>): string[] {
     if (typeof value[key] !== "string" || value[key] === "") problems.push(`${key} must be a non-empty string`);
   }
   const pids = value.supported_pids;
-  if (!Array.isArray(pids) || pids.length === 0 || pids.some((p) => typeof p !== "string")) {
-    problems.push("supported_pids must be a non-empty list of strings");
+  if (pids !== undefined && (!Array.isArray(pids) || pids.length === 0 || pids.some((p) => typeof p !== "string"))) {
+    problems.push("supported_pids must be a non-empty list of strings (or left out for an execute-only algorithm)");
   }
   return problems;
+}
+
+/** The step indices and names the manifest declares (even when the rest of it fails the schema). */
+function manifestSteps(raw: Record<string, unknown>): { index: number; name: string }[] {
+  if (!Array.isArray(raw.steps)) return [];
+  return raw.steps.flatMap((s: unknown) => {
+    const { index, name } = (typeof s === "object" && s !== null ? s : {}) as { index?: unknown; name?: unknown };
+    return typeof index === "number" && Number.isInteger(index) ? [{ index, name: typeof name === "string" ? name : "" }] : [];
+  });
 }
 
 function sameSet(a: readonly unknown[], b: readonly unknown[]): boolean {
@@ -85,15 +107,20 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
     throw err instanceof ProcVisionError ? err : new ProcVisionError("1002", String(err));
   }
 
-  const python = await projectPython(options.projectDir, options.python);
+  const entryPoint = options.entryPoint ?? fields.entry_point;
+  const python: ProjectPython = options.worker
+    ? { interpreter: await resolveInterpreter(options.worker.python), source: "package", pythonPath: [] }
+    : await projectPython(options.projectDir, options.python);
   let harness: LocalHarness;
   try {
     harness = await LocalHarness.start({
       projectDir: path.dirname(manifestPath),
-      entryPoint: fields.entry_point,
+      entryPoint,
       python: python.interpreter.executable,
       pythonPath: python.pythonPath,
+      ...(options.worker ? { env: options.worker.env } : {}),
       startupTimeoutMs: options.startupTimeoutMs ?? 60_000,
+      ...(options.onStderr ? { onStderr: options.onStderr } : {}),
     });
   } catch (err) {
     const error = err instanceof ProcVisionError ? err : new ProcVisionError("9999", String(err));
@@ -101,45 +128,72 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
     const tail = typeof error.details?.stderr_tail === "string" ? lastLine(error.details.stderr_tail) : "";
     const message = `${error.message}${tail ? ` — ${tail}` : ""} (Python: ${python.interpreter.executable} from ${python.source})`;
     if (phase === "setup" || phase === "get_info") {
-      return [...checks, pass("entry_import", `${fields.entry_point} imported`), fail("get_info", message)];
+      return [...checks, pass("entry_import", `${entryPoint} imported`), fail("get_info", message)];
     }
     return [...checks, fail("entry_import", message)];
   }
 
   try {
-    const worker = harness.worker;
+    const { worker, generation } = harness;
+    const api = generation === "G1" ? "get_info/pre_execute/execute" : generation === "G3"
+      ? "execute(step_index, step_desc, cur_image, guide_image, guide_info)" : "execute(step_index, session, user_params, shared_mem_id, image_meta)";
     checks.push(worker.baseAlgorithm === false
-      ? fail("entry_import", `${fields.entry_point} imports but is not a BaseAlgorithm subclass: inherit from procvision_algorithm_sdk.BaseAlgorithm`)
-      : pass("entry_import", `${fields.entry_point} imported (Python ${python.interpreter.version}${python.pythonPath.length ? ", bundled SDK" : ""})`));
+      ? fail("entry_import", `${entryPoint} imports but is not a BaseAlgorithm subclass: inherit from procvision_algorithm_sdk.BaseAlgorithm`)
+      : pass("entry_import", `${entryPoint} imported: ${generation}, ${api} (Python ${python.interpreter.version}${sdkNote(python)})`));
     const info = worker.info;
-    checks.push(pass("get_info", `get_info() returned ${Object.keys(info).join(", ") || "an empty dict"}`));
+    const infoPids = Array.isArray(info.supported_pids) ? info.supported_pids.filter((p): p is string => typeof p === "string") : [];
+    const manifestPids = fields.supported_pids;
+    let steps: readonly { index: number; name: string; params: Parameters<typeof smokeParams>[0] }[];
 
-    const infoSteps = Array.isArray(info.steps) ? info.steps : [];
-    const stepSchema = validateManifest({ ...raw, steps: info.steps ?? [] });
-    const stepIssues = stepSchema.ok ? [] : stepSchema.errors.filter((e) => e.path.startsWith("steps"));
-    checks.push(stepIssues.length === 0 ? pass("step_schema", `${infoSteps.length} step(s) with valid params`)
-      : fail("step_schema", stepIssues.map((e) => `get_info().${e.path}: ${e.message}`).join("; ")));
+    if (generation === "G1") {
+      checks.push(pass("get_info", `get_info() returned ${Object.keys(info).join(", ") || "an empty dict"}`));
+      const infoSteps = Array.isArray(info.steps) ? info.steps : [];
+      const stepSchema = validateManifest({ ...raw, supported_pids: manifestPids ?? ["-"], steps: info.steps ?? [] });
+      const stepIssues = stepSchema.ok ? [] : stepSchema.errors.filter((e) => e.path.startsWith("steps"));
+      checks.push(stepIssues.length === 0 ? pass("step_schema", `${infoSteps.length} step(s) with valid params`)
+        : fail("step_schema", stepIssues.map((e) => `get_info().${e.path}: ${e.message}`).join("; ")));
 
-    const infoPids = Array.isArray(info.supported_pids) ? info.supported_pids : [];
-    checks.push(sameSet(infoPids, fields.supported_pids)
-      ? pass("supported_pids_match", fields.supported_pids.join(", "))
-      : fail("supported_pids_match", `manifest says [${fields.supported_pids.join(", ")}], get_info() says [${infoPids.join(", ")}]`));
+      checks.push(manifestPids === undefined
+        ? fail("supported_pids_match", `manifest.json lists no supported_pids, but ${entryPoint} is a G1 algorithm (get_info/pre_execute), ` +
+          `which serves only the PIDs it declares: add "supported_pids": [${infoPids.map((p) => JSON.stringify(p)).join(", ")}] to manifest.json`)
+        : sameSet(infoPids, manifestPids) ? pass("supported_pids_match", manifestPids.join(", "))
+          : fail("supported_pids_match", `manifest says [${manifestPids.join(", ")}], get_info() says [${infoPids.join(", ")}]`));
 
-    const mismatch = (["name", "version"] as const).filter((k) => String(info[k]) !== String(fields[k]));
-    checks.push(mismatch.length === 0 ? pass("info_name_version_match", `${fields.name} ${fields.version}`)
-      : fail("info_name_version_match", mismatch.map((k) => `${k}: manifest "${fields[k]}", get_info() "${String(info[k])}"`).join("; ")));
+      const mismatch = (["name", "version"] as const).filter((k) => String(info[k]) !== String(fields[k]));
+      checks.push(mismatch.length === 0 ? pass("info_name_version_match", `${fields.name} ${fields.version}`)
+        : fail("info_name_version_match", mismatch.map((k) => `${k}: manifest "${fields[k]}", get_info() "${String(info[k])}"`).join("; ")));
 
-    const pid = options.pid ?? fields.supported_pids.find((p) => infoPids.includes(p)) ?? fields.supported_pids[0] ?? "";
-    const steps = stepSchema.ok ? stepSchema.manifest.steps ?? [] : manifest?.steps ?? [];
-    const indices = infoSteps.length > 0 ? infoSteps.map((s, i) => (typeof (s as { index?: unknown }).index === "number" ? (s as { index: number }).index : i + 1)) : [1];
-    harness.setImage(image);
-    const outcomes = await harness.runSteps(pid, indices, (step) => smokeParams(steps.find((s) => s.index === step)?.params ?? [], image),
-      options.callTimeoutMs ?? 30_000);
+      const declared = stepSchema.ok ? stepSchema.manifest.steps ?? [] : manifest?.steps ?? [];
+      const indices = infoSteps.length > 0 ? infoSteps.map((s, i) => (typeof (s as { index?: unknown }).index === "number" ? (s as { index: number }).index : i + 1)) : [1];
+      steps = indices.map((index) => ({ index, name: "", params: declared.find((s) => s.index === index)?.params ?? [] }));
+    } else {
+      // Execute-only: no get_info, so nothing to compare with the manifest; it runs for each manifest step (or step 1).
+      if (manifestPids !== undefined) {
+        checks.push(pass("supported_pids_match", `${manifestPids.join(", ")} (a ${generation} algorithm takes whatever PID it is given)`));
+      }
+      const declared = manifestSteps(raw);
+      steps = (declared.length > 0 ? declared : [{ index: 1, name: "" }])
+        .map((s) => ({ ...s, params: manifest?.steps?.find((m) => m.index === s.index)?.params ?? [] }));
+    }
+
+    const pid = options.pid ?? manifestPids?.find((p) => infoPids.includes(p)) ?? manifestPids?.[0] ?? infoPids[0] ?? "";
+    harness.setImages(image, image);
+    const outcomes = await harness.runSteps(steps.map((s) => s.index), {
+      pid,
+      paramsFor: (step) => smokeParams(steps.find((s) => s.index === step)?.params ?? [], image),
+      stepDescFor: (step) => steps.find((s) => s.index === step)?.name || "validate",
+      guideInfo: [],
+    }, options.callTimeoutMs ?? 30_000);
     checks.push(...resultChecks(outcomes, image));
   } finally {
     await harness.close();
   }
   return checks;
+}
+
+function sdkNote(python: ProjectPython): string {
+  if (python.pythonPath.length === 0) return "";
+  return python.shadowed ? `, bundled SDK in place of the installed procvision_algorithm_sdk ${python.shadowed}` : ", bundled SDK";
 }
 
 function lastLine(text: string): string {

@@ -12,7 +12,8 @@ export interface ObservedCall {
 
 export interface ObservedStep {
   step_index: number;
-  pre_execute: ObservedCall;
+  /** Absent for execute-only algorithms (G2/G3): their pre_execute checks are left out, not failed. */
+  pre_execute?: ObservedCall;
   execute: ObservedCall;
 }
 
@@ -71,15 +72,18 @@ function rectLists(data: Record<string, unknown>): [string, unknown][] {
   return RECT_LISTS.filter((k) => data[k] !== undefined && data[k] !== null).map((k) => [k, data[k]]);
 }
 
-/** Applies the contract's result rules to the smoke calls of validate (and, later, to the runner's results). */
+/**
+ * Applies the contract's result rules to the smoke calls of validate. Execute-only algorithms (G3) get the same
+ * execute rules; rects are checked against the current image.
+ */
 export function resultChecks(steps: readonly ObservedStep[], image: { width: number; height: number }): Check[] {
   const t = new Tally();
   let stdoutBytes = 0;
   for (const { step_index: step, pre_execute: pre, execute: exec } of steps) {
     const at = `step ${step}`;
-    stdoutBytes += pre.stdout_bytes + exec.stdout_bytes;
-    t.note("pre_execute_return_dict", pre.invalid_return && `${at}: pre_execute returned ${pre.invalid_return}, expected a dict`);
-    if (!pre.invalid_return) {
+    stdoutBytes += (pre?.stdout_bytes ?? 0) + exec.stdout_bytes;
+    if (pre) t.note("pre_execute_return_dict", pre.invalid_return && `${at}: pre_execute returned ${pre.invalid_return}, expected a dict`);
+    if (pre && !pre.invalid_return) {
       t.note("pre_status_valid", !STATUSES.has(pre.status)
         ? `${at}: pre_execute status "${pre.status}" is not OK or ERROR`
         : pre.data.result_status !== undefined ? `${at}: pre_execute must not return data.result_status (the verdict belongs to execute)` : undefined);
@@ -112,7 +116,7 @@ export function resultChecks(steps: readonly ObservedStep[], image: { width: num
       }
     }
     t.note("rects_within_image");
-    for (const [call, data] of [["pre_execute", pre.data], ["execute", exec.data]] as const) {
+    for (const [call, data] of [["pre_execute", pre?.data ?? {}], ["execute", exec.data]] as const) {
       for (const [key, list] of rectLists(data)) {
         if (!Array.isArray(list)) continue;
         for (const rect of list.filter(isRect)) {
@@ -121,7 +125,7 @@ export function resultChecks(steps: readonly ObservedStep[], image: { width: num
         }
       }
     }
-    const calls: [string, ObservedCall][] = [["pre_execute", pre], ["execute", exec]];
+    const calls: [string, ObservedCall][] = pre ? [["pre_execute", pre], ["execute", exec]] : [["execute", exec]];
     const failed = calls.find(([, call]) => call.status === "ERROR" && !call.invalid_return);
     t.note("smoke_execute", failed && `${at}: ${failed[0]} returned ${failed[1].status}${failed[1].error_code ? ` ${failed[1].error_code}` : ""}: ${failed[1].message || "(no message)"}`);
   }
@@ -137,7 +141,7 @@ export function resultChecks(steps: readonly ObservedStep[], image: { width: num
     ...t.check("defect_rects_type", "defect_rects is a list of rects"),
     ...t.check("defect_rects_count_limit", `at most ${MAX_DEFECT_RECTS} defect rects`),
     ...t.check("rects_within_image", "every rect lies inside the image"),
-    ...t.check("smoke_execute", `pre_execute and execute ran OK for ${steps.length} step(s)`),
+    ...t.check("smoke_execute", `${steps.every((s) => s.pre_execute) ? "pre_execute and execute" : "execute"} ran OK for ${steps.length} step(s)`),
     ...t.check("stdout_clean", "nothing written to stdout"),
   ];
 }

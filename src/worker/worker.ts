@@ -108,7 +108,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   info: Record<string, unknown> = {};
   /** Whether the entry point subclasses BaseAlgorithm (undefined for adapters that do not say). */
   baseAlgorithm: boolean | undefined;
-  /** Which algorithm API the entry class implements, as the adapter said in `ready` (G1 for adapters that do not say). */
+  /** Which algorithm API the entry class implements, as the adapter reported it in `ready`. */
   generation: Generation = "G1";
   readonly startedAt = Date.now();
   lastPongAt: number | undefined;

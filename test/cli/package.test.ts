@@ -143,14 +143,14 @@ describe("procvision-cli package", () => {
     expect(readdirSync(dir).some((f) => f.startsWith(".procvision-download-"))).toBe(false);
   });
 
-  it("missing requirements.txt without --auto-freeze: exit 1 with a hint", async () => {
-    const run = await runCli(["package", project(null), ...isolated()]);
+  it("missing requirements.txt with --no-auto-freeze: exit 1 with a hint", async () => {
+    const run = await runCli(["package", project(null), "--no-auto-freeze", ...isolated()]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/requirements\.txt not found/);
     expect(run.stderr).toMatch(/hint: .*--auto-freeze/);
   });
 
-  it("--auto-freeze writes requirements.txt from pip freeze without editable, file: and local-path lines", async () => {
+  it("without requirements.txt it freezes by default (as the original packer), without editable, file: and local-path lines", async () => {
     const dir = project(null);
     // A Python whose pip freeze lists what a real development venv shows; everything else goes to the real python3.
     const fakePython = path.join(work, "freeze-python");
@@ -163,12 +163,40 @@ describe("procvision-cli package", () => {
       'exec python3 "$@"',
     ].join("\n"));
     chmodSync(fakePython, 0o755);
-    const run = await runCli(["package", dir, "--auto-freeze", "--python", fakePython, ...isolated(), "--json"]);
+    const run = await runCli(["package", dir, "--python", fakePython, ...isolated()]);
     expect(run.code, run.stderr + run.stdout).toBe(0);
     expect(readFileSync(path.join(dir, "requirements.txt"), "utf8")).toBe("fakepkg==1.0\nloose==1.4.2\n");
-    const out = run.json as Packaged;
+    expect(run.stderr).toMatch(/requirements\.txt not found: writing it from pip freeze of .*freeze-python/);
+    expect(run.stdout).toMatch(/wrote requirements\.txt from pip freeze \(2 line\(s\)\): fakepkg==1\.0, loose==1\.4\.2/);
+    expect(run.stdout).toMatch(/dropped from requirements: mylib @ file:\/\/\/home\/me\/mylib/);
+
+    rmSync(path.join(dir, "requirements.txt"));
+    const json = await runCli(["package", dir, "-a", "--python", fakePython, ...isolated(), "--json"]);
+    expect(json.code, json.stderr).toBe(0);
+    const out = json.json as Packaged & { frozen: string[] };
+    expect(out.frozen).toEqual(["fakepkg==1.0", "loose==1.4.2"]);
     expect(out.dropped.map((d) => d.line)).toEqual(["-e git+https://example.invalid/x.git@abc#egg=x", "mylib @ file:///home/me/mylib", "./vendored/pkg"]);
     expect(out.requirements).toEqual(["fakepkg==1.0", "loose==1.4.2", `procvision_algorithm_sdk==${SDK_VERSION}`]);
+
+    // auto_freeze false in the env file turns it off too; the flag wins over the file.
+    rmSync(path.join(dir, "requirements.txt"));
+    writeFileSync(path.join(dir, ".procvision_env.json"), JSON.stringify({ auto_freeze: false }));
+    expect((await runCli(["package", dir, "--python", fakePython, ...isolated()])).code).toBe(1);
+    expect((await runCli(["package", dir, "--auto-freeze", "--python", fakePython, ...isolated()])).code).toBe(0);
+  });
+
+  it("accepts the original runtime flags; --embed-python is refused for now (exit 2), and needs --python-runtime", async () => {
+    const dir = project("fakepkg==1.0\n");
+    const off = await runCli(["package", dir, "--no-embed-python", "--runtime-python-version", "3.10", "--runtime-abi", "cp310", ...isolated()]);
+    expect(off.code, off.stderr).toBe(0);
+    const runtime = mkdtempSync(path.join(work, "runtime-"));
+    const on = await runCli(["package", dir, "--embed-python", "--python-runtime", runtime, "--runtime-python-version", "3.10", "-o", path.join(work, "embed.zip"), ...isolated()]);
+    expect(on.code).toBe(2);
+    expect(on.stderr).toMatch(/--embed-python is not supported yet/);
+    expect(existsSync(path.join(work, "embed.zip"))).toBe(false);
+    const noDir = await runCli(["package", dir, "--embed-python", ...isolated()]);
+    expect(noDir.code).toBe(2);
+    expect(noDir.stderr).toMatch(/--embed-python needs --python-runtime DIR/);
   });
 
   it("sanitizes requirements (hashes, options, comments) and pins unpinned ones to the downloaded wheel", async () => {

@@ -93,7 +93,7 @@ describe("procvision-cli validate", () => {
     const noPids = await validate(project("ok", (m) => ({ ...m, supported_pids: [] })));
     expect(failedChecks(noPids.report)).toEqual(["manifest_fields"]);
 
-    const badStep = await validate(project("ok", (m) => ({ ...m, steps: [{ index: 0, name: "x", params: [] }] })));
+    const badStep = await validate(project("ok", (m) => ({ ...m, steps: [{ index: -1, name: "x", params: [] }] })));
     expect(failedChecks(badStep.report)).toContain("manifest_schema");
     expect(badStep.report.checks.find((c) => c.name === "manifest_schema")?.message).toMatch(/steps\[0\]\.index/);
   });

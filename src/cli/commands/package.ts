@@ -15,9 +15,20 @@ import { parseTargetEnv, pipDownloadArgs, resolveTarget, type TargetEnvFile, typ
 import { matchRequirementsToWheels, parseWheelFilename } from "../../wheel-tags/index.js";
 import { CheckFailure, style, tick, UsageError, type CommandOutput } from "../output.js";
 
+/** A relocatable Python runtime to put into the zip as `python_runtime/` (contract §5a, `--embed-python`). */
+export interface EmbedRuntime {
+  /** Absolute path of the runtime directory (`--python-runtime`). */
+  runtimeDir: string;
+  /** `--runtime-python-version`, e.g. "3.10". */
+  pythonVersion?: string;
+  /** `--runtime-abi`, e.g. "cp310". */
+  abi?: string;
+}
+
 export interface PackageOptions {
   output?: string;
   requirements?: string;
+  /** Freeze a missing requirements.txt from the project's Python: true/false from -a/--no-auto-freeze, else the env file, else on. */
   autoFreeze?: boolean;
   wheelsPlatform?: string[];
   pythonVersion?: string;
@@ -30,8 +41,34 @@ export interface PackageOptions {
   skipDownload?: boolean;
   sign?: string;
   python?: string;
+  embed?: EmbedRuntime;
   /** Progress lines for long steps (the reporter sends them to stderr; silent with --json). */
   progress?: (line: string) => void;
+}
+
+/** The package flags as commander parses them: the original CLI's runtime flags as given. */
+export interface PackageFlags extends Omit<PackageOptions, "embed" | "progress"> {
+  embedPython?: boolean;
+  pythonRuntime?: string;
+  runtimePythonVersion?: string;
+  runtimeAbi?: string;
+}
+
+/** The runtime flags gathered into `embed` (set only with --embed-python; the others alone do nothing, as in the original). */
+export function packageOptions(flags: PackageFlags): PackageOptions {
+  const { embedPython, pythonRuntime, runtimePythonVersion, runtimeAbi, ...options } = flags;
+  if (embedPython !== true) return options;
+  if (pythonRuntime === undefined) {
+    throw new UsageError("--embed-python needs --python-runtime DIR", "point it at a relocatable Python runtime, e.g. an unpacked Windows embeddable package");
+  }
+  return {
+    ...options,
+    embed: {
+      runtimeDir: path.resolve(pythonRuntime),
+      ...(runtimePythonVersion !== undefined ? { pythonVersion: runtimePythonVersion } : {}),
+      ...(runtimeAbi !== undefined ? { abi: runtimeAbi } : {}),
+    },
+  };
 }
 
 const SDK_NAME = "procvision_algorithm_sdk";
@@ -57,7 +94,7 @@ function flagLayer(o: PackageOptions): TargetEnvFile {
     ...(o.pythonVersion ? { python_version: o.pythonVersion } : {}),
     ...(o.implementation ? { implementation: o.implementation } : {}),
     ...(o.abi ? { abi: o.abi } : {}),
-    ...(o.autoFreeze ? { auto_freeze: true } : {}),
+    ...(o.autoFreeze !== undefined ? { auto_freeze: o.autoFreeze } : {}),
     ...(o.indexUrl ? { index_url: o.indexUrl } : {}),
     ...(o.extraIndexUrl?.length ? { extra_index_urls: o.extraIndexUrl } : {}),
     ...(o.findLinks?.length ? { find_links: o.findLinks.map((d) => path.resolve(d)) } : {}),
@@ -66,7 +103,7 @@ function flagLayer(o: PackageOptions): TargetEnvFile {
 
 /** The requirements text to sanitize: the given file, the project's, or (auto-freeze) pip freeze of its Python. */
 async function requirementsText(projectDir: string, o: PackageOptions, autoFreeze: boolean, python: string):
-Promise<{ text: string; source: string; frozenDropped: { line: string; reason: string }[] }> {
+Promise<{ text: string; source: string; frozen?: string[]; frozenDropped: { line: string; reason: string }[] }> {
   if (o.requirements !== undefined) {
     if (!existsSync(o.requirements)) throw new UsageError(`requirements file ${o.requirements} not found`);
     return { text: await readFile(o.requirements, "utf8"), source: path.resolve(o.requirements), frozenDropped: [] };
@@ -76,11 +113,11 @@ Promise<{ text: string; source: string; frozenDropped: { line: string; reason: s
   if (!autoFreeze) {
     throw new CheckFailure(`${own} not found`, "write requirements.txt (every line name==version), or pass --auto-freeze to write it from pip freeze of the project's Python");
   }
-  o.progress?.(`writing requirements.txt from pip freeze of ${python}`);
+  o.progress?.(`requirements.txt not found: writing it from pip freeze of ${python} (--no-auto-freeze turns this off)`);
   const frozen = filterFreezeOutput(await pipFreeze(python));
   const text = frozen.kept.map((l) => `${l}\n`).join("");
   await writeFile(own, text);
-  return { text, source: `${own} (from pip freeze)`, frozenDropped: frozen.dropped.map((d) => ({ line: d.line, reason: d.reason })) };
+  return { text, source: `${own} (from pip freeze)`, frozen: frozen.kept, frozenDropped: frozen.dropped.map((d) => ({ line: d.line, reason: d.reason })) };
 }
 
 /** A fresh wheels/ filled by pip download; the old one is replaced only when the download succeeded. */
@@ -151,6 +188,10 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
   const manifestPath = path.join(projectDir, "manifest.json");
   if (!existsSync(manifestPath)) throw new UsageError(`${manifestPath} not found`, "run procvision-cli init, or package the folder that holds manifest.json");
   const manifest: Manifest = await loadManifest(manifestPath);
+  if (o.embed) {
+    throw new UsageError("--embed-python is not supported yet: this version cannot put a Python runtime into the zip",
+      "package without --embed-python; the station then installs the package on the runner's own interpreter");
+  }
   const signingKey: KeyObject | undefined = o.sign === undefined ? undefined : loadKey(o.sign);
 
   // pip and the target probe only: the SDK need not be importable by this interpreter.
@@ -215,8 +256,10 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
       path: zip.path, size: zip.size, entries: zip.entries, wheel_count: zip.wheelCount, signed: signingKey !== undefined,
       target: envJson, target_sources: resolution.sources, requirements_source: source.source,
       requirements: requirementsTxt.trimEnd().split("\n"), pinned, dropped, warnings: project_.warnings,
+      ...(source.frozen ? { frozen: source.frozen } : {}),
     },
     human: [
+      ...(source.frozen ? [`${style.dim("!")} wrote requirements.txt from pip freeze (${source.frozen.length} line(s)): ${source.frozen.join(", ") || "nothing"}`] : []),
       ...project_.warnings.map((w) => `${style.dim("!")} ${w}`),
       ...dropped.map((d) => `${style.dim("!")} dropped from requirements: ${d.line} (${d.reason})`),
       ...pinned.map((p) => `${style.dim("!")} pinned ${p}`),

@@ -1,15 +1,20 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { decodeImage } from "../../image/decode.js";
-import { renderOverlay, renderReport } from "../../image/overlay.js";
+import { decodeImage, type RawImage } from "../../image/decode.js";
 import { LocalHarness, type CallOutcome, type StepOutcome } from "../../local/run-local.js";
 import { projectPython } from "../../python/project-python.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
+import { checkEntryPoint, tailLogs } from "./worker-flags.js";
 
 export interface RunOptions {
-  pid: string;
-  image: string;
+  pid?: string;
+  /** The current image; `--cur-image` is the same option under the original CLI's name. */
+  image?: string;
+  curImage?: string;
+  guideImage?: string;
+  stepDesc?: string;
+  guideInfo?: string;
   step?: string;
   params?: string;
   sessionSteps?: string;
@@ -17,13 +22,18 @@ export interface RunOptions {
   saveOverlay?: string;
   report?: string;
   python?: string;
+  entry?: string;
+  tailLogs?: boolean;
+  /** Accepted for the original CLI's scripts; there is one path, the adapter subprocess. */
+  legacyRun?: boolean;
 }
 
 interface ProjectManifest {
   name: string;
   version: string;
   entry_point: string;
-  supported_pids: string[];
+  supported_pids?: string[];
+  steps?: { index?: unknown; name?: unknown }[];
 }
 
 async function readManifest(projectDir: string): Promise<ProjectManifest> {
@@ -32,27 +42,42 @@ async function readManifest(projectDir: string): Promise<ProjectManifest> {
   if (!existsSync(file)) throw new UsageError(`${file} not found`, "run procvision-cli init, or point at the project folder");
   try {
     const manifest = JSON.parse(await readFile(file, "utf8")) as ProjectManifest;
-    if (typeof manifest.entry_point !== "string" || !Array.isArray(manifest.supported_pids)) throw new Error("entry_point or supported_pids missing");
+    if (typeof manifest.entry_point !== "string") throw new Error("entry_point missing");
+    const pids: unknown = manifest.supported_pids;
+    if (pids !== undefined && (!Array.isArray(pids) || pids.some((p) => typeof p !== "string"))) throw new Error("supported_pids is not a list of strings");
     return manifest;
   } catch (err) {
     throw new UsageError(`${file} is not a usable manifest: ${(err as Error).message}`, "procvision-cli validate explains what is wrong");
   }
 }
 
-async function parseParams(value: string | undefined): Promise<Record<string, unknown>> {
-  if (value === undefined) return {};
+/** `--params`/`--guide-info`: inline JSON or @file. */
+async function readJsonFlag(flag: string, value: string, example: string): Promise<unknown> {
   let text = value;
   if (value.startsWith("@")) {
     const file = value.slice(1);
-    if (!existsSync(file)) throw new UsageError(`--params file ${file} not found`);
+    if (!existsSync(file)) throw new UsageError(`${flag} file ${file} not found`);
     text = await readFile(file, "utf8");
   }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new UsageError(`--params is not valid JSON: ${(err as Error).message}`, `pass an object, e.g. --params '{"threshold": 0.8}' or --params @params.json`);
+    throw new UsageError(`${flag} is not valid JSON: ${(err as Error).message}`, `pass JSON, e.g. ${flag} '${example}' or ${flag} @file.json`);
   }
+}
+
+async function loadImage(flag: string, file: string): Promise<RawImage> {
+  if (!existsSync(file)) throw new UsageError(`${flag} ${file} not found`);
+  try {
+    return await decodeImage({ path: file });
+  } catch (err) {
+    throw new UsageError((err as Error).message, "pass a JPEG or PNG file");
+  }
+}
+
+async function parseParams(value: string | undefined): Promise<Record<string, unknown>> {
+  if (value === undefined) return {};
+  const parsed = await readJsonFlag("--params", value, '{"threshold": 0.8}');
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new UsageError("--params must be a JSON object");
   return parsed as Record<string, unknown>;
 }
@@ -60,6 +85,13 @@ async function parseParams(value: string | undefined): Promise<Record<string, un
 function positiveInt(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+/** Step indices are what the algorithm declares; projects of the original init start at 0. */
+function stepIndex(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a step index (an integer ≥ 0), got "${value}"`);
   return n;
 }
 
@@ -82,50 +114,78 @@ const jsonCall = (c: CallOutcome) => ({
   latency_ms: Number(c.latency_ms.toFixed(3)), stdout_bytes: c.stdout_bytes,
 });
 
+/** Which PID to run with: required (and checked) when the manifest lists supported_pids, optional when it lists none. */
+function choosePid(manifest: ProjectManifest, pid: string | undefined): string {
+  const pids = manifest.supported_pids;
+  if (pids === undefined || pids.length === 0) return pid ?? "";
+  if (pid === undefined) throw new UsageError(`--pid is required: the manifest lists supported_pids [${pids.join(", ")}]`, `e.g. --pid ${pids[0]}`);
+  if (!pids.includes(pid)) throw new UsageError(`PID "${pid}" is not in supported_pids [${pids.join(", ")}]`);
+  return pid;
+}
+
+function currentImagePath(options: RunOptions): string {
+  const { image, curImage } = options;
+  if (image !== undefined && curImage !== undefined && path.resolve(image) !== path.resolve(curImage)) {
+    throw new UsageError("--image and --cur-image name the same input (the current image); pass one of them");
+  }
+  const chosen = curImage ?? image;
+  if (chosen === undefined) throw new UsageError("--cur-image (or --image) is required", "e.g. --cur-image part.jpg [--guide-image guide.jpg]");
+  return chosen;
+}
+
 export async function runCommand(project: string, options: RunOptions): Promise<CommandOutput> {
   const projectDir = path.resolve(project);
   const manifest = await readManifest(projectDir);
-  if (!manifest.supported_pids.includes(options.pid)) {
-    throw new UsageError(`PID "${options.pid}" is not in supported_pids [${manifest.supported_pids.join(", ")}]`);
-  }
-  if (!existsSync(options.image)) throw new UsageError(`image ${options.image} not found`);
+  const pid = choosePid(manifest, options.pid);
+  const imagePath = currentImagePath(options);
+  const entryPoint = options.entry !== undefined ? checkEntryPoint(options.entry) : manifest.entry_point;
   const params = await parseParams(options.params);
+  const guideInfo = options.guideInfo !== undefined ? await readJsonFlag("--guide-info", options.guideInfo, '[{"label": "1", "posList": []}]') : [];
   const steps = options.sessionSteps !== undefined
-    ? options.sessionSteps.split(",").map((s) => positiveInt("--session-steps", s.trim()))
-    : [positiveInt("--step", options.step ?? "1")];
+    ? options.sessionSteps.split(",").map((s) => stepIndex("--session-steps", s.trim()))
+    : [stepIndex("--step", options.step ?? "1")];
   const timeoutMs = options.timeoutMs !== undefined ? positiveInt("--timeout-ms", options.timeoutMs) : 30_000;
-  let image;
-  try {
-    image = await decodeImage({ path: options.image });
-  } catch (err) {
-    throw new UsageError((err as Error).message, "pass a JPEG or PNG file");
-  }
+  const image = await loadImage("image", imagePath);
+  const guide = options.guideImage !== undefined ? await loadImage("--guide-image", options.guideImage) : undefined;
+  const stepNames = new Map((manifest.steps ?? []).map((s) => [s.index, typeof s.name === "string" ? s.name : ""]));
 
   const python = await projectPython(projectDir, options.python);
   const harness = await LocalHarness.start({
-    projectDir, entryPoint: manifest.entry_point, python: python.interpreter.executable, pythonPath: python.pythonPath,
+    projectDir, entryPoint, python: python.interpreter.executable, pythonPath: python.pythonPath,
     startupTimeoutMs: Math.max(timeoutMs, 60_000),
+    ...(options.tailLogs ? { onStderr: tailLogs } : {}),
   });
   let outcomes: StepOutcome[];
   try {
-    harness.setImage(image);
-    outcomes = await harness.runSteps(options.pid, steps, () => params, timeoutMs);
+    harness.setImages(image, guide);
+    outcomes = await harness.runSteps(steps, {
+      pid, paramsFor: () => params, guideInfo,
+      stepDescFor: (step) => options.stepDesc ?? stepNames.get(step) ?? "",
+    }, timeoutMs);
   } finally {
     await harness.close();
   }
 
-  if (options.saveOverlay) await writeFile(options.saveOverlay, await renderOverlay(image, outcomes));
-  if (options.report) {
-    await writeFile(options.report, await renderReport({ title: `${manifest.name} ${manifest.version}`, pid: options.pid, imageName: path.basename(options.image), image, steps: outcomes }));
+  if (options.saveOverlay || options.report) {
+    const { renderOverlay, renderReport } = await import("../../image/overlay.js");
+    if (options.saveOverlay) await writeFile(options.saveOverlay, await renderOverlay(image, outcomes));
+    if (options.report) {
+      await writeFile(options.report, await renderReport({ title: `${manifest.name} ${manifest.version}`, pid: pid || "(none)", imageName: path.basename(imagePath), image, steps: outcomes }));
+    }
   }
   const ok = outcomes.every((o) => o.execute.status === "OK");
-  const perStep = outcomes.map((o) => ({ pre_execute: jsonCall(o.pre_execute), execute: jsonCall(o.execute) }));
+  const perStep = outcomes.map((o) => ({ ...(o.pre_execute ? { pre_execute: jsonCall(o.pre_execute) } : {}), execute: jsonCall(o.execute) }));
+  const images = `${path.basename(imagePath)} ${image.width}×${image.height}${guide && options.guideImage ? `, guide ${path.basename(options.guideImage)} ${guide.width}×${guide.height}` : ""}`;
   return {
     exitCode: ok ? 0 : 1,
     json: options.sessionSteps !== undefined ? perStep : perStep[0],
     human: [
-      `${manifest.name} ${manifest.version} · pid ${options.pid} · ${path.basename(options.image)} ${image.width}×${image.height} · worker ready in ${harness.startupMs.toFixed(0)} ms`,
-      ...outcomes.flatMap((o) => [style.bold(`step ${o.step_index}`), `  ${describeCall("pre_execute", o.pre_execute)}`, `  ${describeCall("execute", o.execute)}`]),
+      `${manifest.name} ${manifest.version} (${harness.generation}) · ${pid ? `pid ${pid} · ` : ""}${images} · worker ready in ${harness.startupMs.toFixed(0)} ms`,
+      ...outcomes.flatMap((o) => [
+        style.bold(`step ${o.step_index}`),
+        ...(o.pre_execute ? [`  ${describeCall("pre_execute", o.pre_execute)}`] : []),
+        `  ${describeCall("execute", o.execute)}`,
+      ]),
       ...(options.saveOverlay ? [`overlay written to ${options.saveOverlay}`] : []),
       ...(options.report ? [`report written to ${options.report}`] : []),
     ],

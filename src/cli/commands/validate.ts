@@ -1,9 +1,8 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { projectChecks } from "../../validate/project-checks.js";
 import { summarize, type ValidationReport } from "../../validate/report.js";
-import { zipChecks } from "../../validate/zip-checks.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
+import { checkEntryPoint, tailLogs } from "./worker-flags.js";
 
 export interface ValidateOptions {
   manifest?: string;
@@ -13,6 +12,10 @@ export interface ValidateOptions {
   pid?: string;
   full?: boolean;
   key?: string[];
+  entry?: string;
+  tailLogs?: boolean;
+  /** Accepted for the original CLI's scripts; there is one path, the adapter subprocess. */
+  legacyValidate?: boolean;
 }
 
 export function reportLines(report: ValidationReport): string[] {
@@ -30,11 +33,18 @@ export async function validateCommand(project: string, options: ValidateOptions)
   let checks;
   if (options.zip !== undefined) {
     if (!existsSync(options.zip)) throw new UsageError(`zip ${options.zip} not found`);
+    // Each half loads only its own modules: the author's validate loop does not pay for the zip checks.
+    const { zipChecks } = await import("../../validate/zip-checks.js");
     checks = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, keys: options.key ?? [], ...pick(options) });
   } else {
     const projectDir = path.resolve(project);
     if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
-    checks = await projectChecks({ projectDir, ...(options.manifest ? { manifestPath: path.resolve(options.manifest) } : {}), ...pick(options) });
+    const { projectChecks } = await import("../../validate/project-checks.js");
+    checks = await projectChecks({
+      projectDir, ...(options.manifest ? { manifestPath: path.resolve(options.manifest) } : {}), ...pick(options),
+      ...(options.entry !== undefined ? { entryPoint: checkEntryPoint(options.entry) } : {}),
+      ...(options.tailLogs ? { onStderr: tailLogs } : {}),
+    });
   }
   const report = summarize(checks);
   return { exitCode: report.summary.status === "PASS" ? 0 : 1, json: report, human: reportLines(report) };
