@@ -60,6 +60,12 @@ export async function originalVenv(release: OriginalRelease): Promise<string> {
   return python;
 }
 
+/** Runs the original `procvision-cli` of `release` in `cwd`, isolated from this machine's pip configuration. */
+export async function originalCli(release: OriginalRelease, args: readonly string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
+  const python = await originalVenv(release);
+  return run(path.join(path.dirname(python), "procvision-cli"), [...args], { cwd, env: isolatedEnv(), timeout: 300_000 });
+}
+
 /**
  * G1 (0.0.x): get_info, pre_execute, execute over shared memory. The step is index 1: the original `init` wrote 0,
  * which the runner's inspect refuses today (supervisor: step_index ≥ 1).
