@@ -32,11 +32,6 @@ function venvSdkVersion(dir: string): string {
   return execFileSync(path.join(dir, "venv", "bin", "python"), ["-c", "import procvision_algorithm_sdk as s; print(s.__version__)"], { encoding: "utf8" }).trim();
 }
 
-// A G3 inspection needs the runner's execute-only pools (branch runner-dual, not on main yet: the supervisor still
-// calls pre_execute and wants step_index ≥ 1). Until it is merged the G3 case stops after activation unless
-// PROCVISION_G3_READY=1; with runner-dual merged it passes (checked on a scratch merge) and this gate goes.
-const G3_POOLS = process.env.PROCVISION_G3_READY === "1";
-
 describe("zips made by the original procvision-cli package", () => {
   it.each<[OriginalRelease, string]>([["0.0.5", "G1"], ["0.0.7", "G1"], ["0.3.2", "G3"]])(
     "%s (%s): installs with the original SDK replaced by ours, activates and answers an inspection", async (release, generation) => {
@@ -57,8 +52,7 @@ describe("zips made by the original procvision-cli package", () => {
         // G1 lists its PIDs; a G3 manifest lists none and takes any PID it is activated for.
         const pid = generation === "G1" ? "A01" : "LINE7-ANY";
         await runner.activate(name, "1.0.0", [pid]);
-        if (generation === "G3" && !G3_POOLS) return;
-        const answer = await runner.inspect({ pid, step_index: 1, image: { path: SAMPLE }, ...(generation === "G3" ? { step_desc: "check the board" } : {}) });
+        const answer = await runner.inspect({ pid, step_index: 0, image: { path: SAMPLE }, ...(generation === "G3" ? { step_desc: "check the board" } : {}) });
         expect(answer.execute?.status).toBe("OK");
         expect(answer.execute?.data).toMatchObject({ result_status: "OK", debug: { width: expect.any(Number), height: expect.any(Number) } });
         if (generation === "G1") expect(answer.pre_execute?.status).toBe("OK");
@@ -75,7 +69,7 @@ describe("zips made by the original procvision-cli package", () => {
       expect(result.state).toBe("installed");
       expect(result.warnings.join("\n")).toMatch(/\.procvision_env\.json says python_version 3\.13 .*abi cp313 .*wheels_platform win_amd64 .*judged by the wheels' tags/);
       await runner.activate("orig-stale-env", "1.0.0", ["A01"]);
-      expect((await runner.inspect({ pid: "A01", step_index: 1, image: { path: SAMPLE } })).execute?.status).toBe("OK");
+      expect((await runner.inspect({ pid: "A01", step_index: 0, image: { path: SAMPLE } })).execute?.status).toBe("OK");
     });
   }, 600_000);
 
@@ -87,7 +81,7 @@ describe("zips made by the original procvision-cli package", () => {
       expect(result.warnings.join("\n")).toMatch(/requirements\.txt does not name procvision_algorithm_sdk: the runner's SDK .* is installed too/);
       expect(venvSdkVersion(result.dir)).toBe(SDK_VERSION);
       await runner.activate("orig-no-sdk", "1.0.0", ["A01"]);
-      expect((await runner.inspect({ pid: "A01", step_index: 1, image: { path: SAMPLE } })).execute?.status).toBe("OK");
+      expect((await runner.inspect({ pid: "A01", step_index: 0, image: { path: SAMPLE } })).execute?.status).toBe("OK");
     });
   }, 600_000);
 
@@ -98,7 +92,7 @@ describe("zips made by the original procvision-cli package", () => {
       expect(result.state).toBe("installed");
       expect(venvSdkVersion(result.dir)).toBe(SDK_VERSION);
       await runner.activate("orig-pip", "1.0.0", ["A01"]);
-      expect((await runner.inspect({ pid: "A01", step_index: 1, image: { path: SAMPLE } })).execute?.status).toBe("OK");
+      expect((await runner.inspect({ pid: "A01", step_index: 0, image: { path: SAMPLE } })).execute?.status).toBe("OK");
     }, { installer: "pip" });
   }, 600_000);
 
