@@ -78,7 +78,13 @@ export class LocalHarness {
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
     });
     if (options.onStderr) worker.on("stderr", options.onStderr);
-    await ready;
+    try {
+      await ready;
+    } catch (err) {
+      // Gone before the error is reported: no stray process, and every log line it wrote has been passed on.
+      await worker.kill("start-up failed");
+      throw err;
+    }
     const pool = new SegmentPool(`local${randomUUID().slice(0, 8)}`, { maxSlots: 2 });
     return new LocalHarness(worker, pool, performance.now() - started);
   }

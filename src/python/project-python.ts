@@ -5,6 +5,7 @@ import { promisify } from "node:util";
 import { bundledSdkSource, bundledSdkWheel } from "../sdk-bundle.js";
 import { buildWorkerEnv } from "../worker/env.js";
 import { resolveInterpreter, type Interpreter } from "./interpreter.js";
+import { memoizeProbe } from "./memo.js";
 
 const run = promisify(execFile);
 
@@ -23,24 +24,36 @@ export function venvPython(venvDir: string): string {
 }
 
 /** `--python`, else the project's `.venv`, else `python3` on PATH. */
-export async function projectInterpreter(projectDir: string, flag?: string): Promise<Omit<ProjectPython, "pythonPath">> {
+function candidate(projectDir: string, flag?: string): [string, ProjectPython["source"]] {
   const local = venvPython(path.join(projectDir, ".venv"));
-  const [candidate, source] = flag ? [flag, "--python" as const] : existsSync(local) ? [local, ".venv" as const] : ["python3", "PATH" as const];
-  return { interpreter: await resolveInterpreter(candidate), source };
+  return flag ? [flag, "--python"] : existsSync(local) ? [local, ".venv"] : ["python3", "PATH"];
+}
+
+export async function projectInterpreter(projectDir: string, flag?: string): Promise<Omit<ProjectPython, "pythonPath">> {
+  const [command, source] = candidate(projectDir, flag);
+  return { interpreter: await resolveInterpreter(command), source };
 }
 
 /**
  * The project's interpreter for running the algorithm. Unless it has the very SDK the CLI bundles (the one `package`
  * ships), the bundled copy goes first on PYTHONPATH: an author's venv may still hold the original SDK, whose adapter
- * speaks another protocol.
+ * speaks another protocol. Memoized: `validate` and `run` start it before loading their heavier modules.
  */
-export async function projectPython(projectDir: string, flag?: string): Promise<ProjectPython> {
-  const { interpreter, source } = await projectInterpreter(projectDir, flag);
-  const found = await sdkVersion(interpreter.executable);
+export function projectPython(projectDir: string, flag?: string): Promise<ProjectPython> {
+  return findOnce(JSON.stringify([projectDir, flag ?? null]));
+}
+
+const findOnce = memoizeProbe(async (key: string): Promise<ProjectPython> => {
+  const [projectDir, flag] = JSON.parse(key) as [string, string | null];
+  const [command, source] = candidate(projectDir, flag ?? undefined);
+  const resolving = resolveInterpreter(command);
+  // A path is spawned as it is, so both probes run at once; a command on PATH may be a shim, asked first where it leads.
+  const isPath = command.includes("/") || command.includes("\\");
+  const [interpreter, found] = await Promise.all([resolving, isPath ? sdkVersion(command) : resolving.then((i) => sdkVersion(i.executable))]);
   const bundled = bundledVersion();
   if (found !== undefined && (bundled === undefined || found === bundled)) return { interpreter, source, pythonPath: [] };
   return { interpreter, source, pythonPath: [bundledSdkSource()], ...(found !== undefined ? { shadowed: found || "unknown version" } : {}) };
-}
+});
 
 function bundledVersion(): string | undefined {
   try {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { decodeImage, type RawImage } from "../../image/decode.js";
-import { LocalHarness, type CallOutcome, type StepOutcome } from "../../local/run-local.js";
+import type { CallOutcome, StepOutcome } from "../../local/run-local.js";
 import { projectPython } from "../../python/project-python.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
@@ -145,11 +145,15 @@ export async function runCommand(project: string, options: RunOptions): Promise<
     ? options.sessionSteps.split(",").map((s) => stepIndex("--session-steps", s.trim()))
     : [stepIndex("--step", options.step ?? "1")];
   const timeoutMs = options.timeoutMs !== undefined ? positiveInt("--timeout-ms", options.timeoutMs) : 30_000;
-  const image = await loadImage("image", imagePath);
-  const guide = options.guideImage !== undefined ? await loadImage("--guide-image", options.guideImage) : undefined;
+  // At once: the interpreter probes (Python processes), the decoding (sharp's threads) and loading the harness.
+  const [python, image, guide, { LocalHarness }] = await Promise.all([
+    projectPython(projectDir, options.python),
+    loadImage("image", imagePath),
+    options.guideImage !== undefined ? loadImage("--guide-image", options.guideImage) : undefined,
+    import("../../local/run-local.js"),
+  ]);
   const stepNames = new Map((manifest.steps ?? []).map((s) => [s.index, typeof s.name === "string" ? s.name : ""]));
 
-  const python = await projectPython(projectDir, options.python);
   const harness = await LocalHarness.start({
     projectDir, entryPoint, python: python.interpreter.executable, pythonPath: python.pythonPath,
     startupTimeoutMs: Math.max(timeoutMs, 60_000),

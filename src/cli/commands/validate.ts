@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { projectPython } from "../../python/project-python.js";
 import { summarize, type ValidationReport } from "../../validate/report.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
@@ -39,6 +40,8 @@ export async function validateCommand(project: string, options: ValidateOptions)
   } else {
     const projectDir = path.resolve(project);
     if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
+    // The interpreter probes (Python processes) run while the checks' modules load.
+    void projectPython(projectDir, options.python).catch(() => undefined);
     const { projectChecks } = await import("../../validate/project-checks.js");
     checks = await projectChecks({
       projectDir, ...(options.manifest ? { manifestPath: path.resolve(options.manifest) } : {}), ...pick(options),
