@@ -230,6 +230,34 @@ describe("package --embed-python, then a runner installs and runs the package on
     }
   }, 600_000);
 
+  it("a runtime that does not start on this station (another platform, a broken copy) → 2003; nothing left behind", async () => {
+    const opened = await openSafeZip(packaged.path);
+    const entries: ZipEntry[] = [];
+    try {
+      for (const e of opened.entries.values()) {
+        if (e.isDirectory || e.path === "SHA256SUMS" || e.path.startsWith("python_runtime/")) continue;
+        entries.push({ path: e.path, data: await opened.readBuffer(e.path, 64 * 1024 * 1024), store: e.path.endsWith(".whl") });
+      }
+    } finally {
+      opened.close();
+    }
+    entries.push({ path: "python_runtime/bin/python3", data: Buffer.from("#!/bin/sh\necho 'cannot execute binary file: Exec format error' >&2\nexit 126\n"), executable: true });
+    const zip = path.join(work, "broken-runtime.zip");
+    await writeDeterministicZip(zip, entries);
+    const root = path.join(work, "station-broken");
+    const runner = await Runner.open({ root, log: () => undefined });
+    try {
+      const err = await runner.install(zip).then(() => undefined, (e: unknown) => e);
+      expect((err as ProcVisionError).code).toBe("2003");
+      expect((err as ProcVisionError).message).toMatch(/the interpreter of the package's embedded runtime python_runtime\/ \(bin\/python3\) does not start here: .*Exec format error/);
+      expect(await runner.list()).toEqual([]);
+      expect(readdirSync(path.join(root, "staging"))).toEqual([]);
+      expect(existsSync(path.join(root, "deployed", "runtime-probe"))).toBe(false);
+    } finally {
+      await runner.close();
+    }
+  }, 120_000);
+
   it("a runtime whose tags do not match the wheels (3.12 runtime, cp311 wheels) → 2003 naming both; nothing left behind", async () => {
     const dir = project("probe-mismatch");
     const out = await runCli(["package", dir, "--embed-python", "--python-runtime", runtime, "--runtime-python-version", "3.11",
