@@ -15,7 +15,8 @@ export interface RuntimeFiles {
  * The files of an embedded runtime as package entries under `python_runtime/`. A symbolic link inside the runtime
  * (bin/python3 → python3.12, lib/libpython3.12.so → libpython3.12.so.1.0) is stored as a copy of the file it names, so
  * every name the runtime's loader or scripts may use exists on the station. A link that leaves the runtime (a venv's
- * bin/python → /usr/bin/python3) means the directory is not a self-contained runtime: refused.
+ * bin/python → /usr/bin/python3) means the directory is not a self-contained runtime: refused. Bytecode caches are
+ * never packed (contract §1): they change whenever the runtime runs, and the station compiles its own.
  */
 export async function collectRuntimeFiles(runtimeDir: string): Promise<RuntimeFiles> {
   const root = await realpath(path.resolve(runtimeDir));
@@ -25,6 +26,7 @@ export async function collectRuntimeFiles(runtimeDir: string): Promise<RuntimeFi
     for (const dirent of await readdir(path.join(root, relDir), { withFileTypes: true })) {
       const rel = relDir === "" ? dirent.name : `${relDir}/${dirent.name}`;
       const abs = path.join(root, rel);
+      if (dirent.name === "__pycache__" || dirent.name.endsWith(".pyc")) continue;
       if (dirent.isDirectory()) {
         await walk(rel);
       } else if (dirent.isSymbolicLink()) {

@@ -129,6 +129,9 @@ describe("package --embed-python, then a runner installs and runs the package on
 
   it("packages the runtime as python_runtime/ with cp312 wheels probed from it", async () => {
     const dir = project("probe-ok");
+    // A runtime that has run has bytecode caches: never packed (contract §1).
+    mkdirSync(path.join(runtime, "lib", "python3.12", "__pycache__"), { recursive: true });
+    writeFileSync(path.join(runtime, "lib", "python3.12", "__pycache__", "os.cpython-312.pyc"), "stale");
     const out = await runCli(["package", dir, "--embed-python", "--python-runtime", runtime, ...indexArgs(), "--json"], { timeoutMs: 300_000 });
     expect(out.code, out.stderr + out.stdout).toBe(0);
     packaged = out.json as Packaged;
@@ -141,6 +144,7 @@ describe("package --embed-python, then a runner installs and runs the package on
     expect(entries.get("python_runtime/bin/python3")?.executable).toBe(true);
     expect(entries.has("python_runtime/lib/libpython3.12.so.1.0")).toBe(true);
     expect(entries.has("python_runtime/lib/python3.12/os.py")).toBe(true);
+    expect([...entries.keys()].filter((p) => p.includes("__pycache__") || p.endsWith(".pyc"))).toEqual([]);
     expect([...entries.keys()].some((p) => /^wheels\/numpy-2\.2\.6-cp312-cp312-manylinux.*\.whl$/.test(p))).toBe(true);
     const opened = await openSafeZip(packaged.path);
     try {
