@@ -13,7 +13,8 @@ import { digestFile } from "../src/offline-zip/index.js";
 import { localTarget } from "../src/python/local-target.js";
 import { resolveInterpreter } from "../src/python/interpreter.js";
 import { Runner } from "../src/runner/runner.js";
-import { checkCompatibility } from "../src/store/install/compatibility.js";
+import { planPackageInstall } from "../src/store/install/pipeline.js";
+import { packageWorkerLaunch } from "../src/store/layout.js";
 import { BytecodeCompiler } from "../src/store/install/bytecode.js";
 import { createPackageVenv, directorySize, extractPackage, installWheels, storedWheels } from "../src/store/install/deploy.js";
 import { checkIntegrity } from "../src/store/install/integrity.js";
@@ -212,10 +213,7 @@ export async function benchInstall(root: string, quick: boolean): Promise<Instal
     try {
       await phase("SHA256SUMS of every entry", () => checkIntegrity(opened, { trustedKeys: [], requireSignature: false }));
       const target = await phase("interpreter probe (cached per process)", async () => localTarget((await resolveInterpreter("python3")).executable));
-      const plan = await phase("compatibility", async () => checkCompatibility({
-        requirementsText: await opened.readText("requirements.txt", 1 << 20), wheelFiles: wheels.map((w) => path.basename(w)),
-        interpreter: target, interpreterPath: python, envFileText: await opened.readText(".procvision_env.json", 1 << 20),
-      }));
+      const { plan } = await phase("compatibility", () => planPackageInstall(opened, { executable: python, target }));
       await phase("zip digest (registry row)", () => digestFile(zip));
       const wheelPaths = wheels.map((w) => `wheels/${path.basename(w)}`);
       const { metadata } = await phase("wheel METADATA (forgery check, dependencies)", () => readWheelsMetadata(opened, wheelPaths));
@@ -226,7 +224,7 @@ export async function benchInstall(root: string, quick: boolean): Promise<Instal
         basePython: python, venvPython, dir, requirementsText: plan.requirementsText, requirements: plan.requirements,
         installer: chooseInstaller("auto", findUv()), wheels: packageWheels, metadata, target,
       }));
-      const report = await phase("smoke checks (adapter worker, example steps; writes the bytecode it imports)", () => smokeCheck(dir, venvPython));
+      const report = await phase("smoke checks (adapter worker, example steps; writes the bytecode it imports)", () => smokeCheck(packageWorkerLaunch(dir)));
       if (report.summary.status !== "PASS") throw new Error("smoke checks failed in the phase pass");
       await phase("archive zip copy", async () => copyFileSync(zip, path.join(work, "phases", "archived.zip")));
       await phase("size of the installed tree", () => directorySize(dir));

@@ -225,7 +225,7 @@ export function throughputLines(r: ThroughputBench): string[] {
     "Package built, installed and activated through the library; every call takes the product path (PID → version, params",
     "check, image into the worker's segment, dispatch, result check, one SQLite inspection record). \"Small\" calls carry a",
     `1×1 frame (inspect always has an image); frames are 1920×1200×3 raw, and the algorithm takes a numpy view and reads a`,
-    `pixel. Closed-loop callers (\"in flight\"); while calls are short the runner sends up to 16 to a worker behind the`,
+    `pixel. Closed-loop callers ("in flight"); while calls are short the runner sends up to 16 to a worker behind the`,
     `running one (pipelining). CPU columns are CPU time per call of this Node process and of all workers together.`,
     "",
     "| instances | call | in flight | calls/s | p50 ms | p99 ms | Node CPU µs/call | workers CPU µs/call | n |",

@@ -373,7 +373,7 @@ $("install-form").addEventListener("submit", (event) => {
     status.textContent = progress.value < 100 ? "uploading…" : "installing…";
   };
   xhr.onload = () => {
-    let body: Json = {};
+    let body: Json;
     try {
       body = JSON.parse(xhr.responseText) as Json;
     } catch {

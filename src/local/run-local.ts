@@ -14,6 +14,8 @@ export interface HarnessOptions {
   /** Absolute interpreter path. */
   python: string;
   pythonPath?: readonly string[];
+  /** Set on top of the allow-listed environment. */
+  env?: Readonly<Record<string, string>>;
   startupTimeoutMs?: number;
   /** Every stderr line of the worker as it comes, from the first one on (`--tail-logs`). */
   onStderr?: (line: StderrLine) => void;
@@ -72,6 +74,7 @@ export class LocalHarness {
       heartbeatIntervalMs: 0,
       killGraceMs: 1000,
       ...(options.pythonPath ? { pythonPath: options.pythonPath } : {}),
+      ...(options.env ? { env: options.env } : {}),
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
     });
     if (options.onStderr) worker.on("stderr", options.onStderr);

@@ -12,7 +12,7 @@ const run = promisify(execFile);
 export interface ProjectPython {
   interpreter: Interpreter;
   /** Where the interpreter came from, for messages. */
-  source: "--python" | ".venv" | "PATH";
+  source: "--python" | ".venv" | "PATH" | "package";
   /** Set when the interpreter lacks the SDK (or has another one) and the bundled copy is put on PYTHONPATH. */
   pythonPath: string[];
   /** The version of another SDK the interpreter has that the bundled copy stands in for (e.g. the original 0.0.7). */

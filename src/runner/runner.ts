@@ -15,7 +15,7 @@ import { BytecodeCompiler } from "../store/install/bytecode.js";
 import type { InstallResult } from "../store/install/pipeline.js";
 import { removeVersion } from "../store/install/remove.js";
 import { pausePoint } from "../store/install/pause.js";
-import { createLayout, packagePython, storeLayout, type StoreLayout } from "../store/layout.js";
+import { createLayout, packageWorkerLaunch, storeLayout, type StoreLayout } from "../store/layout.js";
 import { acquireLock, tryLock } from "../store/lock.js";
 import { SerialQueue } from "../store/queue.js";
 import { recoverStore, type RecoveryReport } from "../store/recovery.js";
@@ -279,8 +279,9 @@ export class Runner {
             },
           });
           for (const w of result.warnings) this.log(`${target}: ${w}`);
+          const warned = result.warnings.length > 0 ? `; warnings: ${result.warnings.join("; ")}` : "";
           this.audit_(operator, "install", target, result.state === "installed" ? "ok" : "invalid", undefined,
-            result.state === "installed" ? `from ${path.resolve(zipPath)} in ${result.duration_ms} ms` : failedChecks(result.validation));
+            `${result.state === "installed" ? `from ${path.resolve(zipPath)} in ${result.duration_ms} ms` : failedChecks(result.validation)}${warned}`);
           if (result.state === "installed") await this.prune(result, operator);
         } finally {
           await lock.release();
@@ -376,7 +377,7 @@ export class Runner {
       const pkg = this.repository.getPackage(name, version);
       if (pkg === undefined || (pkg.state !== "installed" && pkg.state !== "invalid")) throw notFound({ name, version });
       const { smokeCheck } = await import("../store/install/smoke.js");
-      const report = await smokeCheck(pkg.dir, packagePython(pkg.dir));
+      const report = await smokeCheck(packageWorkerLaunch(pkg.dir));
       this.repository.setValidation(name, version, report.summary.status === "PASS" ? "installed" : "invalid", report);
       this.activeCache = undefined;
       return report;
@@ -683,8 +684,9 @@ function failedChecks(report: ValidationReport): string {
 /** The supervisor's view of a package. The logs dir is derived from the package dir: deployed/<n>/<v> → logs/<n>/<v>. */
 export function hosted(pkg: PackageRecord): HostedPackage {
   const root = path.dirname(path.dirname(path.dirname(pkg.dir)));
+  const launch = packageWorkerLaunch(pkg.dir);
   return {
-    name: pkg.name, version: pkg.version, dir: pkg.dir, python: packagePython(pkg.dir), entryPoint: pkg.manifest.entry_point,
+    name: pkg.name, version: pkg.version, dir: launch.cwd, python: launch.python, env: launch.env, entryPoint: pkg.manifest.entry_point,
     manifest: pkg.manifest, logsDir: path.join(root, "logs", pkg.name, pkg.version),
   };
 }

@@ -28,7 +28,7 @@ function readKeyFile(file: string, what: string): string {
   try {
     return readFileSync(file, "utf8");
   } catch (err) {
-    throw new Error(`cannot read the ${what} ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot read the ${what} ${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -1,6 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { venvPython } from "../python/project-python.js";
+import type { WorkerLaunch } from "../worker/env.js";
 
 /** The store's directory layout (contract §7 Store). */
 export interface StoreLayout {
@@ -37,6 +38,14 @@ export function packageDir(layout: StoreLayout, name: string, version: string): 
 /** The archived zip, named as `procvision-cli package` names it. */
 export function archivedZip(layout: StoreLayout, name: string, version: string): string {
   return path.join(layout.zips, `${name}-v${version}-offline.zip`);
+}
+
+/**
+ * How every worker of an installed package starts: the supervisor's workers and the install's smoke check alike, so
+ * a package that passes the smoke check starts. The venv's interpreter, the package dir as cwd, no additions.
+ */
+export function packageWorkerLaunch(dir: string): WorkerLaunch {
+  return { python: packagePython(dir), cwd: dir, env: {} };
 }
 
 /** The venv interpreter of an installed package. */

@@ -6,8 +6,10 @@ import { decodeImage, type RawImage } from "../image/decode.js";
 import { syntheticImage } from "../image/synthetic.js";
 import { LocalHarness } from "../local/run-local.js";
 import { validateManifest, type Manifest } from "../manifest/index.js";
+import { resolveInterpreter } from "../python/interpreter.js";
 import { projectPython, type ProjectPython } from "../python/project-python.js";
 import type { Generation } from "../protocol/messages.js";
+import type { WorkerLaunch } from "../worker/env.js";
 import type { StderrLine } from "../worker/stderr-tail.js";
 import { fail, pass, type Check } from "./report.js";
 import { resultChecks } from "./result-rules.js";
@@ -23,6 +25,11 @@ export interface ProjectCheckOptions {
   entryPoint?: string;
   /** The worker's stderr lines as they come (`--tail-logs`). */
   onStderr?: (line: StderrLine) => void;
+  /**
+   * Start the algorithm exactly like this (an installed package's workers): no interpreter search and no bundled SDK
+   * on PYTHONPATH. Without it, the project's Python is used and lent the bundled SDK when it lacks one.
+   */
+  worker?: WorkerLaunch;
   /** Per call; a hung algorithm must not hang validate. */
   callTimeoutMs?: number;
   startupTimeoutMs?: number;
@@ -102,7 +109,9 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
   }
 
   const entryPoint = options.entryPoint ?? fields.entry_point;
-  const python = await projectPython(options.projectDir, options.python);
+  const python: ProjectPython = options.worker
+    ? { interpreter: await resolveInterpreter(options.worker.python), source: "package", pythonPath: [] }
+    : await projectPython(options.projectDir, options.python);
   let harness: LocalHarness;
   try {
     harness = await LocalHarness.start({
@@ -110,6 +119,7 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
       entryPoint,
       python: python.interpreter.executable,
       pythonPath: python.pythonPath,
+      ...(options.worker ? { env: options.worker.env } : {}),
       startupTimeoutMs: options.startupTimeoutMs ?? 60_000,
       ...(options.onStderr ? { onStderr: options.onStderr } : {}),
     });

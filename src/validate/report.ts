@@ -18,17 +18,28 @@ export interface Check {
   name: CheckName;
   result: "PASS" | "FAIL";
   message: string;
+  /** A passing check that found what the runner warns about (e.g. the original SDK to be replaced). */
+  warnings?: string[];
 }
 
 export interface ValidationReport {
   summary: { status: "PASS" | "FAIL"; passed: number; failed: number };
   checks: Check[];
+  /** Every check's warnings, when there are any. */
+  warnings?: string[];
 }
 
 export const pass = (name: CheckName, message: string): Check => ({ name, result: "PASS", message });
+/** A check that passes with warnings: each is in the message as `warning: …`. */
+export const warn = (name: CheckName, warnings: readonly string[], lead?: string): Check =>
+  ({ name, result: "PASS", message: [...(lead ? [lead] : []), ...warnings.map((w) => `warning: ${w}`)].join("; "), warnings: [...warnings] });
 export const fail = (name: CheckName, message: string): Check => ({ name, result: "FAIL", message });
 
 export function summarize(checks: readonly Check[]): ValidationReport {
   const failed = checks.filter((c) => c.result === "FAIL").length;
-  return { summary: { status: failed === 0 ? "PASS" : "FAIL", passed: checks.length - failed, failed }, checks: [...checks] };
+  const warnings = checks.flatMap((c) => c.warnings ?? []);
+  return {
+    summary: { status: failed === 0 ? "PASS" : "FAIL", passed: checks.length - failed, failed }, checks: [...checks],
+    ...(warnings.length > 0 ? { warnings } : {}),
+  };
 }

@@ -14,8 +14,14 @@ import { MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, openSafeZip, verifyChec
 import { loadPublicKey, verify } from "../signing/index.js";
 import { parseTargetEnv, resolveTarget } from "../target-env/index.js";
 import { matchRequirementsToWheels, parseWheelFilename, supportedTags, wheelSupported, type WheelTarget } from "../wheel-tags/index.js";
+import { judgeEnvFile } from "../store/install/compatibility.js";
+import { selectWheels } from "../store/install/deploy.js";
+import { judgeIntegrity } from "../store/install/integrity.js";
+import { planSdk, type SdkPlan } from "../store/install/sdk-replacement.js";
+import { ourSdkWheels, runnerSdkWheel, type RunnerSdkWheel } from "../store/install/sdk-wheels.js";
+import { packageWorkerLaunch } from "../store/layout.js";
 import { projectChecks } from "./project-checks.js";
-import { fail, pass, type Check } from "./report.js";
+import { fail, pass, warn, type Check } from "./report.js";
 
 export interface ZipCheckOptions {
   zipPath: string;
@@ -27,8 +33,6 @@ export interface ZipCheckOptions {
   /** Public keys (PEM text or files) to verify SIGNATURE against. */
   keys?: string[];
 }
-
-const SDK_NAME = "procvision_algorithm_sdk";
 
 function wheelNames(zip: SafeZip): string[] {
   return zip.wheelFiles().filter((e) => e.path.endsWith(".whl")).map((e) => e.path.slice("wheels/".length));
@@ -58,7 +62,11 @@ async function checksumCheck(zip: SafeZip, keys: readonly string[]): Promise<Che
     const shown = result.problems.slice(0, 5).map((p) => `${p.path} (${p.problem.replaceAll("_", " ")})`).join(", ");
     return fail("checksums_valid", `${result.problems.length} entr${result.problems.length === 1 ? "y does" : "ies do"} not match ${SHA256SUMS}: ${shown}`);
   }
-  if (result.sha256sums === null) return fail("checksums_valid", `no ${SHA256SUMS} in the zip: rebuild it with procvision-cli package`);
+  if (result.sha256sums === null) {
+    // The runner installs such a zip with this warning (judgeIntegrity under its default policy).
+    const { warnings } = judgeIntegrity({ checksums: { ok: true, present: false }, hasSignature: zip.entries.has(SIGNATURE), signatureValid: null }, { trustedKeys: [], requireSignature: false });
+    return warn("checksums_valid", warnings);
+  }
   if (!zip.entries.has(SIGNATURE)) return pass("checksums_valid", `every entry matches ${SHA256SUMS} (unsigned)`);
   const signature = (await zip.readText(SIGNATURE)).trim();
   if (!/^[A-Za-z0-9+/]{86}==$/.test(signature)) return fail("checksums_valid", `${SIGNATURE} is not a base64 ed25519 signature`);
@@ -119,32 +127,44 @@ export async function zipChecks(options: ZipCheckOptions): Promise<Check[]> {
     const wheels = wheelNames(zip);
     const badNames = wheels.filter((w) => !parseWheelFilename(w).ok);
     const { problems: forged, metadata } = await readWheelsMetadata(zip, wheels.map((w) => `wheels/${w}`));
+    // The runner's decision on the SDK (planSdk): the original SDK is replaced, a missing one added; said as warnings.
+    const runnerSdk = await runnerSdkWheel();
+    const sdk = requirements === undefined ? undefined
+      : planSdk({ requirements, wheelFiles: wheels, ours: await ourSdkWheels(zip, wheels.map((w) => `wheels/${w}`)), runnerSdk });
     if (wheels.length === 0) checks.push(fail("zip_wheels", "no wheels/*.whl in the zip: package without --skip-download, or fill wheels/"));
     else if (badNames.length > 0) checks.push(fail("zip_wheels", `not valid wheel file names: ${badNames.join(", ")}`));
     else if (forged.length > 0) checks.push(fail("zip_wheels", `wheels that are not what their file names say: ${forged.join("; ")}`));
-    else if (!wheels.some((w) => w.toLowerCase().startsWith(`${SDK_NAME}-`))) checks.push(fail("zip_wheels", `no ${SDK_NAME} wheel: the worker cannot start without the SDK`));
+    else if (sdk?.warning !== undefined) checks.push(warn("zip_wheels", [sdk.warning], `${wheels.length} wheel(s)`));
     else checks.push(pass("zip_wheels", `${wheels.length} wheel(s)`));
 
     const python = (await resolveInterpreter(options.python ?? "python3")).executable;
-    const target = await zipTarget(zip, python);
+    // Like the runner: a zip of ours is judged against the target its env file names; another tool's zip, whose env
+    // file may be stale, by its wheels' tags against this interpreter, the env file's disagreement a warning.
+    const checksums = zip.entries.has(SHA256SUMS);
+    const local = await localTarget(python);
+    const target = checksums ? await zipTarget(zip, python) : { target: local, label: `this interpreter (${python})` };
+    const installWheels = sdk?.wheelFiles ?? wheels;
     if (requirements !== undefined) {
       const unpinned = requirements.filter((r) => r.pinnedVersion === undefined);
       checks.push(unpinned.length === 0 ? pass("requirements_pinned", "every requirement is pinned with ==")
         : fail("requirements_pinned", `not pinned to one version: ${unpinned.map(formatRequirement).join(", ")}`));
-      const missing = matchRequirementsToWheels(requirements, wheels, target.target).filter((m) => m.applies && m.reason === "missing");
+      const missing = matchRequirementsToWheels(sdk?.requirements ?? requirements, installWheels, target.target).filter((m) => m.applies && m.reason === "missing");
       checks.push(missing.length === 0 ? pass("wheels_cover_requirements", "every requirement has a wheel")
         : fail("wheels_cover_requirements", `no wheel for ${missing.map((m) => formatRequirement(m.requirement)).join(", ")}`));
     }
     const tags = new Set(supportedTags(target.target));
-    const foreign = wheels.filter((w) => parseWheelFilename(w).ok && !wheelSupported(w, tags));
-    checks.push(target.problem ? fail("wheels_match_target", target.problem)
-      : foreign.length === 0 ? pass("wheels_match_target", `every wheel installs on ${target.label}`)
-        : fail("wheels_match_target", `wheels for another target than ${target.label}: ${foreign.join(", ")}`));
+    const foreign = installWheels.filter((w) => parseWheelFilename(w).ok && !wheelSupported(w, tags));
+    const envWarnings = !checksums && zip.entries.has(".procvision_env.json")
+      ? judgeEnvFile(await zip.readText(".procvision_env.json"), local, python, installWheels, false) : [];
+    checks.push("problem" in target && target.problem ? fail("wheels_match_target", target.problem)
+      : foreign.length > 0 ? fail("wheels_match_target", `wheels for another target than ${target.label}: ${foreign.join(", ")}`)
+        : envWarnings.length > 0 ? warn("wheels_match_target", envWarnings, `every wheel installs on ${target.label}`)
+          : pass("wheels_match_target", `every wheel installs on ${target.label}`));
     checks.push(await checksumCheck(zip, options.keys ?? []));
 
     if (options.full) {
       const staticOk = manifestOk && checks.every((c) => c.result === "PASS");
-      if (staticOk) checks.push(...await installAndSmoke(zip, python, { requirements: requirements ?? [], metadata }, options));
+      if (staticOk && sdk !== undefined) checks.push(...await installAndSmoke(zip, python, { ...sdk, metadata, runnerSdk }, options));
     }
     return checks;
   } finally {
@@ -156,25 +176,28 @@ export async function zipChecks(options: ZipCheckOptions): Promise<Check[]> {
  * zip_install and zip_smoke: extract, venv from the zip's wheels only with the runner's own installer (what a station
  * does by default), smoke checks in that venv.
  */
-async function installAndSmoke(zip: SafeZip, python: string, plan: { requirements: Requirement[]; metadata: ReadonlyMap<string, string> }, options: ZipCheckOptions): Promise<Check[]> {
+async function installAndSmoke(zip: SafeZip, python: string, plan: SdkPlan & { metadata: ReadonlyMap<string, string>; runnerSdk: RunnerSdkWheel }, options: ZipCheckOptions): Promise<Check[]> {
   const work = await mkdtemp(path.join(os.tmpdir(), "procvision-validate-"));
   try {
     const packageDir = path.join(work, "package");
     await zip.extractTo(packageDir);
-    let venvPython: string;
     try {
-      venvPython = await createVenv(python, path.join(packageDir, "venv"));
+      const venvPython = await createVenv(python, path.join(packageDir, "venv"));
       const wheelsDir = path.join(packageDir, "wheels");
+      const extracted = wheelNames(zip).map((file) => ({ file, slice: { file: path.join(wheelsDir, file), start: 0, size: statSync(path.join(wheelsDir, file)).size } }));
+      const { runnerSdk } = plan;
       await installWheels({
-        venvPython, requirements: plan.requirements, metadata: plan.metadata, target: await localTarget(python), env: hermeticInstallEnv(),
-        wheels: wheelNames(zip).map((file) => ({ file, slice: { file: path.join(wheelsDir, file), start: 0, size: statSync(path.join(wheelsDir, file)).size } })),
+        venvPython, requirements: plan.requirements, target: await localTarget(python), env: hermeticInstallEnv(),
+        metadata: plan.usesRunnerSdk ? new Map([...plan.metadata, [runnerSdk.file, runnerSdk.metadata]]) : plan.metadata,
+        wheels: await selectWheels(packageDir, extracted, plan.wheelFiles, plan.usesRunnerSdk ? runnerSdk : undefined),
       });
     } catch (err) {
       return [fail("zip_install", `${(err as Error).message}${isProcVisionError(err) && err.hint ? ` (${err.hint})` : ""}`)];
     }
     const installed = pass("zip_install", `installed from wheels/ only into a fresh venv with ${python}`);
+    // Started as the runner's workers are: the venv as it was installed, nothing lent.
     const smoke = await projectChecks({
-      projectDir: packageDir, python: venvPython,
+      projectDir: packageDir, worker: packageWorkerLaunch(packageDir),
       ...(options.imagePath ? { imagePath: options.imagePath } : {}), ...(options.pid ? { pid: options.pid } : {}),
     });
     const failed = smoke.filter((c) => c.result === "FAIL");

@@ -15,6 +15,18 @@ const INHERITED = [
   "PROC_SHM_DIR",
 ] as const;
 
+/**
+ * How a worker process starts, apart from its arguments: the interpreter, the cwd, and what is set on top of the
+ * allow-listed environment (an embedded runtime adds its LD_LIBRARY_PATH here). Nothing goes on PYTHONPATH: what a
+ * worker imports is what its venv holds.
+ */
+export interface WorkerLaunch {
+  /** Absolute path of the interpreter. */
+  python: string;
+  cwd: string;
+  env: Readonly<Record<string, string>>;
+}
+
 export interface WorkerEnvOptions {
   /** Directories put on PYTHONPATH, e.g. the CLI's bundled SDK when the project's Python lacks it. */
   pythonPath?: readonly string[];

@@ -57,7 +57,7 @@ async function http(method: string, route: string, init: { json?: unknown; body?
   } else if (init.type) headers["content-type"] = init.type;
   const response = await fetch(`${url}${route}`, { method, headers, ...(body !== undefined ? { body } : {}) });
   const text = await response.text();
-  let parsed: unknown = {};
+  let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {

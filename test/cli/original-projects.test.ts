@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSafeZip } from "../../src/safe-zip/index.js";
 import { runCli, type Report } from "../helpers/cli.js";
 import { serveIndex } from "../helpers/index-server.js";
-import { originalCli, originalSdkPython } from "../helpers/original-sdk.js";
+import { originalCli, originalVenv } from "../helpers/original-cli.js";
 import { repoRoot } from "../helpers/python.js";
 import { SDK_VERSION } from "../helpers/store.js";
 
@@ -21,7 +21,7 @@ const made: Record<"0.0.7" | "0.3.2", { dir: string; python: string }> = { "0.0.
 
 beforeAll(async () => {
   for (const [version, name] of [["0.0.7", "legacy-algo"], ["0.3.2", "g3-algo"]] as const) {
-    const python = await originalSdkPython(version);
+    const python = await originalVenv(version);
     await originalCli(version, ["init", name, "-d", path.join(work, name)], work);
     made[version] = { dir: path.join(work, name), python };
   }

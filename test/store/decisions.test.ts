@@ -130,6 +130,8 @@ describe("checkCompatibility", () => {
     requirementsText: "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\n",
     wheelFiles: ["numpy-2.2.6-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", "procvision_algorithm_sdk-0.1.0-py3-none-any.whl"],
     interpreter: cp311, interpreterPath: "/opt/python3.11", envFileText: null,
+    checksums: true, ourSdkWheels: new Set(["procvision_algorithm_sdk-0.1.0-py3-none-any.whl"]),
+    runnerSdk: { file: "procvision_algorithm_sdk-1.0.0-py3-none-any.whl", version: "1.0.0", requiresDist: ["numpy"], requiresPython: ">=3.9" },
   };
   it("plans a wheel for every requirement", () => {
     const plan = checkCompatibility({ ...base, requirementsText: `${base.requirementsText}--index-url http://evil\n` });
@@ -162,6 +164,57 @@ describe("checkCompatibility", () => {
     expect(codeOf(() => checkCompatibility({ ...base, envFileText: "{oops" }))).toBe("2001");
   });
   it("no requirements.txt → 2001", () => expect(codeOf(() => checkCompatibility({ ...base, requirementsText: null }))).toBe("2001"));
+
+  // Zips of the original tools (contract §5a): no SHA256SUMS, a stale env file, the original SDK pinned and shipped.
+  const original = {
+    ...base, checksums: false, ourSdkWheels: new Set<string>(),
+    requirementsText: "numpy==2.2.6\nprocvision_algorithm_sdk==0.0.7\npillow==10.4.0\n",
+    wheelFiles: [base.wheelFiles[0]!, "procvision_algorithm_sdk-0.0.7-py3-none-any.whl", "pillow-10.4.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"],
+  };
+  it("replaces the original SDK by the runner's: the pin rewritten, its wheel swapped, a warning naming both", () => {
+    const plan = checkCompatibility(original);
+    expect(plan.requirementsText).toBe("numpy==2.2.6\nprocvision_algorithm_sdk==1.0.0\npillow==10.4.0\n");
+    expect(plan.usesRunnerSdk).toBe(true);
+    expect(plan.wheelFiles).toContain("procvision_algorithm_sdk-1.0.0-py3-none-any.whl");
+    expect(plan.wheelFiles).not.toContain("procvision_algorithm_sdk-0.0.7-py3-none-any.whl");
+    expect(plan.warnings.join(" ")).toMatch(/pins procvision_algorithm_sdk==0\.0\.7 and ships procvision_algorithm_sdk-0\.0\.7-py3-none-any\.whl.*replaced by the runner's SDK 1\.0\.0/);
+  });
+  it("adds the SDK to requirements that do not name it: the package's own wheel of ours, else the runner's", () => {
+    const plan = checkCompatibility({ ...base, requirementsText: "numpy==2.2.6\n" });
+    expect(plan.requirementsText).toBe("numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\n");
+    expect(plan.usesRunnerSdk).toBe(false);
+    expect(plan.warnings.join(" ")).toMatch(/does not name procvision_algorithm_sdk: its wheel in the package/);
+    const bare = checkCompatibility({ ...base, requirementsText: "numpy==2.2.6\n", wheelFiles: [base.wheelFiles[0]!] });
+    expect(bare.requirementsText).toBe("numpy==2.2.6\nprocvision_algorithm_sdk==1.0.0\n");
+    expect(bare.usesRunnerSdk).toBe(true);
+    expect(bare.warnings.join(" ")).toMatch(/the runner's SDK 1\.0\.0 is installed too/);
+  });
+  it("a pinned SDK without its wheel gets the runner's, said as such", () => {
+    const plan = checkCompatibility({ ...base, wheelFiles: [base.wheelFiles[0]!] });
+    expect(plan.requirementsText).toBe("numpy==2.2.6\nprocvision_algorithm_sdk==1.0.0\n");
+    expect(plan.warnings.join(" ")).toMatch(/pins procvision_algorithm_sdk==0\.1\.0 but ships no wheel of it: the runner's SDK 1\.0\.0 is installed instead/);
+  });
+  it("keeps a pinned SDK wheel of ours without a word", () => {
+    const plan = checkCompatibility(base);
+    expect(plan.usesRunnerSdk).toBe(false);
+    expect(plan.warnings).toEqual([]);
+  });
+  it("the runner's SDK must install: 2004 naming the dependency the package lacks, 2003 for a Python it does not support", () => {
+    const noNumpy = errorOf(() => checkCompatibility({ ...original, requirementsText: "procvision_algorithm_sdk==0.3.2\n", wheelFiles: ["procvision_algorithm_sdk-0.3.2-py3-none-any.whl"] }));
+    expect(noNumpy.code).toBe("2004");
+    expect(noNumpy.message).toMatch(/must be replaced by the runner's SDK 1\.0\.0, which needs numpy/);
+    const py38: WheelTarget = { ...cp311, pythonVersion: "3.8", abi: "cp38" };
+    const old = errorOf(() => checkCompatibility({ ...original, interpreter: py38, requirementsText: "procvision_algorithm_sdk==0.3.2\n", wheelFiles: ["procvision_algorithm_sdk-0.3.2-py3-none-any.whl"] }));
+    expect(old.code).toBe("2003");
+    expect(old.message).toMatch(/requires Python >=3\.9; this runner's \/opt\/python3\.11 is Python 3\.8/);
+  });
+  it("a stale or unreadable env file of a zip without SHA256SUMS is a warning: the wheels' tags decide", () => {
+    const stale = checkCompatibility({ ...original, envFileText: JSON.stringify({ python_version: "3.13", abi: "cp313", wheels_platform: "win_amd64" }) });
+    expect(stale.warnings.join(" ")).toMatch(/\.procvision_env\.json says python_version 3\.13 .*abi cp313 .*wheels_platform win_amd64 .*judged by the wheels' tags/);
+    expect(checkCompatibility({ ...original, envFileText: "{oops" }).warnings.join(" ")).toMatch(/\.procvision_env\.json in the package is invalid .*ignored/);
+    // The wheels still have to fit: a win_amd64 numpy is 2003 whatever the env file says.
+    expect(codeOf(() => checkCompatibility({ ...original, wheelFiles: ["numpy-2.2.6-cp311-cp311-win_amd64.whl", ...original.wheelFiles.slice(1)] }))).toBe("2003");
+  });
 });
 
 describe("installer choice", () => {

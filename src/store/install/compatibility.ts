@@ -2,6 +2,7 @@ import { ErrorCode, ProcVisionError } from "../../errors/index.js";
 import { parseJson } from "../../manifest/index.js";
 import { formatRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
 import { parseTargetEnv } from "../../target-env/index.js";
+import { checkRunnerSdkInstalls, planSdk, type RunnerSdk } from "./sdk-replacement.js";
 import { expandPlatforms, matchRequirementsToWheels, parseWheelFilename, supportedTags, type WheelTarget } from "../../wheel-tags/index.js";
 
 export interface CompatibilityInput {
@@ -15,6 +16,12 @@ export interface CompatibilityInput {
   interpreterPath: string;
   /** `.procvision_env.json` text; null when the package has none. */
   envFileText: string | null;
+  /** The zip carries SHA256SUMS (built by procvision-cli package): its env file is binding. */
+  checksums: boolean;
+  /** The SDK wheels in wheels/ that are this product's (see ourSdkWheels). */
+  ourSdkWheels: ReadonlySet<string>;
+  /** The runner's own SDK, which replaces the original one. */
+  runnerSdk: RunnerSdk;
 }
 
 export interface CompatibilityPlan {
@@ -23,6 +30,9 @@ export interface CompatibilityPlan {
   requirementsText: string;
   /** requirement (as written) → the wheel that installs it. */
   wheels: Record<string, string>;
+  /** The wheels/ files to install from (the original SDK's left out) and whether the runner's SDK wheel joins them. */
+  wheelFiles: string[];
+  usesRunnerSdk: boolean;
   warnings: string[];
 }
 
@@ -43,13 +53,15 @@ function wheelTags(file: string): string[] {
   return parsed.ok ? parsed.wheel.tags : [];
 }
 
-/** The target the package was built for, against the interpreter: a mismatch is 2003 naming both. */
-function checkEnvFile(text: string, interpreter: WheelTarget, interpreterPath: string, wheelFiles: readonly string[]): void {
+/**
+ * Where `.procvision_env.json` disagrees with the interpreter (pure): `invalid` when it cannot be read, else the
+ * fields that name another target (empty: it agrees). The platform only counts when some wheel is not pure.
+ */
+export function envFileDisagreement(text: string, interpreter: WheelTarget, wheelFiles: readonly string[]): { invalid: string } | { problems: string[]; target: unknown } {
   const json = parseJson(text);
   const parsed = json.ok ? parseTargetEnv(json.value) : undefined;
   if (!json.ok || !parsed?.ok) {
-    const why = !json.ok ? `not valid JSON (line ${json.line}, column ${json.column}: ${json.message})` : parsed && !parsed.ok ? parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ") : "";
-    throw new ProcVisionError(ErrorCode.invalid_zip, `.procvision_env.json in the package is invalid: ${why}`, { hint: REBUILD });
+    return { invalid: !json.ok ? `not valid JSON (line ${json.line}, column ${json.column}: ${json.message})` : parsed && !parsed.ok ? parsed.errors.map((e) => `${e.path}: ${e.message}`).join("; ") : "" };
   }
   const env = parsed.data;
   const problems: string[] = [];
@@ -70,17 +82,34 @@ function checkEnvFile(text: string, interpreter: WheelTarget, interpreterPath: s
     const ours = new Set(expandPlatforms(interpreter.platforms));
     if (!expandPlatforms(platforms).some((p) => ours.has(p))) problems.push(`wheels_platform ${platforms.join(", ")} (this interpreter: ${interpreter.platforms.join(", ")})`);
   }
-  if (problems.length > 0) {
-    throw new ProcVisionError(ErrorCode.incompatible_python,
-      `the package was built for another Python than this runner's ${interpreterPath}: .procvision_env.json says ${problems.join("; ")}`,
-      { hint: REBUILD, details: { target: env, interpreter } });
+  return { problems, target: env };
+}
+
+/**
+ * The package's target environment against the interpreter. A package of ours (with SHA256SUMS) was built for what its
+ * env file says: a disagreement is 2003 (2001 when unreadable). Other tools' zips carry an env file that may be stale
+ * (the original packer copied it whatever its flags said): the wheels' tags, checked already, decide, and the env
+ * file's disagreement is a warning.
+ */
+export function judgeEnvFile(text: string, interpreter: WheelTarget, interpreterPath: string, wheelFiles: readonly string[], checksums: boolean): string[] {
+  const found = envFileDisagreement(text, interpreter, wheelFiles);
+  if ("invalid" in found) {
+    if (!checksums) return [`.procvision_env.json in the package is invalid (${found.invalid}): ignored, the wheels' tags fit this interpreter`];
+    throw new ProcVisionError(ErrorCode.invalid_zip, `.procvision_env.json in the package is invalid: ${found.invalid}`, { hint: REBUILD });
   }
+  if (found.problems.length === 0) return [];
+  if (!checksums) {
+    return [`.procvision_env.json says ${found.problems.join("; ")}, but the package's wheels install on this interpreter: judged by the wheels' tags (the original packer copies the env file unchanged)`];
+  }
+  throw new ProcVisionError(ErrorCode.incompatible_python,
+    `the package was built for another Python than this runner's ${interpreterPath}: .procvision_env.json says ${found.problems.join("; ")}`,
+    { hint: REBUILD, details: { target: found.target, interpreter } });
 }
 
 /**
  * Install step 2a (pure): every requirement has a wheel in the package (2004 naming the requirement) that installs on
- * the runner's interpreter (2003 naming the wheel's tags and the interpreter's), and the package's target environment
- * is this interpreter (2003).
+ * the runner's interpreter (2003 naming the wheel's tags and the interpreter's), with this product's SDK in place of
+ * the original one (see planSdk), and the package's target environment is this interpreter (judgeEnvFile).
  */
 export function checkCompatibility(input: CompatibilityInput): CompatibilityPlan {
   if (input.requirementsText === null) {
@@ -105,12 +134,15 @@ export function checkCompatibility(input: CompatibilityInput): CompatibilityPlan
   const badNames = input.wheelFiles.filter((w) => !parseWheelFilename(w).ok);
   if (badNames.length > 0) warnings.push(`not wheel file names, ignored: ${badNames.join(", ")}`);
 
-  const matches = matchRequirementsToWheels(sanitized.requirements, input.wheelFiles, input.interpreter);
+  const sdk = planSdk({ requirements: sanitized.requirements, wheelFiles: input.wheelFiles, ours: input.ourSdkWheels, runnerSdk: input.runnerSdk });
+  if (sdk.warning !== undefined) warnings.push(sdk.warning);
+  const wheelFiles = sdk.wheelFiles;
+  const matches = matchRequirementsToWheels(sdk.requirements, wheelFiles, input.interpreter);
   const missing = matches.filter((m) => m.applies && m.reason === "missing");
   if (missing.length > 0) {
     const names = missing.map((m) => formatRequirement(m.requirement));
     throw new ProcVisionError(ErrorCode.wheels_missing,
-      `the package has no wheel for ${names.join(", ")} (wheels/ holds ${input.wheelFiles.length === 0 ? "nothing" : input.wheelFiles.join(", ")})`,
+      `the package has no wheel for ${names.join(", ")} (wheels/ holds ${wheelFiles.length === 0 ? "nothing" : wheelFiles.join(", ")})`,
       { hint: "rebuild the package with procvision-cli package, which downloads a wheel for every pinned requirement, or add the missing wheel to wheels/", details: { missing: names } });
   }
   const incompatible = matches.filter((m) => m.applies && m.reason === "incompatible");
@@ -128,11 +160,13 @@ export function checkCompatibility(input: CompatibilityInput): CompatibilityPlan
         },
       });
   }
-  if (input.envFileText !== null) checkEnvFile(input.envFileText, input.interpreter, input.interpreterPath, input.wheelFiles);
+  if (sdk.usesRunnerSdk) checkRunnerSdkInstalls(input.runnerSdk, wheelFiles, input.interpreter, input.interpreterPath);
+  if (input.envFileText !== null) warnings.push(...judgeEnvFile(input.envFileText, input.interpreter, input.interpreterPath, wheelFiles, input.checksums));
   return {
-    requirements: sanitized.requirements,
-    requirementsText: sanitized.text,
+    requirements: sdk.requirements,
+    requirementsText: sdk.requirements.map((r) => `${formatRequirement(r)}\n`).join(""),
     wheels: Object.fromEntries(matches.filter((m) => m.wheel !== undefined).map((m) => [m.requirement.raw, m.wheel!])),
+    wheelFiles, usesRunnerSdk: sdk.usesRunnerSdk,
     warnings,
   };
 }

@@ -1,5 +1,5 @@
-import { lstatSync } from "node:fs";
-import { readdir, writeFile } from "node:fs/promises";
+import { existsSync, lstatSync, statSync } from "node:fs";
+import { copyFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
 import { createVenv, hermeticInstallEnv, installFromWheels } from "../../install/venv.js";
@@ -96,4 +96,27 @@ export async function directorySize(dir: string): Promise<number> {
     if (entry.isFile()) total += lstatSync(path.join(entry.parentPath, entry.name)).size;
   }
   return total;
+}
+
+/**
+ * The wheels the install uses, after the SDK replacement: those of `plan.wheelFiles`, plus the runner's SDK wheel when
+ * it replaces the original. Left-out wheels extracted to wheels/ are deleted and the runner's is copied there, so
+ * pip/uv, which read the directory, see the same set as the builtin installer.
+ */
+export async function selectWheels(dir: string, wheels: readonly PackageWheel[], keep: readonly string[], runnerSdk: { file: string; path: string } | undefined): Promise<PackageWheel[]> {
+  const wanted = new Set(keep);
+  const wheelsDir = path.join(dir, "wheels");
+  const selected: PackageWheel[] = [];
+  for (const wheel of wheels) {
+    if (wanted.has(wheel.file)) selected.push(wheel);
+    else if (path.dirname(wheel.slice.file) === wheelsDir) await rm(wheel.slice.file, { force: true });
+  }
+  if (runnerSdk === undefined) return selected;
+  let slice: FileSlice = { file: runnerSdk.path, start: 0, size: statSync(runnerSdk.path).size };
+  if (existsSync(wheelsDir)) {
+    const target = path.join(wheelsDir, runnerSdk.file);
+    await copyFile(runnerSdk.path, target);
+    slice = { ...slice, file: target };
+  }
+  return [...selected, { file: runnerSdk.file, slice }];
 }

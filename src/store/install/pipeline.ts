@@ -2,18 +2,19 @@ import { copyFile, chmod, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
 import type { InstallerChoice } from "../../install/uv.js";
-import { digestFile } from "../../offline-zip/index.js";
+import { digestFile, SHA256SUMS } from "../../offline-zip/index.js";
 import { readWheelsMetadata, type SafeZip } from "../../safe-zip/index.js";
 import type { ValidationReport } from "../../validate/report.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
 import type { PackageRef } from "../decisions.js";
-import { archivedZip, packageDir, type StoreLayout } from "../layout.js";
+import { archivedZip, packageDir, packageWorkerLaunch, type StoreLayout } from "../layout.js";
 import { removePackageFiles } from "../recovery.js";
 import { removeVersion } from "./remove.js";
 import type { PackageRecord, Repository } from "../repository.js";
-import { checkCompatibility } from "./compatibility.js";
+import { checkCompatibility, type CompatibilityPlan } from "./compatibility.js";
 import type { BytecodeCompiler } from "./bytecode.js";
-import { createPackageVenv, directorySize, extractPackage, installWheels, storedWheels } from "./deploy.js";
+import { createPackageVenv, directorySize, extractPackage, installWheels, selectWheels, storedWheels } from "./deploy.js";
+import { ourSdkWheels, runnerSdkWheel, type RunnerSdkWheel } from "./sdk-wheels.js";
 import { checkIntegrity, type IntegrityPolicy } from "./integrity.js";
 import { openPackage } from "./open.js";
 import { pausePoint } from "./pause.js";
@@ -58,6 +59,28 @@ export interface InstallResult {
 
 const optionalText = async (zip: SafeZip, p: string): Promise<string | null> => (zip.entries.has(p) ? zip.readText(p, 1024 * 1024) : null);
 
+/**
+ * Install step 2a over an opened zip: what gets installed on this interpreter (requirements, wheels, the SDK
+ * replacement) and the warnings, or 2001/2003/2004. Reads the zip, writes nothing; `validate --zip` runs it too.
+ */
+export async function planPackageInstall(zip: SafeZip, interpreter: { executable: string; target: WheelTarget }): Promise<{
+  plan: CompatibilityPlan; runnerSdk: RunnerSdkWheel;
+}> {
+  const wheelPaths = zip.wheelFiles().map((e) => e.path);
+  const runnerSdk = await runnerSdkWheel();
+  const plan = checkCompatibility({
+    requirementsText: await optionalText(zip, "requirements.txt"),
+    wheelFiles: wheelPaths.map((p) => p.slice("wheels/".length)),
+    interpreter: interpreter.target,
+    interpreterPath: interpreter.executable,
+    envFileText: await optionalText(zip, ".procvision_env.json"),
+    checksums: zip.entries.has(SHA256SUMS),
+    ourSdkWheels: await ourSdkWheels(zip, wheelPaths),
+    runnerSdk,
+  });
+  return { plan, runnerSdk };
+}
+
 /** Copies the zip into zips/ (atomically, read-only), unless it was installed from there. */
 async function archive(source: string, target: string): Promise<void> {
   if (source === target) return;
@@ -90,13 +113,6 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
     const integrity = await checkIntegrity(zip, env.integrity);
     const interpreter = await env.interpreter();
     const wheelPaths = zip.wheelFiles().map((e) => e.path);
-    const plan = checkCompatibility({
-      requirementsText: await optionalText(zip, "requirements.txt"),
-      wheelFiles: wheelPaths.map((p) => p.slice("wheels/".length)),
-      interpreter: interpreter.target,
-      interpreterPath: interpreter.executable,
-      envFileText: await optionalText(zip, ".procvision_env.json"),
-    });
     const { problems: forged, unreadable, metadata } = await readWheelsMetadata(zip, wheelPaths);
     if (unreadable.length > 0) {
       // Same code as the installer's own entry checks give a damaged wheel.
@@ -109,6 +125,8 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
         hint: "the package was forged or built wrongly: rebuild it with procvision-cli package from the original wheels",
       });
     }
+    // After the forgery checks: which SDK a wheel is must be read from a wheel that is what its name says.
+    const { plan, runnerSdk } = await planPackageInstall(zip, interpreter);
     const installer = env.installer();
 
     const existing = env.repo.getPackage(ref.name, ref.version);
@@ -130,20 +148,21 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
       await rm(dir, { recursive: true, force: true }); // ours now: the row claims it
       // The builtin installer reads stored wheels straight from the zip: only pip/uv need them on disk.
       const inPlace = installer.kind === "builtin" ? await storedWheels(zip, wheelPaths) : new Map();
-      const wheels = await extractPackage(zip, dir, inPlace);
+      const wheels = await selectWheels(dir, await extractPackage(zip, dir, inPlace), plan.wheelFiles, plan.usesRunnerSdk ? runnerSdk : undefined);
       await pausePoint("extracted");
       const python = await createPackageVenv(interpreter.executable, dir);
       await pausePoint("venv");
       await installWheels({
         basePython: interpreter.executable, venvPython: python, dir, requirementsText: plan.requirementsText, requirements: plan.requirements,
-        installer, wheels, metadata, target: interpreter.target,
+        installer, wheels, target: interpreter.target,
+        metadata: plan.usesRunnerSdk ? new Map([...metadata, [runnerSdk.file, runnerSdk.metadata]]) : metadata,
       });
       // The archived zip keeps the wheels: a second copy next to the venv would double the disk use (PyTorch: GBs).
       await rm(path.join(dir, "wheels"), { recursive: true, force: true });
       await pausePoint("wheels");
       // Python writes the bytecode of what the smoke check imports (what a worker imports at start-up); the rest is
       // compiled in the background once the package is registered.
-      const validation = await smokeCheck(dir, python);
+      const validation = await smokeCheck(packageWorkerLaunch(dir));
       await pausePoint("smoked");
       const zipPath = archivedZip(env.layout, ref.name, ref.version);
       await archive(source, zipPath);

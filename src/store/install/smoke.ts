@@ -1,11 +1,15 @@
 import { isProcVisionError } from "../../errors/index.js";
 import { projectChecks } from "../../validate/project-checks.js";
 import { fail, summarize, type ValidationReport } from "../../validate/report.js";
+import type { WorkerLaunch } from "../../worker/env.js";
 
-/** Install step 4: the validate smoke checks through the adapter, in the package's own venv. Never throws. */
-export async function smokeCheck(dir: string, venvPython: string): Promise<ValidationReport> {
+/**
+ * Install step 4: the validate smoke checks through the adapter, started exactly as the package's workers are
+ * (`packageWorkerLaunch`): nothing the workers lack is lent to the check. Never throws.
+ */
+export async function smokeCheck(launch: WorkerLaunch): Promise<ValidationReport> {
   try {
-    return summarize(await projectChecks({ projectDir: dir, python: venvPython }));
+    return summarize(await projectChecks({ projectDir: launch.cwd, worker: launch }));
   } catch (err) {
     const message = isProcVisionError(err) ? `${err.code}: ${err.message}` : String(err);
     return summarize([fail("smoke_execute", `the smoke checks could not run: ${message}`)]);
