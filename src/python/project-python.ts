@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { bundledSdkSource, bundledSdkWheel } from "../sdk-bundle.js";
@@ -63,23 +64,35 @@ function bundledVersion(): string | undefined {
   }
 }
 
-const SDK_VERSION_PROBE = [
-  "import procvision_algorithm_sdk as s",
-  "v = getattr(s, '__version__', '')",
-  "if not v:",
-  "    try:",
-  "        from importlib.metadata import version; v = version('procvision_algorithm_sdk')",
-  "    except Exception:",
-  "        pass",
-  "print(v)",
-].join("\n");
+// Finds the SDK without importing it: the original releases import numpy in their __init__ (~80 ms of CPU).
+const SDK_FIND_PROBE = "import importlib.util as u; s = u.find_spec('procvision_algorithm_sdk'); print(s.origin if s and s.origin else '')";
 
-/** The importable SDK's version ("" when it tells none), undefined when none imports. */
+/** The version of the SDK the interpreter would import ("" when it tells none), undefined when it has none. */
 async function sdkVersion(python: string): Promise<string | undefined> {
+  let origin: string;
   try {
-    const { stdout } = await run(python, ["-c", SDK_VERSION_PROBE],
-      { timeout: 30_000, env: buildWorkerEnv(process.env) });
-    return stdout.trim();
+    origin = (await run(python, ["-c", SDK_FIND_PROBE], { timeout: 30_000, env: buildWorkerEnv(process.env) })).stdout.trim();
+  } catch {
+    return undefined;
+  }
+  if (origin === "") return undefined;
+  return (await declaredVersion(origin)) ?? distInfoVersion(path.dirname(path.dirname(origin))) ?? "";
+}
+
+/** `__version__ = "1.0.0"` in the package's __init__.py (this SDK has it; the original releases do not). */
+async function declaredVersion(initFile: string): Promise<string | undefined> {
+  try {
+    return /^__version__\s*=\s*["']([^"']+)["']/m.exec(await readFile(initFile, "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The version in the name of the installed distribution's metadata directory next to the package. */
+function distInfoVersion(sitePackages: string): string | undefined {
+  try {
+    const dir = readdirSync(sitePackages).find((d) => /^procvision[_.-]algorithm[_.-]sdk-[^-]+\.dist-info$/i.test(d));
+    return dir?.slice(0, -".dist-info".length).split("-")[1];
   } catch {
     return undefined;
   }
