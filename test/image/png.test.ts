@@ -13,7 +13,7 @@ function picture(channels: 1 | 2 | 3 | 4): { data: Buffer; width: number; height
   return { data, width, height };
 }
 
-async function png(channels: 1 | 2 | 3 | 4, options: sharp.PngOptions = {}): Promise<Buffer> {
+async function png(channels: 1 | 2 | 3 | 4, options: Parameters<ReturnType<typeof sharp>["png"]>[0] = {}): Promise<Buffer> {
   const { data, width, height } = picture(channels);
   return sharp(data, { raw: { width, height, channels } }).png({ adaptiveFiltering: true, ...options }).toBuffer();
 }
