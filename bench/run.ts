@@ -14,6 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { nativeAvailable } from "../src/shm/native.js";
 import { authorLoopLines, benchAuthorLoop } from "./author-loop.js";
+import { benchDual, dualLines } from "./dual.js";
 import { benchInstall, installLines } from "./install.js";
 import { benchPackage, packageLines } from "./package.js";
 import { benchRss, rssLines } from "./rss.js";
@@ -48,6 +49,7 @@ const sections: Section[] = [
   { name: "package", run: async () => benchPackage(root, quick), lines: packageLines },
   { name: "install", run: () => benchInstall(root, quick), lines: installLines },
   { name: "throughput", run: () => benchThroughput(root, quick), lines: throughputLines },
+  { name: "dual", run: () => benchDual(root, quick), lines: dualLines },
   { name: "rss", run: () => benchRss(root, quick), lines: rssLines },
   { name: "author-loop", run: () => benchAuthorLoop(root, quick), lines: authorLoopLines },
 ];

@@ -45,6 +45,16 @@ describe("Worker with a real Python adapter", () => {
     expect(info.data).toMatchObject({ name: "behave" });
   });
 
+  it("keeps the generation its ready frame names, G1 when it names none (adapters before the field)", async () => {
+    const named = await behave({ python: fixture("fake-worker.mjs"), env: { FAKE_GENERATION: "G3" } });
+    expect(named.generation).toBe("G3");
+    const unnamed = await behave({ python: fixture("fake-worker.mjs") });
+    expect(unnamed.generation).toBe("G1");
+    // The real adapter tells it from the entry class.
+    expect((await behave()).generation).toBe("G1");
+    expect((await behave({ entryPoint: "g3_algo.main:G3Algo", cwd: fixture("g3") })).generation).toBe("G3");
+  });
+
   it("answers heartbeats while a 3-second call runs", async () => {
     const worker = await behave({ heartbeatIntervalMs: 200, heartbeatGraceMs: 300 });
     const missed: number[] = [];

@@ -19,7 +19,10 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): R
     }
     const content: Record<string, unknown> = {};
     if (r.body) content["application/json"] = { schema: jsonSchema(r.body) };
-    for (const type of r.contentTypes ?? []) content[type] ??= { schema: {} };
+    for (const type of r.contentTypes ?? []) {
+      const schema = r.contentSchemas?.[type];
+      content[type] ??= { schema: schema ? jsonSchema(schema) : {} };
+    }
     paths[r.url] ??= {};
     paths[r.url]![r.method.toLowerCase()] = {
       summary: r.summary,

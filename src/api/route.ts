@@ -16,6 +16,8 @@ export interface RouteDoc {
   query?: z.ZodType;
   /** Non-JSON request bodies, e.g. application/zip. */
   contentTypes?: string[];
+  /** What some of those bodies hold, for OpenAPI (e.g. the parts of a multipart form). */
+  contentSchemas?: Record<string, z.ZodType>;
   /** The success body (JSON), for the OpenAPI document and the API tests. */
   response?: z.ZodType;
   /** Non-JSON success bodies, e.g. text/event-stream. */

@@ -3,6 +3,23 @@ import { z } from "zod";
 const pids = z.array(z.string().min(1)).min(1);
 const nameVersion = { name: z.string().min(1), version: z.string().min(1) };
 
+const inspectFields = z.object({
+  pid: z.string().min(1),
+  step_index: z.coerce.number().int().min(0).default(1),
+  method: z.enum(["pre_execute", "execute", "both"]).default("both")
+    .meta({ description: "G2/G3 (execute-only) algorithms: both and execute run execute once; pre_execute is refused (1006)" }),
+  session_id: z.string().min(1).optional(),
+  user_params: z.string().optional().meta({ description: "a JSON object" }),
+  step_desc: z.string().optional().meta({ description: "G3: the step's description text (default empty)" }),
+  guide_info: z.string().optional().meta({ description: "G3: guide annotations as a JSON string (default []), e.g. [{\"label\": \"1\", \"posList\": [{\"x\": 10, \"y\": 20, \"width\": 30, \"height\": 40}]}]" }),
+  width: z.coerce.number().int().min(1).optional().meta({ description: "raw body only" }),
+  height: z.coerce.number().int().min(1).optional().meta({ description: "raw body only" }),
+  channels: z.coerce.number().int().min(1).max(4).optional().meta({ description: "raw body only" }),
+  color_space: z.string().optional().meta({ description: "raw body only" }),
+});
+
+const file = z.string().meta({ format: "binary" });
+
 export const schemas = {
   nameVersion: z.strictObject(nameVersion),
   bind: z.strictObject({ ...nameVersion, pids }),
@@ -22,16 +39,12 @@ export const schemas = {
   }),
   logsQuery: z.object({ lines: z.coerce.number().int().min(1).max(10_000).optional() }),
   /** Fields of POST /inspect, as multipart text fields or query parameters (raw body). */
-  inspectFields: z.object({
-    pid: z.string().min(1),
-    step_index: z.coerce.number().int().min(1).default(1),
-    method: z.enum(["pre_execute", "execute", "both"]).default("both"),
-    session_id: z.string().min(1).optional(),
-    user_params: z.string().optional(),
-    width: z.coerce.number().int().min(1).optional(),
-    height: z.coerce.number().int().min(1).optional(),
-    channels: z.coerce.number().int().min(1).max(4).optional(),
-    color_space: z.string().optional(),
+  inspectFields,
+  /** The multipart form of POST /inspect as OpenAPI shows it (the route reads the parts itself). */
+  inspectForm: inspectFields.omit({ width: true, height: true, channels: true, color_space: true }).extend({
+    image: file.meta({ description: "the current image (JPEG/PNG); required, or send it as cur_image" }).optional(),
+    cur_image: file.meta({ description: "alias of image (the original SDK's name)" }).optional(),
+    guide_image: file.meta({ description: "the guide (reference) image of a G3 inspection (JPEG/PNG); G1 algorithms ignore it" }).optional(),
   }),
   error: z.object({ error_code: z.string(), message: z.string(), hint: z.string().optional() }),
 };

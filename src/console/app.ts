@@ -194,6 +194,7 @@ function renderRecords(records: Json[]): void {
     cell(row, r.result_status, r.result_status === "NG" ? "ng" : "ok");
     cell(row, r.ng_reason);
     cell(row, typeof r.latency_ms === "number" ? r.latency_ms.toFixed(1) : "");
+    cell(row, r.guide_image === true ? "✓" : "");
   }
 }
 
@@ -322,13 +323,18 @@ $("inspect-form").addEventListener("submit", (event) => {
   void (async () => {
     const file = $<HTMLInputElement>("inspect-image").files?.[0];
     if (!file) return;
+    const guide = $<HTMLInputElement>("inspect-guide").files?.[0];
     const form = new FormData();
     form.set("pid", $<HTMLSelectElement>("inspect-pid").value);
     form.set("step_index", $<HTMLInputElement>("inspect-step").value);
     form.set("method", $<HTMLSelectElement>("inspect-method").value);
     if ($<HTMLInputElement>("inspect-params").value.trim()) form.set("user_params", $<HTMLInputElement>("inspect-params").value);
+    if ($<HTMLInputElement>("inspect-step-desc").value) form.set("step_desc", $<HTMLInputElement>("inspect-step-desc").value);
+    if ($<HTMLInputElement>("inspect-guide-info").value.trim()) form.set("guide_info", $<HTMLInputElement>("inspect-guide-info").value);
     form.set("image", file, file.name);
+    if (guide) form.set("guide_image", guide, guide.name);
     const img = $<HTMLImageElement>("inspect-img");
+    const guideImg = $<HTMLImageElement>("inspect-guide-img");
     const summary = $("inspect-summary");
     const submit = $<HTMLButtonElement>("inspect-submit");
     submit.disabled = true; // one call at a time: a second click would queue behind the first
@@ -338,7 +344,12 @@ $("inspect-form").addEventListener("submit", (event) => {
     try {
       URL.revokeObjectURL(img.src);
       img.src = URL.createObjectURL(file);
-      await img.decode();
+      URL.revokeObjectURL(guideImg.src);
+      // The guide is shown as given; the returned rects belong to the current image and are drawn there.
+      if (guide) guideImg.src = URL.createObjectURL(guide);
+      else guideImg.removeAttribute("src");
+      $("inspect-guide-figure").hidden = !guide;
+      await Promise.all([img.decode(), ...(guide ? [guideImg.decode()] : [])]);
       const result = await api("POST", "/inspect", form) as { name: string; version: string; pre_execute?: CallResult; execute?: CallResult };
       const drawn = drawRects(img.naturalWidth, img.naturalHeight, [result.pre_execute, result.execute].filter((r): r is CallResult => r !== undefined));
       summary.dataset.rects = String(drawn);

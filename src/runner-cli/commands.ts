@@ -1,6 +1,7 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { Command, CommanderError } from "commander";
+import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { packageRoot } from "../package-root.js";
 import { call, connection, uploadBody, type Connection } from "./client.js";
@@ -14,6 +15,42 @@ interface ClientOptions {
   token?: string;
   operator?: string;
   json?: boolean;
+}
+
+interface InspectOptions {
+  pid: string;
+  image: string;
+  step: string;
+  method: string;
+  params?: string;
+  session?: string;
+  guideImage?: string;
+  stepDesc?: string;
+  guideInfo?: string;
+}
+
+/** An image file for the form; a missing one is 1002 naming the flag. */
+function imageFile(file: string, flag: string): Blob {
+  if (!existsSync(file)) throw new ProcVisionError(ErrorCode.image_load_failed, `${flag} ${file} not found`, { hint: "pass the path of a JPEG or PNG file" });
+  return new Blob([readFileSync(file)]);
+}
+
+/** `--guide-info JSON|@file`, checked here so a typo is named before anything is uploaded (1006). */
+function guideInfoText(value: string): string {
+  let text = value;
+  if (value.startsWith("@")) {
+    const file = value.slice(1);
+    if (!existsSync(file)) throw new ProcVisionError(ErrorCode.invalid_params, `--guide-info file ${file} not found`, { hint: "pass JSON, or @ and the path of a JSON file" });
+    text = readFileSync(file, "utf8");
+  }
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    throw new ProcVisionError(ErrorCode.invalid_params, `--guide-info is not valid JSON: ${(err as Error).message}`, {
+      hint: `e.g. --guide-info '[{"label": "1", "posList": [{"x": 10, "y": 20, "width": 30, "height": 40}]}]' or --guide-info @guide.json`,
+    });
+  }
+  return text;
 }
 
 const pidList = (value: string): string[] => value.split(",").map((p) => p.trim()).filter(Boolean);
@@ -105,17 +142,23 @@ for (const action of ["start", "stop"] as const) {
   withConnection(program.command(`${action} <name> <version>`).description(`${action} the version's workers`))
     .action((name: string, v: string, o: ClientOptions) => client(o, action, post(`/algorithms/${enc(name)}/${enc(v)}/${action}`, {}, o.operator)));
 }
-withConnection(program.command("inspect").description("inspect an image (JPEG/PNG) with the PID's active package")
-  .requiredOption("--pid <pid>").requiredOption("--image <file>").option("--step <n>", "step index", "1")
-  .option("--method <m>", "pre_execute | execute | both", "both").option("--params <json>", "user_params JSON").option("--session <id>", "session id"))
-  .action((o: ClientOptions & { pid: string; image: string; step: string; method: string; params?: string; session?: string }) => client(o, "inspect", async (conn) => {
+withConnection(program.command("inspect").description("inspect an image (JPEG/PNG), and a guide image for G3 algorithms, with the PID's active package")
+  .requiredOption("--pid <pid>").requiredOption("--image <file>", "the current image").option("--step <n>", "step index (0 or more)", "1")
+  .option("--method <m>", "pre_execute | execute | both", "both").option("--params <json>", "user_params JSON").option("--session <id>", "session id")
+  .option("--guide-image <file>", "the guide (reference) image of a G3 inspection")
+  .option("--step-desc <text>", "the step's description (G3)")
+  .option("--guide-info <json>", "guide annotations (G3) as JSON, or @file.json"))
+  .action((o: ClientOptions & InspectOptions) => client(o, "inspect", async (conn) => {
     const form = new FormData();
     form.set("pid", o.pid);
     form.set("step_index", o.step);
     form.set("method", o.method);
     if (o.params) form.set("user_params", o.params);
     if (o.session) form.set("session_id", o.session);
-    form.set("image", new Blob([readFileSync(o.image)]), path.basename(o.image));
+    if (o.stepDesc !== undefined) form.set("step_desc", o.stepDesc);
+    if (o.guideInfo !== undefined) form.set("guide_info", guideInfoText(o.guideInfo));
+    form.set("image", imageFile(o.image, "--image"), path.basename(o.image));
+    if (o.guideImage !== undefined) form.set("guide_image", imageFile(o.guideImage, "--guide-image"), path.basename(o.guideImage));
     return (await call(conn, "POST", "/inspect", { body: form, ...(o.operator ? { operator: o.operator } : {}) })).body;
   }));
 withConnection(program.command("records").description("inspection records, newest first").option("--pid <pid>").option("--limit <n>", "rows", "50"))

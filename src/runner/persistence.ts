@@ -45,6 +45,7 @@ export class RecordWriter {
       time: iso(r.timestamp_ms), pid: r.pid, session_id: r.session_id, step_index: r.step_index, method: r.method, name: r.name,
       version: r.version, status: r.status, error_code: r.error_code, result_status: r.result_status, ng_reason: r.ng_reason,
       defect_count: r.defect_rects, position_count: r.position_rects, calibration_count: r.calibration_rects, latency_ms: r.latency_ms,
+      guide_image: r.guide_image,
     });
     if (this.#pending.length >= FLUSH_AT) this.flush();
     else this.#timer ??= setTimeout(() => this.flush(), FLUSH_EVERY_MS);

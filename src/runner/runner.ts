@@ -27,7 +27,7 @@ import type { ValidationReport } from "../validate/report.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import type { SessionRecord } from "../supervisor/sessions.js";
 import type { SupervisorEvent } from "../supervisor/events.js";
-import type { InspectRequest, InspectResponse, Logger } from "../supervisor/types.js";
+import type { InspectImage, InspectRequest, InspectResponse, Logger } from "../supervisor/types.js";
 import type { WheelTarget } from "../wheel-tags/index.js";
 import { parseRunnerConfig, type RunnerConfig, type RunnerConfigInput } from "./config.js";
 import { RecordWriter, sqliteSessionStore } from "./persistence.js";
@@ -703,8 +703,13 @@ interface LooseRaw {
  * Library input of inspect: raw pixels (`data`), pixels written straight into the worker's shared memory by a
  * `fill(target)` callback (no intermediate copy; it may run again for a retry), or a JPEG/PNG by `path` or `bytes`.
  */
-export type RunnerInspectRequest = Omit<InspectRequest, "image" | "camera_id"> & {
-  image: (LooseRaw & { data: Uint8Array }) | (LooseRaw & { fill: (target: Buffer) => void }) | { path: string } | { bytes: Uint8Array };
+/** An inspect image as the library takes it: raw pixels (channels/color space checked here), or a JPEG/PNG file or its bytes. */
+export type RunnerInspectImage = (LooseRaw & { data: Uint8Array }) | (LooseRaw & { fill: (target: Buffer) => void }) | { path: string } | { bytes: Uint8Array };
+
+export type RunnerInspectRequest = Omit<InspectRequest, "image" | "guide_image" | "camera_id"> & {
+  image: RunnerInspectImage;
+  /** The guide (reference) image of a G3 inspection, in a second segment; G1 algorithms ignore it. */
+  guide_image?: RunnerInspectImage;
 };
 
 function checkedRaw(image: LooseRaw): { channels?: 1 | 3; color_space?: "RGB" | "BGR" | "GRAY" } {
@@ -718,11 +723,15 @@ function checkedRaw(image: LooseRaw): { channels?: 1 | 3; color_space?: "RGB" | 
   return { ...(channels ? { channels } : {}), ...(colorSpace ? { color_space: colorSpace } : {}) };
 }
 
+function toInspectImage(image: RunnerInspectImage): InspectImage {
+  if ("data" in image) return { data: image.data, width: image.width, height: image.height, ...checkedRaw(image) };
+  if ("fill" in image) return { fill: image.fill, width: image.width, height: image.height, ...checkedRaw(image) };
+  return image;
+}
+
 function toSupervisorRequest(r: RunnerInspectRequest): InspectRequest {
-  const image = r.image;
-  if ("data" in image) return { ...r, image: { data: image.data, width: image.width, height: image.height, ...checkedRaw(image) } };
-  if ("fill" in image) return { ...r, image: { fill: image.fill, width: image.width, height: image.height, ...checkedRaw(image) } };
-  return { ...r, image };
+  // One literal per case, no rest/spread pairs: this runs on every inspection.
+  return { ...r, image: toInspectImage(r.image), guide_image: r.guide_image === undefined ? undefined : toInspectImage(r.guide_image) };
 }
 
 /** A session as the library and the API show it: the stored record, its id named `session_id`. */

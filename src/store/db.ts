@@ -90,6 +90,11 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
       CREATE INDEX records_pid ON records (pid, id);
     `,
   },
+  {
+    version: 2,
+    // Whether the inspection carried a guide image (G3 dual-image inspections, contract §5a); older rows had none.
+    sql: "ALTER TABLE records ADD COLUMN guide_image INTEGER NOT NULL DEFAULT 0 CHECK (guide_image IN (0, 1));",
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

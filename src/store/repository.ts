@@ -97,9 +97,11 @@ export interface InspectionRecord {
   position_count: number;
   calibration_count: number;
   latency_ms: number;
+  /** The inspection carried a guide image (G3). */
+  guide_image: boolean;
 }
 
-export type NewInspectionRecord = Omit<InspectionRecord, "id" | "time"> & { time?: string };
+export type NewInspectionRecord = Omit<InspectionRecord, "id" | "time" | "guide_image"> & { time?: string; guide_image?: boolean };
 
 export interface RecordFilter {
   pid?: string;
@@ -123,6 +125,9 @@ export interface PackageFilter {
   state?: PackageState;
   name?: string;
 }
+
+/** SQLite has no booleans: guide_image is stored as 0/1. */
+type RecordRow = Omit<InspectionRecord, "guide_image"> & { guide_image: number };
 
 interface PackageRow {
   name: string; version: string; state: PackageState; manifest: string; dir: string; zip_path: string | null;
@@ -317,10 +322,10 @@ export class Repository {
 
   addRecord(r: NewInspectionRecord): number {
     const info = this.sql(`INSERT INTO records (time, pid, session_id, step_index, method, name, version, status, error_code,
-        result_status, ng_reason, defect_count, position_count, calibration_count, latency_ms)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        result_status, ng_reason, defect_count, position_count, calibration_count, latency_ms, guide_image)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(r.time ?? now(), r.pid, r.session_id, r.step_index, r.method, r.name, r.version, r.status, r.error_code,
-        r.result_status, r.ng_reason, r.defect_count, r.position_count, r.calibration_count, r.latency_ms);
+        r.result_status, r.ng_reason, r.defect_count, r.position_count, r.calibration_count, r.latency_ms, r.guide_image === true ? 1 : 0);
     return Number(info.lastInsertRowid);
   }
 
@@ -329,7 +334,8 @@ export class Repository {
       ["pid = ?", filter.pid], ["session_id = ?", filter.session_id], ["name = ?", filter.name], ["version = ?", filter.version],
       ["result_status = ?", filter.result_status], ["time >= ?", filter.since],
     ]);
-    return this.sql(`SELECT * FROM records ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limitOf(filter.limit)) as InspectionRecord[];
+    const rows = this.sql(`SELECT * FROM records ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limitOf(filter.limit)) as RecordRow[];
+    return rows.map((row) => ({ ...row, guide_image: row.guide_image === 1 }));
   }
 
   /** Applies the retention bound; returns how many records were dropped. Cheap enough to call after every insert batch. */

@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
-import type { CallPayload, SessionPayload, StepPayload } from "../protocol/messages.js";
+import type { CallPayload, Generation, SessionPayload, StepPayload } from "../protocol/messages.js";
 import type { RunnerConfig } from "../runner/config.js";
 import type { Segment } from "../shm/segment.js";
 import { CallNotStarted, Worker, type CallResult, type WorkerExit, type WorkerOptions } from "../worker/worker.js";
@@ -42,9 +42,9 @@ export function defaultTuning(config: RunnerConfig): PoolTuning {
   };
 }
 
-/** One call for a pool: a step call with its image, or a session reset, or get_info. */
+/** One call for a pool: a step call with its image (and a G3 guide image), or a session reset, or get_info. */
 export type PoolCall = (
-  | { method: "pre_execute" | "execute"; step: Omit<StepPayload, "shared_mem_id" | "image_meta">; image: PreparedImage }
+  | { method: "pre_execute" | "execute"; step: Omit<StepPayload, "shared_mem_id" | "image_meta" | "guide_image">; image: PreparedImage; guide?: PreparedImage | undefined }
   | { method: "reset"; session: SessionPayload }
   | { method: "get_info" }
 ) & {
@@ -142,6 +142,7 @@ export class VersionPool {
   #sink: LogSink | undefined;
   #starting: Promise<void> | undefined;
   #stopping: Promise<void> | undefined;
+  #generation: Generation = "G1";
 
   constructor(readonly spec: PackageSpec, options: VersionPoolOptions) {
     this.key = packageKey(spec);
@@ -161,6 +162,11 @@ export class VersionPool {
 
   get circuit(): CircuitState {
     return this.#breaker.state;
+  }
+
+  /** The algorithm API the version's workers said they implement (contract §5a), known once a worker was ready. */
+  get generation(): Generation {
+    return this.#generation;
   }
 
   /** Calls queued or running: a pool with any is in use. */
@@ -369,6 +375,7 @@ export class VersionPool {
       throw error;
     }
     wasReady = true;
+    this.#generation = worker.generation;
     if (slot.stopping) {
       await worker.shutdown();
       throw this.#stoppedError();
@@ -505,17 +512,17 @@ export class VersionPool {
     let result: CallResult | undefined;
     let error: ProcVisionError | undefined;
     let end: AttemptEnd;
-    let segment: Segment | undefined;
+    let segments: Segment[] | undefined;
     try {
       const payload = this.#payload(call, slot);
-      segment = payload.segment;
+      segments = payload.segments;
       result = await worker.call(call.method, payload.payload, { timeoutMs: this.#timeoutFor(call.method) });
       end = result.retryable ? "recoverable" : result.fatal ? "fatal" : "done";
     } catch (err) {
       error = asError(err);
       end = classifyFailure(error.code, slot.heartbeatLost === worker);
     }
-    if (segment !== undefined) slot.release(segment);
+    if (segments !== undefined) for (const segment of segments) slot.release(segment);
     slot.inflight--;
     this.#inflight--;
     if (slot.worker === worker) {
@@ -565,27 +572,48 @@ export class VersionPool {
     this.#pump();
   }
 
-  /** The call's payload; a step call's image is published in a segment of the slot, held until the call ends. */
-  #payload(call: PoolCall, slot: WorkerSlot): { payload: CallPayload; segment?: Segment } {
+  /**
+   * The call's payload; a step call's images are published in segments of the slot (the guide image in a second one,
+   * with its own header and sequence), held until the attempt ends.
+   */
+  #payload(call: PoolCall, slot: WorkerSlot): { payload: CallPayload; segments?: Segment[] } {
     switch (call.method) {
       case "pre_execute":
       case "execute": {
-        let frame;
-        try {
-          frame = slot.publish(call.image);
-        } catch (err) {
-          throw new ProcVisionError(ErrorCode.image_load_failed, `${this.key}: cannot write the image into shared memory: ${asError(err).message}`, {
-            hint: "check free space in /dev/shm (or $PROC_SHM_DIR)",
-          });
+        const { step, guide } = call;
+        slot.frameBytes = call.image.payload.byteLength + (guide === undefined ? 0 : guide.payload.byteLength);
+        const frame = this.#publish(slot, call.image, "image");
+        let guideFrame: ReturnType<WorkerSlot["publish"]> | undefined;
+        if (guide !== undefined) {
+          try {
+            guideFrame = this.#publish(slot, guide, "guide image");
+          } catch (err) {
+            slot.release(frame.segment);
+            throw err;
+          }
         }
-        const { step } = call;
-        const payload = { step_index: step.step_index, pid: step.pid, session: step.session, user_params: step.user_params, shared_mem_id: frame.name, image_meta: frame.meta };
-        return { payload, segment: frame.segment };
+        const payload: StepPayload = {
+          step_index: step.step_index, pid: step.pid, session: step.session, user_params: step.user_params,
+          shared_mem_id: frame.name, image_meta: frame.meta,
+          step_desc: step.step_desc ?? "", guide_info: step.guide_info ?? [],
+          guide_image: guideFrame === undefined ? null : { shared_mem_id: guideFrame.name, image_meta: guideFrame.meta },
+        };
+        return { payload, segments: guideFrame === undefined ? [frame.segment] : [frame.segment, guideFrame.segment] };
       }
       case "reset":
         return { payload: { session: call.session } };
       case "get_info":
         return { payload: {} };
+    }
+  }
+
+  #publish(slot: WorkerSlot, image: PreparedImage, what: string): ReturnType<WorkerSlot["publish"]> {
+    try {
+      return slot.publish(image);
+    } catch (err) {
+      throw new ProcVisionError(ErrorCode.image_load_failed, `${this.key}: cannot write the ${what} into shared memory: ${asError(err).message}`, {
+        hint: "check free space in /dev/shm (or $PROC_SHM_DIR)",
+      });
     }
   }
 

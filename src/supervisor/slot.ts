@@ -5,6 +5,9 @@ import type { Worker } from "../worker/worker.js";
 import type { ExitCause } from "./events.js";
 import { writeImage, type PreparedImage } from "./image.js";
 
+/** Images one step call carries at most: the current image and the guide image (G3). */
+export const IMAGES_PER_CALL = 2;
+
 /** starting → idle ⇄ busy; down = lost and waiting for a restart (or a breaker probe); stopped = pool stopped. */
 export type SlotState = "starting" | "idle" | "busy" | "down" | "stopped";
 
@@ -29,17 +32,18 @@ export class WorkerSlot {
   /** Set when the pool ends the worker itself for a reason (timeout, FatalError). */
   lostCause: ExitCause | undefined;
   stopping = false;
-  /** Calls dispatched here whose attempt has not ended: each holds a segment until then. */
+  /** Calls dispatched here whose attempt has not ended: each holds its segments (one per image) until then. */
   inflight = 0;
-  /** Size of the last frame published here (how many more this slot's worker may hold depends on it). */
+  /** Bytes of the last call's frames published here (how many more this slot's worker may hold depends on it). */
   frameBytes = 0;
   readonly #segments: SegmentPool;
   /** The frame each segment holds last: a request's second call with the same image is not rewritten. */
   readonly #frames = new Map<Segment, { image: PreparedImage; meta: ImageMeta }>();
 
   constructor(readonly index: number, tag: string, maxInflight: number) {
-    // One segment per call the worker holds (a queued call must not overwrite the frame of the running one).
-    this.#segments = new SegmentPool(tag, { maxSlots: maxInflight });
+    // Two segments per call the worker holds, current and guide image (a queued call must not overwrite the frames
+    // of the running one). Segments are made on demand: single-image calls never create the second ones.
+    this.#segments = new SegmentPool(tag, { maxSlots: IMAGES_PER_CALL * maxInflight });
   }
 
   /** Bytes of shared memory this slot holds (headers included). */
@@ -52,7 +56,6 @@ export class WorkerSlot {
    * it; the segment stays taken until `release`.
    */
   publish(image: PreparedImage): { name: string; meta: ImageMeta; segment: Segment } {
-    this.frameBytes = image.payload.byteLength;
     let holding: Segment | undefined;
     for (const [segment, frame] of this.#frames) {
       if (segment.closed) this.#frames.delete(segment); // re-created bigger under the same name

@@ -7,6 +7,7 @@ import type { Manifest } from "../manifest/schema.js";
 import type { RunnerConfig } from "../runner/config.js";
 import { sweepStaleSegments } from "../shm/sweep.js";
 import { describeEvent, type SupervisorEvent, type SupervisorEventMap } from "./events.js";
+import type { Generation } from "../protocol/messages.js";
 import { prepareImage, type PreparedImage } from "./image.js";
 import { LATENCY_BUCKETS_MS, type MetricsSnapshot } from "./metrics.js";
 import { VersionPool, type PoolCallOutcome, type PoolStatus, type PoolTuning } from "./pool.js";
@@ -14,7 +15,7 @@ import { checkResult, rectCounts } from "./result-check.js";
 import { SessionManager, type SessionRecord, type SessionStore } from "./sessions.js";
 import {
   jsonLineLogger, packageKey,
-  type CallResponse, type InspectionRecord, type InspectRequest, type InspectResponse, type Logger,
+  type CallResponse, type InspectionRecord, type InspectMethod, type InspectRequest, type InspectResponse, type Logger,
   type PackageRef, type PackageSpec, type StepMethod,
 } from "./types.js";
 
@@ -46,6 +47,43 @@ function paramsError(message: string, details?: Record<string, unknown>): ProcVi
     hint: "send user_params that match the step's params in manifest.json",
     ...(details ? { details } : {}),
   });
+}
+
+/** What every call of one inspection sends besides the session: checked and prepared once per request. */
+interface StepInputs {
+  stepIndex: number;
+  userParams: Record<string, unknown>;
+  image: PreparedImage;
+  guide: PreparedImage | undefined;
+  stepDesc: string;
+  guideInfo: unknown;
+}
+
+/**
+ * The calls a method runs on a version of `generation` (contract §5a): G1 has pre_execute and execute (`both` runs
+ * the two); execute-only algorithms (G2, G3) run execute once for `both` and `execute`, and have no pre_execute (1006).
+ */
+function stepMethods(method: InspectMethod, generation: Generation, key: string): StepMethod[] {
+  if (generation === "G1") return method === "both" ? ["pre_execute", "execute"] : [method];
+  if (method === "pre_execute") {
+    throw new ProcVisionError(ErrorCode.invalid_params, `${key} is a ${generation} algorithm: it has no pre_execute`, {
+      hint: `${generation} algorithms have only execute: use method execute or both`,
+    });
+  }
+  return ["execute"];
+}
+
+/** Plain JSON data all the way down (what a frame can carry unchanged). */
+function isJson(value: unknown, depth = 0): boolean {
+  if (depth > 100) return false;
+  if (value === null || typeof value === "string" || typeof value === "boolean") return true;
+  if (typeof value === "number") return Number.isFinite(value);
+  if (Array.isArray(value)) return value.every((v) => isJson(v, depth + 1));
+  const proto: unknown = typeof value === "object" ? Object.getPrototypeOf(value) : undefined;
+  if (proto === Object.prototype || proto === null) {
+    return Object.values(value as Record<string, unknown>).every((v) => isJson(v, depth + 1));
+  }
+  return false;
 }
 
 /**
@@ -232,15 +270,24 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
 
   /**
    * A checked inspection (contract §7). Request errors throw ProcVisionError: 3004 (no active package), 3006 (unknown
-   * session or version not running), 1001 (session of another PID), 1006 (params), 1002 (image), 3003, 3005. What
-   * happens during a call comes back in that call's response with status ERROR. With `both`, execute runs only
-   * when pre_execute answered OK.
+   * session or version not running), 1001 (session of another PID), 1006 (params, step_desc, guide_info, pre_execute of
+   * an execute-only algorithm), 1002 (either image), 3003, 3005. What happens during a call comes back in that call's
+   * response with status ERROR. With `both`, execute runs only when pre_execute answered OK (G1), or alone (G2/G3).
+   * The guide image travels in a second segment; results are checked against the current image.
    */
   async inspect(req: InspectRequest): Promise<InspectResponse> {
     const method = req.method ?? "both";
     if (!METHODS.has(method)) throw paramsError(`method must be pre_execute, execute or both, got ${JSON.stringify(method)}`);
-    if (!Number.isInteger(req.step_index) || req.step_index < 1) {
-      throw paramsError(`step_index must be an integer ≥ 1, got ${JSON.stringify(req.step_index)}`);
+    if (!Number.isInteger(req.step_index) || req.step_index < 0) {
+      throw paramsError(`step_index must be an integer ≥ 0, got ${JSON.stringify(req.step_index)}`);
+    }
+    if (req.step_desc !== undefined && typeof req.step_desc !== "string") {
+      throw new ProcVisionError(ErrorCode.invalid_params, `step_desc must be a string, got ${typeof req.step_desc}`, { hint: "send the step's description text, e.g. \"check screw 3\"" });
+    }
+    if (req.guide_info !== undefined && !isJson(req.guide_info)) {
+      throw new ProcVisionError(ErrorCode.invalid_params, "guide_info must be JSON (objects, arrays, strings, numbers, booleans, null)", {
+        hint: "e.g. [{\"label\": \"1\", \"posList\": [{\"x\": 10, \"y\": 20, \"width\": 30, \"height\": 40}]}]",
+      });
     }
     const userParams = req.user_params ?? {};
     if (typeof userParams !== "object" || userParams === null || Array.isArray(userParams)) {
@@ -270,14 +317,16 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
           hint: "start the package version",
         });
       }
+      const methods = stepMethods(method as InspectMethod, pool.generation, key);
       const params = this.#checkParams(pool.spec.manifest, key, req.step_index, userParams);
       const image = await prepareImage(req.image, this.#config.image_encoding, req.camera_id);
+      const guide = req.guide_image === undefined ? undefined : await prepareImage(req.guide_image, this.#config.image_encoding, req.camera_id);
+      const inputs: StepInputs = { stepIndex: req.step_index, userParams: params, image, guide, stepDesc: req.step_desc ?? "", guideInfo: req.guide_info ?? [] };
       const run = async (s: SessionRecord): Promise<InspectResponse> => {
         const response: InspectResponse = { session_id: s.id, name: s.name, version: s.version };
-        const methods: StepMethod[] = method === "both" ? ["pre_execute", "execute"] : [method as StepMethod];
         for (const [i, m] of methods.entries()) {
           if (i > 0 && response.pre_execute?.status !== "OK") break;
-          response[m] = await this.#call(pool, s, m, req.step_index, params, image, i > 0);
+          response[m] = await this.#call(pool, s, m, inputs, i > 0);
         }
         return response;
       };
@@ -315,13 +364,18 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     return checked.values;
   }
 
-  async #call(pool: VersionPool, session: SessionRecord, method: StepMethod, stepIndex: number, userParams: Record<string, unknown>, image: PreparedImage, admitted: boolean): Promise<CallResponse> {
+  async #call(pool: VersionPool, session: SessionRecord, method: StepMethod, inputs: StepInputs, admitted: boolean): Promise<CallResponse> {
+    const { image, guide } = inputs;
     let outcome: PoolCallOutcome;
     try {
       outcome = await pool.call({
         method,
-        step: { step_index: stepIndex, pid: session.pid, session: this.sessions.payload(session), user_params: userParams },
+        step: {
+          step_index: inputs.stepIndex, pid: session.pid, session: this.sessions.payload(session), user_params: inputs.userParams,
+          step_desc: inputs.stepDesc, guide_info: inputs.guideInfo,
+        },
         image,
+        guide,
         affinityKey: session.id,
         admitted,
       });
@@ -339,7 +393,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
       };
     }
     pool.observe(method, response.status, response.error_code, response.latency_ms);
-    this.#record(session, stepIndex, method, response, outcome);
+    this.#record(session, inputs.stepIndex, method, response, outcome, guide !== undefined);
     return response;
   }
 
@@ -361,7 +415,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     return { status: result.status, message: result.message, error_code: result.error_code, data: result.data, debug: result.debug, latency_ms };
   }
 
-  #record(session: SessionRecord, stepIndex: number, method: StepMethod, r: CallResponse, outcome: PoolCallOutcome): void {
+  #record(session: SessionRecord, stepIndex: number, method: StepMethod, r: CallResponse, outcome: PoolCallOutcome, guideImage: boolean): void {
     const onRecord = this.#opts.onRecord;
     if (onRecord === undefined) return;
     const verdict = method === "execute" && r.status === "OK" ? r.data.result_status : undefined;
@@ -384,7 +438,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
         latency_ms: r.latency_ms,
         attempts: outcome.attempts,
         worker_pid: outcome.worker_pid,
-        guide_image: false,
+        guide_image: guideImage,
       });
     } catch (err) {
       this.#logger.log("error", `recording an inspection failed: ${(err as Error).message}`);

@@ -10,7 +10,7 @@ import * as responses from "../../src/api/responses.js";
 import { buildApi } from "../../src/api/server.js";
 import { ensureToken } from "../../src/api/token.js";
 import { Runner } from "../../src/runner/runner.js";
-import { EXAMPLE, exampleZip } from "../helpers/store.js";
+import { EXAMPLE, exampleZip, g3Zip } from "../helpers/store.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-api-"));
 const root = path.join(work, "root");
@@ -221,6 +221,37 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     expect(badStep.body.error_code).toBe("1006");
   });
 
+  it("POST /inspect with two images: cur_image (alias of image), guide_image, step_desc, guide_info; records say guide_image", async () => {
+    const png = await readFile(sample);
+    const form = inspectForm({ pid: "p001", step_index: "1", step_desc: "check screw 3", guide_info: JSON.stringify([{ label: "1", posList: [] }]) });
+    form.set("cur_image", new Blob([png]), "cur.png");
+    form.set("guide_image", new Blob([png]), "guide.png");
+    const dual = await http("POST", "/inspect", { body: form });
+    expect(dual.status, dual.text).toBe(200);
+    conforms(responses.inspectResponse, dual);
+    // The example is a G1 algorithm: it ignores the guide and answers both calls as usual.
+    expect(dual.body).toMatchObject({ pre_execute: { status: "OK" }, execute: { status: "OK" } });
+    const records = (await http("GET", `/records?session_id=${String(dual.body.session_id)}`));
+    conforms(z.array(responses.inspectionRecord), records);
+    expect((records.body as unknown as { method: string; guide_image: boolean }[]).map((r) => [r.method, r.guide_image]).sort())
+      .toEqual([["execute", true], ["pre_execute", true]]);
+    const single = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", method: "execute" })) });
+    const singleRecords = await http("GET", `/records?session_id=${String(single.body.session_id)}`);
+    expect((singleRecords.body as unknown as { guide_image: boolean }[]).map((r) => r.guide_image)).toEqual([false]);
+
+    const badInfo = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", guide_info: "[{oops" })) });
+    expect(badInfo.status).toBe(400);
+    expect(badInfo.body).toMatchObject({ error_code: "1006", message: expect.stringContaining("guide_info is not valid JSON") as unknown, hint: expect.stringContaining("posList") as unknown });
+    const twice = await withImage(inspectForm({ pid: "p001" }));
+    twice.set("cur_image", new Blob([png]), "again.png");
+    expect((await http("POST", "/inspect", { body: twice })).body).toMatchObject({ error_code: "1006", message: expect.stringContaining("more than one current image") as unknown });
+    // step_index 0 passes the request schema (original projects count from 0); the example has no step 0.
+    const zero = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "0" })) });
+    expect(zero.body).toMatchObject({ error_code: "1006", message: expect.stringContaining("step_index 0 is not a step") as unknown });
+    const negative = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "-1" })) });
+    expect(negative.body).toMatchObject({ error_code: "1006", message: expect.stringContaining("step_index") as unknown });
+  });
+
   it("sessions: create, inspect within one, reset, end; an ended session is 3006", async () => {
     const created = await http("POST", "/sessions", { json: { pid: "p001", context: { serial: "SN-1" } } });
     expect(created.status, created.text).toBe(201);
@@ -307,6 +338,15 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     // Every JSON route documents its answer's schema.
     const documented = doc.paths["/inspect"]?.post as { responses: Record<string, { content: Record<string, { schema: Record<string, unknown> }> }> };
     expect(documented.responses["200"]?.content["application/json"]?.schema.properties).toHaveProperty("session_id");
+    // The multipart form is documented part by part, the raw body as single-image.
+    const inspectDoc = doc.paths["/inspect"]?.post as { summary: string; requestBody: { content: Record<string, { schema: { properties?: Record<string, { format?: string }> } }> } };
+    const parts = inspectDoc.requestBody.content["multipart/form-data"]?.schema.properties ?? {};
+    expect(Object.keys(parts)).toEqual(expect.arrayContaining(["pid", "step_index", "method", "image", "cur_image", "guide_image", "step_desc", "guide_info", "user_params"]));
+    expect(parts.guide_image?.format).toBe("binary");
+    expect(inspectDoc.summary).toMatch(/single image/);
+    const recordDoc = (doc.paths["/records"]?.get as { responses: Record<string, { content: Record<string, { schema: { items: { properties: Record<string, unknown> } } }> }> })
+      .responses["200"]?.content["application/json"]?.schema.items.properties;
+    expect(recordDoc).toHaveProperty("guide_image");
     expect((await http("POST", "/algorithms/activate", { json: { name: "algorithm-example", version: "1.1", pids: ["p001"] } })).status).toBe(200);
     expect((await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001" })) })).status).toBe(200);
     const metrics = await http("GET", "/metrics");
@@ -324,6 +364,45 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     expect(report.status, report.text).toBe(200);
     expect(report.body).toMatchObject({ summary: { status: "PASS" } });
     conforms(responses.validationReport, report);
+  });
+
+  it("a G3 package (original SDK 0.3.x API) installs and answers next to the G1 example, each for its own PIDs", async () => {
+    const installed = await upload(await g3Zip(work));
+    expect(installed.status, installed.text).toBe(201);
+    expect(installed.body).toMatchObject({ name: "g3-algo", version: "1.0", state: "installed" });
+    // No supported_pids in its manifest: it takes the PIDs it is activated for.
+    expect((await http("POST", "/algorithms/activate", { json: { name: "g3-algo", version: "1.0", pids: ["g3-a", "g3-b"] } })).status).toBe(200);
+    const png = (v: number, width: number, height: number) =>
+      sharp({ create: { width, height, channels: 3, background: { r: v, g: v, b: v } } }).png().toBuffer();
+    const form = (pid: string, fields: Record<string, string> = {}) => async () => {
+      const f = inspectForm({ pid, step_index: "0", ...fields });
+      f.set("cur_image", new Blob([await png(10, 16, 12)]), "cur.png");
+      f.set("guide_image", new Blob([await png(200, 20, 10)]), "guide.png");
+      return f;
+    };
+    const guideInfo = [{ label: "1", posList: [{ x: 1, y: 2, width: 3, height: 4 }] }];
+    const [g3, g1] = await Promise.all([
+      http("POST", "/inspect", { body: await form("g3-a", { step_desc: "check screw 3", guide_info: JSON.stringify(guideInfo) })() }),
+      http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "1" })) }),
+    ]);
+    expect(g3.status, g3.text).toBe(200);
+    conforms(responses.inspectResponse, g3);
+    expect(g3.body.pre_execute).toBeUndefined();
+    expect(g3.body).toMatchObject({
+      name: "g3-algo", version: "1.0",
+      execute: {
+        status: "OK", data: {
+          result_status: "NG", step_index: 0, step_desc: "check screw 3", guide_info: guideInfo, cur_shape: [12, 16, 3], cur_mean: 10,
+          guide_shape: [10, 20, 3], guide_mean: 200, defect_rects: [{ x: 1, y: 2, width: 3, height: 4, label: "missing" }],
+        },
+      },
+    });
+    expect(g1.body).toMatchObject({ name: "algorithm-example", pre_execute: { status: "OK" }, execute: { status: "OK" } });
+    const records = (await http("GET", "/records?pid=g3-a")).body as unknown as { method: string; result_status: string; guide_image: boolean }[];
+    expect(records.map((r) => [r.method, r.result_status, r.guide_image])).toEqual([["execute", "NG", true]]);
+    const pre = await http("POST", "/inspect", { body: await form("g3-b", { method: "pre_execute" })() });
+    expect(pre.status).toBe(400);
+    expect(pre.body).toMatchObject({ error_code: "1006", hint: "G3 algorithms have only execute: use method execute or both" });
   });
 
   it("the token file is private", () => {

@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../helpers/python.js";
 import { EXAMPLE, exampleZip } from "../helpers/store.js";
@@ -163,6 +164,53 @@ describe("web console", () => {
     await page.selectOption("#logs-package", `${NAME}/1.0`);
     await expect.poll(() => page.locator("#logs").innerText(), WAIT).toContain("inspected");
     await shot("02-inspect");
+  }, 60_000);
+
+  it("takes a guide image, step_desc and guide_info, shows both images and draws the rects on the current one", async () => {
+    const guide = path.join(work, "guide.png");
+    await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 0, g: 90, b: 200 } } }).png().toFile(guide);
+    const guideInfo = JSON.stringify([{ label: "1", posList: [{ x: 1, y: 2, width: 3, height: 4 }] }]);
+    await page.selectOption("#inspect-pid", "p001");
+    await page.fill("#inspect-step", "1");
+    await page.setInputFiles("#inspect-image", SAMPLE);
+    await page.setInputFiles("#inspect-guide", guide);
+    await page.fill("#inspect-step-desc", "check screw 3");
+    await page.fill("#inspect-guide-info", guideInfo);
+    const answered = page.waitForResponse((r) => r.url() === `${url}/inspect` && r.request().method() === "POST");
+    await page.click("#inspect-submit");
+    const response = await answered;
+    expect(response.status()).toBe(200);
+    const answer = (await response.json()) as { pre_execute?: CallResult; execute?: CallResult };
+    const expected = rectsIn(answer);
+    expect(expected.defect).toBeGreaterThan(0);
+    // Both images are shown; the rects are drawn over the current image, in its pixel coordinates.
+    await expect.poll(() => page.locator("#inspect-guide-figure").isVisible(), WAIT).toBe(true);
+    const natural = (selector: string) => page.locator(selector).evaluate((el) => {
+      const img = el as unknown as { naturalWidth: number; naturalHeight: number };
+      return [img.naturalWidth, img.naturalHeight];
+    });
+    const sizes = {
+      current: await natural("#inspect-img"), guide: await natural("#inspect-guide-img"),
+      viewBox: await page.locator("#inspect-overlay").getAttribute("viewBox"),
+    };
+    const meta = await sharp(SAMPLE).metadata();
+    expect(sizes).toEqual({ current: [meta.width, meta.height], guide: [64, 48], viewBox: `0 0 ${meta.width} ${meta.height}` });
+    await expect.poll(() => page.locator("#inspect-overlay rect.defect").count(), WAIT).toBe(expected.defect);
+    // The records table marks the inspection as carrying a guide image.
+    await expect.poll(() => cellOf("records", ":first-child", 10), WAIT).toEqual(["✓"]);
+    await shot("02b-inspect-guide");
+    // guide_info goes to the runner as typed: JSON that does not parse comes back as its 1006.
+    await page.fill("#inspect-guide-info", "[{oops");
+    await page.click("#inspect-submit");
+    await expect.poll(() => page.locator("#inspect-summary").innerText(), WAIT).toContain("guide_info is not valid JSON");
+    // Without a guide the guide view is hidden again.
+    await page.setInputFiles("#inspect-guide", []);
+    await page.fill("#inspect-step-desc", "");
+    await page.fill("#inspect-guide-info", "");
+    const again = page.waitForResponse((r) => r.url() === `${url}/inspect` && r.request().method() === "POST");
+    await page.click("#inspect-submit");
+    expect((await again).status()).toBe(200);
+    await expect.poll(() => page.locator("#inspect-guide-figure").isVisible(), WAIT).toBe(false);
   }, 60_000);
 
   it("installs v1.1 by upload and switches p001 to it after a confirmation", async () => {

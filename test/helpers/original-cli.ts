@@ -66,12 +66,9 @@ export async function originalCli(release: OriginalRelease, args: readonly strin
   return run(path.join(path.dirname(python), "procvision-cli"), [...args], { cwd, env: isolatedEnv(), timeout: 300_000 });
 }
 
-/**
- * G1 (0.0.x): get_info, pre_execute, execute over shared memory. The step is index 1: the original `init` wrote 0,
- * which the runner's inspect refuses today (supervisor: step_index ≥ 1).
- */
+/** G1 (0.0.x): get_info, pre_execute, execute over shared memory; the step is index 0 as the original `init` wrote it. */
 function g1Project(name: string, version: string, pids: readonly string[]): Record<string, string> {
-  const steps = [{ index: 1, name: "check", params: [{ key: "threshold", type: "float", default: 0.5, min: 0.0, max: 1.0 }] }];
+  const steps = [{ index: 0, name: "check", params: [{ key: "threshold", type: "float", default: 0.5, min: 0.0, max: 1.0 }] }];
   return {
     "manifest.json": JSON.stringify({ name, version, entry_point: "orig_algo.main:OrigAlgorithm", description: "made by the original init", supported_pids: pids, steps }, null, 2),
     "orig_algo/__init__.py": "",

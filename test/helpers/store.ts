@@ -59,9 +59,20 @@ export async function exampleZip(outDir: string, o: ExampleZipOptions = {}): Pro
     .replace(/^VERSION = .*$/m, `VERSION = ${JSON.stringify(version)}`)
     .replace(/^SUPPORTED_PIDS = .*$/m, `SUPPORTED_PIDS = ${JSON.stringify(pids)}`));
   o.mutate?.(project);
+  return packProject(project, path.join(outDir, o.fileName ?? `${name}-v${version}-offline.zip`), o);
+}
+
+export const G3_FIXTURE = path.join(repoRoot, "test", "fixtures", "g3");
+
+/** The G3 fixture (written for the original SDK 0.3.x: execute only, minimal manifest), packed as an offline zip. */
+export function g3Zip(outDir: string): Promise<string> {
+  return packProject(G3_FIXTURE, path.join(outDir, "g3-algo-v1.0-offline.zip"), {});
+}
+
+/** A project directory as an offline zip: real wheels (default numpy + SDK), pinned requirements, the target env file. */
+async function packProject(project: string, outPath: string, o: Pick<ExampleZipOptions, "wheels" | "requirements" | "envFile" | "signingKey">): Promise<string> {
   const wheels = o.wheels ?? Object.values(realWheels());
   const envFile = o.envFile === undefined ? LOCAL_ENV : o.envFile;
-  const outPath = path.join(outDir, o.fileName ?? `${name}-v${version}-offline.zip`);
   await buildOfflineZip({
     outPath,
     projectFiles: (await collectProjectFiles(project)).files,

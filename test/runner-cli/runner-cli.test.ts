@@ -85,6 +85,26 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     expect(badParams.code).toBe(1);
     expect(badParams.stderr).toMatch(/\[1006\].*threshold/);
 
+    // A guide image with step_desc and guide_info (@file): the G1 example ignores them, the record says a guide came along.
+    const sample = path.join(EXAMPLE, "sample.png");
+    const guideInfo = path.join(work, "guide.json");
+    writeFileSync(guideInfo, JSON.stringify([{ label: "1", posList: [{ x: 1, y: 2, width: 3, height: 4 }] }]));
+    const dual = await runner(["inspect", "--pid", "p001", "--image", sample, "--guide-image", sample, "--step-desc", "check screw 3",
+      "--guide-info", `@${guideInfo}`, "--method", "execute", ...R(), "--json"]);
+    expect(dual.code, dual.stderr).toBe(0);
+    const dualSession = (dual.json as { session_id: string }).session_id;
+    const dualRecords = (await runner(["records", "--pid", "p001", "--limit", "1", ...R(), "--json"])).json as { session_id: string; guide_image: boolean }[];
+    expect(dualRecords).toMatchObject([{ session_id: dualSession, guide_image: true }]);
+    for (const [flags, pattern] of [
+      [["--guide-info", "[{oops"], /\[1006\] --guide-info is not valid JSON/],
+      [["--guide-info", `@${path.join(work, "nope.json")}`], /\[1006\] --guide-info file .*nope\.json not found/],
+      [["--guide-image", path.join(work, "nope.png")], /\[1002\] --guide-image .*nope\.png not found/],
+    ] as const) {
+      const bad = await runner(["inspect", "--pid", "p001", "--image", sample, ...flags, ...R()]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(pattern);
+    }
+
     expect((await runner(["switch", "algorithm-example", "1.1", "--pids", "p001", ...R()])).code).toBe(0);
     const status = await runner(["status", ...R(), "--json"]);
     expect((status.json as { bindings: { pid: string; version: string }[] }).bindings.find((b) => b.pid === "p001")?.version).toBe("1.1");

@@ -20,12 +20,33 @@ describe("runner.db", () => {
     const file = path.join(mkdtempSync(path.join(work, "db-")), "runner.db");
     const db = openDb(file);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
-    expect(db.prepare("SELECT version FROM schema_migrations").pluck().all()).toEqual([SCHEMA_VERSION]);
+    expect(db.prepare("SELECT version FROM schema_migrations").pluck().all()).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
     expect(migrate(db)).toEqual([]);
     db.close();
     const again = openDb(file);
     expect(integrityCheck(again)).toBe("ok");
     again.close();
+  });
+
+  it("upgrades a database of the previous schema: its records read guide_image false, new ones keep it", () => {
+    const file = path.join(mkdtempSync(path.join(work, "db-")), "runner.db");
+    const old = new Repository(openDb(file));
+    old.addRecord({
+      pid: "p1", session_id: "s", step_index: 1, method: "execute", name: "a", version: "1", status: "OK", error_code: null,
+      result_status: "OK", ng_reason: null, defect_count: 0, position_count: 0, calibration_count: 0, latency_ms: 1,
+    });
+    // Back to what a station running the previous runner has on disk: schema 1, no guide_image column.
+    old.db.exec("ALTER TABLE records DROP COLUMN guide_image; DELETE FROM schema_migrations WHERE version = 2;");
+    old.db.close();
+    const db = openDb(file);
+    expect(db.prepare("SELECT version FROM schema_migrations ORDER BY version").pluck().all()).toEqual([1, 2]);
+    const repo = new Repository(db);
+    repo.addRecord({
+      pid: "p1", session_id: "s", step_index: 0, method: "execute", name: "g3", version: "1", status: "OK", error_code: null,
+      result_status: "NG", ng_reason: "gap", defect_count: 1, position_count: 0, calibration_count: 0, latency_ms: 2, guide_image: true,
+    });
+    expect(repo.records().map((r) => [r.name, r.step_index, r.guide_image])).toEqual([["g3", 0, true], ["a", 1, false]]);
+    db.close();
   });
 
   it("refuses a database from a newer runner", () => {

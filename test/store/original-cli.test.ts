@@ -17,7 +17,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const SAMPLE = path.join(EXAMPLE, "sample.png");
 
-async function withRunner<T>(label: string, fn: (runner: Runner, root: string) => Promise<T>, config: { python?: string } = {}): Promise<T> {
+async function withRunner<T>(label: string, fn: (runner: Runner, root: string) => Promise<T>, config: { python?: string; installer?: "pip" } = {}): Promise<T> {
   const root = path.join(work, `root-${label}`);
   const runner = await Runner.open({ root, log: () => undefined, config });
   try {
@@ -32,12 +32,8 @@ function venvSdkVersion(dir: string): string {
   return execFileSync(path.join(dir, "venv", "bin", "python"), ["-c", "import procvision_algorithm_sdk as s; print(s.__version__)"], { encoding: "utf8" }).trim();
 }
 
-// G3 needs the execute-only smoke checks (branch cli-g3: validate without supported_pids/pre_execute) and the G3
-// pools (branch runner-dual: execute only, step_index from 0); it runs once both are on main.
-const G3_READY = process.env.PROCVISION_G3_READY === "1";
-
 describe("zips made by the original procvision-cli package", () => {
-  it.each<[OriginalRelease, string]>([["0.0.5", "G1"], ["0.0.7", "G1"], ...(G3_READY ? [["0.3.2", "G3"] as [OriginalRelease, string]] : [])])(
+  it.each<[OriginalRelease, string]>([["0.0.5", "G1"], ["0.0.7", "G1"], ["0.3.2", "G3"]])(
     "%s (%s): installs with the original SDK replaced by ours, activates and answers an inspection", async (release, generation) => {
       const name = `orig-${release.replaceAll(".", "")}`;
       const zip = await originalZip(release, work, { name });
@@ -56,7 +52,7 @@ describe("zips made by the original procvision-cli package", () => {
         // G1 lists its PIDs; a G3 manifest lists none and takes any PID it is activated for.
         const pid = generation === "G1" ? "A01" : "LINE7-ANY";
         await runner.activate(name, "1.0.0", [pid]);
-        const answer = await runner.inspect({ pid, step_index: 1, image: { path: SAMPLE }, ...(generation === "G3" ? { step_desc: "check the board" } : {}) });
+        const answer = await runner.inspect({ pid, step_index: 0, image: { path: SAMPLE }, ...(generation === "G3" ? { step_desc: "check the board" } : {}) });
         expect(answer.execute?.status).toBe("OK");
         expect(answer.execute?.data).toMatchObject({ result_status: "OK", debug: { width: expect.any(Number), height: expect.any(Number) } });
         if (generation === "G1") expect(answer.pre_execute?.status).toBe("OK");
@@ -73,8 +69,31 @@ describe("zips made by the original procvision-cli package", () => {
       expect(result.state).toBe("installed");
       expect(result.warnings.join("\n")).toMatch(/\.procvision_env\.json says python_version 3\.13 .*abi cp313 .*wheels_platform win_amd64 .*judged by the wheels' tags/);
       await runner.activate("orig-stale-env", "1.0.0", ["A01"]);
-      expect((await runner.inspect({ pid: "A01", step_index: 1, image: { path: SAMPLE } })).execute?.status).toBe("OK");
+      expect((await runner.inspect({ pid: "A01", step_index: 0, image: { path: SAMPLE } })).execute?.status).toBe("OK");
     });
+  }, 600_000);
+
+  it("a zip whose requirements do not name the SDK gets the runner's (its workers could not start without it)", async () => {
+    const zip = await originalZip("0.0.5", work, { name: "orig-no-sdk", requirements: "numpy==2.2.6\n" });
+    await withRunner("no-sdk", async (runner) => {
+      const result = await runner.install(zip);
+      expect(result.state).toBe("installed");
+      expect(result.warnings.join("\n")).toMatch(/requirements\.txt does not name procvision_algorithm_sdk: the runner's SDK .* is installed too/);
+      expect(venvSdkVersion(result.dir)).toBe(SDK_VERSION);
+      await runner.activate("orig-no-sdk", "1.0.0", ["A01"]);
+      expect((await runner.inspect({ pid: "A01", step_index: 0, image: { path: SAMPLE } })).execute?.status).toBe("OK");
+    });
+  }, 600_000);
+
+  it("with installer pip (which reads wheels/ as a directory) the original SDK is replaced the same way", async () => {
+    const zip = await originalZip("0.0.7", work, { name: "orig-pip" });
+    await withRunner("pip", async (runner) => {
+      const result = await runner.install(zip);
+      expect(result.state).toBe("installed");
+      expect(venvSdkVersion(result.dir)).toBe(SDK_VERSION);
+      await runner.activate("orig-pip", "1.0.0", ["A01"]);
+      expect((await runner.inspect({ pid: "A01", step_index: 0, image: { path: SAMPLE } })).execute?.status).toBe("OK");
+    }, { installer: "pip" });
   }, 600_000);
 
   it("validate --zip --full warns where the runner warns (SDK replaced, no SHA256SUMS, stale env file) and passes", async () => {

@@ -22,20 +22,42 @@ function userParams(text: string | undefined): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-/** Multipart: a file field `image` (JPEG/PNG) plus text fields. */
-async function fromMultipart(request: FastifyRequest): Promise<{ fields: Record<string, string>; image?: Buffer }> {
+/** guide_info text field: any JSON (G3 annotations); absent or empty → the default. */
+function guideInfo(text: string | undefined): { guide_info?: unknown } {
+  if (text === undefined || text.trim() === "") return {};
+  try {
+    return { guide_info: JSON.parse(text) as unknown };
+  } catch (err) {
+    throw new ProcVisionError(ErrorCode.invalid_params, `guide_info is not valid JSON: ${(err as Error).message}`, {
+      hint: "send a JSON string, e.g. [{\"label\": \"1\", \"posList\": [{\"x\": 10, \"y\": 20, \"width\": 30, \"height\": 40}]}]",
+    });
+  }
+}
+
+/** File fields of the form: the current image (`image`, or `cur_image` as the original SDK names it) and the guide image. */
+const FILE_FIELDS: Readonly<Record<string, "image" | "guide">> = { image: "image", cur_image: "image", guide_image: "guide" };
+
+/** Multipart: file fields `image` (alias `cur_image`) and `guide_image` (JPEG/PNG) plus text fields. */
+async function fromMultipart(request: FastifyRequest): Promise<{ fields: Record<string, string>; image?: Buffer; guide?: Buffer }> {
   const fields: Record<string, string> = {};
-  let image: Buffer | undefined;
+  const files: { image?: Buffer; guide?: Buffer } = {};
   for await (const part of request.parts()) {
     if (part.type === "file") {
       const file = part as MultipartFile;
-      if (file.fieldname === "image") image = await file.toBuffer();
-      else await file.toBuffer();
+      const slot = FILE_FIELDS[file.fieldname];
+      const bytes = await file.toBuffer();
+      if (slot === undefined) continue;
+      if (files[slot] !== undefined) {
+        throw new ProcVisionError(ErrorCode.invalid_params, `the form carries more than one ${slot === "image" ? "current image (image / cur_image)" : "guide_image"}`, {
+          hint: "send each image once: image (or cur_image) and optionally guide_image",
+        });
+      }
+      files[slot] = bytes;
     } else {
       fields[part.fieldname] = String(part.value);
     }
   }
-  return image ? { fields, image } : { fields };
+  return { fields, ...files };
 }
 
 function rawImage(fields: InspectFields, data: Buffer): RunnerInspectRequest["image"] {
@@ -63,18 +85,22 @@ export function inspectRoutes(app: FastifyInstance, docs: RouteDoc[], runner: Ru
 
   route(app, docs, {
     method: "POST", url: "/inspect", mutation: true, query: schemas.inspectFields.partial(),
-    summary: "pre_execute and/or execute a step on an image: multipart (file field image + text fields) or raw pixels (application/octet-stream + query)",
-    contentTypes: ["multipart/form-data", "application/octet-stream"], response: responses.inspectResponse,
+    summary: "pre_execute and/or execute a step: multipart (file fields image or cur_image, and guide_image for G3, + text fields) " +
+      "or raw pixels of the current image (application/octet-stream + query; single image only: a guide image needs multipart)",
+    contentTypes: ["multipart/form-data", "application/octet-stream"], contentSchemas: { "multipart/form-data": schemas.inspectForm },
+    response: responses.inspectResponse,
   }, async ({ request }) => {
     let fields: InspectFields;
     let image: RunnerInspectRequest["image"];
+    let guide: RunnerInspectRequest["guide_image"];
     if (request.isMultipart()) {
       const form = await fromMultipart(request);
       fields = parseInput(schemas.inspectFields, { ...(request.query as object), ...form.fields }, "inspect");
       if (!form.image) {
-        throw new ProcVisionError(ErrorCode.image_load_failed, "no file field named image in the form", { hint: "curl -F image=@part.jpg -F pid=p001 ..." });
+        throw new ProcVisionError(ErrorCode.image_load_failed, "no file field named image (or cur_image) in the form", { hint: "curl -F image=@part.jpg -F pid=p001 ..." });
       }
       image = { bytes: form.image };
+      if (form.guide) guide = { bytes: form.guide };
     } else if (Buffer.isBuffer(request.body)) {
       fields = parseInput(schemas.inspectFields, request.query, "inspect");
       image = rawImage(fields, request.body);
@@ -85,6 +111,9 @@ export function inspectRoutes(app: FastifyInstance, docs: RouteDoc[], runner: Ru
     }
     return runner.inspect({
       pid: fields.pid, step_index: fields.step_index, method: fields.method, user_params: userParams(fields.user_params), image,
+      ...(guide ? { guide_image: guide } : {}),
+      ...(fields.step_desc !== undefined ? { step_desc: fields.step_desc } : {}),
+      ...guideInfo(fields.guide_info),
       ...(fields.session_id ? { session_id: fields.session_id } : {}),
     });
   });
