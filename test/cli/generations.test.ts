@@ -18,7 +18,7 @@ beforeAll(async () => {
 const runCli = (args: string[]) => runBuiltCli([...args, "--python", testPython()]);
 
 /** A copy of a fixture with one behaviour switched on, and its manifest edited when asked. */
-function project(name: "cli-g3-algo" | "cli-algo", behaviour: string, editManifest?: (m: Record<string, unknown>) => Record<string, unknown>): string {
+function project(name: "cli-g3-algo" | "cli-algo" | "g2", behaviour: string, editManifest?: (m: Record<string, unknown>) => Record<string, unknown>): string {
   const dir = mkdtempSync(path.join(work, `${behaviour}-`));
   cpSync(fixture(name), dir, { recursive: true });
   writeFileSync(path.join(dir, "behaviour.txt"), behaviour);
@@ -179,6 +179,20 @@ describe("run: a G3 algorithm", () => {
       expect(run.code, args.join(" ")).toBe(2);
       expect(run.stderr, args.join(" ")).toMatch(message);
     }
+  });
+});
+
+describe("a G2 (execute-only with session and shared memory) algorithm", () => {
+  it("validates with the execute rules and runs execute alone, its session carried from step to step", async () => {
+    const dir = project("g2", "ok");
+    const { report } = await validate(dir);
+    expect(report.summary).toEqual({ status: "PASS", passed: 14, failed: 0 });
+    expect(report.checks.find((c) => c.name === "entry_import")?.message).toMatch(/G2, execute\(step_index, session, user_params, shared_mem_id, image_meta\)/);
+    const run = await runCli(["run", dir, "--image", sample, "--session-steps", "1,2", "--params", '{"k": 1}', "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json).toEqual([1, 2].map((calls) => ({ execute: expect.objectContaining({
+      status: "OK", data: { result_status: "OK", shape: [480, 640, 3], calls, params: { k: 1 } },
+    }) as unknown })));
   });
 });
 
