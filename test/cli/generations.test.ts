@@ -204,6 +204,14 @@ describe("run: G1 and the original flags", () => {
     expect(run.json).toMatchObject({ pre_execute: { status: "OK" }, execute: { status: "OK", message: "step 0 after pre 0" } });
   });
 
+  it("--tail-logs passes on what a worker that fails to start wrote, before the error", async () => {
+    const run = await runCli(["run", project("cli-algo", "missing_module"), "--pid", "A01", "--image", sample, "--tail-logs"]);
+    expect(run.code).toBe(1);
+    const logged = run.stderr.indexOf('"cannot load the algorithm"');
+    expect(logged).toBeGreaterThanOrEqual(0);
+    expect(run.stderr.indexOf("✗ [9999]")).toBeGreaterThan(logged);
+  });
+
   it("--pid stays required when the manifest lists supported_pids, and --cur-image works for G1", async () => {
     const dir = project("cli-algo", "ok");
     const missing = await runCli(["run", dir, "--cur-image", sample]);
