@@ -1,5 +1,7 @@
+import { readFile } from "node:fs/promises";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
+import { decodeSimplePng } from "./png.js";
 import { loadSharp } from "./sharp.js";
 
 export interface RawImage {
@@ -10,15 +12,20 @@ export interface RawImage {
   colorSpace: "RGB" | "BGR" | "GRAY";
 }
 
-/** Decodes a JPEG/PNG (file path or bytes) to packed 8-bit RGB, the layout workers read zero-copy. */
+/**
+ * Decodes a JPEG/PNG (file path or bytes) to packed 8-bit RGB, the layout workers read zero-copy. Common PNGs are
+ * decoded with zlib alone; everything else goes through sharp, loaded on first use.
+ */
 export async function decodeImage(input: { path: string } | { bytes: Uint8Array }): Promise<RawImage> {
-  const source = "path" in input ? input.path : Buffer.from(input.bytes.buffer, input.bytes.byteOffset, input.bytes.byteLength);
-  const sharp = await loadSharp();
+  const what = "path" in input ? input.path : `${input.bytes.byteLength} bytes`;
   try {
-    const { data, info } = await sharp(source).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
+    const bytes = "path" in input ? await readFile(input.path) : input.bytes;
+    const png = decodeSimplePng(bytes);
+    if (png) return png;
+    const sharp = await loadSharp();
+    const { data, info } = await sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, channels: 3, colorSpace: "RGB" };
   } catch (err) {
-    const what = "path" in input ? input.path : `${input.bytes.byteLength} bytes`;
     throw new ProcVisionError(ErrorCode.image_load_failed, `cannot decode image ${what}: ${(err as Error).message}`, {
       hint: "pass a readable JPEG or PNG file",
     });

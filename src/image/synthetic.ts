@@ -5,16 +5,25 @@ import type { RawImage } from "./decode.js";
  * that threshold or look for features have something to find and none divides by a flat image's zero variance.
  */
 export function syntheticImage(width = 640, height = 480): RawImage {
-  const data = Buffer.alloc(width * height * 3);
-  const blobs = [[0.25, 0.3], [0.7, 0.35], [0.5, 0.75]].map(([fx, fy]) => [fx! * width, fy! * height] as const);
-  const radius2 = (Math.min(width, height) * 0.05) ** 2;
+  const data = Buffer.allocUnsafe(width * height * 3);
+  const red = Uint8Array.from({ length: width }, (_, x) => 60 + Math.round((120 * x) / width));
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 3;
-      const dark = blobs.some(([bx, by]) => (x - bx) ** 2 + (y - by) ** 2 < radius2);
-      data[i] = dark ? 20 : 60 + Math.round((120 * x) / width);
-      data[i + 1] = dark ? 20 : 140 + Math.round((60 * y) / height);
-      data[i + 2] = dark ? 20 : 70;
+    const green = 140 + Math.round((60 * y) / height);
+    for (let x = 0, i = y * width * 3; x < width; x++, i += 3) {
+      data[i] = red[x]!;
+      data[i + 1] = green;
+      data[i + 2] = 70;
+    }
+  }
+  // The blobs are painted over their bounding boxes only: the image is made on every validate run.
+  const radius = Math.min(width, height) * 0.05;
+  for (const [fx, fy] of [[0.25, 0.3], [0.7, 0.35], [0.5, 0.75]] as const) {
+    const bx = fx * width;
+    const by = fy * height;
+    for (let y = Math.max(0, Math.floor(by - radius)); y <= Math.min(height - 1, Math.ceil(by + radius)); y++) {
+      for (let x = Math.max(0, Math.floor(bx - radius)); x <= Math.min(width - 1, Math.ceil(bx + radius)); x++) {
+        if ((x - bx) ** 2 + (y - by) ** 2 < radius ** 2) data.fill(20, (y * width + x) * 3, (y * width + x) * 3 + 3);
+      }
     }
   }
   return { data, width, height, channels: 3, colorSpace: "RGB" };

@@ -15,7 +15,8 @@ export interface Interpreter {
   tag: string;
 }
 
-const PROBE = "import sys, platform; print(sys.executable); print(platform.python_version()); print(sys.implementation.name)";
+/** Prints what `interpreterFromProbe` reads; other probes may print more lines after it. */
+export const INTERPRETER_PROBE = "import sys, platform; print(sys.executable); print(platform.python_version()); print(sys.implementation.name)";
 
 /**
  * Finds the interpreter behind `candidate` (a command on PATH or a path). A venv's python is kept as it is:
@@ -37,12 +38,18 @@ async function probe(candidate: string, extraEnv: Record<string, string>): Promi
   }
   let stdout: string;
   try {
-    ({ stdout } = await run(candidate, ["-c", PROBE], { timeout: 15_000, env: { ...process.env, ...extraEnv, PYTHONPATH: "" } }));
+    ({ stdout } = await run(candidate, ["-c", INTERPRETER_PROBE], { timeout: 15_000, env: { ...process.env, ...extraEnv, PYTHONPATH: "" } }));
   } catch (err) {
     throw new ProcVisionError("2003", `cannot run Python interpreter "${candidate}": ${(err as Error).message}`, {
       hint: "install Python 3.9+ or pass --python with the interpreter to use",
     });
   }
+  return interpreterFromProbe(candidate, stdout);
+}
+
+/** The interpreter behind `candidate` from the first three lines INTERPRETER_PROBE printed. */
+export function interpreterFromProbe(candidate: string, stdout: string): Interpreter {
+  const isPath = candidate.includes("/") || candidate.includes("\\");
   const [executable = "", version = "", impl = ""] = stdout.trim().split(/\r?\n/);
   const [major, minor] = version.split(".");
   const implTag = impl === "cpython" ? "cp" : impl.slice(0, 2);

@@ -1,10 +1,11 @@
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
 import { bundledSdkSource, bundledSdkWheel } from "../sdk-bundle.js";
 import { buildWorkerEnv } from "../worker/env.js";
-import { resolveInterpreter, type Interpreter } from "./interpreter.js";
+import { INTERPRETER_PROBE, interpreterFromProbe, resolveInterpreter, type Interpreter } from "./interpreter.js";
 import { memoizeProbe } from "./memo.js";
 
 const run = promisify(execFile);
@@ -46,14 +47,38 @@ export function projectPython(projectDir: string, flag?: string): Promise<Projec
 const findOnce = memoizeProbe(async (key: string): Promise<ProjectPython> => {
   const [projectDir, flag] = JSON.parse(key) as [string, string | null];
   const [command, source] = candidate(projectDir, flag ?? undefined);
-  const resolving = resolveInterpreter(command);
-  // A path is spawned as it is, so both probes run at once; a command on PATH may be a shim, asked first where it leads.
-  const isPath = command.includes("/") || command.includes("\\");
-  const [interpreter, found] = await Promise.all([resolving, isPath ? sdkVersion(command) : resolving.then((i) => sdkVersion(i.executable))]);
+  const { interpreter, sdkOrigin } = await probe(command);
+  const found = sdkOrigin === "" ? undefined : (await declaredVersion(sdkOrigin)) ?? distInfoVersion(path.dirname(path.dirname(sdkOrigin))) ?? "";
   const bundled = bundledVersion();
   if (found !== undefined && (bundled === undefined || found === bundled)) return { interpreter, source, pythonPath: [] };
   return { interpreter, source, pythonPath: [bundledSdkSource()], ...(found !== undefined ? { shadowed: found || "unknown version" } : {}) };
 });
+
+// Finds the SDK without importing it: the original releases import numpy in their __init__ (~80 ms of CPU).
+const SDK_FIND = "import importlib.util as u; s = u.find_spec('procvision_algorithm_sdk'); print(s.origin if s and s.origin else '')";
+
+/**
+ * The interpreter and where its SDK is ("" for none). A path is spawned as it is, so one Python process answers both;
+ * a command on PATH may be a shim, so it is resolved first (resolveInterpreter also words the errors).
+ */
+async function probe(command: string): Promise<{ interpreter: Interpreter; sdkOrigin: string }> {
+  const isPath = command.includes("/") || command.includes("\\");
+  if (isPath && existsSync(command)) {
+    try {
+      const { stdout } = await run(command, ["-c", `${INTERPRETER_PROBE}; ${SDK_FIND}`], { timeout: 30_000, env: buildWorkerEnv(process.env) });
+      return { interpreter: interpreterFromProbe(command, stdout), sdkOrigin: stdout.trim().split(/\r?\n/)[3] ?? "" };
+    } catch {
+      // resolveInterpreter below says what is wrong with it
+    }
+  }
+  const interpreter = await resolveInterpreter(command);
+  try {
+    const { stdout } = await run(interpreter.executable, ["-c", SDK_FIND], { timeout: 30_000, env: buildWorkerEnv(process.env) });
+    return { interpreter, sdkOrigin: stdout.trim() };
+  } catch {
+    return { interpreter, sdkOrigin: "" };
+  }
+}
 
 function bundledVersion(): string | undefined {
   try {
@@ -63,23 +88,20 @@ function bundledVersion(): string | undefined {
   }
 }
 
-const SDK_VERSION_PROBE = [
-  "import procvision_algorithm_sdk as s",
-  "v = getattr(s, '__version__', '')",
-  "if not v:",
-  "    try:",
-  "        from importlib.metadata import version; v = version('procvision_algorithm_sdk')",
-  "    except Exception:",
-  "        pass",
-  "print(v)",
-].join("\n");
-
-/** The importable SDK's version ("" when it tells none), undefined when none imports. */
-async function sdkVersion(python: string): Promise<string | undefined> {
+/** `__version__ = "1.0.0"` in the package's __init__.py (this SDK has it; the original releases do not). */
+async function declaredVersion(initFile: string): Promise<string | undefined> {
   try {
-    const { stdout } = await run(python, ["-c", SDK_VERSION_PROBE],
-      { timeout: 30_000, env: buildWorkerEnv(process.env) });
-    return stdout.trim();
+    return /^__version__\s*=\s*["']([^"']+)["']/m.exec(await readFile(initFile, "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The version in the name of the installed distribution's metadata directory next to the package. */
+function distInfoVersion(sitePackages: string): string | undefined {
+  try {
+    const dir = readdirSync(sitePackages).find((d) => /^procvision[_.-]algorithm[_.-]sdk-[^-]+\.dist-info$/i.test(d));
+    return dir?.slice(0, -".dist-info".length).split("-")[1];
   } catch {
     return undefined;
   }

@@ -8,6 +8,7 @@ import { LocalHarness } from "../local/run-local.js";
 import { validateManifest, type Manifest } from "../manifest/index.js";
 import { resolveInterpreter } from "../python/interpreter.js";
 import { projectPython, type ProjectPython } from "../python/project-python.js";
+import type { Generation } from "../protocol/messages.js";
 import type { WorkerLaunch } from "../worker/env.js";
 import type { StderrLine } from "../worker/stderr-tail.js";
 import { fail, pass, type Check } from "./report.js";
@@ -135,46 +136,17 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
 
   try {
     const { worker, generation } = harness;
-    const api = generation === "G1" ? "get_info/pre_execute/execute" : generation === "G3"
-      ? "execute(step_index, step_desc, cur_image, guide_image, guide_info)" : "execute(step_index, session, user_params, shared_mem_id, image_meta)";
     checks.push(worker.baseAlgorithm === false
       ? fail("entry_import", `${entryPoint} imports but is not a BaseAlgorithm subclass: inherit from procvision_algorithm_sdk.BaseAlgorithm`)
-      : pass("entry_import", `${entryPoint} imported: ${generation}, ${api} (Python ${python.interpreter.version}${sdkNote(python)})`));
+      : pass("entry_import", `${entryPoint} imported: ${generation}, ${API[generation]} (Python ${python.interpreter.version}${sdkNote(python)})`));
     const info = worker.info;
     const infoPids = Array.isArray(info.supported_pids) ? info.supported_pids.filter((p): p is string => typeof p === "string") : [];
     const manifestPids = fields.supported_pids;
-    let steps: readonly { index: number; name: string; params: Parameters<typeof smokeParams>[0] }[];
-
-    if (generation === "G1") {
-      checks.push(pass("get_info", `get_info() returned ${Object.keys(info).join(", ") || "an empty dict"}`));
-      const infoSteps = Array.isArray(info.steps) ? info.steps : [];
-      const stepSchema = validateManifest({ ...raw, supported_pids: manifestPids ?? ["-"], steps: info.steps ?? [] });
-      const stepIssues = stepSchema.ok ? [] : stepSchema.errors.filter((e) => e.path.startsWith("steps"));
-      checks.push(stepIssues.length === 0 ? pass("step_schema", `${infoSteps.length} step(s) with valid params`)
-        : fail("step_schema", stepIssues.map((e) => `get_info().${e.path}: ${e.message}`).join("; ")));
-
-      checks.push(manifestPids === undefined
-        ? fail("supported_pids_match", `manifest.json lists no supported_pids, but ${entryPoint} is a G1 algorithm (get_info/pre_execute), ` +
-          `which serves only the PIDs it declares: add "supported_pids": [${infoPids.map((p) => JSON.stringify(p)).join(", ")}] to manifest.json`)
-        : sameSet(infoPids, manifestPids) ? pass("supported_pids_match", manifestPids.join(", "))
-          : fail("supported_pids_match", `manifest says [${manifestPids.join(", ")}], get_info() says [${infoPids.join(", ")}]`));
-
-      const mismatch = (["name", "version"] as const).filter((k) => String(info[k]) !== String(fields[k]));
-      checks.push(mismatch.length === 0 ? pass("info_name_version_match", `${fields.name} ${fields.version}`)
-        : fail("info_name_version_match", mismatch.map((k) => `${k}: manifest "${fields[k]}", get_info() "${String(info[k])}"`).join("; ")));
-
-      const declared = stepSchema.ok ? stepSchema.manifest.steps ?? [] : manifest?.steps ?? [];
-      const indices = infoSteps.length > 0 ? infoSteps.map((s, i) => (typeof (s as { index?: unknown }).index === "number" ? (s as { index: number }).index : i + 1)) : [1];
-      steps = indices.map((index) => ({ index, name: "", params: declared.find((s) => s.index === index)?.params ?? [] }));
-    } else {
-      // Execute-only: no get_info, so nothing to compare with the manifest; it runs for each manifest step (or step 1).
-      if (manifestPids !== undefined) {
-        checks.push(pass("supported_pids_match", `${manifestPids.join(", ")} (a ${generation} algorithm takes whatever PID it is given)`));
-      }
-      const declared = manifestSteps(raw);
-      steps = (declared.length > 0 ? declared : [{ index: 1, name: "" }])
-        .map((s) => ({ ...s, params: manifest?.steps?.find((m) => m.index === s.index)?.params ?? [] }));
-    }
+    const planned = generation === "G1"
+      ? g1InfoChecks({ raw, fields, manifest, info, infoPids, entryPoint })
+      : executeOnlyPlan({ raw, manifest, manifestPids, generation });
+    checks.push(...planned.checks);
+    const { steps } = planned;
 
     const pid = options.pid ?? manifestPids?.find((p) => infoPids.includes(p)) ?? manifestPids?.[0] ?? infoPids[0] ?? "";
     harness.setImages(image, image);
@@ -189,6 +161,66 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
     await harness.close();
   }
   return checks;
+}
+
+/** What entry_import says each generation's class implements. */
+const API: Record<Generation, string> = {
+  G1: "get_info/pre_execute/execute",
+  G2: "execute(step_index, session, user_params, shared_mem_id, image_meta)",
+  G3: "execute(step_index, step_desc, cur_image, guide_image, guide_info)",
+};
+
+interface SmokeStep {
+  index: number;
+  /** Sent as a G3 `step_desc`. */
+  name: string;
+  params: Parameters<typeof smokeParams>[0];
+}
+
+interface Plan {
+  checks: Check[];
+  steps: SmokeStep[];
+}
+
+/** G1: get_info() against the manifest; the smoke run covers every step get_info() declares. */
+function g1InfoChecks(input: { raw: Record<string, unknown>; fields: ManifestFields; manifest: Manifest | undefined; info: Record<string, unknown>;
+  infoPids: string[]; entryPoint: string }): Plan {
+  const { raw, fields, info, infoPids } = input;
+  const checks: Check[] = [pass("get_info", `get_info() returned ${Object.keys(info).join(", ") || "an empty dict"}`)];
+  const infoSteps = Array.isArray(info.steps) ? info.steps : [];
+  const stepSchema = validateManifest({ ...raw, steps: info.steps ?? [] });
+  const stepIssues = stepSchema.ok ? [] : stepSchema.errors.filter((e) => e.path.startsWith("steps"));
+  checks.push(stepIssues.length === 0 ? pass("step_schema", `${infoSteps.length} step(s) with valid params`)
+    : fail("step_schema", stepIssues.map((e) => `get_info().${e.path}: ${e.message}`).join("; ")));
+
+  const manifestPids = fields.supported_pids;
+  checks.push(manifestPids === undefined
+    ? fail("supported_pids_match", `manifest.json lists no supported_pids, but ${input.entryPoint} is a G1 algorithm (get_info/pre_execute), ` +
+      `which serves only the PIDs it declares: add "supported_pids": [${infoPids.map((p) => JSON.stringify(p)).join(", ")}] to manifest.json`)
+    : sameSet(infoPids, manifestPids) ? pass("supported_pids_match", manifestPids.join(", "))
+      : fail("supported_pids_match", `manifest says [${manifestPids.join(", ")}], get_info() says [${infoPids.join(", ")}]`));
+
+  const mismatch = (["name", "version"] as const).filter((k) => String(info[k]) !== String(fields[k]));
+  checks.push(mismatch.length === 0 ? pass("info_name_version_match", `${fields.name} ${fields.version}`)
+    : fail("info_name_version_match", mismatch.map((k) => `${k}: manifest "${fields[k]}", get_info() "${String(info[k])}"`).join("; ")));
+
+  const declared = stepSchema.ok ? stepSchema.manifest.steps ?? [] : input.manifest?.steps ?? [];
+  const indices = infoSteps.length > 0 ? infoSteps.map((s, i) => (typeof (s as { index?: unknown }).index === "number" ? (s as { index: number }).index : i + 1)) : [1];
+  return { checks, steps: indices.map((index) => ({ index, name: "", params: declared.find((s) => s.index === index)?.params ?? [] })) };
+}
+
+/**
+ * G2/G3: no get_info, so nothing to hold against the manifest; supported_pids_match only says what the manifest lists.
+ * The smoke run covers each manifest step (step 1 when it lists none, as the original 0.3 validate did).
+ */
+function executeOnlyPlan(input: { raw: Record<string, unknown>; manifest: Manifest | undefined; manifestPids: string[] | undefined; generation: Generation }): Plan {
+  const { manifestPids, generation } = input;
+  const checks = manifestPids === undefined ? []
+    : [pass("supported_pids_match", `${manifestPids.join(", ")} (a ${generation} algorithm takes whatever PID it is given)`)];
+  const declared = manifestSteps(input.raw);
+  const steps = (declared.length > 0 ? declared : [{ index: 1, name: "" }])
+    .map((s) => ({ ...s, params: input.manifest?.steps?.find((m) => m.index === s.index)?.params ?? [] }));
+  return { checks, steps };
 }
 
 function sdkNote(python: ProjectPython): string {

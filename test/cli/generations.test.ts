@@ -18,7 +18,7 @@ beforeAll(async () => {
 const runCli = (args: string[]) => runBuiltCli([...args, "--python", testPython()]);
 
 /** A copy of a fixture with one behaviour switched on, and its manifest edited when asked. */
-function project(name: "cli-g3-algo" | "cli-algo", behaviour: string, editManifest?: (m: Record<string, unknown>) => Record<string, unknown>): string {
+function project(name: "cli-g3-algo" | "cli-algo" | "g2", behaviour: string, editManifest?: (m: Record<string, unknown>) => Record<string, unknown>): string {
   const dir = mkdtempSync(path.join(work, `${behaviour}-`));
   cpSync(fixture(name), dir, { recursive: true });
   writeFileSync(path.join(dir, "behaviour.txt"), behaviour);
@@ -182,12 +182,34 @@ describe("run: a G3 algorithm", () => {
   });
 });
 
+describe("a G2 (execute-only with session and shared memory) algorithm", () => {
+  it("validates with the execute rules and runs execute alone, its session carried from step to step", async () => {
+    const dir = project("g2", "ok");
+    const { report } = await validate(dir);
+    expect(report.summary).toEqual({ status: "PASS", passed: 14, failed: 0 });
+    expect(report.checks.find((c) => c.name === "entry_import")?.message).toMatch(/G2, execute\(step_index, session, user_params, shared_mem_id, image_meta\)/);
+    const run = await runCli(["run", dir, "--image", sample, "--session-steps", "1,2", "--params", '{"k": 1}', "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json).toEqual([1, 2].map((calls) => ({ execute: expect.objectContaining({
+      status: "OK", data: { result_status: "OK", shape: [480, 640, 3], calls, params: { k: 1 } },
+    }) as unknown })));
+  });
+});
+
 describe("run: G1 and the original flags", () => {
   it("a manifest without supported_pids needs no --pid; --entry picks the class; step 0 is a step", async () => {
     const dir = project("cli-algo", "ok", ({ supported_pids: _, ...m }) => m);
     const run = await runCli(["run", dir, "--image", sample, "--step", "0", "--entry", "cli_algo.main:CliAlgo", "--json"]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.json).toMatchObject({ pre_execute: { status: "OK" }, execute: { status: "OK", message: "step 0 after pre 0" } });
+  });
+
+  it("--tail-logs passes on what a worker that fails to start wrote, before the error", async () => {
+    const run = await runCli(["run", project("cli-algo", "missing_module"), "--pid", "A01", "--image", sample, "--tail-logs"]);
+    expect(run.code).toBe(1);
+    const logged = run.stderr.indexOf('"cannot load the algorithm"');
+    expect(logged).toBeGreaterThanOrEqual(0);
+    expect(run.stderr.indexOf("✗ [9999]")).toBeGreaterThan(logged);
   });
 
   it("--pid stays required when the manifest lists supported_pids, and --cur-image works for G1", async () => {
