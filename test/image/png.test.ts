@@ -32,6 +32,7 @@ describe("decodeSimplePng", () => {
     ["gray + alpha", () => png(2)],
     ["palette", () => png(3, { palette: true, colours: 64, dither: 0 })],
     ["no compression", () => png(3, { compressionLevel: 0 })],
+    ["interlaced", () => png(3, { progressive: true })],
   ];
   for (const [name, make] of cases) {
     it(`decodes ${name} exactly as sharp does`, async () => {
@@ -44,16 +45,15 @@ describe("decodeSimplePng", () => {
     });
   }
 
-  it("leaves 16-bit, interlaced, damaged and non-PNG input to sharp", async () => {
+  it("leaves 16-bit, damaged and non-PNG input to sharp", async () => {
     const { data, width, height } = picture(3);
     const sixteen = await sharp(data, { raw: { width, height, channels: 3 } }).toColourspace("rgb16").png().toBuffer();
-    const interlaced = await png(3, { progressive: true });
     const damaged = Buffer.from(await png(3));
     damaged.fill(0, damaged.length - 40, damaged.length - 12);
     const jpeg = await sharp(data, { raw: { width, height, channels: 3 } }).jpeg().toBuffer();
-    for (const bytes of [sixteen, interlaced, damaged, jpeg]) expect(decodeSimplePng(bytes)).toBeUndefined();
+    for (const bytes of [sixteen, damaged, jpeg]) expect(decodeSimplePng(bytes)).toBeUndefined();
     // decodeImage still decodes the valid ones, through sharp.
-    for (const bytes of [sixteen, interlaced, jpeg]) expect((await decodeImage({ bytes })).width).toBe(width);
+    for (const bytes of [sixteen, jpeg]) expect((await decodeImage({ bytes })).width).toBe(width);
     await expect(decodeImage({ bytes: damaged })).rejects.toMatchObject({ code: "1002" });
   });
 });
