@@ -6,7 +6,7 @@ from typing import Any, Iterator
 import numpy as np
 import pytest
 
-from adapter_harness import Adapter, step_payload
+from adapter_harness import SDK_ROOT, Adapter, step_payload
 
 from procvision_algorithm_sdk import BaseAlgorithm, read_image_from_shared_memory, write_image_array_to_shared_memory
 from procvision_algorithm_sdk.generation import generation_of
@@ -245,5 +245,27 @@ def test_g1_worker_reports_g1(tmp_path: Path, shm_dir: Path) -> None:
     worker = Adapter(tmp_path, "g1:A", env={"PROC_SHM_DIR": str(shm_dir)})
     try:
         assert (worker.start()["generation"]) == "G1"
+    finally:
+        worker.kill()
+
+
+def test_a_g3_worker_without_numpy_fails_its_start_with_1002_not_its_first_call(tmp_path: Path) -> None:
+    # This algorithm never imports numpy itself: the decoded images are what needs it.
+    (tmp_path / "plain.py").write_text(
+        "from procvision_algorithm_sdk import BaseAlgorithm\n"
+        "class Plain(BaseAlgorithm):\n"
+        "    def execute(self, step_index, step_desc, cur_image, guide_image, guide_info):\n"
+        "        return {'status': 'OK', 'data': {'result_status': 'OK'}}\n"
+    )
+    broken = tmp_path / "broken-site"
+    (broken / "numpy").mkdir(parents=True)
+    (broken / "numpy" / "__init__.py").write_text("raise ImportError('numpy is not installed in this environment')\n")
+    worker = Adapter(tmp_path, "plain:Plain", env={"PYTHONPATH": f"{broken}:{SDK_ROOT}"})
+    try:
+        assert worker.recv()["type"] == "hello"
+        error = worker.recv()
+        assert (error["type"], error["error_code"], error["phase"]) == ("error", "1002", "import")
+        assert "numpy cannot be imported" in error["message"] and "not installed in this environment" in error["message"]
+        assert worker.wait() == 1
     finally:
         worker.kill()

@@ -19,7 +19,8 @@ from typing import Any, BinaryIO, Dict, NamedTuple, Optional, Sequence, Union
 from .. import __version__
 from ..base import BaseAlgorithm
 from ..frames import DEFAULT_MAX_FRAME_BYTES, FrameError, FrameWriter, encode_frame, read_frame
-from ..generation import G1, generation_of
+from ..errors import ImageLoadError
+from ..generation import G1, G3, generation_of
 from .stdio import StdioGuard
 from .worker import PROTOCOL_ERROR, UNKNOWN_ERROR, Worker, describe, error_frame, exception_outcome, log, now_ms
 
@@ -126,8 +127,11 @@ def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Optional[_Starte
         setup = getattr(algorithm, "setup", None)  # hooks are optional for duck-typed algorithms
         if callable(setup):
             setup()
-        phase = "get_info"
         generation = generation_of(type(algorithm))
+        if generation == G3:
+            phase = "import"
+            _require_image_reader()
+        phase = "get_info"
         info = algorithm.get_info() if _has_get_info(algorithm, generation) else _manifest_info()
         if not isinstance(info, dict):
             raise TypeError(f"get_info returned {type(info).__name__}, expected a dict")
@@ -147,6 +151,15 @@ def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Optional[_Starte
         return None
     out.write(ready)
     return _Started(algorithm, generation, info)
+
+
+def _require_image_reader() -> None:
+    """G3 algorithms get decoded images, which needs numpy: a worker without it fails its start, not its first call."""
+    try:
+        from .. import shared_memory  # noqa: F401
+    except ImportError as exc:
+        message = f"G3 algorithms get their images as numpy arrays, and numpy cannot be imported: {describe(exc)}"
+        raise ImageLoadError(message) from None
 
 
 def _has_get_info(algorithm: Any, generation: str) -> bool:
