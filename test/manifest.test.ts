@@ -83,8 +83,14 @@ describe("validateManifest", () => {
       { path: "name", message: "required: expected a string" },
       { path: "version", message: "required: expected a string" },
       { path: "entry_point", message: "required: expected a string" },
-      { path: "supported_pids", message: "required: expected an array" },
     ]);
+  });
+
+  it("takes the minimal manifest of the original 0.3.x init (no supported_pids, no steps) and steps counted from 0", () => {
+    const original = { name: "g3-algo", version: "1.0.0", entry_point: "g3_algo.main:G3AlgoAlgorithm", description: "g3-algo 算法包" };
+    expect(validateManifest(original).ok).toBe(true);
+    const fromZero = validateManifest({ ...original, supported_pids: ["PID_TO_FILL"], steps: [{ index: 0, name: "示例步骤" }] });
+    expect(fromZero.ok && fromZero.manifest.steps?.[0]?.index).toBe(0);
   });
 
   const NAME = `expected a name of letters, digits, '.', '_' or '-' that starts with a letter or digit`;
@@ -123,7 +129,7 @@ describe("validateManifest", () => {
   });
 
   it.each<[string, unknown[], string, string]>([
-    ["index 0", [{ index: 0, name: "s" }], "steps[0].index", "expected a number ≥ 1, got 0"],
+    ["a negative index", [{ index: -1, name: "s" }], "steps[0].index", "expected a number ≥ 0, got -1"],
     ["a fractional index", [{ index: 1.5, name: "s" }], "steps[0].index", "expected an integer, got 1.5"],
     ["a missing name", [{ index: 1 }], "steps[0].name", "required: expected a string"],
     ["an empty name", [{ index: 1, name: "" }], "steps[0].name", "expected a non-empty string"],

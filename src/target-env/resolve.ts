@@ -19,7 +19,8 @@ export interface ResolvedTarget extends WheelTarget {
 
 export interface TargetResolution {
   target: ResolvedTarget;
-  sources: Record<TargetEnvField, TargetSource>;
+  /** Where each target field came from (`python_runtime` only picks a directory, it is no target field). */
+  sources: Record<Exclude<TargetEnvField, "python_runtime">, TargetSource>;
 }
 
 type Layer = readonly [TargetSource, TargetEnvFile | undefined];

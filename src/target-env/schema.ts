@@ -21,6 +21,8 @@ export const targetEnvSchema = z.strictObject({
   index_url: z.string().min(1).nullable().optional(),
   extra_index_urls: z.array(z.string().min(1)).optional(),
   find_links: z.array(z.string().min(1)).optional(),
+  /** Where `package --embed-python` finds the runtime when no flag says (the original tool read it here too). */
+  python_runtime: z.string().min(1).nullable().optional(),
 });
 
 export type TargetEnvFile = z.infer<typeof targetEnvSchema>;

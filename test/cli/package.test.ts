@@ -197,6 +197,11 @@ describe("procvision-cli package", () => {
     const noDir = await runCli(["package", dir, "--embed-python", ...isolated()]);
     expect(noDir.code).toBe(2);
     expect(noDir.stderr).toMatch(/--embed-python needs --python-runtime DIR/);
+    // The original tool also read the runtime's place from .procvision_env.json: so do we (relative to the project).
+    writeFileSync(path.join(dir, ".procvision_env.json"), JSON.stringify({ python_runtime: "runtime/python" }));
+    const fromEnv = await runCli(["package", dir, "--embed-python", ...isolated()]);
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toContain(`python runtime ${path.join(dir, "runtime", "python")} is not a directory`);
   });
 
   it("sanitizes requirements (hashes, options, comments) and pins unpinned ones to the downloaded wheel", async () => {

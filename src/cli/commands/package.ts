@@ -19,8 +19,8 @@ import { CheckFailure, style, tick, UsageError, type CommandOutput } from "../ou
 
 /** A Python runtime to put into the zip as `python_runtime/` (contract §5a, `--embed-python`). */
 export interface EmbedRuntime {
-  /** Absolute path of the runtime directory: `--python-runtime`, else PROC_PYTHON_RUNTIME, else the project's own
-   * python_runtime/ (as the original tool looks). */
+  /** Absolute path of the runtime directory: `--python-runtime`, else PROC_PYTHON_RUNTIME, else `python_runtime` of
+   * .procvision_env.json, else the project's own python_runtime/ (as the original tool looks). */
   runtimeDir?: string;
   /** `--runtime-python-version`, e.g. "3.10": overrides what the runtime's interpreter says. */
   pythonVersion?: string;
@@ -165,9 +165,10 @@ interface EmbeddedRuntime extends ProbedRuntime {
 const RUNTIME_HINT = "pass --python-runtime DIR: a whole CPython installation (bin/python3.X, lib/) for the station's platform, e.g. a copy of a pyenv or python.org build";
 
 /** The runtime to embed, probed from its own interpreter. Usage errors exit 2. */
-async function embeddedRuntime(projectDir: string, embed: EmbedRuntime): Promise<EmbeddedRuntime> {
+async function embeddedRuntime(projectDir: string, embed: EmbedRuntime, envFile: TargetEnvFile | undefined): Promise<EmbeddedRuntime> {
   const inProject = path.join(projectDir, RUNTIME_DIR);
-  const dir = embed.runtimeDir ?? (existsSync(inProject) ? inProject : undefined);
+  const fromEnvFile = envFile?.python_runtime ? path.resolve(projectDir, envFile.python_runtime) : undefined;
+  const dir = embed.runtimeDir ?? fromEnvFile ?? (existsSync(inProject) ? inProject : undefined);
   if (dir === undefined) throw new UsageError("--embed-python needs --python-runtime DIR (or PROC_PYTHON_RUNTIME, or python_runtime/ in the project)", RUNTIME_HINT);
   if (!existsSync(dir) || !(await stat(dir)).isDirectory()) throw new UsageError(`python runtime ${dir} is not a directory`, RUNTIME_HINT);
   let probed: ProbedRuntime;
@@ -202,7 +203,7 @@ function runtimeTarget(o: PackageOptions, envFile: TargetEnvFile | undefined, ru
     throw new UsageError(`${conflicts.join(", ")} contradict the embedded runtime (Python ${minor(version)} ${implementation}/${abi})`,
       "leave them out (the runtime decides the target), or override with --runtime-python-version/--runtime-abi");
   }
-  const { python_version: _v, implementation: _i, abi: _a, wheels_platform: _w, ...indexOptions } = envFile ?? {};
+  const { python_version: _v, implementation: _i, abi: _a, wheels_platform: _w, python_runtime: _r, ...indexOptions } = envFile ?? {};
   const flags = {
     ...flagLayer(o),
     ...(embed.pythonVersion ? { python_version: embed.pythonVersion } : {}),
@@ -250,8 +251,8 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
 
   // pip and the target probe only: the SDK need not be importable by this interpreter.
   const python = (await projectInterpreter(projectDir, o.python)).interpreter.executable;
-  const runtime = o.embed === undefined ? undefined : await embeddedRuntime(projectDir, o.embed);
   const envFile = await readEnvFile(projectDir);
+  const runtime = o.embed === undefined ? undefined : await embeddedRuntime(projectDir, o.embed, envFile);
   const resolution = runtime === undefined ? resolveTarget(flagLayer(o), envFile, await localTarget(python)) : runtimeTarget(o, envFile, runtime);
   const { target } = resolution;
 
