@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { repoRoot } from "./python.js";
@@ -28,6 +28,37 @@ export function runCli(args: readonly string[], options: RunOptions = {}): Promi
 /** Runs the built `procvision-runner` (client commands, or serve until it exits). */
 export function runRunnerCli(args: readonly string[], options: RunOptions = {}): Promise<CliRun> {
   return runBuilt(runnerMain, args, options);
+}
+
+/** A running `procvision-runner serve --port 0` on `root`, started as an operator starts it. */
+export interface Served {
+  process: ChildProcess;
+  url: string;
+  /** What it wrote to stderr so far. */
+  stderr: () => string;
+  /** Stops it with SIGTERM (a graceful stop) and resolves with its exit code; idempotent. */
+  stop: () => Promise<number | null>;
+}
+
+/** Starts the built `procvision-runner serve` and resolves once it says `listening on <url>`. */
+export function serveRunner(root: string, args: readonly string[] = []): Promise<Served> {
+  const child = spawn(process.execPath, [runnerMain, "serve", "--root", root, "--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
+  const stop = async (): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    return exited;
+  };
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (match?.[1]) resolve({ process: child, url: match[1], stderr: () => err, stop });
+    });
+    child.on("close", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
 }
 
 function runBuilt(main: string, args: readonly string[], options: RunOptions): Promise<CliRun> {

@@ -1,21 +1,18 @@
 // Zips made by the ORIGINAL `procvision-cli package` (0.0.5, 0.0.7: G1; 0.3.2: G3) on a real `procvision-runner
 // serve`, through its HTTP API only, as a host application drives a station: upload, activate, inspect (the G3 one
 // with a current and a guide image, step_desc and guide_info), all three active at once, each on its own PIDs.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serveRunner, type Served } from "../helpers/cli.js";
 import { originalZip, type OriginalRelease } from "../helpers/original-cli.js";
-import { repoRoot } from "../helpers/python.js";
 import { EXAMPLE, SDK_VERSION } from "../helpers/store.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-original-http-"));
 const root = path.join(work, "root");
-const bin = path.join(repoRoot, "dist", "runner-cli", "main.js");
-let server: ChildProcess;
-let url = "";
+let server: Served;
 let token = "";
 const zips = {} as Record<OriginalRelease, string>;
 
@@ -23,33 +20,19 @@ beforeAll(async () => {
   zips["0.0.5"] = await originalZip("0.0.5", work, { name: "http-005", pids: ["A05"] });
   zips["0.0.7"] = await originalZip("0.0.7", work, { name: "http-007", pids: ["A01"] });
   zips["0.3.2"] = await originalZip("0.3.2", work, { name: "http-032" }); // a minimal manifest: no PIDs
-  server = spawn(process.execPath, [bin, "serve", "--root", root, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
-  let err = "";
-  server.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    server.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    });
-    server.on("close", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
+  server = await serveRunner(root);
   token = readFileSync(path.join(root, "token"), "utf8").trim();
 }, 600_000);
 
 afterAll(async () => {
-  if (server?.exitCode === null) {
-    server.kill("SIGTERM");
-    await new Promise((r) => server.once("close", r));
-  }
+  await server?.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
 async function call(method: string, route: string, body?: RequestInit["body"], type?: string): Promise<{ status: number; json: Record<string, unknown> }> {
   const headers: Record<string, string> = { authorization: `Bearer ${token}` };
   if (type) headers["content-type"] = type;
-  const response = await fetch(`${url}${route}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+  const response = await fetch(`${server.url}${route}`, { method, headers, ...(body !== undefined ? { body } : {}) });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 

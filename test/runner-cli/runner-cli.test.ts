@@ -1,17 +1,13 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runRunnerCli } from "../helpers/cli.js";
+import { runRunnerCli, serveRunner, type Served } from "../helpers/cli.js";
 import { EXAMPLE, exampleZip } from "../helpers/store.js";
-import { repoRoot } from "../helpers/python.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-runner-cli-"));
 const root = path.join(work, "root");
-const bin = path.join(repoRoot, "dist", "runner-cli", "main.js");
-let server: ChildProcess;
-let serverErr = "";
+let server: Served;
 let url: string;
 let v1: string;
 let v2: string;
@@ -21,24 +17,12 @@ const runner = (args: string[]) => runRunnerCli(args);
 
 beforeAll(async () => {
   [v1, v2] = await Promise.all([exampleZip(work, { version: "1.0" }), exampleZip(work, { version: "1.1" })]);
-  server = spawn(process.execPath, [bin, "serve", "--root", root, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });
-  server.stderr!.on("data", (d: Buffer) => (serverErr += d.toString()));
-  url = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    server.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    });
-    server.on("close", (code) => reject(new Error(`serve exited ${code}: ${serverErr}`)));
-  });
+  server = await serveRunner(root);
+  url = server.url;
 }, 120_000);
 
 afterAll(async () => {
-  if (server.exitCode === null) {
-    server.kill("SIGTERM");
-    await new Promise((r) => server.once("close", r));
-  }
+  await server.stop();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -47,7 +31,7 @@ const R = () => ["--root", root];
 describe("procvision-runner", { timeout: 180_000 }, () => {
   it("serve writes runner.json (url, pid) and a 0600 token", () => {
     const info = JSON.parse(readFileSync(path.join(root, "runner.json"), "utf8")) as { url: string; pid: number };
-    expect(info).toMatchObject({ url, pid: server.pid });
+    expect(info).toMatchObject({ url, pid: server.process.pid });
     expect(readFileSync(path.join(root, "token"), "utf8").trim().length).toBeGreaterThan(20);
   });
 
@@ -154,11 +138,9 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     await runner(["activate", "algorithm-example", "1.0", "--pids", "p001", ...R()]);
     const workers = ((await runner(["status", ...R(), "--json"])).json as { workers: { pid: number }[] }).workers.map((w) => w.pid);
     expect(workers.length).toBeGreaterThan(0);
-    server.kill("SIGTERM");
-    const code = await new Promise((r) => server.once("close", r));
-    expect(code).toBe(0);
+    expect(await server.stop()).toBe(0);
     expect(existsSync(path.join(root, "runner.json"))).toBe(false);
     for (const pid of workers) expect(existsSync(`/proc/${pid}`)).toBe(false);
-    expect(serverErr).not.toContain(readFileSync(path.join(root, "token"), "utf8").trim());
+    expect(server.stderr()).not.toContain(readFileSync(path.join(root, "token"), "utf8").trim());
   });
 });
