@@ -25,8 +25,11 @@ export interface SupervisorOptions {
   resolveActive: (pid: string) => PackageSpec | undefined;
   /** Session persistence (SQLite in the store); in memory by default. */
   sessionStore?: SessionStore;
-  /** Called once per answered call of an inspection; errors thrown here are logged, never fail the inspection. */
-  onRecord?: (record: InspectionRecord) => void;
+  /**
+   * Called once per answered call of an inspection; a returned promise is awaited before the call is answered (the
+   * record is durable first). Errors thrown or rejected here are logged, never fail the inspection.
+   */
+  onRecord?: (record: InspectionRecord) => void | Promise<void>;
   /** Default: JSON lines on stderr from config.log_level up. */
   logger?: Logger;
   tuning?: Partial<PoolTuning>;
@@ -393,7 +396,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
       };
     }
     pool.observe(method, response.status, response.error_code, response.latency_ms);
-    this.#record(session, inputs.stepIndex, method, response, outcome, guide !== undefined);
+    await this.#record(session, inputs.stepIndex, method, response, outcome, guide !== undefined);
     return response;
   }
 
@@ -415,13 +418,13 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     return { status: result.status, message: result.message, error_code: result.error_code, data: result.data, debug: result.debug, latency_ms };
   }
 
-  #record(session: SessionRecord, stepIndex: number, method: StepMethod, r: CallResponse, outcome: PoolCallOutcome, guideImage: boolean): void {
+  async #record(session: SessionRecord, stepIndex: number, method: StepMethod, r: CallResponse, outcome: PoolCallOutcome, guideImage: boolean): Promise<void> {
     const onRecord = this.#opts.onRecord;
     if (onRecord === undefined) return;
     const verdict = method === "execute" && r.status === "OK" ? r.data.result_status : undefined;
     const reason = r.data.ng_reason;
     try {
-      onRecord({
+      await onRecord({
         timestamp_ms: Date.now(),
         pid: session.pid,
         session_id: session.id,

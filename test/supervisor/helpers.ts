@@ -77,7 +77,7 @@ export function makeSupervisor(config: RunnerConfig, bindings: Record<string, Pa
     resolveActive: (pid) => bound.get(pid),
     logger: silentLogger,
     tuning: fastTuning,
-    onRecord: (r) => records.push(r),
+    onRecord: (r) => void records.push(r),
     ...extra,
   });
   sup.on("event", (e) => events.push(e));
