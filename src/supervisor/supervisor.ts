@@ -19,6 +19,8 @@ import {
   type PackageRef, type PackageSpec, type StepMethod,
 } from "./types.js";
 
+export type RunState = "running" | "executing" | "stopped";
+
 export interface SupervisorOptions {
   config: RunnerConfig;
   /** The package version bound to a PID (the store's activations); undefined → 3004. */
@@ -101,6 +103,8 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
   readonly #logger: Logger;
   readonly #pools = new Map<string, VersionPool>();
   readonly #draining = new Map<string, Promise<void>>();
+  /** Versions started at least once: a version not running is `stopped` once it ran, still `installed` before. */
+  readonly #started = new Set<string>();
   readonly #retiring = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }>();
   /** Inspections in progress per version (between their calls the pool may be momentarily idle). */
   readonly #active = new Map<string, number>();
@@ -163,6 +167,18 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
       if (this.#pools.get(key) === pool) this.#pools.delete(key);
       throw err;
     }
+    this.#started.add(key);
+  }
+
+  /**
+   * The version's run state (contract §7: `installed → running ⇄ stopped`, `running ⇄ executing`): `executing` while
+   * a call is queued or running, `running` while its workers serve, `stopped` once they stopped; undefined: never started.
+   */
+  runState(ref: PackageRef): RunState | undefined {
+    const key = packageKey(ref);
+    const pool = this.#pools.get(key);
+    if (pool?.state === "running" || pool?.state === "draining") return pool.pending > 0 ? "executing" : "running";
+    return this.#started.has(key) ? "stopped" : undefined;
   }
 
   isRunning(ref: PackageRef): boolean {
