@@ -275,6 +275,7 @@ export class Runner {
             installer: () => chooseInstaller(this.config.installer, findUv()),
             releaseForReinstall: (pkg) => this.releaseForReinstall(pkg),
             bytecode: this.bytecode,
+            startupTimeoutMs: this.config.startup_timeout_ms,
           }, {
             zipPath, force: options.force === true, operator,
             onIdentified: (ref) => {
@@ -390,7 +391,7 @@ export class Runner {
       const pkg = this.repository.getPackage(name, version);
       if (pkg === undefined || (pkg.state !== "installed" && pkg.state !== "invalid")) throw notFound({ name, version });
       const { smokeCheck } = await import("../store/install/smoke.js");
-      const report = await smokeCheck(packageWorkerLaunch(pkg.dir));
+      const report = await smokeCheck(packageWorkerLaunch(pkg.dir), this.config.startup_timeout_ms);
       this.repository.setValidation(name, version, report.summary.status === "PASS" ? "installed" : "invalid", report);
       this.activeCache = undefined;
       return report;

@@ -219,7 +219,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.startup = undefined;
-        const err = this.failure(ErrorCode.timeout, `worker did not become ready within ${this.options.startupTimeoutMs} ms`);
+        const err = this.failure(ErrorCode.timeout, `worker did not become ready within ${this.options.startupTimeoutMs} ms (import and setup() still running)`, {
+          hint: "a model that loads longer needs a longer start-up limit: startup_timeout_ms in runner_config.json",
+        });
         this.kill("startup timeout");
         reject(err);
       }, this.options.startupTimeoutMs);

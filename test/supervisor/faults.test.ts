@@ -200,4 +200,14 @@ describe("Supervisor fault handling with real workers", () => {
     expect(h.sup.status()).toEqual([]);
     await expect(h.sup.inspect({ pid: "p001", step_index: 1, image: rawImage() })).rejects.toMatchObject({ code: "3006" });
   });
+
+  it("startup_timeout_ms bounds a worker's start (import and setup()): a slower one fails with 1005 naming the key", async () => {
+    const pkg = makePackage({ setup_sleep_s: 30 });
+    const h = makeSupervisor(fastConfig({ startup_timeout_ms: 500 }), { p001: pkg.spec });
+    harnesses.push(h);
+    await expect(h.sup.ensureRunning(pkg.spec)).rejects.toMatchObject({
+      code: "1005", message: expect.stringMatching(/did not become ready within 500 ms/), hint: expect.stringMatching(/startup_timeout_ms in runner_config\.json/),
+    });
+    expect(h.sup.status()).toEqual([]);
+  });
 });
