@@ -282,3 +282,23 @@ describe("Runner store lifecycle", () => {
     await expect(runner.close().then(() => runner.list())).rejects.toThrow(/closed/);
   });
 });
+
+describe("startup_timeout_ms at install", () => {
+  it("the smoke check's worker gets the workers' start-up limit: a slower import lands invalid naming the limit", async () => {
+    const slow = await exampleZip(work, {
+      name: "slow-start", version: "1.0",
+      mutate: (dir) => {
+        const main = path.join(dir, "algorithm_example", "main.py");
+        writeFileSync(main, readFileSync(main, "utf8").replace(/^import time$/m, "import time\ntime.sleep(30)  # a model that loads slowly"));
+      },
+    });
+    const store = await Runner.open({ root: path.join(work, "slow-root"), config: { startup_timeout_ms: 1_000 }, log: () => undefined });
+    try {
+      const result = await store.install(slow);
+      expect(result.state).toBe("invalid");
+      expect(JSON.stringify(result.validation)).toMatch(/did not become ready within 1000 ms/);
+    } finally {
+      await store.close();
+    }
+  }, INSTALL_TIMEOUT);
+});
