@@ -204,6 +204,15 @@ describe("Worker with a real Python adapter", () => {
     expect(exit.signal).toBe("SIGKILL");
   });
 
+  it("refuses a worker speaking another protocol version with 3002 naming both versions, before any call", async () => {
+    const started = behave({ python: fixture("fake-worker.mjs"), env: { FAKE_PROTOCOL_VERSION: "2" } });
+    await expect(started).rejects.toMatchObject({
+      code: "3002",
+      message: expect.stringMatching(/worker speaks protocol version 2 \(SDK fake\), this runner speaks version 1/),
+      hint: expect.stringMatching(/install the package again/),
+    });
+  });
+
   it.each([
     ["junk bytes", "junk"],
     ["an oversized length", "oversized"],

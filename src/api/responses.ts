@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PACKAGE_STATES } from "../runner/package-state.js";
 
 // The bodies the API answers with: documented in /openapi.json and checked against real answers by the API tests.
 // Objects stay open (`looseObject`): a client must not break when a field is added.
@@ -14,7 +15,7 @@ const ref = z.looseObject({ name: z.string(), version: z.string() });
 export const packageInfo = z.looseObject({
   name: z.string(),
   version: z.string(),
-  state: z.enum(["installing", "installed", "invalid", "removing"]),
+  state: z.enum(PACKAGE_STATES),
   supported_pids: z.array(z.string()).nullable(),
   active_pids: z.array(z.string()),
   running: z.boolean(),

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PACKAGE_STATES } from "../runner/package-state.js";
 
 const pids = z.array(z.string().min(1)).min(1);
 const nameVersion = { name: z.string().min(1), version: z.string().min(1) };
@@ -26,7 +27,7 @@ export const schemas = {
   pids: z.strictObject({ pids }),
   installPath: z.strictObject({ path: z.string().min(1) }),
   force: z.object({ force: z.enum(["true", "false", "1", "0"]).optional() }),
-  listQuery: z.object({ state: z.string().optional(), name: z.string().optional() }),
+  listQuery: z.object({ state: z.enum(PACKAGE_STATES).optional(), name: z.string().optional() }),
   session: z.strictObject({ pid: z.string().min(1), context: z.record(z.string(), z.unknown()).optional() }),
   recordsQuery: z.object({
     pid: z.string().optional(), name: z.string().optional(), version: z.string().optional(), status: z.string().optional(),

@@ -53,6 +53,19 @@ function guideInfoText(value: string): string {
   return text;
 }
 
+/**
+ * An install that lands `invalid` (its smoke checks failed) is a failed install for the operator: exit 1 with 2005 and
+ * the failed checks, never ✓. The checks carry no code of their own, so install_failed is the code that fits.
+ */
+function refuseInvalid(body: unknown): unknown {
+  const pkg = body as { name?: string; version?: string; state?: string; validation?: { checks?: { name: string; result: string; message: string }[] } };
+  if (pkg.state !== "invalid") return body;
+  const failed = (pkg.validation?.checks ?? []).filter((c) => c.result === "FAIL").map((c) => `${c.name}: ${c.message}`);
+  throw new ProcVisionError(ErrorCode.install_failed, `${pkg.name ?? "?"} ${pkg.version ?? "?"} installed as invalid: its smoke checks failed${failed.length ? ` (${failed.join("; ")})` : ""}`, {
+    hint: `fix the algorithm, rebuild the package and install it again with --force (or, after fixing the station, procvision-runner validate ${pkg.name ?? "NAME"} ${pkg.version ?? "VERSION"})`,
+  });
+}
+
 const pidList = (value: string): string[] => value.split(",").map((p) => p.trim()).filter(Boolean);
 
 /** Runs one client command: the API's JSON with --json, a table or a summary line otherwise; exit 0 or 1. */
@@ -117,7 +130,7 @@ withConnection(program.command("install <zip>").description("install an offline 
     if (!o.json) process.stderr.write(`uploading ${path.basename(zip)} (${(size / 1e6).toFixed(1)} MB), then installing…\n`);
     const result = await call(conn, "POST", `/algorithms/install${o.force ? "?force=true" : ""}`, { body, contentType: "application/zip", ...(o.operator ? { operator: o.operator } : {}) });
     if (!o.json && process.stderr.isTTY) process.stderr.write("\n");
-    return result.body;
+    return refuseInvalid(result.body);
   }));
 withConnection(program.command("list").description("installed packages").option("--state <state>").option("--name <name>"))
   .action((o: ClientOptions & { state?: string; name?: string }) => client(o, "list", get(`/algorithms?${new URLSearchParams({ ...(o.state ? { state: o.state } : {}), ...(o.name ? { name: o.name } : {}) }).toString()}`)));

@@ -13,6 +13,8 @@ const ms = (min: number) => z.number().int().min(min);
 export const runnerConfigSchema = z.strictObject({
   pre_execute_timeout_ms: ms(1).default(10_000),
   execute_timeout_ms: ms(1).default(30_000),
+  /** hello → ready of a worker, including import and setup() (model loading): a slow model needs more. */
+  startup_timeout_ms: ms(1).default(60_000),
   heartbeat_interval_ms: ms(10).default(5_000),
   heartbeat_grace_ms: ms(10).default(2_000),
   kill_grace_ms: ms(0).default(3_000),

@@ -25,39 +25,51 @@ export function sqliteSessionStore(repo: Repository): SessionStore {
 /** How many records to keep: pruned every PRUNE_EVERY inserts, so retention costs nothing per call. */
 export const RECORD_RETENTION = { maxRows: 200_000, maxAgeMs: 30 * 24 * 3600_000 };
 const PRUNE_EVERY = 1000;
-/** Records are written in one transaction per batch: a commit per call would cost more than the call itself. */
-const FLUSH_EVERY_MS = 50;
+/** Records of one event-loop turn share one transaction (group commit): a commit per call would cost more than the call. */
 const FLUSH_AT = 500;
 
 /**
- * Records every answered call (contract §7) and keeps the table within its retention bound. Calls are buffered and
- * committed together at most FLUSH_EVERY_MS later; readers call `flush()` first so they see every answered call.
+ * Records every answered call (contract §7) and keeps the table within its retention bound. `add` resolves once its
+ * record is committed, and the supervisor answers only then: a record of an answered call survives a kill of the
+ * runner (WAL commits reach the OS before `add` resolves). Calls recorded in the same turn are committed together.
  */
 export class RecordWriter {
   #pending: NewInspectionRecord[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  #committed: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  #timer: NodeJS.Immediate | undefined;
   #sincePrune = 0;
 
   constructor(private readonly repo: Repository, private readonly onRecorded: (record: StoreRecord) => void) {}
 
-  readonly add = (r: CallRecord): void => {
+  readonly add = (r: CallRecord): Promise<void> => {
     this.#pending.push({
       time: iso(r.timestamp_ms), pid: r.pid, session_id: r.session_id, step_index: r.step_index, method: r.method, name: r.name,
       version: r.version, status: r.status, error_code: r.error_code, result_status: r.result_status, ng_reason: r.ng_reason,
       defect_count: r.defect_rects, position_count: r.position_rects, calibration_count: r.calibration_rects, latency_ms: r.latency_ms,
       guide_image: r.guide_image,
     });
-    if (this.#pending.length >= FLUSH_AT) this.flush();
-    else this.#timer ??= setTimeout(() => this.flush(), FLUSH_EVERY_MS);
+    const committed = this.#committed ??= deferred();
+    if (this.#pending.length >= FLUSH_AT) this.#flushQuietly();
+    else this.#timer ??= setImmediate(() => this.#flushQuietly());
+    return committed.promise;
   };
 
+  /** Commits every pending record now; throws when the commit fails (the waiting calls get the same error). */
   flush(): void {
-    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#timer) clearImmediate(this.#timer);
     this.#timer = undefined;
-    if (this.#pending.length === 0) return;
+    const committed = this.#committed;
+    this.#committed = undefined;
     const batch = this.#pending;
     this.#pending = [];
-    const written = this.repo.transaction(() => batch.map((record) => ({ id: this.repo.addRecord(record), ...record }) as StoreRecord));
+    let written: StoreRecord[];
+    try {
+      written = batch.length === 0 ? [] : this.repo.transaction(() => batch.map((record) => ({ id: this.repo.addRecord(record), ...record }) as StoreRecord));
+    } catch (err) {
+      committed?.reject(err);
+      throw err;
+    }
+    committed?.resolve();
     for (const record of written) this.onRecorded(record);
     this.#sincePrune += batch.length;
     if (this.#sincePrune >= PRUNE_EVERY) {
@@ -65,4 +77,23 @@ export class RecordWriter {
       this.repo.pruneRecords(RECORD_RETENTION);
     }
   }
+
+  /** A flush of the writer's own scheduling: a failed commit is reported to the calls waiting on it, not thrown here. */
+  #flushQuietly(): void {
+    try {
+      this.flush();
+    } catch {
+      // rejected to every waiting add()
+    }
+  }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }

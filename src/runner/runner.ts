@@ -21,7 +21,7 @@ import { SerialQueue } from "../store/queue.js";
 import { recoverStore, type RecoveryReport } from "../store/recovery.js";
 import {
   Repository, type ActivationAction, type AuditEntry, type AuditFilter, type AuditOutcome, type Binding, type HistoryEntry,
-  type InspectionRecord, type PackageFilter, type PackageRecord, type RecordFilter, type SessionRecord as StoredSession,
+  type InspectionRecord, type PackageRecord, type RecordFilter, type SessionRecord as StoredSession,
 } from "../store/repository.js";
 import type { ValidationReport } from "../validate/report.js";
 import { Supervisor } from "../supervisor/supervisor.js";
@@ -30,6 +30,7 @@ import type { SupervisorEvent } from "../supervisor/events.js";
 import type { InspectImage, InspectRequest, InspectResponse, Logger } from "../supervisor/types.js";
 import type { WheelTarget } from "../wheel-tags/index.js";
 import { parseRunnerConfig, type RunnerConfig, type RunnerConfigInput } from "./config.js";
+import { PACKAGE_STATES, type PackageInfoState } from "./package-state.js";
 import { RecordWriter, sqliteSessionStore } from "./persistence.js";
 import type { PrometheusExporter } from "./prometheus.js";
 import { ZipWatcher } from "./zip-watcher.js";
@@ -63,7 +64,9 @@ export interface UninstallOptions extends OperatorOption {
   force?: boolean;
 }
 
-export interface PackageInfo extends PackageRecord {
+export interface PackageInfo extends Omit<PackageRecord, "state"> {
+  /** The stored state, and for an installed version its run state: running, executing (a call in progress), stopped. */
+  state: PackageInfoState;
   /** null: the manifest lists none, so the package takes any PID it is activated for (G3). */
   supported_pids: string[] | null;
   /** PIDs bound to this version. */
@@ -272,6 +275,7 @@ export class Runner {
             installer: () => chooseInstaller(this.config.installer, findUv()),
             releaseForReinstall: (pkg) => this.releaseForReinstall(pkg),
             bytecode: this.bytecode,
+            startupTimeoutMs: this.config.startup_timeout_ms,
           }, {
             zipPath, force: options.force === true, operator,
             onIdentified: (ref) => {
@@ -332,16 +336,26 @@ export class Runner {
 
   // ---- queries ------------------------------------------------------------------------------------------------------
 
-  async list(filter: PackageFilter = {}): Promise<PackageInfo[]> {
+  /** Packages, filtered by name and by state (any of PACKAGE_STATES; another is 1006 naming them). */
+  async list(filter: { state?: string; name?: string } = {}): Promise<PackageInfo[]> {
     this.assertOpen();
+    const { state, name } = filter;
+    if (state !== undefined && !(PACKAGE_STATES as readonly string[]).includes(state)) {
+      throw new ProcVisionError(ErrorCode.invalid_params, `unknown package state ${JSON.stringify(state)}: the states are ${PACKAGE_STATES.join(", ")}`, {
+        hint: "filter by one of the listed states, or leave the filter out",
+      });
+    }
     const bound = new Map<string, string[]>();
     for (const b of this.repository.bindings()) {
       const key = refLabel(b);
       bound.set(key, [...(bound.get(key) ?? []), b.pid]);
     }
-    return this.repository.listPackages(filter).map((p) => ({
-      ...p, supported_pids: p.manifest.supported_pids ?? null, active_pids: bound.get(refLabel(p)) ?? [], running: this.supervisor?.isRunning(p) ?? false,
+    const packages = this.repository.listPackages(name === undefined ? {} : { name }).map((p): PackageInfo => ({
+      ...p,
+      state: p.state === "installed" ? this.supervisor?.runState(p) ?? "installed" : p.state,
+      supported_pids: p.manifest.supported_pids ?? null, active_pids: bound.get(refLabel(p)) ?? [], running: this.supervisor?.isRunning(p) ?? false,
     }));
+    return state === undefined ? packages : packages.filter((p) => p.state === state);
   }
 
   /** Current PID bindings. */
@@ -377,7 +391,7 @@ export class Runner {
       const pkg = this.repository.getPackage(name, version);
       if (pkg === undefined || (pkg.state !== "installed" && pkg.state !== "invalid")) throw notFound({ name, version });
       const { smokeCheck } = await import("../store/install/smoke.js");
-      const report = await smokeCheck(packageWorkerLaunch(pkg.dir));
+      const report = await smokeCheck(packageWorkerLaunch(pkg.dir), this.config.startup_timeout_ms);
       this.repository.setValidation(name, version, report.summary.status === "PASS" ? "installed" : "invalid", report);
       this.activeCache = undefined;
       return report;

@@ -88,7 +88,11 @@ export class ZipWatcher {
       if (this.#closed) return;
       this.#handled.add(identity(zip));
       const file = path.join(this.options.dir, zip.name);
-      if (this.options.known().has(await sha256(file))) continue;
+      if (this.options.known().has(await sha256(file))) {
+        // Said once per file and start: an operator who dropped a copy of an installed version sees why nothing happened.
+        this.options.log(`zips/: ${zip.name} is already installed (same sha256): skipped`);
+        continue;
+      }
       this.options.log(`zips/: installing dropped ${zip.name}`);
       try {
         await this.options.install(file);

@@ -21,8 +21,6 @@ import { packageKey, type LogLevel, type PackageSpec } from "./types.js";
 
 /** Knobs that runner_config.json does not carry; defaults suit a station, tests shorten them. */
 export interface PoolTuning {
-  /** hello → ready, including import and setup() (model loading). */
-  startupTimeoutMs: number;
   backoff: BackoffPolicy;
   /** How long an open circuit waits before its half-open probe start. */
   breakerCooldownMs: number;
@@ -34,7 +32,6 @@ export interface PoolTuning {
 
 export function defaultTuning(config: RunnerConfig): PoolTuning {
   return {
-    startupTimeoutMs: 60_000,
     backoff: DEFAULT_BACKOFF,
     breakerCooldownMs: Math.min(config.breaker_window_ms, 10_000),
     pipelineMaxCallMs: PIPELINE_MAX_CALL_MS,
@@ -337,7 +334,7 @@ export class VersionPool {
       entryPoint: this.spec.entryPoint,
       cwd: this.spec.dir,
       ...(this.spec.env ? { env: this.spec.env } : {}),
-      startupTimeoutMs: this.#tuning.startupTimeoutMs,
+      startupTimeoutMs: this.#config.startup_timeout_ms,
       heartbeatIntervalMs: this.#config.heartbeat_interval_ms,
       heartbeatGraceMs: this.#config.heartbeat_grace_ms,
       killGraceMs: this.#config.kill_grace_ms,

@@ -19,14 +19,19 @@ import {
   type PackageRef, type PackageSpec, type StepMethod,
 } from "./types.js";
 
+export type RunState = "running" | "executing" | "stopped";
+
 export interface SupervisorOptions {
   config: RunnerConfig;
   /** The package version bound to a PID (the store's activations); undefined → 3004. */
   resolveActive: (pid: string) => PackageSpec | undefined;
   /** Session persistence (SQLite in the store); in memory by default. */
   sessionStore?: SessionStore;
-  /** Called once per answered call of an inspection; errors thrown here are logged, never fail the inspection. */
-  onRecord?: (record: InspectionRecord) => void;
+  /**
+   * Called once per answered call of an inspection; a returned promise is awaited before the call is answered (the
+   * record is durable first). Errors thrown or rejected here are logged, never fail the inspection.
+   */
+  onRecord?: (record: InspectionRecord) => void | Promise<void>;
   /** Default: JSON lines on stderr from config.log_level up. */
   logger?: Logger;
   tuning?: Partial<PoolTuning>;
@@ -98,6 +103,8 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
   readonly #logger: Logger;
   readonly #pools = new Map<string, VersionPool>();
   readonly #draining = new Map<string, Promise<void>>();
+  /** Versions started at least once: a version not running is `stopped` once it ran, still `installed` before. */
+  readonly #started = new Set<string>();
   readonly #retiring = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }>();
   /** Inspections in progress per version (between their calls the pool may be momentarily idle). */
   readonly #active = new Map<string, number>();
@@ -160,6 +167,18 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
       if (this.#pools.get(key) === pool) this.#pools.delete(key);
       throw err;
     }
+    this.#started.add(key);
+  }
+
+  /**
+   * The version's run state (contract §7: `installed → running ⇄ stopped`, `running ⇄ executing`): `executing` while
+   * a call is queued or running, `running` while its workers serve, `stopped` once they stopped; undefined: never started.
+   */
+  runState(ref: PackageRef): RunState | undefined {
+    const key = packageKey(ref);
+    const pool = this.#pools.get(key);
+    if (pool?.state === "running" || pool?.state === "draining") return pool.pending > 0 ? "executing" : "running";
+    return this.#started.has(key) ? "stopped" : undefined;
   }
 
   isRunning(ref: PackageRef): boolean {
@@ -393,7 +412,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
       };
     }
     pool.observe(method, response.status, response.error_code, response.latency_ms);
-    this.#record(session, inputs.stepIndex, method, response, outcome, guide !== undefined);
+    await this.#record(session, inputs.stepIndex, method, response, outcome, guide !== undefined);
     return response;
   }
 
@@ -415,13 +434,13 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     return { status: result.status, message: result.message, error_code: result.error_code, data: result.data, debug: result.debug, latency_ms };
   }
 
-  #record(session: SessionRecord, stepIndex: number, method: StepMethod, r: CallResponse, outcome: PoolCallOutcome, guideImage: boolean): void {
+  async #record(session: SessionRecord, stepIndex: number, method: StepMethod, r: CallResponse, outcome: PoolCallOutcome, guideImage: boolean): Promise<void> {
     const onRecord = this.#opts.onRecord;
     if (onRecord === undefined) return;
     const verdict = method === "execute" && r.status === "OK" ? r.data.result_status : undefined;
     const reason = r.data.ng_reason;
     try {
-      onRecord({
+      await onRecord({
         timestamp_ms: Date.now(),
         pid: session.pid,
         session_id: session.id,

@@ -7,6 +7,7 @@ import { ProcVisionError } from "../errors/procvision-error.js";
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder } from "../protocol/frame-codec.js";
 import {
   parseWorkerMessage,
+  PROTOCOL_VERSION,
   runnerFrames,
   type CallMethod,
   type CallPayload,
@@ -218,7 +219,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.startup = undefined;
-        const err = this.failure(ErrorCode.timeout, `worker did not become ready within ${this.options.startupTimeoutMs} ms`);
+        const err = this.failure(ErrorCode.timeout, `worker did not become ready within ${this.options.startupTimeoutMs} ms (import and setup() still running)`, {
+          hint: "a model that loads longer needs a longer start-up limit: startup_timeout_ms in runner_config.json",
+        });
         this.kill("startup timeout");
         reject(err);
       }, this.options.startupTimeoutMs);
@@ -326,7 +329,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit("protocol-error", err);
     this.exitReason ||= `protocol error: ${err.message}`;
     this.failAll(new ProcVisionError(ErrorCode.protocol_error, `${this.options.label}: ${err.message}`, { hint: err.hint }), "protocol error");
-    this.startup?.reject(this.failure(ErrorCode.protocol_error, err.message));
+    this.startup?.reject(this.failure(ErrorCode.protocol_error, err.message, err.hint === undefined ? {} : { hint: err.hint }));
     this.startup = undefined;
     void this.kill(this.exitReason);
   }
@@ -335,6 +338,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     switch (message.type) {
       case "hello":
         this.hello = message;
+        if (message.protocol_version !== PROTOCOL_VERSION) {
+          // Frames of another version would be misread: refuse before any call, naming both sides.
+          this.onProtocolError(new ProcVisionError(ErrorCode.protocol_error,
+            `the worker speaks protocol version ${message.protocol_version} (SDK ${message.sdk_version}), this runner speaks version ${PROTOCOL_VERSION}`, {
+              hint: "install the package again so it runs with the SDK this runner ships, or use a runner of the worker's protocol version",
+            }));
+          return;
+        }
         this.send(runnerFrames.hello(RUNNER_VERSION, this.options.heartbeatIntervalMs));
         return;
       case "ready":

@@ -319,7 +319,16 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     conforms(responses.health, healthAnswer);
     const health = healthAnswer.body as { workers: { version: string; pid: number; state: string; inflight: number }[] };
     expect(health.workers).toContainEqual(expect.objectContaining({ version: "1.1", pid: expect.any(Number), inflight: 0 }));
+    const running = await http("GET", "/algorithms?state=running");
+    conforms(z.array(responses.packageInfo), running);
+    expect((running.body as unknown as { version: string; state: string }[]).map((p) => `${p.version} ${p.state}`)).toContain("1.1 running");
     expect((await http("POST", "/algorithms/algorithm-example/1.1/stop")).status).toBe(200);
+    const stopped = await http("GET", "/algorithms?state=stopped");
+    expect((stopped.body as unknown as { version: string; state: string }[]).map((p) => `${p.version} ${p.state}`)).toEqual(["1.1 stopped"]);
+    expect(((await http("GET", "/algorithms?state=running")).body as unknown as { version: string }[]).map((p) => p.version)).not.toContain("1.1");
+    const unknown = await http("GET", "/algorithms?state=runing");
+    expect(unknown.status).toBe(400);
+    expect(unknown.body).toMatchObject({ error_code: "1006", message: expect.stringMatching(/state.*"running".*"stopped"/) });
     const logs = await http("GET", "/algorithms/algorithm-example/1.1/logs");
     conforms(responses.logLines, logs);
     expect((await http("POST", "/algorithms/nope/1/start")).body.error_code).toBe("3006");

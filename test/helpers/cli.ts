@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { repoRoot } from "./python.js";
 
@@ -38,6 +38,10 @@ export interface Served {
   stderr: () => string;
   /** Stops it with SIGTERM (a graceful stop) and resolves with its exit code; idempotent. */
   stop: () => Promise<number | null>;
+  /** SIGKILL, resolved once the process is gone. */
+  kill: () => Promise<void>;
+  /** An HTTP request with the root's token; the answer's body parsed as JSON. */
+  call: (method: string, route: string, body?: RequestInit["body"], type?: string) => Promise<{ status: number; json: Record<string, unknown> }>;
 }
 
 /** Starts the built `procvision-runner serve` and resolves once it says `listening on <url>`. */
@@ -46,16 +50,26 @@ export function serveRunner(root: string, args: readonly string[] = []): Promise
   let err = "";
   child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
-  const stop = async (): Promise<number | null> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  const signal = async (name: NodeJS.Signals): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(name);
     return exited;
   };
+  const call = async (method: string, route: string, body?: RequestInit["body"], type?: string) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${readFileSync(path.join(root, "token"), "utf8").trim()}` };
+    if (type) headers["content-type"] = type;
+    const response = await fetch(`${url}${route}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+    return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+  };
+  let url = "";
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (match?.[1]) resolve({ process: child, url: match[1], stderr: () => err, stop });
+      if (match?.[1]) {
+        url = match[1];
+        resolve({ process: child, url, stderr: () => err, stop: () => signal("SIGTERM"), kill: async () => void (await signal("SIGKILL")), call });
+      }
     });
     child.on("close", (code) => reject(new Error(`serve exited ${code}: ${err}`)));
   });

@@ -11,12 +11,19 @@ let server: Served;
 let url: string;
 let v1: string;
 let v2: string;
+let broken: string;
 
 /** A client command of the built procvision-runner against the server, as an operator runs it. */
 const runner = (args: string[]) => runRunnerCli(args);
 
 beforeAll(async () => {
-  [v1, v2] = await Promise.all([exampleZip(work, { version: "1.0" }), exampleZip(work, { version: "1.1" })]);
+  [v1, v2, broken] = await Promise.all([exampleZip(work, { version: "1.0" }), exampleZip(work, { version: "1.1" }), exampleZip(work, {
+    name: "broken-algo", version: "0.1",
+    mutate: (dir) => {
+      const main = path.join(dir, "algorithm_example", "main.py");
+      writeFileSync(main, readFileSync(main, "utf8").replace(/^VERSION = .*$/m, 'VERSION = "9.9-not-the-manifest"'));
+    },
+  })]);
   server = await serveRunner(root);
   url = server.url;
 }, 120_000);
@@ -108,6 +115,17 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     const gone = await runner(["uninstall", "algorithm-example", "1.1", ...R()]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/\[3006\]/);
+  });
+
+  it("install of a package that lands invalid (smoke checks failed) exits 1 with 2005 naming the failed check, never ✓", async () => {
+    const human = await runner(["install", broken, ...R()]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).not.toMatch(/✓/);
+    expect(human.stderr).toMatch(/✗ \[2005\] broken-algo 0\.1 installed as invalid: its smoke checks failed \(info_name_version_match: /);
+    expect(human.stderr).toMatch(/hint: .*--force/);
+    const json = await runner(["install", broken, "--force", ...R(), "--json"]);
+    expect(json.code).toBe(1);
+    expect(json.json).toMatchObject({ error_code: "2005", message: expect.stringMatching(/installed as invalid/) });
   });
 
   it("--url/--token work without a root; a wrong token is refused with 3007", async () => {

@@ -21,7 +21,7 @@ function messageOf(fn: () => unknown): string {
 describe("runner_config.json", () => {
   it("fills the contract's defaults", () => {
     expect(parseRunnerConfig({})).toMatchObject({
-      pre_execute_timeout_ms: 10_000, execute_timeout_ms: 30_000, heartbeat_interval_ms: 5_000, heartbeat_grace_ms: 2_000,
+      pre_execute_timeout_ms: 10_000, execute_timeout_ms: 30_000, startup_timeout_ms: 60_000, heartbeat_interval_ms: 5_000, heartbeat_grace_ms: 2_000,
       kill_grace_ms: 3_000, max_retries: 2, breaker_max_crashes: 5, breaker_window_ms: 60_000, instances: 1, keep_versions: 3,
       max_defects: 20, image_encoding: "raw", installer: "auto", trusted_keys: [], require_signature: false, watch_zips: false,
     });
@@ -29,8 +29,8 @@ describe("runner_config.json", () => {
 
   it("rejects unknown keys and bad values, naming each key", () => {
     expect(messageOf(() => parseRunnerConfig({ execute_timout_ms: 1 }))).toMatch(/unknown key "execute_timout_ms"/);
-    const many = messageOf(() => parseRunnerConfig({ instances: 0, image_encoding: "webp", require_signature: "yes", trusted_keys: "k" }));
-    for (const key of ["instances", "image_encoding", "require_signature", "trusted_keys"]) expect(many).toContain(key);
+    const many = messageOf(() => parseRunnerConfig({ instances: 0, image_encoding: "webp", require_signature: "yes", trusted_keys: "k", startup_timeout_ms: 0 }));
+    for (const key of ["instances", "image_encoding", "require_signature", "trusted_keys", "startup_timeout_ms"]) expect(many).toContain(key);
     expect(messageOf(() => parseRunnerConfig([]))).toMatch(/runner_config\.json/);
   });
 

@@ -40,9 +40,11 @@ describe("watch_zips", () => {
       await runner.close();
     }
     // The archived copy (algorithm-example-v3.0-offline.zip) has the installed zip's hash: never installed twice.
-    const again = await Runner.open({ root, host: noopHost, config: { watch_zips: true }, log: () => undefined });
+    const lines: string[] = [];
+    const again = await Runner.open({ root, host: noopHost, config: { watch_zips: true }, log: (line) => lines.push(line) });
     try {
-      await new Promise((r) => setTimeout(r, 2500));
+      // Waits for the watcher's decision on the archived copy itself, not for a guess at how long scans take.
+      await expect.poll(() => lines, { timeout: 60_000 }).toContain("zips/: algorithm-example-v3.0-offline.zip is already installed (same sha256): skipped");
       expect((await again.audit({ action: "install" })).filter((a) => a.outcome === "ok")).toHaveLength(1);
     } finally {
       await again.close();

@@ -27,8 +27,14 @@ class RecordingHost implements PackageHost {
     expect(p.entryPoint).toBe("algorithm_example.main:AlgorithmExample");
     if (this.failStart.has(`${p.name} ${p.version}`)) throw new ProcVisionError("3001", `${p.name} ${p.version} crashed at start`, { hint: "see its log" });
   }
+  readonly #stopWaiters = new Map<string, () => void>();
   async drainAndStop(p: HostedPackage): Promise<void> {
     this.calls.push(`stop ${p.name} ${p.version}`);
+    this.#stopWaiters.get(`${p.name} ${p.version}`)?.();
+  }
+  /** Resolves when the runner stops `label` ("name version"); ask before the action that stops it in the background. */
+  stopOf(label: string): Promise<void> {
+    return new Promise((resolve) => this.#stopWaiters.set(label, resolve));
   }
   inUse(p: HostedPackage): boolean {
     return this.busy.has(`${p.name} ${p.version}`);
@@ -171,9 +177,10 @@ describe("Runner store lifecycle", () => {
 
   it("switch: starts the new version before rebinding, then stops the old one", async () => {
     host.calls = [];
+    const oldStopped = host.stopOf("algorithm-example 1.0");
     const changes = await runner.switch("algorithm-example", "1.1", ["p001"]);
     expect(changes).toEqual([{ pid: "p001", to: { name: "algorithm-example", version: "1.1" }, from: { name: "algorithm-example", version: "1.0" } }]);
-    await new Promise((r) => setTimeout(r, 10)); // the old version drains in the background
+    await oldStopped; // the old version drains in the background
     expect(host.calls).toEqual(["start algorithm-example 1.1 (p001 → algorithm-example 1.0)", "stop algorithm-example 1.0"]);
     expect(await binding()).toEqual({ p001: "algorithm-example 1.1" });
     expect((await codeOf(runner.switch("algorithm-example", "1.1", ["p003"]))).code).toBe("2006");
@@ -274,4 +281,24 @@ describe("Runner store lifecycle", () => {
     expect(integrityCheck(runner.repository.db)).toBe("ok");
     await expect(runner.close().then(() => runner.list())).rejects.toThrow(/closed/);
   });
+});
+
+describe("startup_timeout_ms at install", () => {
+  it("the smoke check's worker gets the workers' start-up limit: a slower import lands invalid naming the limit", async () => {
+    const slow = await exampleZip(work, {
+      name: "slow-start", version: "1.0",
+      mutate: (dir) => {
+        const main = path.join(dir, "algorithm_example", "main.py");
+        writeFileSync(main, readFileSync(main, "utf8").replace(/^import time$/m, "import time\ntime.sleep(30)  # a model that loads slowly"));
+      },
+    });
+    const store = await Runner.open({ root: path.join(work, "slow-root"), config: { startup_timeout_ms: 1_000 }, log: () => undefined });
+    try {
+      const result = await store.install(slow);
+      expect(result.state).toBe("invalid");
+      expect(JSON.stringify(result.validation)).toMatch(/did not become ready within 1000 ms/);
+    } finally {
+      await store.close();
+    }
+  }, INSTALL_TIMEOUT);
 });

@@ -24,12 +24,11 @@ describe("Supervisor fault handling with real workers", () => {
     const pid = workerPid();
     const call = execute({ sleep_s: 10 });
     await waitFor(() => h.sup.status()[0]?.workers[0]?.state === "busy", 5000, "the call to be dispatched");
-    const killedAt = performance.now();
     process.kill(pid, "SIGKILL");
     const res = await call;
-    const elapsed = performance.now() - killedAt;
+    // "At once": answered as a crash (the process's exit), not by the 5 s execute timeout (1005) nor by missed
+    // heartbeats; how fast is a benchmark figure, not a wall-clock bound a loaded machine can break.
     expect(res.execute).toMatchObject({ status: "ERROR", error_code: "3001" });
-    expect(elapsed).toBeLessThan(100);
     const next = await execute();
     expect(next.execute?.status).toBe("OK");
     expect(next.execute?.data.worker_pid).not.toBe(pid);
@@ -140,9 +139,10 @@ describe("Supervisor fault handling with real workers", () => {
     }
     expect(codes).toEqual(["3001", "3001", "3001"]);
     await opened;
-    const t0 = performance.now();
+    // Fails fast: refused while the circuit is open, without a worker start (how fast is a benchmark figure).
+    const startsBefore = h.events.filter((e) => e.type === "worker-starting").length;
     await expect(execute()).rejects.toMatchObject({ code: "3003" });
-    expect(performance.now() - t0).toBeLessThan(50);
+    expect(h.events.filter((e) => e.type === "worker-starting").length).toBe(startsBefore);
     expect(h.sup.status()[0]?.circuit).toBe("open");
     expect(h.sup.metrics().pools[0]).toMatchObject({ breaker_state: 2, breaker_opens: 1 });
     pkg.setControl({});
@@ -199,5 +199,15 @@ describe("Supervisor fault handling with real workers", () => {
     await expect(h.sup.ensureRunning(pkg.spec)).rejects.toMatchObject({ message: expect.stringContaining("setup failed on purpose") });
     expect(h.sup.status()).toEqual([]);
     await expect(h.sup.inspect({ pid: "p001", step_index: 1, image: rawImage() })).rejects.toMatchObject({ code: "3006" });
+  });
+
+  it("startup_timeout_ms bounds a worker's start (import and setup()): a slower one fails with 1005 naming the key", async () => {
+    const pkg = makePackage({ setup_sleep_s: 30 });
+    const h = makeSupervisor(fastConfig({ startup_timeout_ms: 500 }), { p001: pkg.spec });
+    harnesses.push(h);
+    await expect(h.sup.ensureRunning(pkg.spec)).rejects.toMatchObject({
+      code: "1005", message: expect.stringMatching(/did not become ready within 500 ms/), hint: expect.stringMatching(/startup_timeout_ms in runner_config\.json/),
+    });
+    expect(h.sup.status()).toEqual([]);
   });
 });

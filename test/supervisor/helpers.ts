@@ -46,6 +46,7 @@ export function fastConfig(overrides: RunnerConfigInput = {}): RunnerConfig {
   return parseRunnerConfig({
     pre_execute_timeout_ms: 5_000,
     execute_timeout_ms: 5_000,
+    startup_timeout_ms: 20_000,
     heartbeat_interval_ms: 1_000,
     heartbeat_grace_ms: 1_000,
     kill_grace_ms: 300,
@@ -55,7 +56,6 @@ export function fastConfig(overrides: RunnerConfigInput = {}): RunnerConfig {
 }
 
 export const fastTuning: Partial<PoolTuning> = {
-  startupTimeoutMs: 20_000,
   backoff: { baseMs: 20, maxMs: 200, stableUptimeMs: 60_000 },
   breakerCooldownMs: 300,
 };
@@ -77,7 +77,7 @@ export function makeSupervisor(config: RunnerConfig, bindings: Record<string, Pa
     resolveActive: (pid) => bound.get(pid),
     logger: silentLogger,
     tuning: fastTuning,
-    onRecord: (r) => records.push(r),
+    onRecord: (r) => void records.push(r),
     ...extra,
   });
   sup.on("event", (e) => events.push(e));

@@ -32,6 +32,8 @@ export interface InstallEnvironment {
   releaseForReinstall: (pkg: PackageRecord) => Promise<void>;
   /** Compiles the rest of an installed package's bytecode after the install returns. */
   bytecode: BytecodeCompiler;
+  /** The workers' start-up limit (runner_config startup_timeout_ms): the smoke check's worker gets the same. */
+  startupTimeoutMs: number;
 }
 
 export interface InstallRequest {
@@ -174,7 +176,7 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
       await pausePoint("wheels");
       // Python writes the bytecode of what the smoke check imports (what a worker imports at start-up); the rest is
       // compiled in the background once the package is registered.
-      const validation = await smokeCheck(packageWorkerLaunch(dir));
+      const validation = await smokeCheck(packageWorkerLaunch(dir), env.startupTimeoutMs);
       await pausePoint("smoked");
       const zipPath = archivedZip(env.layout, ref.name, ref.version);
       await archive(source, zipPath);

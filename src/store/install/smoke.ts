@@ -5,11 +5,11 @@ import type { WorkerLaunch } from "../../worker/env.js";
 
 /**
  * Install step 4: the validate smoke checks through the adapter, started exactly as the package's workers are
- * (`packageWorkerLaunch`): nothing the workers lack is lent to the check. Never throws.
+ * (`packageWorkerLaunch`), with their start-up limit: nothing the workers lack is lent to the check. Never throws.
  */
-export async function smokeCheck(launch: WorkerLaunch): Promise<ValidationReport> {
+export async function smokeCheck(launch: WorkerLaunch, startupTimeoutMs?: number): Promise<ValidationReport> {
   try {
-    return summarize(await projectChecks({ projectDir: launch.cwd, worker: launch }));
+    return summarize(await projectChecks({ projectDir: launch.cwd, worker: launch, ...(startupTimeoutMs === undefined ? {} : { startupTimeoutMs }) }));
   } catch (err) {
     const message = isProcVisionError(err) ? `${err.code}: ${err.message}` : String(err);
     return summarize([fail("smoke_execute", `the smoke checks could not run: ${message}`)]);
