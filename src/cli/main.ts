@@ -6,7 +6,7 @@ import { packageRoot } from "../package-root.js";
 import type { PackageFlags } from "./commands/package.js";
 import type { RunOptions } from "./commands/run.js";
 import type { ValidateOptions } from "./commands/validate.js";
-import { errorOutput, printOutput, type CommandOutput } from "./output.js";
+import { errorOutput, printOutput, UsageError, type CommandOutput } from "./output.js";
 
 const version = (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
 
@@ -141,8 +141,13 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    // Help and version exit 0; every parse problem is a usage error.
-    process.exitCode = err.exitCode === 0 ? 0 : 2;
+    // Help and version exit 0; every parse problem is a usage error, coded like any other (commander has printed it).
+    if (err.exitCode === 0) {
+      process.exitCode = 0;
+    } else {
+      if (process.argv.includes("--json")) printOutput(errorOutput(new UsageError(err.message.replace(/^error: /, ""), "see --help")), true);
+      process.exitCode = 2;
+    }
   } else {
     throw err;
   }
