@@ -35,6 +35,8 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 const program = new Command("procvision-cli")
   .description("Scaffold, validate, run and package ProcVision inspection algorithms for air-gapped stations.")
   .version(version, "--version")
+  // Program options only before the command: `init NAME --version 2.0.0` (contract §2) is init's, not the CLI's.
+  .enablePositionalOptions()
   .showHelpAfterError()
   .exitOverride();
 

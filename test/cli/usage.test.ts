@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -7,7 +7,26 @@ import { fixture, repoRoot } from "../helpers/python.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-cli-usage-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+const cliVersion = (JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string }).version;
 const sample = path.join(repoRoot, "examples", "algorithm-example", "sample.png");
+const manifestVersion = (dir: string): unknown => (JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as { version: unknown }).version;
+
+describe("procvision-cli flags", () => {
+  it("init --version X and init -v X set the project's version (contract §2); procvision-cli --version prints the CLI's", async () => {
+    const long = await runCli(["init", "long-flag", "--version", "2.0.0"], { cwd: work });
+    expect(long.code, long.stderr).toBe(0);
+    expect(long.stdout).not.toBe(`${cliVersion}\n`);
+    expect(manifestVersion(path.join(work, "long-flag"))).toBe("2.0.0");
+
+    const short = await runCli(["init", "short-flag", "-v", "3.1.0"], { cwd: work });
+    expect(short.code, short.stderr).toBe(0);
+    expect(manifestVersion(path.join(work, "short-flag"))).toBe("3.1.0");
+
+    const program = await runCli(["--version"]);
+    expect(program.code).toBe(0);
+    expect(program.stdout).toBe(`${cliVersion}\n`);
+  });
+});
 
 describe("usage errors with --json (contract §6: every error carries a code)", () => {
   const noManifest = path.join(work, "no-manifest");
