@@ -251,6 +251,13 @@ describe("procvision-cli package", () => {
     const bad = await runCli(["validate", "--zip", zip, "--key", path.join(keys, "other.pub"), "--json"]);
     expect(failedChecks(bad.json)).toEqual(["checksums_valid"]);
     expect(bad.code).toBe(1);
+    // A SIGNATURE nobody checked is a warning, never a silent PASS.
+    const unchecked = await runCli(["validate", "--zip", zip, "--json"]);
+    const check = (unchecked.json as Report).checks.find((c) => c.name === "checksums_valid") as { result: string; message: string; warnings?: string[] };
+    expect(check.result).toBe("PASS");
+    expect(check.message).toMatch(/SIGNATURE not verified \(pass --key\)/);
+    expect(check.warnings).toEqual([expect.stringMatching(/SIGNATURE present but not verified/)]);
+    expect((unchecked.json as { warnings?: string[] }).warnings).toEqual(check.warnings);
     const noKey = await runCli(["package", dir, "--sign", path.join(keys, "missing.key")]);
     expect(noKey.code).toBe(2);
   });
