@@ -119,6 +119,25 @@ describe("procvision-cli package", () => {
     expect((checked.json as Report).summary.status, checked.stdout).toBe("PASS");
   });
 
+  it("the packaged .procvision_env.json carries no index credential and no local find_links path", async () => {
+    const dir = project("fakepkg==1.0\n");
+    const secretIndex = index.url.replace("://", "://builder:s3cr3t-t0ken@");
+    const run = await runCli(["package", dir, "--isolated", "--index-url", secretIndex, "--find-links", fakes, "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    const zip = await openSafeZip((run.json as Packaged).path);
+    let env: string, requirements: string;
+    try {
+      [env, requirements] = [await zip.readText(".procvision_env.json"), await zip.readText("requirements.txt")];
+    } finally {
+      zip.close();
+    }
+    for (const text of [env, requirements, run.stdout]) {
+      expect(text).not.toContain("s3cr3t-t0ken");
+      expect(text).not.toContain(fakes);
+    }
+    expect(JSON.parse(env)).toMatchObject({ index_url: index.url, extra_index_urls: [], find_links: [] });
+  });
+
   it("a manylinux target finds manylinux_2_28-only wheels through the family, and says so when the target is too old", async () => {
     const dir = project("m28pkg==1.0\n");
     const newer = await runCli(["package", dir, "-w", "manylinux_2_31_x86_64", ...isolated(), "--json"]);

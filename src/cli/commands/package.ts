@@ -13,7 +13,7 @@ import { probeRuntime, RUNTIME_DIR, type ProbedRuntime } from "../../python/runt
 import { filterFreezeOutput, formatRequirement, pinRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
 import { loadPrivateKey } from "../../signing/index.js";
-import { parseTargetEnv, pipDownloadArgs, resolveTarget, type TargetEnvFile, type TargetResolution } from "../../target-env/index.js";
+import { parseTargetEnv, pipDownloadArgs, resolveTarget, shippedIndexSettings, type TargetEnvFile, type TargetResolution } from "../../target-env/index.js";
 import { matchRequirementsToWheels, parseWheelFilename, versionNodot } from "../../wheel-tags/index.js";
 import { CheckFailure, style, tick, UsageError, type CommandOutput } from "../output.js";
 
@@ -288,8 +288,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
   const requirementsTxt = requirements.map((r) => `${formatRequirement(r)}\n`).join("");
   const envJson = {
     python_version: target.pythonVersion, implementation: target.implementation, abi: target.abi,
-    wheels_platform: target.wheelsPlatform, auto_freeze: target.autoFreeze, index_url: target.indexUrl,
-    extra_index_urls: target.extraIndexUrls, find_links: target.findLinks,
+    wheels_platform: target.wheelsPlatform, auto_freeze: target.autoFreeze, ...shippedIndexSettings(target),
   };
   const project_ = await collectProjectFiles(projectDir);
   // python_runtime/ is what a station installs on: it goes in as the runtime probed above, or not at all (packed as
