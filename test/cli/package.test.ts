@@ -30,6 +30,9 @@ afterAll(async () => {
 });
 
 const isolated = () => ["--isolated", "--index-url", index.url];
+// Every test runs pip (and some a throw-away venv with numpy) in real subprocesses: on a loaded 2-core machine one
+// took over 30 s. Sized so that a CLI run is cut by runCli's own 120 s limit before the test's.
+const SLOW = { timeout: 300_000 };
 
 /** The cli-algo fixture (no numpy needed) with the given requirements. */
 function project(requirements: string | null): string {
@@ -60,7 +63,7 @@ async function zipNames(zip: string): Promise<string[]> {
   }
 }
 
-describe("procvision-cli package", () => {
+describe("procvision-cli package", SLOW, () => {
   it("a generated project: init → package → validate --zip --full passes; packaging twice gives the same bytes", async () => {
     expect((await runCli(["init", "gen-algo", "--pids", "P1"], { cwd: work })).code).toBe(0);
     const dir = path.join(work, "gen-algo");
@@ -292,13 +295,13 @@ describe("procvision-cli package", () => {
   });
 });
 
-describe("procvision-cli validate --zip on bad packages", () => {
+describe("procvision-cli validate --zip on bad packages", SLOW, () => {
   let good: string;
   beforeAll(async () => {
     const dir = project("fakepkg==1.0\n");
     const run = await runCli(["package", dir, "-w", "win_amd64", "-p", "3.10", ...isolated(), "--json"]);
     good = (run.json as Packaged).path;
-  });
+  }, SLOW.timeout);
 
   /** The good package's entries, changed by `edit`, zipped again (SHA256SUMS kept as it was unless edited). */
   async function variant(name: string, edit: (entries: Map<string, Buffer>) => void): Promise<string> {
