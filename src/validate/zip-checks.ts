@@ -66,18 +66,16 @@ async function checksumCheck(zip: SafeZip, keys: readonly string[]): Promise<Che
   }
   const hasSignature = zip.entries.has(SIGNATURE);
   let signatureValid: boolean | null = null;
-  let publicKeys: KeyObject[] = [];
+  let publicKeys: KeyObject[];
+  try {
+    publicKeys = keys.map((k) => loadPublicKey(k));
+  } catch (err) {
+    return fail("checksums_valid", (err as Error).message);
+  }
   if (hasSignature && result.sha256sums !== null) {
     const signature = (await zip.readText(SIGNATURE)).trim();
     if (!/^[A-Za-z0-9+/]{86}==$/.test(signature)) return fail("checksums_valid", `${SIGNATURE} is not a base64 ed25519 signature`);
-    if (keys.length > 0) {
-      try {
-        publicKeys = keys.map((k) => loadPublicKey(k));
-      } catch (err) {
-        return fail("checksums_valid", (err as Error).message);
-      }
-      signatureValid = verify(Buffer.from(result.sha256sums), signature, publicKeys);
-    }
+    if (publicKeys.length > 0) signatureValid = verify(Buffer.from(result.sha256sums), signature, publicKeys);
   }
   if (signatureValid === false) return fail("checksums_valid", `${SIGNATURE} does not verify with the given key(s): the zip was altered or signed by someone else`);
   // The runner's own policy (judgeIntegrity, default: no signature required) decides what is only a warning: a

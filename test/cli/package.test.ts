@@ -280,6 +280,11 @@ describe("procvision-cli package", SLOW, () => {
     expect(check.message).toMatch(/SIGNATURE not verified \(pass --key\)/);
     expect(check.warnings).toEqual([expect.stringMatching(/SIGNATURE present but not verified/)]);
     expect((unchecked.json as { warnings?: string[] }).warnings).toEqual(check.warnings);
+    // …and so is an unsigned zip checked with a key.
+    const unsigned = path.join(work, "unsigned.zip");
+    expect((await runCli(["package", dir, "-s", "-o", unsigned])).code).toBe(0);
+    const keyed = await runCli(["validate", "--zip", unsigned, "--key", path.join(keys, "team.pub"), "--json"]);
+    expect((keyed.json as { warnings?: string[] }).warnings, keyed.stdout).toEqual(["the package is not signed"]);
     const noKey = await runCli(["package", dir, "--sign", path.join(keys, "missing.key")]);
     expect(noKey.code).toBe(2);
   });
