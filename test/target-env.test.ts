@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseTargetEnv, pipDownloadArgs, resolveTarget, shippedIndexSettings, type TargetEnvFile } from "../src/target-env/index.js";
+import { parseTargetEnv, pipDownloadArgs, resolveTarget, shippedIndexSettings, withoutSecrets, type TargetEnvFile } from "../src/target-env/index.js";
 import { expandManylinux, type WheelTarget } from "../src/wheel-tags/index.js";
 
 const local: WheelTarget = { pythonVersion: "3.11", implementation: "cp", abi: "cp311", platforms: ["linux_x86_64", "manylinux_2_36_x86_64"] };
@@ -140,5 +140,10 @@ describe("shippedIndexSettings: what of the index settings a package carries to 
       find_links: ["https://dl.example/wheels/?sig=REDACTED"],
     });
     expect(shippedIndexSettings({ indexUrl: null, extraIndexUrls: [], findLinks: [] })).toEqual({ index_url: null, extra_index_urls: [], find_links: [] });
+  });
+
+  it("withoutSecrets (for messages on the author's machine) keeps local paths", () => {
+    expect(["https://u:p@h.example/simple?auth=x", "/home/dev/wheels", "C:\\wheels"].map(withoutSecrets))
+      .toEqual(["https://h.example/simple?auth=REDACTED", "/home/dev/wheels", "C:\\wheels"]);
   });
 });

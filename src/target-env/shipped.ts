@@ -6,19 +6,28 @@
 const SECRET_PARAM = /token|key|secret|pass|auth|sig|credential|session/i;
 export const REDACTED = "REDACTED";
 
-/** An http(s) URL without its secrets; anything else (a local path, file:) → undefined, a station cannot use it. */
-export function redactIndexUrl(value: string): string | undefined {
-  let url: URL;
+function httpUrl(value: string): URL | undefined {
   try {
-    url = new URL(value);
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:" ? url : undefined;
   } catch {
     return undefined;
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+}
+
+/** An http(s) URL without its secrets; anything else (a local path) as it is: for messages on the author's machine. */
+export function withoutSecrets(value: string): string {
+  const url = httpUrl(value);
+  if (url === undefined) return value;
   url.username = "";
   url.password = "";
   for (const name of new Set(url.searchParams.keys())) if (SECRET_PARAM.test(name)) url.searchParams.set(name, REDACTED);
   return url.toString();
+}
+
+/** An http(s) URL without its secrets; anything else (a local path, file:) → undefined, a station cannot use it. */
+export function redactIndexUrl(value: string): string | undefined {
+  return httpUrl(value) === undefined ? undefined : withoutSecrets(value);
 }
 
 export interface IndexSettings {

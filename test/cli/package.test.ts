@@ -157,10 +157,13 @@ describe("procvision-cli package", SLOW, () => {
 
   it("a requirement with no wheel for the target: exit 1, one paragraph, no zip", async () => {
     const dir = project("nowheel==1.0\n");
-    const run = await runCli(["package", dir, ...isolated(), "--json"]);
+    // An index URL with a credential: the message (which ends up in CI logs) names the index without it.
+    const run = await runCli(["package", dir, "--isolated", "--index-url", index.url.replace("://", "://builder:s3cr3t-t0ken@"), "--json"]);
     expect(run.code).toBe(1);
-    const error = run.json as { message: string };
+    const error = run.json as { message: string; error_code: string };
     expect(error.message).toMatch(/^No wheel of nowheel==1\.0 for Python .* The index has no wheel of it at all .*looked in: http:\/\/127\.0\.0\.1.*What to do: /);
+    expect(error.message).not.toContain("s3cr3t-t0ken");
+    expect(error.error_code).toBe("2004");
     expect(readdirSync(dir).some((f) => f.endsWith(".zip"))).toBe(false);
     expect(readdirSync(dir).some((f) => f.startsWith(".procvision-download-"))).toBe(false);
   });

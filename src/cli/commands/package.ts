@@ -13,7 +13,7 @@ import { probeRuntime, RUNTIME_DIR, type ProbedRuntime } from "../../python/runt
 import { filterFreezeOutput, formatRequirement, pinRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
 import { loadPrivateKey } from "../../signing/index.js";
-import { parseTargetEnv, pipDownloadArgs, resolveTarget, shippedIndexSettings, type TargetEnvFile, type TargetResolution } from "../../target-env/index.js";
+import { parseTargetEnv, pipDownloadArgs, resolveTarget, shippedIndexSettings, withoutSecrets, type TargetEnvFile, type TargetResolution } from "../../target-env/index.js";
 import { matchRequirementsToWheels, parseWheelFilename, versionNodot } from "../../wheel-tags/index.js";
 import { CheckFailure, style, tick, UsageError, type CommandOutput } from "../output.js";
 
@@ -141,8 +141,9 @@ Promise<void> {
     });
     if (run.exitCode !== 0) {
       const noMatch = parsePipNoMatch(run.output);
+      // Named without their credentials: this message ends up in CI logs.
       const sources = [resolution.target.indexUrl ?? (o.isolated ? "https://pypi.org/simple" : "your pip configuration's index"),
-        ...resolution.target.extraIndexUrls, ...resolution.target.findLinks];
+        ...resolution.target.extraIndexUrls, ...resolution.target.findLinks].map(withoutSecrets);
       if (noMatch) throw new CheckFailure(ErrorCode.wheels_missing, noWheelParagraph(noMatch, resolution.target, sources));
       throw new CheckFailure(ErrorCode.wheels_missing, `pip download failed (exit ${run.exitCode}):\n${run.output.trim().split("\n").slice(-15).join("\n")}`,
         "check the index options (--index-url, --find-links, pip.conf) and the requirement lines");
