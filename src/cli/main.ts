@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { Command, CommanderError, Option } from "commander";
+import { Command, Option } from "commander";
 import { packageRoot } from "../package-root.js";
 import type { PackageFlags } from "./commands/package.js";
 import type { RunOptions } from "./commands/run.js";
 import type { ValidateOptions } from "./commands/validate.js";
-import { errorOutput, printOutput, UsageError, type CommandOutput } from "./output.js";
+import { endOnParseError } from "../parse-errors.js";
+import { errorOutput, printOutput, type CommandOutput } from "./output.js";
 
 const version = (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
 
@@ -142,15 +143,5 @@ program.command("keygen")
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) {
-    // Help and version exit 0; every parse problem is a usage error, coded like any other (commander has printed it).
-    if (err.exitCode === 0) {
-      process.exitCode = 0;
-    } else {
-      if (process.argv.includes("--json")) printOutput(errorOutput(new UsageError(err.message.replace(/^error: /, ""), "see --help")), true);
-      process.exitCode = 2;
-    }
-  } else {
-    throw err;
-  }
+  endOnParseError(err, process.argv);
 }

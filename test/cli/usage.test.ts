@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCli } from "../helpers/cli.js";
+import { runCli, runRunnerCli } from "../helpers/cli.js";
 import { fixture, repoRoot } from "../helpers/python.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-cli-usage-"));
@@ -53,5 +53,13 @@ describe("usage errors with --json (contract §6: every error carries a code)", 
     const run = await runCli(["keygen", "-o", prefix, "--json"]);
     expect(run.code).toBe(2);
     expect(run.json).toMatchObject({ error_code: "1006", hint: expect.stringMatching(/--force/) as unknown });
+  });
+
+  it("procvision-runner's parse errors carry 1006 too (the same ending as procvision-cli's)", async () => {
+    for (const args of [["install", "--json"], ["list", "--bogus", "--json"]]) {
+      const run = await runRunnerCli(args, { cwd: work });
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.json, run.stdout).toMatchObject({ error_code: "1006", message: expect.stringMatching(/missing required argument 'zip'|unknown option '--bogus'/) as unknown });
+    }
   });
 });
