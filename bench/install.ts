@@ -4,7 +4,7 @@
 // `python3 -m venv` with pip, then `pip install --no-index --find-links wheels -r requirements.txt`.
 // A third pass calls the pipeline's own step functions one by one to say where the time goes.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -21,12 +21,12 @@ import { checkIntegrity } from "../src/store/install/integrity.js";
 import { openPackage } from "../src/store/install/open.js";
 import { readWheelsMetadata } from "../src/safe-zip/index.js";
 import { smokeCheck } from "../src/store/install/smoke.js";
+import { settle } from "./page-cache.js";
 import { cachedWheel, numpyWheel, packageZip, sdkPin, sdkWheel } from "./zip.js";
 import { fmt, stats, verdict, type Stats } from "./stats.js";
 
 export const PILLOW = "13.0.0";
 export const OPENCV = "4.12.0.88";
-const DOWNLOAD_HINT = `python3 -m pip download --only-binary=:all: --no-deps -d .cache/wheels opencv-python-headless==${OPENCV} pillow==${PILLOW}`;
 
 export interface InstallBench {
   wheels: string[];
@@ -91,22 +91,6 @@ async function uvInstalls(uv: string, zip: string, work: string, inputs: readonl
   }
 }
 
-/**
- * The same starting state before each timed install: dirty pages written out, the page cache dropped (when this
- * process may: root), then the inputs (zip, wheels) read back so every contender reads them from memory. Without it
- * the runs measured their predecessors: on this VM, creating files right after deleting 200+ MB (ext4 with discard)
- * or while page cache grows into never-touched guest memory ran 1.5-3× slower, whoever was being timed.
- */
-function settle(inputs: readonly string[]): void {
-  execFileSync("sync");
-  try {
-    writeFileSync("/proc/sys/vm/drop_caches", "3");
-  } catch {
-    // not root: sync only
-  }
-  for (const file of inputs) readFileSync(file);
-}
-
 function timed<T>(fn: () => T): [T, number] {
   const t0 = performance.now();
   const out = fn();
@@ -130,8 +114,8 @@ export async function benchInstall(root: string, quick: boolean): Promise<Instal
   const wheels = [
     sdkWheel(),
     numpyWheel(root),
-    cachedWheel(root, `pillow-${PILLOW}-cp311-cp311-manylinux`, DOWNLOAD_HINT),
-    cachedWheel(root, `opencv_python_headless-${OPENCV}-`, DOWNLOAD_HINT),
+    cachedWheel(root, `pillow-${PILLOW}-cp311-cp311-manylinux`, `pillow==${PILLOW}`),
+    cachedWheel(root, `opencv_python_headless-${OPENCV}-`, `opencv-python-headless==${OPENCV}`),
   ];
   const requirements = `numpy==2.2.6\n${sdkPin()}\npillow==${PILLOW}\nopencv-python-headless==${OPENCV}\n`;
   const work = mkdtempSync(path.join(tmpdir(), "pv-bench-install-"));

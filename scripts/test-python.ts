@@ -1,4 +1,4 @@
-// Prepares the Python the tests use: a venv in .cache/test-venv with numpy, Pillow, pytest and the freshly built
+// Prepares the Python the tests use: a venv in .cache/test-venv with numpy, Pillow, pytest, packaging and the freshly built
 // SDK wheel. Wheels are downloaded once into .cache/wheels (the only network use), then installed with --no-index.
 // `--pytest` runs the SDK's pytest suite with that venv.
 import { execFileSync } from "node:child_process";
@@ -11,8 +11,9 @@ const cache = path.join(root, ".cache");
 const wheels = path.join(cache, "wheels");
 const venv = path.join(cache, "test-venv");
 const python = path.join(venv, process.platform === "win32" ? "Scripts/python.exe" : "bin/python");
-// numpy is pinned to the version the example and `init` projects pin, so packaging tests find its wheel here.
-const requirements = ["numpy==2.2.6", "pillow", "pytest"];
+// numpy is pinned to the version the example and `init` projects pin, so packaging tests find its wheel here;
+// packaging is test/wheel-tags.test.ts's reference for the tags an interpreter accepts.
+const requirements = ["numpy==2.2.6", "pillow", "pytest", "packaging"];
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): void {
   execFileSync(cmd, args, { stdio: "inherit", env });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseTargetEnv, pipDownloadArgs, resolveTarget, type TargetEnvFile } from "../src/target-env/index.js";
+import { parseTargetEnv, pipDownloadArgs, resolveTarget, shippedIndexSettings, withoutSecrets, type TargetEnvFile } from "../src/target-env/index.js";
 import { expandManylinux, type WheelTarget } from "../src/wheel-tags/index.js";
 
 const local: WheelTarget = { pythonVersion: "3.11", implementation: "cp", abi: "cp311", platforms: ["linux_x86_64", "manylinux_2_36_x86_64"] };
@@ -125,5 +125,25 @@ describe("pipDownloadArgs", () => {
       "--extra-index-url", "https://a", "--extra-index-url", "https://b",
       "--find-links", "/opt/sdk",
     ]);
+  });
+});
+
+describe("shippedIndexSettings: what of the index settings a package carries to stations", () => {
+  it("strips credentials from URLs, redacts secret query values, drops local paths", () => {
+    expect(shippedIndexSettings({
+      indexUrl: "https://build:s3cr3t@pypi.corp.example/simple",
+      extraIndexUrls: ["https://tok3n@extra.example/simple/?token=abc&channel=stable", "https://mirror.example/simple?api_key=k3y"],
+      findLinks: ["/home/dev/wheels", "C:\\Users\\dev\\wheels", "file:///srv/wheels", "https://dl.example/wheels/?sig=xyz"],
+    })).toEqual({
+      index_url: "https://pypi.corp.example/simple",
+      extra_index_urls: ["https://extra.example/simple/?token=REDACTED&channel=stable", "https://mirror.example/simple?api_key=REDACTED"],
+      find_links: ["https://dl.example/wheels/?sig=REDACTED"],
+    });
+    expect(shippedIndexSettings({ indexUrl: null, extraIndexUrls: [], findLinks: [] })).toEqual({ index_url: null, extra_index_urls: [], find_links: [] });
+  });
+
+  it("withoutSecrets (for messages on the author's machine) keeps local paths", () => {
+    expect(["https://u:p@h.example/simple?auth=x", "/home/dev/wheels", "C:\\wheels"].map(withoutSecrets))
+      .toEqual(["https://h.example/simple?auth=REDACTED", "/home/dev/wheels", "C:\\wheels"]);
   });
 });

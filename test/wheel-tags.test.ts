@@ -6,6 +6,7 @@ import {
   expandManylinux, INTERPRETER_PROBE, interpreterTarget, markerEnvironment, matchRequirementsToWheels, parseWheelFilename,
   pythonVersionParts, supportedTags, versionNodot, wheelSupported, type WheelFilename, type WheelTarget,
 } from "../src/wheel-tags/index.js";
+import { testPython } from "./helpers/python.js";
 
 const NUMPY_WIN = "numpy-2.2.6-cp310-cp310-win_amd64.whl";
 const NUMPY_311_LINUX = "numpy-2.2.6-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl";
@@ -257,8 +258,17 @@ describe("interpreterTarget", () => {
   });
 });
 
-describe("INTERPRETER_PROBE on this machine's python3", () => {
-  const run = (code: string, ...args: string[]): string => execFileSync("python3", ["-c", code, ...args], { encoding: "utf8", timeout: 30_000 });
+// The test venv (scripts/test-python.ts) has pypa/packaging, the reference for what an interpreter accepts: the
+// comparisons below run everywhere, and fail (never skip) when it is missing.
+describe("INTERPRETER_PROBE on the test venv's python", () => {
+  const python = testPython();
+  const run = (code: string, ...args: string[]): string => execFileSync(python, ["-c", code, ...args], { encoding: "utf8", timeout: 60_000 });
+  const packaging = (code: string[], ...args: string[]) => spawnSync(python, ["-c", ["import json, sys", "from packaging import tags", ...code].join("\n"), ...args],
+    { encoding: "utf8", timeout: 60_000 });
+  const ran = (result: ReturnType<typeof packaging>): string => {
+    expect(result.status, `packaging.tags failed in ${python} (scripts/test-python.ts installs packaging into it):\n${result.stderr}`).toBe(0);
+    return result.stdout;
+  };
   const target = interpreterTarget(JSON.parse(run(INTERPRETER_PROBE)));
   const facts = JSON.parse(run(
     "import json, sys, sysconfig; print(json.dumps([sys.version_info[0], sys.version_info[1], sys.implementation.name, sysconfig.get_platform()]))",
@@ -275,21 +285,14 @@ describe("INTERPRETER_PROBE on this machine's python3", () => {
     }
   });
 
-  // packaging (or pip's vendored copy) is the reference for what an interpreter accepts.
-  const reference = spawnSync("python3", ["-c", [
-    "import json",
-    "try:\n    from packaging import tags\nexcept ImportError:\n    from pip._vendor.packaging import tags",
-    "print(json.dumps([str(t) for t in tags.sys_tags()]))",
-  ].join("\n")], { encoding: "utf8", timeout: 30_000 });
+  const reference = packaging(["print(json.dumps([str(t) for t in tags.sys_tags()]))"]);
 
-  it.skipIf(reference.status !== 0)("accepts the same tags as packaging.tags.sys_tags()", () => {
-    const expected = (JSON.parse(reference.stdout) as string[]).filter((t) => !t.includes("-abi3t-")); // PEP 803, Python 3.15+
+  it("accepts the same tags as packaging.tags.sys_tags()", () => {
+    const expected = (JSON.parse(ran(reference)) as string[]).filter((t) => !t.includes("-abi3t-")); // PEP 803, Python 3.15+
     expect(new Set(supportedTags(target))).toEqual(new Set(expected));
   });
 
-  const ordered = spawnSync("python3", ["-c", [
-    "import json, sys",
-    "try:\n    from packaging import tags\nexcept ImportError:\n    from pip._vendor.packaging import tags",
+  const ordered = packaging([
     "out = []",
     "for t in json.loads(sys.argv[1]):",
     "    v = tuple(int(x) for x in t['pythonVersion'].split('.'))",
@@ -297,10 +300,10 @@ describe("INTERPRETER_PROBE on this machine's python3", () => {
     "    first = tags.cpython_tags(v, [t['abi']], t['expanded']) if t['implementation'] == 'cp' else tags.generic_tags(interp, [t['abi']], t['expanded'])",
     "    out.append([str(x) for x in first] + [str(x) for x in tags.compatible_tags(v, interp, t['expanded'])])",
     "print(json.dumps(out))",
-  ].join("\n"), JSON.stringify([linux310, win310].map((t) => ({ ...t, expanded: [...new Set(t.platforms.flatMap(expandManylinux))] })))], { encoding: "utf8", timeout: 30_000 });
+  ], JSON.stringify([linux310, win310].map((t) => ({ ...t, expanded: [...new Set(t.platforms.flatMap(expandManylinux))] }))));
 
-  it.skipIf(ordered.status !== 0)("orders tags exactly as packaging's cpython_tags + compatible_tags", () => {
-    const [linux, windows] = JSON.parse(ordered.stdout) as [string[], string[]];
+  it("orders tags exactly as packaging's cpython_tags + compatible_tags", () => {
+    const [linux, windows] = JSON.parse(ran(ordered)) as [string[], string[]];
     expect(supportedTags(linux310)).toEqual(linux);
     expect(supportedTags(win310)).toEqual(windows);
   });

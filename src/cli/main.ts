@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { Command, CommanderError, Option } from "commander";
+import { Command, Option } from "commander";
 import { packageRoot } from "../package-root.js";
 import type { PackageFlags } from "./commands/package.js";
 import type { RunOptions } from "./commands/run.js";
 import type { ValidateOptions } from "./commands/validate.js";
+import { endOnParseError } from "../parse-errors.js";
 import { errorOutput, printOutput, type CommandOutput } from "./output.js";
 
 const version = (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
@@ -35,6 +36,8 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 const program = new Command("procvision-cli")
   .description("Scaffold, validate, run and package ProcVision inspection algorithms for air-gapped stations.")
   .version(version, "--version")
+  // Program options only before the command: `init NAME --version 2.0.0` (contract §2) is init's, not the CLI's.
+  .enablePositionalOptions()
   .showHelpAfterError()
   .exitOverride();
 
@@ -140,10 +143,5 @@ program.command("keygen")
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) {
-    // Help and version exit 0; every parse problem is a usage error.
-    process.exitCode = err.exitCode === 0 ? 0 : 2;
-  } else {
-    throw err;
-  }
+  endOnParseError(err, process.argv);
 }

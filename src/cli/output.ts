@@ -1,4 +1,4 @@
-import { ProcVisionError } from "../errors/procvision-error.js";
+import { ErrorCode, ProcVisionError, type ErrorCodeValue } from "../errors/index.js";
 
 /** What a command handler returns: the one reporter prints it, human or --json. */
 export interface CommandOutput {
@@ -8,9 +8,9 @@ export interface CommandOutput {
   human: string[];
 }
 
-/** Bad input from the user (missing file, malformed flag value): exit 2. */
+/** Bad input from the user (missing file, malformed flag value): exit 2, code 1006 unless a closer one fits. */
 export class UsageError extends Error {
-  constructor(message: string, readonly hint?: string) {
+  constructor(message: string, readonly hint?: string, readonly code: ErrorCodeValue = ErrorCode.invalid_params) {
     super(message);
   }
 }
@@ -25,9 +25,9 @@ export function printOutput(output: CommandOutput, json: boolean): void {
   else if (output.human.length > 0) process.stdout.write(output.human.join("\n") + "\n");
 }
 
-/** The job itself failed (a requirement without a wheel, no requirements.txt) with nothing else to code it: exit 1. */
+/** The job itself failed (a requirement without a wheel, no requirements.txt): exit 1, with the code that names why. */
 export class CheckFailure extends Error {
-  constructor(message: string, readonly hint?: string) {
+  constructor(readonly code: ErrorCodeValue, message: string, readonly hint?: string) {
     super(message);
   }
 }
@@ -37,7 +37,7 @@ export function errorOutput(err: unknown): CommandOutput {
   if (err instanceof UsageError || err instanceof CheckFailure) {
     return {
       exitCode: err instanceof UsageError ? 2 : 1,
-      json: { error_code: null, message: err.message, ...(err.hint ? { hint: err.hint } : {}) },
+      json: { error_code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) },
       human: [`${tick(false)} ${err.message}`, ...(err.hint ? [style.dim(`  hint: ${err.hint}`)] : [])],
     };
   }

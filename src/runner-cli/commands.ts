@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { Command, CommanderError } from "commander";
+import { Command } from "commander";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { packageRoot } from "../package-root.js";
+import { endOnParseError } from "../parse-errors.js";
 import { call, connection, uploadBody, type Connection } from "./client.js";
 import { formatters, summary } from "./format.js";
 
@@ -182,6 +183,5 @@ withConnection(program.command("audit").description("audit log, newest first").o
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof CommanderError) process.exitCode = err.exitCode === 0 ? 0 : 2;
-  else throw err;
+  endOnParseError(err, process.argv);
 }

@@ -30,6 +30,9 @@ afterAll(async () => {
 });
 
 const isolated = () => ["--isolated", "--index-url", index.url];
+// Every test runs pip (and some a throw-away venv with numpy) in real subprocesses: on a loaded 2-core machine one
+// took over 30 s. Sized so that a CLI run is cut by runCli's own 120 s limit before the test's.
+const SLOW = { timeout: 300_000 };
 
 /** The cli-algo fixture (no numpy needed) with the given requirements. */
 function project(requirements: string | null): string {
@@ -60,7 +63,7 @@ async function zipNames(zip: string): Promise<string[]> {
   }
 }
 
-describe("procvision-cli package", () => {
+describe("procvision-cli package", SLOW, () => {
   it("a generated project: init → package → validate --zip --full passes; packaging twice gives the same bytes", async () => {
     expect((await runCli(["init", "gen-algo", "--pids", "P1"], { cwd: work })).code).toBe(0);
     const dir = path.join(work, "gen-algo");
@@ -119,6 +122,25 @@ describe("procvision-cli package", () => {
     expect((checked.json as Report).summary.status, checked.stdout).toBe("PASS");
   });
 
+  it("the packaged .procvision_env.json carries no index credential and no local find_links path", async () => {
+    const dir = project("fakepkg==1.0\n");
+    const secretIndex = index.url.replace("://", "://builder:s3cr3t-t0ken@");
+    const run = await runCli(["package", dir, "--isolated", "--index-url", secretIndex, "--find-links", fakes, "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    const zip = await openSafeZip((run.json as Packaged).path);
+    let env: string, requirements: string;
+    try {
+      [env, requirements] = [await zip.readText(".procvision_env.json"), await zip.readText("requirements.txt")];
+    } finally {
+      zip.close();
+    }
+    for (const text of [env, requirements, run.stdout]) {
+      expect(text).not.toContain("s3cr3t-t0ken");
+      expect(text).not.toContain(fakes);
+    }
+    expect(JSON.parse(env)).toMatchObject({ index_url: index.url, extra_index_urls: [], find_links: [] });
+  });
+
   it("a manylinux target finds manylinux_2_28-only wheels through the family, and says so when the target is too old", async () => {
     const dir = project("m28pkg==1.0\n");
     const newer = await runCli(["package", dir, "-w", "manylinux_2_31_x86_64", ...isolated(), "--json"]);
@@ -135,10 +157,13 @@ describe("procvision-cli package", () => {
 
   it("a requirement with no wheel for the target: exit 1, one paragraph, no zip", async () => {
     const dir = project("nowheel==1.0\n");
-    const run = await runCli(["package", dir, ...isolated(), "--json"]);
+    // An index URL with a credential: the message (which ends up in CI logs) names the index without it.
+    const run = await runCli(["package", dir, "--isolated", "--index-url", index.url.replace("://", "://builder:s3cr3t-t0ken@"), "--json"]);
     expect(run.code).toBe(1);
-    const error = run.json as { message: string };
+    const error = run.json as { message: string; error_code: string };
     expect(error.message).toMatch(/^No wheel of nowheel==1\.0 for Python .* The index has no wheel of it at all .*looked in: http:\/\/127\.0\.0\.1.*What to do: /);
+    expect(error.message).not.toContain("s3cr3t-t0ken");
+    expect(error.error_code).toBe("2004");
     expect(readdirSync(dir).some((f) => f.endsWith(".zip"))).toBe(false);
     expect(readdirSync(dir).some((f) => f.startsWith(".procvision-download-"))).toBe(false);
   });
@@ -251,6 +276,18 @@ describe("procvision-cli package", () => {
     const bad = await runCli(["validate", "--zip", zip, "--key", path.join(keys, "other.pub"), "--json"]);
     expect(failedChecks(bad.json)).toEqual(["checksums_valid"]);
     expect(bad.code).toBe(1);
+    // A SIGNATURE nobody checked is a warning, never a silent PASS.
+    const unchecked = await runCli(["validate", "--zip", zip, "--json"]);
+    const check = (unchecked.json as Report).checks.find((c) => c.name === "checksums_valid") as { result: string; message: string; warnings?: string[] };
+    expect(check.result).toBe("PASS");
+    expect(check.message).toMatch(/SIGNATURE not verified \(pass --key\)/);
+    expect(check.warnings).toEqual([expect.stringMatching(/SIGNATURE present but not verified/)]);
+    expect((unchecked.json as { warnings?: string[] }).warnings).toEqual(check.warnings);
+    // …and so is an unsigned zip checked with a key.
+    const unsigned = path.join(work, "unsigned.zip");
+    expect((await runCli(["package", dir, "-s", "-o", unsigned])).code).toBe(0);
+    const keyed = await runCli(["validate", "--zip", unsigned, "--key", path.join(keys, "team.pub"), "--json"]);
+    expect((keyed.json as { warnings?: string[] }).warnings, keyed.stdout).toEqual(["the package is not signed"]);
     const noKey = await runCli(["package", dir, "--sign", path.join(keys, "missing.key")]);
     expect(noKey.code).toBe(2);
   });
@@ -266,13 +303,13 @@ describe("procvision-cli package", () => {
   });
 });
 
-describe("procvision-cli validate --zip on bad packages", () => {
+describe("procvision-cli validate --zip on bad packages", SLOW, () => {
   let good: string;
   beforeAll(async () => {
     const dir = project("fakepkg==1.0\n");
     const run = await runCli(["package", dir, "-w", "win_amd64", "-p", "3.10", ...isolated(), "--json"]);
     good = (run.json as Packaged).path;
-  });
+  }, SLOW.timeout);
 
   /** The good package's entries, changed by `edit`, zipped again (SHA256SUMS kept as it was unless edited). */
   async function variant(name: string, edit: (entries: Map<string, Buffer>) => void): Promise<string> {

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** The venv prepared by scripts/test-python.ts (numpy, Pillow, pytest and the built SDK wheel). */
+/** The venv prepared by scripts/test-python.ts (numpy, Pillow, pytest, packaging and the built SDK wheel). */
 export function testPython(): string {
   const python = path.join(repoRoot, ".cache", "test-venv", "bin", "python");
   if (!existsSync(python)) {

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs
 import path from "node:path";
 import type { KeyObject } from "node:crypto";
 import { loadManifest, type Manifest } from "../../manifest/index.js";
-import { isProcVisionError } from "../../errors/index.js";
+import { ErrorCode, isProcVisionError } from "../../errors/index.js";
 import { buildOfflineZip, collectProjectFiles, collectRuntimeFiles, type ProjectFile } from "../../offline-zip/index.js";
 import { noWheelParagraph, parsePipNoMatch, uncoveredParagraph } from "../../packaging/no-wheel.js";
 import { pipEnv, pipFreeze, runPip } from "../../python/pip.js";
@@ -13,7 +13,7 @@ import { probeRuntime, RUNTIME_DIR, type ProbedRuntime } from "../../python/runt
 import { filterFreezeOutput, formatRequirement, pinRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
 import { loadPrivateKey } from "../../signing/index.js";
-import { parseTargetEnv, pipDownloadArgs, resolveTarget, type TargetEnvFile, type TargetResolution } from "../../target-env/index.js";
+import { parseTargetEnv, pipDownloadArgs, resolveTarget, shippedIndexSettings, withoutSecrets, type TargetEnvFile, type TargetResolution } from "../../target-env/index.js";
 import { matchRequirementsToWheels, parseWheelFilename, versionNodot } from "../../wheel-tags/index.js";
 import { CheckFailure, style, tick, UsageError, type CommandOutput } from "../output.js";
 
@@ -112,7 +112,7 @@ Promise<{ text: string; source: string; frozen?: string[]; frozenDropped: { line
   const own = path.join(projectDir, "requirements.txt");
   if (existsSync(own)) return { text: await readFile(own, "utf8"), source: own, frozenDropped: [] };
   if (!autoFreeze) {
-    throw new CheckFailure(`${own} not found`, "write requirements.txt (every line name==version), or pass --auto-freeze to write it from pip freeze of the project's Python");
+    throw new CheckFailure(ErrorCode.invalid_params, `${own} not found`, "write requirements.txt (every line name==version), or pass --auto-freeze to write it from pip freeze of the project's Python");
   }
   o.progress?.(`requirements.txt not found: writing it from pip freeze of ${python} (--no-auto-freeze turns this off)`);
   const frozen = filterFreezeOutput(await pipFreeze(python));
@@ -141,10 +141,11 @@ Promise<void> {
     });
     if (run.exitCode !== 0) {
       const noMatch = parsePipNoMatch(run.output);
+      // Named without their credentials: this message ends up in CI logs.
       const sources = [resolution.target.indexUrl ?? (o.isolated ? "https://pypi.org/simple" : "your pip configuration's index"),
-        ...resolution.target.extraIndexUrls, ...resolution.target.findLinks];
-      if (noMatch) throw new CheckFailure(noWheelParagraph(noMatch, resolution.target, sources));
-      throw new CheckFailure(`pip download failed (exit ${run.exitCode}):\n${run.output.trim().split("\n").slice(-15).join("\n")}`,
+        ...resolution.target.extraIndexUrls, ...resolution.target.findLinks].map(withoutSecrets);
+      if (noMatch) throw new CheckFailure(ErrorCode.wheels_missing, noWheelParagraph(noMatch, resolution.target, sources));
+      throw new CheckFailure(ErrorCode.wheels_missing, `pip download failed (exit ${run.exitCode}):\n${run.output.trim().split("\n").slice(-15).join("\n")}`,
         "check the index options (--index-url, --find-links, pip.conf) and the requirement lines");
     }
     await rm(wheelsDir, { recursive: true, force: true });
@@ -245,7 +246,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
   const projectDir = path.resolve(project);
   if (!existsSync(projectDir) || !(await stat(projectDir)).isDirectory()) throw new UsageError(`project ${projectDir} not found`);
   const manifestPath = path.join(projectDir, "manifest.json");
-  if (!existsSync(manifestPath)) throw new UsageError(`${manifestPath} not found`, "run procvision-cli init, or package the folder that holds manifest.json");
+  if (!existsSync(manifestPath)) throw new UsageError(`${manifestPath} not found`, "run procvision-cli init, or package the folder that holds manifest.json", ErrorCode.manifest_missing);
   const manifest: Manifest = await loadManifest(manifestPath);
   const signingKey: KeyObject | undefined = o.sign === undefined ? undefined : loadKey(o.sign);
 
@@ -266,7 +267,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
     o.progress?.(`downloading wheels for ${target.wheelsPlatform.join(", ")} / ${target.abi}`);
     await downloadWheels(projectDir, withSdkText, resolution, python, o);
   } else if (!existsSync(path.join(projectDir, "wheels"))) {
-    throw new CheckFailure(`${path.join(projectDir, "wheels")} not found`, "run package without --skip-download to download the wheels");
+    throw new CheckFailure(ErrorCode.wheels_missing, `${path.join(projectDir, "wheels")} not found`, "run package without --skip-download to download the wheels");
   }
 
   const wheelsDir = path.join(projectDir, "wheels");
@@ -278,18 +279,17 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
   ].sort((a, b) => (a.path < b.path ? -1 : 1));
   const { requirements, pinned } = pinFromWheels(withSdk, wheelFiles.map((w) => path.basename(w.path)), resolution);
   const uncovered = uncoveredParagraph(matchRequirementsToWheels(requirements, wheelFiles.map((w) => path.basename(w.path)), target), target);
-  if (uncovered) throw new CheckFailure(uncovered);
+  if (uncovered) throw new CheckFailure(ErrorCode.wheels_missing, uncovered);
   const unpinned = requirements.filter((r) => r.pinnedVersion === undefined);
   if (unpinned.length > 0) {
-    throw new CheckFailure(`requirements not pinned with ==: ${unpinned.map(formatRequirement).join(", ")}`,
+    throw new CheckFailure(ErrorCode.invalid_params, `requirements not pinned with ==: ${unpinned.map(formatRequirement).join(", ")}`,
       "pin each of them to one version (name==version) so the station installs exactly what was tested");
   }
 
   const requirementsTxt = requirements.map((r) => `${formatRequirement(r)}\n`).join("");
   const envJson = {
     python_version: target.pythonVersion, implementation: target.implementation, abi: target.abi,
-    wheels_platform: target.wheelsPlatform, auto_freeze: target.autoFreeze, index_url: target.indexUrl,
-    extra_index_urls: target.extraIndexUrls, find_links: target.findLinks,
+    wheels_platform: target.wheelsPlatform, auto_freeze: target.autoFreeze, ...shippedIndexSettings(target),
   };
   const project_ = await collectProjectFiles(projectDir);
   // python_runtime/ is what a station installs on: it goes in as the runtime probed above, or not at all (packed as

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { ErrorCode } from "../../errors/index.js";
 import { decodeImage, type RawImage } from "../../image/decode.js";
 import type { CallOutcome, StepOutcome } from "../../local/run-local.js";
 import { projectPython } from "../../python/project-python.js";
@@ -39,7 +40,7 @@ interface ProjectManifest {
 async function readManifest(projectDir: string): Promise<ProjectManifest> {
   const file = path.join(projectDir, "manifest.json");
   if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
-  if (!existsSync(file)) throw new UsageError(`${file} not found`, "run procvision-cli init, or point at the project folder");
+  if (!existsSync(file)) throw new UsageError(`${file} not found`, "run procvision-cli init, or point at the project folder", ErrorCode.manifest_missing);
   try {
     const manifest = JSON.parse(await readFile(file, "utf8")) as ProjectManifest;
     if (typeof manifest.entry_point !== "string") throw new Error("entry_point missing");
@@ -47,7 +48,7 @@ async function readManifest(projectDir: string): Promise<ProjectManifest> {
     if (pids !== undefined && (!Array.isArray(pids) || pids.some((p) => typeof p !== "string"))) throw new Error("supported_pids is not a list of strings");
     return manifest;
   } catch (err) {
-    throw new UsageError(`${file} is not a usable manifest: ${(err as Error).message}`, "procvision-cli validate explains what is wrong");
+    throw new UsageError(`${file} is not a usable manifest: ${(err as Error).message}`, "procvision-cli validate explains what is wrong", ErrorCode.manifest_missing);
   }
 }
 

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { projectPython } from "../../python/project-python.js";
+import { ErrorCode } from "../../errors/index.js";
 import { summarize, type ValidationReport } from "../../validate/report.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
@@ -33,7 +34,7 @@ export async function validateCommand(project: string, options: ValidateOptions)
   if (options.image !== undefined && !existsSync(options.image)) throw new UsageError(`image ${options.image} not found`);
   let checks;
   if (options.zip !== undefined) {
-    if (!existsSync(options.zip)) throw new UsageError(`zip ${options.zip} not found`);
+    if (!existsSync(options.zip)) throw new UsageError(`zip ${options.zip} not found`, undefined, ErrorCode.invalid_zip);
     // Each half loads only its own modules: the author's validate loop does not pay for the zip checks.
     const { zipChecks } = await import("../../validate/zip-checks.js");
     checks = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, keys: options.key ?? [], ...pick(options) });

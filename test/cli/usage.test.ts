@@ -1,0 +1,65 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli, runRunnerCli } from "../helpers/cli.js";
+import { fixture, repoRoot } from "../helpers/python.js";
+
+const work = mkdtempSync(path.join(tmpdir(), "pv-cli-usage-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const cliVersion = (JSON.parse(readFileSync(path.join(repoRoot, "package.json"), "utf8")) as { version: string }).version;
+const sample = path.join(repoRoot, "examples", "algorithm-example", "sample.png");
+const manifestVersion = (dir: string): unknown => (JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as { version: unknown }).version;
+
+describe("procvision-cli flags", () => {
+  it("init --version X and init -v X set the project's version (contract §2); procvision-cli --version prints the CLI's", async () => {
+    const long = await runCli(["init", "long-flag", "--version", "2.0.0"], { cwd: work });
+    expect(long.code, long.stderr).toBe(0);
+    expect(long.stdout).not.toBe(`${cliVersion}\n`);
+    expect(manifestVersion(path.join(work, "long-flag"))).toBe("2.0.0");
+
+    const short = await runCli(["init", "short-flag", "-v", "3.1.0"], { cwd: work });
+    expect(short.code, short.stderr).toBe(0);
+    expect(manifestVersion(path.join(work, "short-flag"))).toBe("3.1.0");
+
+    const program = await runCli(["--version"]);
+    expect(program.code).toBe(0);
+    expect(program.stdout).toBe(`${cliVersion}\n`);
+  });
+});
+
+describe("usage errors with --json (contract §6: every error carries a code)", () => {
+  const noManifest = path.join(work, "no-manifest");
+  mkdirSync(noManifest, { recursive: true });
+  const cases: [string, string[], string][] = [
+    ["init without its name (a parse error)", ["init", "--json"], "1006"],
+    ["an unknown option", ["package", work, "--bogus", "--json"], "1006"],
+    ["init with a bad name", ["init", "../evil", "--json"], "1006"],
+    ["run on a missing project", ["run", path.join(work, "nothere"), "--json"], "1006"],
+    ["run on a folder without manifest.json", ["run", noManifest, "--pid", "A", "--image", "x.png", "--json"], "2002"],
+    ["package of a folder without manifest.json", ["package", noManifest, "--json"], "2002"],
+    ["validate --zip of a missing zip", ["validate", "--zip", path.join(work, "missing.zip"), "--json"], "2001"],
+    ["run with --params that are not JSON", ["run", fixture("cli-algo"), "--image", sample, "--params", "{oops", "--json"], "1006"],
+  ];
+  it.each(cases)("%s", async (_label, args, code) => {
+    const run = await runCli(args, { cwd: work });
+    expect(run.code, run.stdout + run.stderr).toBe(2);
+    expect(run.json, run.stdout).toMatchObject({ error_code: code, message: expect.stringMatching(/\S/) as unknown });
+  });
+
+  it("keygen refusing to overwrite carries 1006", async () => {
+    const prefix = path.join(work, "key");
+    writeFileSync(`${prefix}.key`, "x");
+    const run = await runCli(["keygen", "-o", prefix, "--json"]);
+    expect(run.code).toBe(2);
+    expect(run.json).toMatchObject({ error_code: "1006", hint: expect.stringMatching(/--force/) as unknown });
+  });
+
+  it("procvision-runner's parse errors carry 1006 too (the same ending as procvision-cli's)", async () => {
+    for (const args of [["install", "--json"], ["list", "--bogus", "--json"]]) {
+      const run = await runRunnerCli(args, { cwd: work });
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.json, run.stdout).toMatchObject({ error_code: "1006", message: expect.stringMatching(/missing required argument 'zip'|unknown option '--bogus'/) as unknown });
+    }
+  });
+});
