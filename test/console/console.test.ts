@@ -122,10 +122,10 @@ afterAll(async () => {
 }, 60_000);
 
 describe("web console", () => {
-  it("shows the example package installed and active for p001/p002", async () => {
+  it("shows the example package running and active for p001/p002", async () => {
     await page.goto(url);
     await expect.poll(() => texts("#health"), WAIT).toEqual(["ok"]);
-    await expect.poll(() => cellOf("packages", `[data-package="${NAME}@1.0"]`, 3), WAIT).toEqual(["installed"]);
+    await expect.poll(() => cellOf("packages", `[data-package="${NAME}@1.0"]`, 3), WAIT).toEqual(["running"]);
     await expect.poll(bindings, WAIT).toEqual({ p001: "1.0", p002: "1.0" });
     await expect.poll(() => cellOf("bindings", "", 2), WAIT).toEqual([NAME, NAME]);
     // Its worker is up: a pid and state running in the workers table.
