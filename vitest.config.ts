@@ -8,6 +8,7 @@ export default defineConfig({
   test: {
     include: heavy ? ["test/heavy/**/*.test.ts"] : ["test/**/*.test.ts"],
     exclude: heavy ? configDefaults.exclude : [...configDefaults.exclude, "test/heavy/**"],
+    globalSetup: heavy ? [] : ["test/global-setup.ts"],
     // Worker tests spawn real Python processes; two cores do not like many at once.
     maxWorkers: 2,
     minWorkers: 1,

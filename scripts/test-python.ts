@@ -35,6 +35,11 @@ const crossTarget = ["--platform", "win_amd64", "--python-version", "3.10", "--i
 if (!readdirSync(wheels).some((f) => f.startsWith("numpy-2.2.6-cp310-cp310-win_amd64"))) {
   run("python3", ["-m", "pip", "download", "--only-binary=:all:", "--no-deps", ...crossTarget, "-d", wheels, "numpy==2.2.6"]);
 }
+// The embedded-runtime tests package for a copied CPython 3.12: its numpy wheel.
+const runtimeTarget = ["--platform", "manylinux2014_x86_64", "--python-version", "3.12", "--implementation", "cp", "--abi", "cp312"];
+if (!readdirSync(wheels).some((f) => f.startsWith("numpy-2.2.6-cp312-cp312-manylinux"))) {
+  run("python3", ["-m", "pip", "download", "--only-binary=:all:", "--no-deps", ...runtimeTarget, "-d", wheels, "numpy==2.2.6"]);
+}
 if (!existsSync(python)) run("python3", ["-m", "venv", venv]);
 const hermetic = { ...process.env, PIP_CONFIG_FILE: "/dev/null", PYTHONPATH: "" };
 run(python, ["-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index", "--find-links", wheels, ...requirements], hermetic);

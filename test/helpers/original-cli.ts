@@ -37,8 +37,9 @@ const hasWheel = (prefix: string): boolean => existsSync(WHEELS) && readdirSync(
 export async function originalWheels(): Promise<void> {
   mkdirSync(WHEELS, { recursive: true });
   const missing = ORIGINAL_RELEASES.filter((v) => !hasWheel(`procvision_algorithm_sdk-${v}-`));
-  if (missing.length > 0) {
-    await run("python3", ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", WHEELS, ...missing.map((v) => `procvision_algorithm_sdk==${v}`)], { timeout: 300_000 });
+  // One download per release: pip resolves the names of one command together, and one name at two versions conflicts.
+  for (const v of missing) {
+    await run("python3", ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", WHEELS, `procvision_algorithm_sdk==${v}`], { timeout: 300_000 });
   }
   if (!hasWheel(PILLOW.prefix)) {
     await run("python3", ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--platform", "manylinux2014_x86_64", "--python-version", "3.11",
