@@ -1,16 +1,13 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { PoolTuning } from "../../src/supervisor/pool.js";
-import { alive, fastConfig, fastTuning, makePackage, makeSupervisor, nextEvent, rawImage, waitFor, type Harness } from "./helpers.js";
+import { alive, fastConfig, fastTuning, makePackage, makeSupervisor, nextEvent, rawImage, waitFor, stopAfterEach } from "./helpers.js";
 
-const harnesses: Harness[] = [];
-afterEach(async () => {
-  await Promise.all(harnesses.splice(0).map((h) => h.sup.stopAll()));
-});
+const track = stopAfterEach();
 
 async function running(config: Parameters<typeof fastConfig>[0] = {}, control: Record<string, unknown> = {}, tuning: Partial<PoolTuning> = {}) {
   const pkg = makePackage(control);
   const h = makeSupervisor(fastConfig(config), { p001: pkg.spec }, { tuning: { ...fastTuning, ...tuning } });
-  harnesses.push(h);
+  track(h);
   await h.sup.ensureRunning(pkg.spec);
   const execute = (userParams: Record<string, unknown> = {}) =>
     h.sup.inspect({ pid: "p001", step_index: 1, method: "execute", user_params: userParams, image: rawImage() });
@@ -195,7 +192,7 @@ describe("Supervisor fault handling with real workers", () => {
   it("a worker that cannot start fails ensureRunning with its error and leaves nothing running", async () => {
     const pkg = makePackage({ setup_fail: true });
     const h = makeSupervisor(fastConfig(), { p001: pkg.spec });
-    harnesses.push(h);
+    track(h);
     await expect(h.sup.ensureRunning(pkg.spec)).rejects.toMatchObject({ message: expect.stringContaining("setup failed on purpose") });
     expect(h.sup.status()).toEqual([]);
     await expect(h.sup.inspect({ pid: "p001", step_index: 1, image: rawImage() })).rejects.toMatchObject({ code: "3006" });
@@ -204,7 +201,7 @@ describe("Supervisor fault handling with real workers", () => {
   it("startup_timeout_ms bounds a worker's start (import and setup()): a slower one fails with 1005 naming the key", async () => {
     const pkg = makePackage({ setup_sleep_s: 30 });
     const h = makeSupervisor(fastConfig({ startup_timeout_ms: 500 }), { p001: pkg.spec });
-    harnesses.push(h);
+    track(h);
     await expect(h.sup.ensureRunning(pkg.spec)).rejects.toMatchObject({
       code: "1005", message: expect.stringMatching(/did not become ready within 500 ms/), hint: expect.stringMatching(/startup_timeout_ms in runner_config\.json/),
     });

@@ -3,22 +3,14 @@
 import { cpSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { manifestSchema } from "../../src/manifest/schema.js";
 import { HeaderOffset } from "../../src/shm/segment-format.js";
 import type { PackageSpec, RawPixels } from "../../src/supervisor/types.js";
 import { fixture, testPython } from "../helpers/python.js";
-import { fastConfig, makePackage, makeSupervisor, ownSegments, rawImage, type Harness } from "./helpers.js";
+import { fastConfig, makePackage, makeSupervisor, ownSegments, rawImage, stopAfterEach } from "./helpers.js";
 
-const harnesses: Harness[] = [];
-afterEach(async () => {
-  await Promise.all(harnesses.splice(0).map((h) => h.sup.stopAll()));
-});
-
-function track(h: Harness): Harness {
-  harnesses.push(h);
-  return h;
-}
+const track = stopAfterEach();
 
 /** Sequence number in a segment's header: how many frames were written into it. */
 function sequenceOf(name: string): number {

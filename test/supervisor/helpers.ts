@@ -7,6 +7,7 @@ import type { SupervisorEvent, SupervisorEventType } from "../../src/supervisor/
 import type { PoolTuning } from "../../src/supervisor/pool.js";
 import { Supervisor, type SupervisorOptions } from "../../src/supervisor/supervisor.js";
 import { silentLogger, type InspectionRecord, type PackageSpec, type RawPixels } from "../../src/supervisor/types.js";
+import { afterEach } from "vitest";
 import { fixture, testPython } from "../helpers/python.js";
 
 export interface TestPackage {
@@ -152,4 +153,19 @@ export function childPids(): number[] {
 /** Segments this process made (the runner's naming: procvision-<pid>-...). */
 export function ownSegments(): string[] {
   return readdirSync("/dev/shm").filter((n) => n.startsWith(`procvision-${process.pid}-`));
+}
+
+/**
+ * Registers an afterEach that stops every supervisor handed to the returned function during the test (call it at the
+ * top of a test file): no worker outlives its test.
+ */
+export function stopAfterEach(): (h: Harness) => Harness {
+  const harnesses: Harness[] = [];
+  afterEach(async () => {
+    await Promise.all(harnesses.splice(0).map((h) => h.sup.stopAll()));
+  });
+  return (h) => {
+    harnesses.push(h);
+    return h;
+  };
 }

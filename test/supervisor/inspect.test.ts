@@ -1,18 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
-import { afterEach, describe, expect, it } from "vitest";
-import { alive, childPids, fastConfig, fastTuning, makePackage, makeSupervisor, nextEvent, ownSegments, rawImage, type Harness } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { alive, childPids, fastConfig, fastTuning, makePackage, makeSupervisor, nextEvent, ownSegments, rawImage, stopAfterEach } from "./helpers.js";
 
-const harnesses: Harness[] = [];
-afterEach(async () => {
-  await Promise.all(harnesses.splice(0).map((h) => h.sup.stopAll()));
-});
-
-function track(h: Harness): Harness {
-  harnesses.push(h);
-  return h;
-}
+const track = stopAfterEach();
 
 describe("Supervisor inspections with real workers", () => {
   it("writes pixels in place through a fill callback into the worker's segment, and reports a failing fill as that call's 1002", async () => {

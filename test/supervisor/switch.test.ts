@@ -1,17 +1,14 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { fastConfig, makePackage, makeSupervisor, nextEvent, rawImage, type Harness } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { fastConfig, makePackage, makeSupervisor, nextEvent, rawImage, stopAfterEach } from "./helpers.js";
 
-const harnesses: Harness[] = [];
-afterEach(async () => {
-  await Promise.all(harnesses.splice(0).map((h) => h.sup.stopAll()));
-});
+const track = stopAfterEach();
 
 describe("Supervisor seam for switch and drain", () => {
   it("switch v1 → v2 under load: no failed call, old sessions finish on v1, new ones land on v2, v1 stops when unused", async () => {
     const v1 = makePackage({}, "1.0");
     const v2 = makePackage({}, "2.0");
     const h = makeSupervisor(fastConfig({ instances: 2 }), { p001: v1.spec });
-    harnesses.push(h);
+    track(h);
     await h.sup.ensureRunning(v1.spec);
     const image = rawImage();
     const old = h.sup.createSession("p001");
@@ -60,7 +57,7 @@ describe("Supervisor seam for switch and drain", () => {
   it("drainAndStop lets the running call finish and refuses new ones with 3006", async () => {
     const pkg = makePackage();
     const h = makeSupervisor(fastConfig(), { p001: pkg.spec });
-    harnesses.push(h);
+    track(h);
     await h.sup.ensureRunning(pkg.spec);
     const image = rawImage();
     const slow = h.sup.inspect({ pid: "p001", step_index: 1, method: "execute", user_params: { sleep_s: 0.5 }, image });
