@@ -142,6 +142,12 @@ describe("run: a G3 algorithm", () => {
     expect(human.stdout).not.toMatch(/pre_execute/);
   });
 
+  it("--cur-image beside a different --image (and no --guide-image) reads --image as the guide image, as the original 0.3.x CLI did", async () => {
+    const run = await runCli(["run", g3("ok"), "--cur-image", sample, "--image", guide, "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect((run.json as G3Echo).execute.data.debug).toMatchObject({ cur_image: [480, 640, 3], guide_image: [200, 320, 3] });
+  });
+
   it("--session-steps gives a list of {execute}; --tail-logs prints the algorithm's log lines on stderr", async () => {
     const run = await runCli(["run", g3("ok"), "--cur-image", sample, "--session-steps", "0,1", "--tail-logs", "--json"]);
     expect((run.json as G3Echo[]).map((s) => [Object.keys(s), s.execute.data.debug.step_index])).toEqual([[["execute"], 0], [["execute"], 1]]);
@@ -167,7 +173,7 @@ describe("run: a G3 algorithm", () => {
     const dir = g3("ok");
     const cases: [string[], RegExp][] = [
       [["run", dir], /--cur-image \(or --image\) is required/],
-      [["run", dir, "--cur-image", sample, "--image", guide], /same input/],
+      [["run", dir, "--cur-image", sample, "--image", guide, "--guide-image", guide], /same input/],
       [["run", dir, "--cur-image", sample, "--guide-image", path.join(work, "nope.png")], /--guide-image .*nope\.png not found/],
       [["run", dir, "--cur-image", sample, "--guide-info", "[{label"], /--guide-info is not valid JSON/],
       [["run", dir, "--cur-image", sample, "--guide-info", `@${path.join(work, "nope.json")}`], /--guide-info file .* not found/],

@@ -124,21 +124,28 @@ function choosePid(manifest: ProjectManifest, pid: string | undefined): string {
   return pid;
 }
 
-function currentImagePath(options: RunOptions): string {
-  const { image, curImage } = options;
+/**
+ * The current and the guide image's paths. `--image` is the current image; given beside a different `--cur-image`
+ * and no `--guide-image`, it is the guide image, as the original 0.3.x CLI read it, so its scripts run unchanged.
+ */
+function imagePaths(options: RunOptions): { current: string; guide?: string } {
+  const { image, curImage, guideImage } = options;
   if (image !== undefined && curImage !== undefined && path.resolve(image) !== path.resolve(curImage)) {
-    throw new UsageError("--image and --cur-image name the same input (the current image); pass one of them");
+    if (guideImage !== undefined) {
+      throw new UsageError("--image and --cur-image name the same input (the current image); pass one of them", "the guide image is --guide-image");
+    }
+    return { current: curImage, guide: image };
   }
-  const chosen = curImage ?? image;
-  if (chosen === undefined) throw new UsageError("--cur-image (or --image) is required", "e.g. --cur-image part.jpg [--guide-image guide.jpg]");
-  return chosen;
+  const current = curImage ?? image;
+  if (current === undefined) throw new UsageError("--cur-image (or --image) is required", "e.g. --cur-image part.jpg [--guide-image guide.jpg]");
+  return guideImage !== undefined ? { current, guide: guideImage } : { current };
 }
 
 export async function runCommand(project: string, options: RunOptions): Promise<CommandOutput> {
   const projectDir = path.resolve(project);
   const manifest = await readManifest(projectDir);
   const pid = choosePid(manifest, options.pid);
-  const imagePath = currentImagePath(options);
+  const { current: imagePath, guide: guidePath } = imagePaths(options);
   const entryPoint = options.entry !== undefined ? checkEntryPoint(options.entry) : manifest.entry_point;
   const params = await parseParams(options.params);
   const guideInfo = options.guideInfo !== undefined ? await readJsonFlag("--guide-info", options.guideInfo, '[{"label": "1", "posList": []}]') : [];
@@ -150,7 +157,7 @@ export async function runCommand(project: string, options: RunOptions): Promise<
   const [python, image, guide, { LocalHarness }] = await Promise.all([
     projectPython(projectDir, options.python),
     loadImage("image", imagePath),
-    options.guideImage !== undefined ? loadImage("--guide-image", options.guideImage) : undefined,
+    guidePath !== undefined ? loadImage("--guide-image", guidePath) : undefined,
     import("../../local/run-local.js"),
   ]);
   const stepNames = new Map((manifest.steps ?? []).map((s) => [s.index, typeof s.name === "string" ? s.name : ""]));
@@ -180,7 +187,7 @@ export async function runCommand(project: string, options: RunOptions): Promise<
   }
   const ok = outcomes.every((o) => o.execute.status === "OK");
   const perStep = outcomes.map((o) => ({ ...(o.pre_execute ? { pre_execute: jsonCall(o.pre_execute) } : {}), execute: jsonCall(o.execute) }));
-  const images = `${path.basename(imagePath)} ${image.width}×${image.height}${guide && options.guideImage ? `, guide ${path.basename(options.guideImage)} ${guide.width}×${guide.height}` : ""}`;
+  const images = `${path.basename(imagePath)} ${image.width}×${image.height}${guide && guidePath ? `, guide ${path.basename(guidePath)} ${guide.width}×${guide.height}` : ""}`;
   return {
     exitCode: ok ? 0 : 1,
     json: options.sessionSteps !== undefined ? perStep : perStep[0],
