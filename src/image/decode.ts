@@ -13,8 +13,8 @@ export interface RawImage {
 }
 
 /**
- * Decodes a JPEG/PNG (file path or bytes) to packed 8-bit RGB, the layout workers read zero-copy. Common PNGs are
- * decoded with zlib alone; everything else goes through sharp, loaded on first use.
+ * Decodes a JPEG/PNG (file path or bytes) to packed 8-bit RGB, the layout workers read zero-copy. 8-bit PNGs are
+ * decoded with pngjs; everything else goes through sharp, loaded on first use.
  */
 export async function decodeImage(input: { path: string } | { bytes: Uint8Array }): Promise<RawImage> {
   const what = "path" in input ? input.path : `${input.bytes.byteLength} bytes`;
