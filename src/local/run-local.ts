@@ -2,17 +2,21 @@ import { randomUUID } from "node:crypto";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import type { RawImage } from "../image/decode.js";
 import type { CallMethod, Generation, GuideImageRef, ImageMeta, StepPayload } from "../protocol/messages.js";
+import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/frame-codec.js";
 import { writeFrame } from "../shm/frame.js";
 import { SegmentPool } from "../shm/pool.js";
 import type { Segment } from "../shm/segment.js";
 import type { StderrLine } from "../worker/stderr-tail.js";
 import { Worker, type CallResult } from "../worker/worker.js";
+import { adoptHeadStart } from "./head-start.js";
 
 export interface HarnessOptions {
   projectDir: string;
   entryPoint: string;
   /** Absolute interpreter path. */
   python: string;
+  /** What the interpreter was found as (ProjectPython.command): a head-started adapter spawned as that is taken over. */
+  command?: string;
   pythonPath?: readonly string[];
   /** Set on top of the allow-listed environment. */
   env?: Readonly<Record<string, string>>;
@@ -67,6 +71,10 @@ export class LocalHarness {
 
   static async start(options: HarnessOptions): Promise<LocalHarness> {
     const started = performance.now();
+    const adopted = adoptHeadStart({
+      python: options.command ?? options.python, entryPoint: options.entryPoint, cwd: options.projectDir,
+      maxFrameBytes: DEFAULT_MAX_FRAME_BYTES, ...(options.pythonPath ? { pythonPath: options.pythonPath } : {}), ...(options.env ? { env: options.env } : {}),
+    });
     const { worker, ready } = Worker.launch({
       python: options.python,
       entryPoint: options.entryPoint,
@@ -76,6 +84,7 @@ export class LocalHarness {
       ...(options.pythonPath ? { pythonPath: options.pythonPath } : {}),
       ...(options.env ? { env: options.env } : {}),
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
+      ...(adopted ? { adopt: adopted.child } : {}),
     });
     if (options.onStderr) worker.on("stderr", options.onStderr);
     try {
@@ -86,7 +95,7 @@ export class LocalHarness {
       throw err;
     }
     const pool = new SegmentPool(`local${randomUUID().slice(0, 8)}`, { maxSlots: 2 });
-    return new LocalHarness(worker, pool, performance.now() - started);
+    return new LocalHarness(worker, pool, performance.now() - (adopted?.spawnedAt ?? started));
   }
 
   /** The API the entry class implements: G1 gets pre_execute then execute, G2/G3 execute alone. */

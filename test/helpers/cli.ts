@@ -11,8 +11,8 @@ export interface CliRun {
   json: unknown;
 }
 
-const cliMain = path.join(repoRoot, "dist", "cli", "main.js");
-const runnerMain = path.join(repoRoot, "dist", "runner-cli", "main.js");
+const cliMain = path.join(repoRoot, "dist", "bin", "procvision-cli.js");
+const runnerMain = path.join(repoRoot, "dist", "bin", "procvision-runner.js");
 
 interface RunOptions {
   cwd?: string;

@@ -2,8 +2,9 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode } from "../../errors/index.js";
-import { decodeImage, type RawImage } from "../../image/decode.js";
-import type { CallOutcome, StepOutcome } from "../../local/run-local.js";
+import type { RawImage } from "../../image/decode.js";
+import type { CallOutcome, StepInputs } from "../../local/run-local.js";
+import { discardHeadStart, headStart } from "../../local/head-start.js";
 import { projectPython } from "../../python/project-python.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
@@ -70,6 +71,8 @@ async function readJsonFlag(flag: string, value: string, example: string): Promi
 async function loadImage(flag: string, file: string): Promise<RawImage> {
   if (!existsSync(file)) throw new UsageError(`${flag} ${file} not found`);
   try {
+    // Loaded here, after the adapter's head start: the decoders are not on the way to spawning it.
+    const { decodeImage } = await import("../../image/decode.js");
     return await decodeImage({ path: file });
   } catch (err) {
     throw new UsageError((err as Error).message, "pass a JPEG or PNG file");
@@ -141,6 +144,41 @@ function imagePaths(options: RunOptions): { current: string; guide?: string } {
   return guideImage !== undefined ? { current, guide: guideImage } : { current };
 }
 
+interface StepsRun {
+  projectDir: string;
+  entryPoint: string;
+  steps: number[];
+  timeoutMs: number;
+  imagePath: string;
+  guidePath?: string;
+  options: RunOptions;
+  calls: StepInputs;
+}
+
+/** The images decoded and the steps run through a local harness on the project's Python. */
+async function runSteps(run: StepsRun) {
+  // At once: the interpreter probe (a Python process), the decoding (sharp's threads) and loading the harness.
+  const [python, image, guide, { LocalHarness }] = await Promise.all([
+    projectPython(run.projectDir, run.options.python),
+    loadImage("image", run.imagePath),
+    run.guidePath !== undefined ? loadImage("--guide-image", run.guidePath) : undefined,
+    import("../../local/run-local.js"),
+  ]);
+  const harness = await LocalHarness.start({
+    projectDir: run.projectDir, entryPoint: run.entryPoint,
+    python: python.interpreter.executable, command: python.command, pythonPath: python.pythonPath,
+    startupTimeoutMs: Math.max(run.timeoutMs, 60_000),
+    ...(run.options.tailLogs ? { onStderr: tailLogs } : {}),
+  });
+  try {
+    harness.setImages(image, guide);
+    const outcomes = await harness.runSteps(run.steps, run.calls, run.timeoutMs);
+    return { image, guide, outcomes, generation: harness.generation, startupMs: harness.startupMs };
+  } finally {
+    await harness.close();
+  }
+}
+
 export async function runCommand(project: string, options: RunOptions): Promise<CommandOutput> {
   const projectDir = path.resolve(project);
   const manifest = await readManifest(projectDir);
@@ -153,30 +191,13 @@ export async function runCommand(project: string, options: RunOptions): Promise<
     ? options.sessionSteps.split(",").map((s) => stepIndex("--session-steps", s.trim()))
     : [stepIndex("--step", options.step ?? "1")];
   const timeoutMs = options.timeoutMs !== undefined ? positiveInt("--timeout-ms", options.timeoutMs) : 30_000;
-  // At once: the interpreter probes (Python processes), the decoding (sharp's threads) and loading the harness.
-  const [python, image, guide, { LocalHarness }] = await Promise.all([
-    projectPython(projectDir, options.python),
-    loadImage("image", imagePath),
-    guidePath !== undefined ? loadImage("--guide-image", guidePath) : undefined,
-    import("../../local/run-local.js"),
-  ]);
+  // The adapter (Python importing numpy and the algorithm) starts before anything else is loaded.
+  headStart({ projectDir, entryPoint, ...(options.python ? { python: options.python } : {}) });
   const stepNames = new Map((manifest.steps ?? []).map((s) => [s.index, typeof s.name === "string" ? s.name : ""]));
-
-  const harness = await LocalHarness.start({
-    projectDir, entryPoint, python: python.interpreter.executable, pythonPath: python.pythonPath,
-    startupTimeoutMs: Math.max(timeoutMs, 60_000),
-    ...(options.tailLogs ? { onStderr: tailLogs } : {}),
-  });
-  let outcomes: StepOutcome[];
-  try {
-    harness.setImages(image, guide);
-    outcomes = await harness.runSteps(steps, {
-      pid, paramsFor: () => params, guideInfo,
-      stepDescFor: (step) => options.stepDesc ?? stepNames.get(step) ?? "",
-    }, timeoutMs);
-  } finally {
-    await harness.close();
-  }
+  const { image, guide, outcomes, generation, startupMs } = await runSteps({
+    projectDir, entryPoint, steps, timeoutMs, imagePath, ...(guidePath !== undefined ? { guidePath } : {}), options,
+    calls: { pid, paramsFor: () => params, guideInfo, stepDescFor: (step) => options.stepDesc ?? stepNames.get(step) ?? "" },
+  }).finally(discardHeadStart);
 
   if (options.saveOverlay || options.report) {
     const { renderOverlay, renderReport } = await import("../../image/overlay.js");
@@ -192,7 +213,7 @@ export async function runCommand(project: string, options: RunOptions): Promise<
     exitCode: ok ? 0 : 1,
     json: options.sessionSteps !== undefined ? perStep : perStep[0],
     human: [
-      `${manifest.name} ${manifest.version} (${harness.generation}) · ${pid ? `pid ${pid} · ` : ""}${images} · worker ready in ${harness.startupMs.toFixed(0)} ms`,
+      `${manifest.name} ${manifest.version} (${generation}) · ${pid ? `pid ${pid} · ` : ""}${images} · worker ready in ${startupMs.toFixed(0)} ms`,
       ...outcomes.flatMap((o) => [
         style.bold(`step ${o.step_index}`),
         ...(o.pre_execute ? [`  ${describeCall("pre_execute", o.pre_execute)}`] : []),

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { discardHeadStart, headStart } from "../../local/head-start.js";
 import { projectPython } from "../../python/project-python.js";
 import { ErrorCode } from "../../errors/index.js";
 import { summarize, type ValidationReport } from "../../validate/report.js";
@@ -41,14 +42,21 @@ export async function validateCommand(project: string, options: ValidateOptions)
   } else {
     const projectDir = path.resolve(project);
     if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
-    // The interpreter probes (Python processes) run while the checks' modules load.
-    void projectPython(projectDir, options.python).catch(() => undefined);
-    const { projectChecks } = await import("../../validate/project-checks.js");
-    checks = await projectChecks({
-      projectDir, ...(options.manifest ? { manifestPath: path.resolve(options.manifest) } : {}), ...pick(options),
-      ...(options.entry !== undefined ? { entryPoint: checkEntryPoint(options.entry) } : {}),
-      ...(options.tailLogs ? { onStderr: tailLogs } : {}),
-    });
+    const manifestPath = options.manifest ? path.resolve(options.manifest) : undefined;
+    const entryPoint = options.entry !== undefined ? checkEntryPoint(options.entry) : undefined;
+    // The adapter (Python importing numpy and the algorithm) and the interpreter probe start while the checks' modules load.
+    headStart({ projectDir, ...(manifestPath ? { manifestPath } : {}), ...(options.python ? { python: options.python } : {}), ...(entryPoint ? { entryPoint } : {}) });
+    try {
+      void projectPython(projectDir, options.python).catch(() => undefined);
+      const { projectChecks } = await import("../../validate/project-checks.js");
+      checks = await projectChecks({
+        projectDir, ...(manifestPath ? { manifestPath } : {}), ...pick(options),
+        ...(entryPoint ? { entryPoint } : {}),
+        ...(options.tailLogs ? { onStderr: tailLogs } : {}),
+      });
+    } finally {
+      discardHeadStart();
+    }
   }
   const report = summarize(checks);
   return { exitCode: report.summary.status === "PASS" ? 0 : 1, json: report, human: reportLines(report) };
