@@ -4,6 +4,7 @@ import path from "node:path";
 import { Command, Option } from "commander";
 import { packageRoot } from "../package-root.js";
 import type { PackageFlags } from "./commands/package.js";
+import type { PublishFlags } from "./commands/publish.js";
 import type { RunOptions } from "./commands/run.js";
 import type { ValidateOptions } from "./commands/validate.js";
 import { endOnParseError } from "../parse-errors.js";
@@ -132,6 +133,18 @@ program.command("package <project>")
       const { packageCommand, packageOptions } = await import("./commands/package.js");
       return packageCommand(project, { ...packageOptions(o), ...(o.json ? {} : { progress }) });
     }));
+
+program.command("publish <zip> <ref>")
+  .description("push an offline package to an OCI registry as an artifact (oci://host[:port]/repository:tag); prints its digest")
+  .option("--username <user>", "registry user (the password or token comes from --password-stdin)")
+  .option("--password-stdin", "read the registry password or token from stdin")
+  .option("--plain-http", "talk HTTP without TLS (a registry on the plant network; loopback registries always may)")
+  .option("--json", "machine-readable output")
+  .addHelpText("after", "\nCredentials: --username with --password-stdin, else the Docker config file (docker login), else anonymous.\n\n" +
+    "Examples:\n  procvision-cli publish screw-check-v1.2.0-offline.zip oci://registry.plant:5000/vision/screw-check:1.2.0\n" +
+    "  cat token.txt | procvision-cli publish screw-check-v1.2.0-offline.zip oci://registry.plant/vision/screw-check:1.2.0 --username ci --password-stdin")
+  .action((zip: string, ref: string, o: PublishFlags & { json?: boolean }) =>
+    execute(o.json, async () => (await import("./commands/publish.js")).publishCommand(zip, ref, o, o.json ? undefined : progress)));
 
 program.command("keygen")
   .description("create an ed25519 key pair for signing offline packages")

@@ -3,6 +3,7 @@ import path from "node:path";
 import { Command } from "commander";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
+import { isOciReference } from "../oci/reference.js";
 import { packageRoot } from "../package-root.js";
 import { endOnParseError } from "../parse-errors.js";
 import { call, connection, uploadBody, type Connection } from "./client.js";
@@ -123,8 +124,15 @@ const post = (route: string, json: unknown, operator?: string) => async (conn: C
   (await call(conn, "POST", route, { json, ...(operator ? { operator } : {}) })).body;
 const enc = encodeURIComponent;
 
-withConnection(program.command("install <zip>").description("install an offline package (uploaded to the runner)").option("--force", "replace the same name+version"))
+withConnection(program.command("install <zip-or-ref>")
+  .description("install an offline package: a zip (uploaded to the runner), or oci://<registry>/<repository>:<tag> or @sha256:<digest> (pulled by the runner)")
+  .option("--force", "replace the same name+version"))
   .action((zip: string, o: ClientOptions & { force?: boolean }) => client(o, "install", async (conn) => {
+    if (isOciReference(zip)) {
+      if (!o.json) process.stderr.write(`the runner pulls ${zip}, then installs…\n`);
+      const pulled = await call(conn, "POST", `/algorithms/install${o.force ? "?force=true" : ""}`, { json: { ref: zip }, ...(o.operator ? { operator: o.operator } : {}) });
+      return refuseInvalid(pulled.body);
+    }
     const { body, size } = uploadBody(zip, (sent, total) => {
       if (!o.json && process.stderr.isTTY) process.stderr.write(`\ruploading ${Math.round((100 * sent) / total)}%`);
     });

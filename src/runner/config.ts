@@ -36,6 +36,17 @@ export const runnerConfigSchema = z.strictObject({
   trusted_keys: z.array(z.string().min(1)).default([]),
   require_signature: z.boolean().default(false),
   watch_zips: z.boolean().default(false),
+  /** Packages from OCI registries (contract §9): how each registry is reached. */
+  fleet: z.strictObject({
+    /** Per `host[:port]`: plain HTTP without TLS (loopback always may), and a user whose password sits in a file. */
+    registries: z.record(z.string().min(1), z.strictObject({
+      plain_http: z.boolean().default(false),
+      username: z.string().min(1).optional(),
+      password_file: z.string().min(1).optional(),
+    })).default({}),
+    /** Docker config file for credentials of registries not listed (default: $DOCKER_CONFIG or ~/.docker/config.json). */
+    docker_config: z.string().min(1).optional(),
+  }).default({ registries: {} }),
 });
 
 export type RunnerConfig = z.output<typeof runnerConfigSchema>;

@@ -1,11 +1,12 @@
 import type { KeyObject } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../errors/index.js";
 import { chooseInstaller, findUv } from "../install/uv.js";
+import { isOciReference } from "../oci/reference.js";
 import { resolveInterpreter } from "../python/interpreter.js";
 import { loadPublicKey } from "../signing/index.js";
 import { openDb } from "../store/db.js";
@@ -58,6 +59,9 @@ export interface InstallOptions extends OperatorOption {
   /** Replace an installed version of the same name and version. */
   force?: boolean;
 }
+
+/** Where a package comes from: a zip on this machine, or a reference into an OCI registry (contract §9). */
+export type InstallSource = { path: string } | { ref: string };
 
 export interface UninstallOptions extends OperatorOption {
   /** Deactivate its PIDs, drain and stop its workers, then delete. */
@@ -256,8 +260,47 @@ export class Runner {
 
   // ---- install --------------------------------------------------------------------------------------------------------
 
-  /** Installs an offline package zip (contract §7 Install). Resolves with state `invalid` when the smoke checks fail. */
-  install(zipPath: string, options: InstallOptions = {}): Promise<InstallResult> {
+  /**
+   * Installs an offline package (contract §7 Install): a zip path, `{path}`, or `{ref: "oci://…"}` (also given as the
+   * string) pulled from an OCI registry first (§9). Resolves with state `invalid` when the smoke checks fail.
+   */
+  install(source: string | InstallSource, options: InstallOptions = {}): Promise<InstallResult> {
+    if (typeof source === "string") return isOciReference(source) ? this.installFromRegistry(source, options) : this.installZip(source, options);
+    return "ref" in source ? this.installFromRegistry(source.ref, options) : this.installZip(source.path, options);
+  }
+
+  /**
+   * The zip is streamed into staging/ and its digest checked (2008, nothing kept) before the normal pipeline runs;
+   * the pull happens outside the packages queue, so a slow registry holds up no other operation.
+   */
+  private async installFromRegistry(ref: string, options: InstallOptions): Promise<InstallResult> {
+    this.assertOpen();
+    const { parseOciReference, pullPackage } = await import("../oci/index.js");
+    const { registry } = parseOciReference(ref);
+    const entry = this.config.fleet.registries[registry];
+    await mkdir(this.layout.staging, { recursive: true });
+    const dir = await mkdtemp(path.join(this.layout.staging, "pull-"));
+    try {
+      let pulled;
+      try {
+        pulled = await pullPackage(ref, dir, {
+          ...(entry?.plain_http ? { plainHttp: true } : {}),
+          ...(entry?.username !== undefined ? { username: entry.username } : {}),
+          ...(entry?.password_file !== undefined ? { passwordFile: entry.password_file } : {}),
+          ...(this.config.fleet.docker_config !== undefined ? { dockerConfig: this.config.fleet.docker_config } : {}),
+        });
+      } catch (err) {
+        this.audit_(options.operator ?? this.operator, "install", ref, "failed", err);
+        throw err;
+      }
+      this.log(`pulled ${pulled.pinned} (zip ${pulled.zip_digest})`);
+      return await this.installZip(pulled.zipPath, options, pulled.pinned);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private installZip(zipPath: string, options: InstallOptions, origin = path.resolve(zipPath)): Promise<InstallResult> {
     const operator = options.operator ?? this.operator;
     return this.packagesQueue.run(async () => {
       this.assertOpen();
@@ -285,7 +328,7 @@ export class Runner {
           for (const w of result.warnings) this.log(`${target}: ${w}`);
           const warned = result.warnings.length > 0 ? `; warnings: ${result.warnings.join("; ")}` : "";
           this.audit_(operator, "install", target, result.state === "installed" ? "ok" : "invalid", undefined,
-            `${result.state === "installed" ? `from ${path.resolve(zipPath)} in ${result.duration_ms} ms` : failedChecks(result.validation)}${warned}`);
+            `${result.state === "installed" ? `from ${origin} in ${result.duration_ms} ms` : failedChecks(result.validation)}${warned}`);
           if (result.state === "installed") await this.prune(result, operator);
         } finally {
           await lock.release();
