@@ -3,6 +3,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode } from "../../errors/index.js";
 import { decodeImage, type RawImage } from "../../image/decode.js";
+import { checkParams, DEFAULT_LIMITS, userParamsError } from "../../inspection/index.js";
+import { validateManifest, type Manifest } from "../../manifest/index.js";
 import type { CallOutcome, StepOutcome } from "../../local/run-local.js";
 import { projectPython } from "../../python/project-python.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
@@ -29,27 +31,23 @@ export interface RunOptions {
   legacyRun?: boolean;
 }
 
-interface ProjectManifest {
-  name: string;
-  version: string;
-  entry_point: string;
-  supported_pids?: string[];
-  steps?: { index?: unknown; name?: unknown }[];
-}
-
-async function readManifest(projectDir: string): Promise<ProjectManifest> {
+/** The project's manifest, held to the schema the runner installs by: its steps' params are what `--params` must fit. */
+async function readManifest(projectDir: string): Promise<Manifest> {
   const file = path.join(projectDir, "manifest.json");
   if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
   if (!existsSync(file)) throw new UsageError(`${file} not found`, "run procvision-cli init, or point at the project folder", ErrorCode.manifest_missing);
+  let raw: unknown;
   try {
-    const manifest = JSON.parse(await readFile(file, "utf8")) as ProjectManifest;
-    if (typeof manifest.entry_point !== "string") throw new Error("entry_point missing");
-    const pids: unknown = manifest.supported_pids;
-    if (pids !== undefined && (!Array.isArray(pids) || pids.some((p) => typeof p !== "string"))) throw new Error("supported_pids is not a list of strings");
-    return manifest;
+    raw = JSON.parse(await readFile(file, "utf8"));
   } catch (err) {
     throw new UsageError(`${file} is not a usable manifest: ${(err as Error).message}`, "procvision-cli validate explains what is wrong", ErrorCode.manifest_missing);
   }
+  const checked = validateManifest(raw);
+  if (!checked.ok) {
+    const problems = checked.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
+    throw new UsageError(`${file} is not a usable manifest: ${problems}`, "procvision-cli validate explains what is wrong", ErrorCode.manifest_missing);
+  }
+  return checked.manifest;
 }
 
 /** `--params`/`--guide-info`: inline JSON or @file. */
@@ -76,11 +74,22 @@ async function loadImage(flag: string, file: string): Promise<RawImage> {
   }
 }
 
-async function parseParams(value: string | undefined): Promise<Record<string, unknown>> {
-  if (value === undefined) return {};
-  const parsed = await readJsonFlag("--params", value, '{"threshold": 0.8}');
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new UsageError("--params must be a JSON object");
-  return parsed as Record<string, unknown>;
+/**
+ * `--params` checked against each step's params with its defaults filled in, by the runner's rules (1006): what the
+ * algorithm gets here is what a station would give it.
+ */
+async function stepParams(manifest: Manifest, steps: readonly number[], value: string | undefined): Promise<Map<number, Record<string, unknown>>> {
+  const given = value === undefined ? {} : await readJsonFlag("--params", value, '{"threshold": 0.8}');
+  const params = new Map<number, Record<string, unknown>>();
+  for (const step of steps) {
+    const checked = checkParams(manifest, step, given);
+    if (!checked.ok) {
+      const error = userParamsError(checked.problems, step, `${manifest.name} ${manifest.version}`);
+      throw new UsageError(error.message, error.hint);
+    }
+    params.set(step, checked.values);
+  }
+  return params;
 }
 
 function positiveInt(flag: string, value: string): number {
@@ -116,7 +125,7 @@ const jsonCall = (c: CallOutcome) => ({
 });
 
 /** Which PID to run with: required (and checked) when the manifest lists supported_pids, optional when it lists none. */
-function choosePid(manifest: ProjectManifest, pid: string | undefined): string {
+function choosePid(manifest: Manifest, pid: string | undefined): string {
   const pids = manifest.supported_pids;
   if (pids === undefined || pids.length === 0) return pid ?? "";
   if (pid === undefined) throw new UsageError(`--pid is required: the manifest lists supported_pids [${pids.join(", ")}]`, `e.g. --pid ${pids[0]}`);
@@ -147,11 +156,11 @@ export async function runCommand(project: string, options: RunOptions): Promise<
   const pid = choosePid(manifest, options.pid);
   const { current: imagePath, guide: guidePath } = imagePaths(options);
   const entryPoint = options.entry !== undefined ? checkEntryPoint(options.entry) : manifest.entry_point;
-  const params = await parseParams(options.params);
   const guideInfo = options.guideInfo !== undefined ? await readJsonFlag("--guide-info", options.guideInfo, '[{"label": "1", "posList": []}]') : [];
   const steps = options.sessionSteps !== undefined
     ? options.sessionSteps.split(",").map((s) => stepIndex("--session-steps", s.trim()))
     : [stepIndex("--step", options.step ?? "1")];
+  const params = await stepParams(manifest, steps, options.params);
   const timeoutMs = options.timeoutMs !== undefined ? positiveInt("--timeout-ms", options.timeoutMs) : 30_000;
   // At once: the interpreter probes (Python processes), the decoding (sharp's threads) and loading the harness.
   const [python, image, guide, { LocalHarness }] = await Promise.all([
@@ -160,7 +169,7 @@ export async function runCommand(project: string, options: RunOptions): Promise<
     guidePath !== undefined ? loadImage("--guide-image", guidePath) : undefined,
     import("../../local/run-local.js"),
   ]);
-  const stepNames = new Map((manifest.steps ?? []).map((s) => [s.index, typeof s.name === "string" ? s.name : ""]));
+  const stepNames = new Map((manifest.steps ?? []).map((s) => [s.index, s.name]));
 
   const harness = await LocalHarness.start({
     projectDir, entryPoint, python: python.interpreter.executable, pythonPath: python.pythonPath,
@@ -171,8 +180,9 @@ export async function runCommand(project: string, options: RunOptions): Promise<
   try {
     harness.setImages(image, guide);
     outcomes = await harness.runSteps(steps, {
-      pid, paramsFor: () => params, guideInfo,
+      pid, paramsFor: (step) => params.get(step) ?? {}, guideInfo,
       stepDescFor: (step) => options.stepDesc ?? stepNames.get(step) ?? "",
+      limits: DEFAULT_LIMITS,
     }, timeoutMs);
   } finally {
     await harness.close();
