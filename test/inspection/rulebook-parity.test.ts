@@ -199,3 +199,20 @@ describe("params: run checks them and fills defaults exactly like the runner (10
     });
   }
 });
+
+describe("a manifest whose default breaks its own param (the params rule on defaults)", { timeout: 180_000 }, () => {
+  it("fails validate's manifest_schema, is a 2002 usage error of run and a 2002 the runner will not install", async () => {
+    const dir = projectAnswering("G1", {}, (manifest) => {
+      (manifest.steps as { params: { key: string; default?: unknown }[] }[])[0]!.params.find((p) => p.key === "threshold")!.default = 2;
+    });
+    const validated = await runCli(["validate", dir, "--image", image, "--json"]);
+    // The echo's get_info() declares the manifest's steps: its step_schema fails on the same default.
+    expect(failedChecks(validated.json as Report)).toEqual(["manifest_schema", "step_schema"]);
+    expect((validated.json as Report).checks.find((c) => c.name === "manifest_schema")?.message).toMatch(/steps\[0\]\.params\[1\]\.default: .*expected a number ≤ max \(1\), got 2/);
+    const ran = await runCli(["run", dir, "--image", image, "--pid", PIDS.G1, "--json"]);
+    expect(ran.code).toBe(2);
+    expect(ran.json).toMatchObject({ error_code: "2002", message: expect.stringMatching(/steps\[0\]\.params\[1\]\.default/) as unknown });
+    const zip = await exampleZip(work, { name: "echo", version: "2.0", pids: [PIDS.G1], fileName: "echo-v2.0-offline.zip", mutate: (project) => cpSync(dir, project, { recursive: true }) });
+    await expect(runner.install(zip)).rejects.toMatchObject({ code: "2002", message: expect.stringMatching(/default/) as unknown });
+  });
+});

@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { ErrorCode } from "../../errors/index.js";
+import { ErrorCode, ProcVisionError } from "../../errors/index.js";
 import { decodeImage, type RawImage } from "../../image/decode.js";
 import { checkParams, DEFAULT_LIMITS, userParamsError } from "../../inspection/index.js";
-import { validateManifest, type Manifest } from "../../manifest/index.js";
+import { loadManifest, type Manifest } from "../../manifest/index.js";
 import type { CallOutcome, StepOutcome } from "../../local/run-local.js";
 import { projectPython } from "../../python/project-python.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
@@ -36,18 +36,12 @@ async function readManifest(projectDir: string): Promise<Manifest> {
   const file = path.join(projectDir, "manifest.json");
   if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
   if (!existsSync(file)) throw new UsageError(`${file} not found`, "run procvision-cli init, or point at the project folder", ErrorCode.manifest_missing);
-  let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(file, "utf8"));
+    return await loadManifest(file);
   } catch (err) {
-    throw new UsageError(`${file} is not a usable manifest: ${(err as Error).message}`, "procvision-cli validate explains what is wrong", ErrorCode.manifest_missing);
+    if (!(err instanceof ProcVisionError)) throw err;
+    throw new UsageError(err.message, err.hint ?? "procvision-cli validate explains what is wrong", ErrorCode.manifest_missing);
   }
-  const checked = validateManifest(raw);
-  if (!checked.ok) {
-    const problems = checked.errors.map((e) => `${e.path}: ${e.message}`).join("; ");
-    throw new UsageError(`${file} is not a usable manifest: ${problems}`, "procvision-cli validate explains what is wrong", ErrorCode.manifest_missing);
-  }
-  return checked.manifest;
 }
 
 /** `--params`/`--guide-info`: inline JSON or @file. */
