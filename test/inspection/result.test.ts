@@ -1,7 +1,7 @@
 // The rulebook's result rules, one set for validate, `procvision-cli run` and the runner (contract §2, §5a, §7).
 // rulebook-parity.test.ts holds the three callers to the same verdicts end to end; here every rule and its edges.
 import { describe, expect, it } from "vitest";
-import { checkResult, DEFAULT_LIMITS, rectCounts, rejection, type ObservedCall, type ResultMethod } from "../../src/inspection/index.js";
+import { checkResult, DEFAULT_LIMITS, enforceResult, rectCounts, rejection, type ObservedCall, type ResultMethod } from "../../src/inspection/index.js";
 
 const img = { width: 100, height: 50 };
 const rect = (x: number, y: number, width = 10, height = 10) => ({ x, y, width, height });
@@ -98,6 +98,24 @@ describe("result rules", () => {
       ["ng_reason_present", "execute.data.ng_reason"], ["rects_within_image", "execute.data.position_rects"], ["rects_within_image", "execute.data.defect_rects[0]"],
     ]);
     expect(rejection(checked)?.rule).toBe("ng_reason_present");
+  });
+});
+
+describe("enforceResult (the station's answer)", () => {
+  const answer = (call: ObservedCall) => ({ ...call, error_code: null, latency_ms: 3 });
+  it("turns a broken rule into ERROR with its code and message, keeping data and the rest of the answer", () => {
+    const data = { result_status: "NG", defect_rects: [rect(0, 0)] };
+    expect(enforceResult("execute", answer(ok(data)), img, DEFAULT_LIMITS)).toEqual({
+      status: "ERROR", message: "execute gave NG: an NG result needs a non-empty ng_reason", error_code: "1007", data, latency_ms: 3,
+    });
+  });
+  it("returns a valid answer, an ERROR answer and one that breaks only an authoring rule unchanged", () => {
+    for (const call of [ok({ result_status: "OK" }), { status: "ERROR", message: "dark", data: { defect_rects: "x" } }]) {
+      const given = answer(call);
+      expect(enforceResult("execute", given, img, DEFAULT_LIMITS)).toBe(given);
+    }
+    const quiet = answer(ok({}, ""));
+    expect(enforceResult("pre_execute", quiet, img, DEFAULT_LIMITS)).toBe(quiet);
   });
 });
 

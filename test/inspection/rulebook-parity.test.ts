@@ -157,6 +157,16 @@ describe("result rules: validate, run and the runner agree", { timeout: 180_000 
   }
 });
 
+describe("run's human output names the rejection", { timeout: 120_000 }, () => {
+  it("shows the 1007 and the broken rule, not the rejected verdict, and exits 1", async () => {
+    const dir = projectAnswering("G1", {});
+    const ran = await runCli(["run", dir, "--image", image, "--pid", PIDS.G1, "--params", JSON.stringify({ answer: JSON.stringify(executeOk({ position_rects: {} })) })]);
+    expect(ran.code).toBe(1);
+    expect(ran.stdout).toMatch(/✗ execute +ERROR \[1007\] "execute data\.position_rects is an object, expected a list of rects"/);
+    expect(ran.stdout).not.toMatch(/→ OK/); // the rejected answer's own verdict does not stand
+  });
+});
+
 interface ParamsRow {
   name: string;
   step: number;

@@ -103,7 +103,8 @@ function describeCall(label: string, call: CallOutcome): string {
   const data = call.data as { result_status?: string; ng_reason?: string; defect_rects?: unknown[]; position_rects?: unknown[]; calibration_rects?: unknown[] };
   const parts = [`${tick(call.status === "OK")} ${label.padEnd(11)} ${call.status}`];
   if (call.error_code) parts.push(`[${call.error_code}]`);
-  if (data.result_status) parts.push(`→ ${data.result_status === "OK" ? style.ok("OK") : style.bad(data.result_status)}`);
+  // A rejected answer keeps its data, but its verdict does not stand.
+  if (call.status === "OK" && data.result_status) parts.push(`→ ${data.result_status === "OK" ? style.ok("OK") : style.bad(data.result_status)}`);
   if (call.message) parts.push(`"${call.message}"`);
   if (data.ng_reason) parts.push(`ng_reason "${data.ng_reason}"`);
   const rects = (["calibration_rects", "position_rects", "defect_rects"] as const)
