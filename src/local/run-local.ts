@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import type { RawImage } from "../image/decode.js";
-import type { CallMethod, Generation, GuideImageRef, ImageMeta, StepPayload } from "../protocol/messages.js";
+import { enforceResult, type ResultLimits, type ResultMethod } from "../inspection/index.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/frame-codec.js";
+import type { Generation, GuideImageRef, ImageMeta, StepPayload } from "../protocol/messages.js";
 import { writeFrame } from "../shm/frame.js";
 import { SegmentPool } from "../shm/pool.js";
 import type { Segment } from "../shm/segment.js";
@@ -43,6 +44,11 @@ export interface StepInputs {
   stepDescFor?: (step: number) => string;
   /** G3 `guide_info` (default []). */
   guideInfo?: unknown;
+  /**
+   * Hold the answers to the station's result rules with these limits: a rejected answer comes back as the runner
+   * gives it (ERROR 1007). Without them the answers are the algorithm's own, for validate to report every rule on.
+   */
+  limits?: ResultLimits;
 }
 
 function failedCall(err: unknown, startedAt: number): CallOutcome {
@@ -122,7 +128,7 @@ export class LocalHarness {
     if (!current) throw new Error("LocalHarness.runSteps before setImages");
     const guideImage: GuideImageRef | null = this.guide ? { shared_mem_id: this.guide.segment.name, image_meta: this.guide.meta } : null;
     const session = { id: `local-${randomUUID()}`, context: {}, state: {} as Record<string, unknown> };
-    const call = async (method: CallMethod, stepIndex: number): Promise<CallOutcome> => {
+    const call = async (method: ResultMethod, stepIndex: number): Promise<CallOutcome> => {
       const t0 = performance.now();
       if (this.worker.state !== "ready") {
         return failedCall(new ProcVisionError("3001", "the worker is gone after an earlier failure"), t0);
@@ -136,7 +142,7 @@ export class LocalHarness {
         const { session_state, retryable: _r, fatal: _f, ...result } = await this.worker.call(method, payload,
           timeoutMs ? { timeoutMs } : {});
         session.state = session_state;
-        return result;
+        return inputs.limits ? enforceResult(method, result, current.meta, inputs.limits) : result;
       } catch (err) {
         return failedCall(err, t0);
       }

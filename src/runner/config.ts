@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
+import { DEFAULT_LIMITS } from "../inspection/index.js";
 import { parseWithIssues } from "../manifest/issues.js";
 
 const ms = (min: number) => z.number().int().min(min);
@@ -25,7 +26,7 @@ export const runnerConfigSchema = z.strictObject({
   queue_limit: z.number().int().min(1).default(64),
   keep_versions: z.number().int().min(1).default(3),
   session_ttl_ms: ms(1).default(10 * 60_000),
-  max_defects: z.number().int().min(0).default(20),
+  max_defects: z.number().int().min(0).default(DEFAULT_LIMITS.maxDefects),
   /** How frames sit in shared memory: raw pixels (fastest), or re-encoded for algorithms that expect files. */
   image_encoding: z.enum(["raw", "jpeg", "png"]).default("raw"),
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),

@@ -12,7 +12,7 @@ import type { Generation } from "../protocol/messages.js";
 import type { WorkerLaunch } from "../worker/env.js";
 import type { StderrLine } from "../worker/stderr-tail.js";
 import { fail, pass, type Check } from "./report.js";
-import { resultChecks } from "./result-rules.js";
+import { resultChecks } from "./result-checks.js";
 import { smokeParams } from "./smoke-params.js";
 
 export interface ProjectCheckOptions {

@@ -1,8 +1,10 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { ErrorCode } from "../../errors/index.js";
+import { ErrorCode, ProcVisionError } from "../../errors/index.js";
 import type { RawImage } from "../../image/decode.js";
+import type { ResultLimits } from "../../inspection/index.js";
+import type { Manifest } from "../../manifest/index.js";
 import type { CallOutcome, StepInputs } from "../../local/run-local.js";
 import { discardHeadStart, headStart } from "../../local/head-start.js";
 import { projectPython } from "../../python/project-python.js";
@@ -30,26 +32,17 @@ export interface RunOptions {
   legacyRun?: boolean;
 }
 
-interface ProjectManifest {
-  name: string;
-  version: string;
-  entry_point: string;
-  supported_pids?: string[];
-  steps?: { index?: unknown; name?: unknown }[];
-}
-
-async function readManifest(projectDir: string): Promise<ProjectManifest> {
+/** The project's manifest, held to the schema the runner installs by: its steps' params are what `--params` must fit. */
+async function readManifest(projectDir: string): Promise<Manifest> {
   const file = path.join(projectDir, "manifest.json");
   if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
   if (!existsSync(file)) throw new UsageError(`${file} not found`, "run procvision-cli init, or point at the project folder", ErrorCode.manifest_missing);
   try {
-    const manifest = JSON.parse(await readFile(file, "utf8")) as ProjectManifest;
-    if (typeof manifest.entry_point !== "string") throw new Error("entry_point missing");
-    const pids: unknown = manifest.supported_pids;
-    if (pids !== undefined && (!Array.isArray(pids) || pids.some((p) => typeof p !== "string"))) throw new Error("supported_pids is not a list of strings");
-    return manifest;
+    const { loadManifest } = await import("../../manifest/index.js");
+    return await loadManifest(file);
   } catch (err) {
-    throw new UsageError(`${file} is not a usable manifest: ${(err as Error).message}`, "procvision-cli validate explains what is wrong", ErrorCode.manifest_missing);
+    if (!(err instanceof ProcVisionError)) throw err;
+    throw new UsageError(err.message, err.hint ?? "procvision-cli validate explains what is wrong", ErrorCode.manifest_missing);
   }
 }
 
@@ -79,11 +72,23 @@ async function loadImage(flag: string, file: string): Promise<RawImage> {
   }
 }
 
-async function parseParams(value: string | undefined): Promise<Record<string, unknown>> {
-  if (value === undefined) return {};
-  const parsed = await readJsonFlag("--params", value, '{"threshold": 0.8}');
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new UsageError("--params must be a JSON object");
-  return parsed as Record<string, unknown>;
+/**
+ * `--params` checked against each step's params with its defaults filled in, by the runner's rules (1006): what the
+ * algorithm gets here is what a station would give it.
+ */
+async function stepParams(manifest: Manifest, steps: readonly number[], value: string | undefined): Promise<Map<number, Record<string, unknown>>> {
+  const given = value === undefined ? {} : await readJsonFlag("--params", value, '{"threshold": 0.8}');
+  const { checkParams, userParamsError } = await import("../../inspection/index.js");
+  const params = new Map<number, Record<string, unknown>>();
+  for (const step of steps) {
+    const checked = checkParams(manifest, step, given);
+    if (!checked.ok) {
+      const error = userParamsError(checked.problems, step, `${manifest.name} ${manifest.version}`);
+      throw new UsageError(error.message, error.hint);
+    }
+    params.set(step, checked.values);
+  }
+  return params;
 }
 
 function positiveInt(flag: string, value: string): number {
@@ -103,7 +108,8 @@ function describeCall(label: string, call: CallOutcome): string {
   const data = call.data as { result_status?: string; ng_reason?: string; defect_rects?: unknown[]; position_rects?: unknown[]; calibration_rects?: unknown[] };
   const parts = [`${tick(call.status === "OK")} ${label.padEnd(11)} ${call.status}`];
   if (call.error_code) parts.push(`[${call.error_code}]`);
-  if (data.result_status) parts.push(`→ ${data.result_status === "OK" ? style.ok("OK") : style.bad(data.result_status)}`);
+  // A rejected answer keeps its data, but its verdict does not stand.
+  if (call.status === "OK" && data.result_status) parts.push(`→ ${data.result_status === "OK" ? style.ok("OK") : style.bad(data.result_status)}`);
   if (call.message) parts.push(`"${call.message}"`);
   if (data.ng_reason) parts.push(`ng_reason "${data.ng_reason}"`);
   const rects = (["calibration_rects", "position_rects", "defect_rects"] as const)
@@ -119,7 +125,7 @@ const jsonCall = (c: CallOutcome) => ({
 });
 
 /** Which PID to run with: required (and checked) when the manifest lists supported_pids, optional when it lists none. */
-function choosePid(manifest: ProjectManifest, pid: string | undefined): string {
+function choosePid(manifest: Manifest, pid: string | undefined): string {
   const pids = manifest.supported_pids;
   if (pids === undefined || pids.length === 0) return pid ?? "";
   if (pid === undefined) throw new UsageError(`--pid is required: the manifest lists supported_pids [${pids.join(", ")}]`, `e.g. --pid ${pids[0]}`);
@@ -181,23 +187,37 @@ async function runSteps(run: StepsRun) {
 
 export async function runCommand(project: string, options: RunOptions): Promise<CommandOutput> {
   const projectDir = path.resolve(project);
+  const entry = options.entry !== undefined ? checkEntryPoint(options.entry) : undefined;
+  // The adapter (Python importing numpy and the algorithm) starts before anything else is loaded or checked; a run
+  // that stops before its harness takes it over ends it.
+  headStart({ projectDir, ...(entry ? { entryPoint: entry } : {}), ...(options.python ? { python: options.python } : {}) });
+  try {
+    return await runProject(projectDir, entry, options);
+  } finally {
+    discardHeadStart();
+  }
+}
+
+async function runProject(projectDir: string, entry: string | undefined, options: RunOptions): Promise<CommandOutput> {
   const manifest = await readManifest(projectDir);
   const pid = choosePid(manifest, options.pid);
   const { current: imagePath, guide: guidePath } = imagePaths(options);
-  const entryPoint = options.entry !== undefined ? checkEntryPoint(options.entry) : manifest.entry_point;
-  const params = await parseParams(options.params);
+  const entryPoint = entry ?? manifest.entry_point;
   const guideInfo = options.guideInfo !== undefined ? await readJsonFlag("--guide-info", options.guideInfo, '[{"label": "1", "posList": []}]') : [];
   const steps = options.sessionSteps !== undefined
     ? options.sessionSteps.split(",").map((s) => stepIndex("--session-steps", s.trim()))
     : [stepIndex("--step", options.step ?? "1")];
+  const params = await stepParams(manifest, steps, options.params);
   const timeoutMs = options.timeoutMs !== undefined ? positiveInt("--timeout-ms", options.timeoutMs) : 30_000;
-  // The adapter (Python importing numpy and the algorithm) starts before anything else is loaded.
-  headStart({ projectDir, entryPoint, ...(options.python ? { python: options.python } : {}) });
-  const stepNames = new Map((manifest.steps ?? []).map((s) => [s.index, typeof s.name === "string" ? s.name : ""]));
+  const stepNames = new Map((manifest.steps ?? []).map((s) => [s.index, s.name]));
+  const limits: ResultLimits = (await import("../../inspection/index.js")).DEFAULT_LIMITS;
   const { image, guide, outcomes, generation, startupMs } = await runSteps({
     projectDir, entryPoint, steps, timeoutMs, imagePath, ...(guidePath !== undefined ? { guidePath } : {}), options,
-    calls: { pid, paramsFor: () => params, guideInfo, stepDescFor: (step) => options.stepDesc ?? stepNames.get(step) ?? "" },
-  }).finally(discardHeadStart);
+    calls: {
+      pid, paramsFor: (step) => params.get(step) ?? {}, guideInfo, limits,
+      stepDescFor: (step) => options.stepDesc ?? stepNames.get(step) ?? "",
+    },
+  });
 
   if (options.saveOverlay || options.report) {
     const { renderOverlay, renderReport } = await import("../../image/overlay.js");
