@@ -124,7 +124,7 @@ const post = (route: string, json: unknown, operator?: string) => async (conn: C
   (await call(conn, "POST", route, { json, ...(operator ? { operator } : {}) })).body;
 const enc = encodeURIComponent;
 
-withConnection(program.command("install <zip-or-ref>")
+withConnection(program.command("install <zip>")
   .description("install an offline package: a zip (uploaded to the runner), or oci://<registry>/<repository>:<tag> or @sha256:<digest> (pulled by the runner)")
   .option("--force", "replace the same name+version"))
   .action((zip: string, o: ClientOptions & { force?: boolean }) => client(o, "install", async (conn) => {
