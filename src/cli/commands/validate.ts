@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { projectPython } from "../../python/project-python.js";
-import { ErrorCode } from "../../errors/index.js";
+import { ErrorCode, errorCodeName } from "../../errors/index.js";
 import { summarize, type ValidationReport } from "../../validate/report.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
@@ -25,7 +25,8 @@ export function reportLines(report: ValidationReport): string[] {
   return [
     ...report.checks.map((c) => `${tick(c.result === "PASS")} ${c.name.padEnd(width)}  ${c.result === "PASS" ? style.dim(c.message) : c.message}`),
     "",
-    `${report.summary.status === "PASS" ? style.ok("PASS") : style.bad("FAIL")}: ${report.summary.passed} passed, ${report.summary.failed} failed`,
+    `${report.summary.status === "PASS" ? style.ok("PASS") : style.bad("FAIL")}: ${report.summary.passed} passed, ${report.summary.failed} failed`
+      + (report.error_code ? ` (a runner refuses this package with ${report.error_code} ${errorCodeName(report.error_code) ?? ""})` : ""),
   ];
 }
 
@@ -33,11 +34,12 @@ export function reportLines(report: ValidationReport): string[] {
 export async function validateCommand(project: string, options: ValidateOptions): Promise<CommandOutput> {
   if (options.image !== undefined && !existsSync(options.image)) throw new UsageError(`image ${options.image} not found`);
   let checks;
+  let errorCode: string | undefined;
   if (options.zip !== undefined) {
     if (!existsSync(options.zip)) throw new UsageError(`zip ${options.zip} not found`, undefined, ErrorCode.invalid_zip);
     // Each half loads only its own modules: the author's validate loop does not pay for the zip checks.
     const { zipChecks } = await import("../../validate/zip-checks.js");
-    checks = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, keys: options.key ?? [], ...pick(options) });
+    ({ checks, errorCode } = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, keys: options.key ?? [], ...pick(options) }));
   } else {
     const projectDir = path.resolve(project);
     if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
@@ -50,7 +52,7 @@ export async function validateCommand(project: string, options: ValidateOptions)
       ...(options.tailLogs ? { onStderr: tailLogs } : {}),
     });
   }
-  const report = summarize(checks);
+  const report = summarize(checks, errorCode);
   return { exitCode: report.summary.status === "PASS" ? 0 : 1, json: report, human: reportLines(report) };
 }
 
