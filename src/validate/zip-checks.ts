@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -9,7 +10,6 @@ import { localTarget } from "../python/local-target.js";
 import { resolveInterpreter } from "../python/interpreter.js";
 import { parseRunnerConfig } from "../runner/config.js";
 import type { SafeZip } from "../safe-zip/index.js";
-import { loadPublicKey } from "../signing/index.js";
 import { acceptPackage, type Acceptance, type AcceptanceTarget } from "../store/install/acceptance.js";
 import { ACCEPTANCE_CHECKS } from "../store/install/findings.js";
 import type { IntegrityPolicy } from "../store/install/integrity.js";
@@ -24,8 +24,8 @@ export interface ZipCheckOptions {
   python?: string;
   imagePath?: string;
   pid?: string;
-  /** Public keys (PEM text or files) to verify SIGNATURE against. */
-  keys?: string[];
+  /** Public keys to verify SIGNATURE against (`--key`). */
+  keys?: readonly KeyObject[];
 }
 
 /** The checks and, when the package fails, the code a runner refuses it with. */
@@ -73,7 +73,7 @@ function acceptanceChecks(acceptance: Acceptance): Check[] {
  */
 export async function zipChecks(options: ZipCheckOptions): Promise<ZipVerdict> {
   const python = (await resolveInterpreter(options.python ?? "python3")).executable;
-  const integrity: IntegrityPolicy = { trustedKeys: (options.keys ?? []).map((k) => loadPublicKey(k)), requireSignature: false };
+  const integrity: IntegrityPolicy = { trustedKeys: options.keys ?? [], requireSignature: false };
   if (!options.full) {
     const { zip, acceptance } = await acceptPackage(options.zipPath, { integrity, target: (z) => declaredTarget(z, python) });
     zip?.close();

@@ -21,6 +21,7 @@ import { zipChecks } from "../../src/validate/zip-checks.js";
 import { runCli } from "../helpers/cli.js";
 import { deflated, forgePackage, forgeZip, stored, type Forged } from "../helpers/forge-zip.js";
 import { testPython } from "../helpers/python.js";
+import { fakeWheel } from "../helpers/wheels.js";
 import { originalZip } from "../helpers/original-cli.js";
 import { exampleZip, realWheels, SDK_VERSION, withoutSums } from "../helpers/store.js";
 
@@ -357,5 +358,23 @@ describe("good packages: validate --zip --full and the runner accept them, with 
     expect([...(report.warnings ?? [])].sort()).toEqual([...result.warnings].sort());
     expect(result.warnings).toHaveLength(expected.length);
     for (const w of expected) expect(result.warnings.join("\n")).toMatch(w);
+  }, 300_000);
+
+  it("a package refused by the install step itself (a dependency without a wheel): zip_install fails with the runner's code", async () => {
+    const wheels = path.join(tmp, "dep-wheels");
+    mkdirSync(wheels, { recursive: true });
+    const lib = await fakeWheel(wheels, { name: "vision-lib", version: "1.0", tag: "py3-none-any", requires: ["missing-dep>=2"] });
+    const file = await exampleZip(inbox, { version: "2.3", wheels: [...Object.values(realWheels()), lib], requirements: `numpy==2.2.6\n${SDK_PIN}vision-lib==1.0\n` });
+    rmSync(wheels, { recursive: true });
+    const cli = await runCli(["validate", "--zip", file, "--full", "--json"], { timeoutMs: 240_000, env: { TMPDIR: tmp } });
+    const report = cli.json as { error_code?: string; checks: { name: string; result: string; message: string; error_code?: string }[] };
+    expect(cli.code).toBe(1);
+    expect(report.checks.filter((x) => x.result === "FAIL").map((x) => x.name)).toEqual(["zip_install"]);
+    const err = await runner.install(file).then(() => undefined, (e: unknown) => e as ProcVisionError);
+    expect(err).toBeInstanceOf(ProcVisionError);
+    expect(err!.code).toBe("2004");
+    expect(report.error_code).toBe(err!.code);
+    expect(report.checks.at(-1)).toMatchObject({ error_code: err!.code, message: expect.stringContaining(err!.message) });
+    expect(readdirSync(tmp).filter((f) => f.startsWith("procvision-validate-"))).toEqual([]); // removed after a failure too
   }, 300_000);
 });

@@ -7,6 +7,7 @@ import { ProcVisionError } from "../../src/errors/index.js";
 import { chooseInstaller, findUv } from "../../src/install/uv.js";
 import type { Manifest } from "../../src/manifest/index.js";
 import { planBinding, planPrune, planRollback } from "../../src/store/decisions.js";
+import { judgePackage, type PackageFacts } from "../../src/store/install/acceptance.js";
 import { judgeCompatibility, type CompatibilityInput } from "../../src/store/install/compatibility.js";
 import { judgeIntegrity as judgeIntegrityFindings, type IntegrityFacts, type IntegrityPolicy } from "../../src/store/install/integrity.js";
 import { acquireLock, tryLock } from "../../src/store/lock.js";
@@ -245,6 +246,46 @@ describe("checkCompatibility", () => {
     const theirs = judgeCompatibility({ ...loose, checksums: false });
     expect(theirs.problems).toEqual([]);
     expect(theirs.warnings).toContainEqual({ check: "requirements_pinned", message: expect.stringMatching(/not pinned to one version: numpy>=2/) });
+  });
+});
+
+describe("judgePackage", () => {
+  const cp311: WheelTarget = { pythonVersion: "3.11", implementation: "cp", abi: "cp311", platforms: ["linux_x86_64", "manylinux_2_36_x86_64"] };
+  const sdk = "procvision_algorithm_sdk-1.0.0-py3-none-any.whl";
+  const context = {
+    target: { interpreter: cp311, path: "/opt/python3.11" }, integrity: { trustedKeys: [], requireSignature: false },
+    runnerSdk: { file: sdk, path: `/dist/${sdk}`, metadata: "", version: "1.0.0", requiresDist: [] },
+  };
+  const manifest = JSON.stringify({ name: "a", version: "1.0", entry_point: "a.main:A", supported_pids: ["p"] });
+  const facts: PackageFacts = {
+    open: { ok: true, entries: 6, rootPrefix: "" }, manifest: { size: manifest.length, text: { text: manifest } },
+    requirements: { text: "procvision_algorithm_sdk==1.0.0\n" }, envFile: null, wheelFiles: [sdk],
+    wheelReads: { problems: [], unreadable: [] }, ourSdkWheels: new Set([sdk]),
+    integrity: { checksums: { ok: true, present: true }, hasSignature: false, signatureValid: null }, hasChecksums: true,
+  };
+  it("accepts a sound package with the plan the store installs and every check judged", () => {
+    const judged = judgePackage(facts, context);
+    expect(judged).toMatchObject({ problems: [], warnings: [], manifest: { name: "a" }, plan: { wheelFiles: [sdk], usesRunnerSdk: false } });
+    expect([...judged.judged.keys()]).toEqual(["zip_open", "zip_paths_safe", "zip_manifest", "zip_wheels", "zip_requirements", "requirements_pinned",
+      "wheels_cover_requirements", "wheels_match_target", "checksums_valid"]);
+  });
+  it("collects every problem in the order the store meets them: manifest, integrity, wheels, requirements", () => {
+    const judged = judgePackage({
+      ...facts, manifest: { size: 2, text: { text: "[]" } }, requirements: { text: "procvision_algorithm_sdk==1.0.0\nscipy==1.0\n" },
+      wheelReads: { problems: ["x.whl is named x but its METADATA says y"], unreadable: [] },
+      integrity: { ...facts.integrity!, checksums: { ok: false, problems: [{ path: "a.py", problem: "mismatch" }] } },
+    }, context);
+    expect(judged.problems.map((p) => [p.check, p.error.code])).toEqual([
+      ["zip_manifest", "2002"], ["checksums_valid", "2008"], ["zip_wheels", "2004"], ["wheels_cover_requirements", "2004"],
+    ]);
+  });
+  it("a zip that does not open is judged no further; without a target the target checks are left out", () => {
+    const error = new ProcVisionError("2001", "\"../x\": '..' segment", { hint: "h", details: { rule: "dotdot" } });
+    const refused = judgePackage({ open: { ok: false, error } }, context);
+    expect(refused.problems).toEqual([{ check: "zip_paths_safe", error }]);
+    expect([...refused.judged.keys()]).toEqual(["zip_open", "zip_paths_safe"]);
+    const { target: _target, ...untargeted } = context;
+    expect([...judgePackage(facts, untargeted).judged.keys()]).not.toContain("wheels_match_target");
   });
 });
 

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { projectPython } from "../../python/project-python.js";
 import { ErrorCode, errorCodeName } from "../../errors/index.js";
+import { loadPublicKey } from "../../signing/index.js";
 import { summarize, type ValidationReport } from "../../validate/report.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
@@ -37,9 +38,16 @@ export async function validateCommand(project: string, options: ValidateOptions)
   let errorCode: string | undefined;
   if (options.zip !== undefined) {
     if (!existsSync(options.zip)) throw new UsageError(`zip ${options.zip} not found`, undefined, ErrorCode.invalid_zip);
+    const keys = (options.key ?? []).map((k) => {
+      try {
+        return loadPublicKey(k);
+      } catch (err) {
+        throw new UsageError((err as Error).message, "pass the .pub file written by procvision-cli keygen (or its PEM text)");
+      }
+    });
     // Each half loads only its own modules: the author's validate loop does not pay for the zip checks.
     const { zipChecks } = await import("../../validate/zip-checks.js");
-    ({ checks, errorCode } = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, keys: options.key ?? [], ...pick(options) }));
+    ({ checks, errorCode } = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, keys, ...pick(options) }));
   } else {
     const projectDir = path.resolve(project);
     if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);

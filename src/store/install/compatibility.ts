@@ -66,7 +66,7 @@ function wheelTags(file: string): string[] {
  * Where `.procvision_env.json` disagrees with the interpreter (pure): `invalid` when it cannot be read, else the
  * fields that name another target (empty: it agrees). The platform only counts when some wheel is not pure.
  */
-export function envFileDisagreement(text: string, interpreter: WheelTarget, wheelFiles: readonly string[]): { invalid: string } | { problems: string[]; target: unknown } {
+function envFileDisagreement(text: string, interpreter: WheelTarget, wheelFiles: readonly string[]): { invalid: string } | { problems: string[]; target: unknown } {
   const json = parseJson(text);
   const parsed = json.ok ? parseTargetEnv(json.value) : undefined;
   if (!json.ok || !parsed?.ok) {
@@ -100,7 +100,7 @@ export function envFileDisagreement(text: string, interpreter: WheelTarget, whee
  * (the original packer copied it whatever its flags said): the wheels' tags, checked already, decide, and the env
  * file's disagreement is a warning.
  */
-export function judgeEnvFile(text: string, interpreter: WheelTarget, interpreterPath: string, wheelFiles: readonly string[], checksums: boolean,
+function judgeEnvFile(text: string, interpreter: WheelTarget, interpreterPath: string, wheelFiles: readonly string[], checksums: boolean,
   role = "this runner's interpreter", hint = REBUILD): { problem?: ProcVisionError; warnings: string[] } {
   const found = envFileDisagreement(text, interpreter, wheelFiles);
   if ("invalid" in found) {

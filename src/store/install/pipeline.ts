@@ -68,7 +68,7 @@ export async function acceptForInstall(zipPath: string, integrity: IntegrityPoli
   interpreter: () => Promise<{ executable: string; target: WheelTarget }>): Promise<AcceptedPackage & { runtime?: StagedRuntime; interpreter?: { executable: string; target: WheelTarget } }> {
   let runtime: StagedRuntime | undefined;
   let chosen: { executable: string; target: WheelTarget } | undefined;
-  const accepted = await acceptPackage(zipPath, {
+  const accepting = acceptPackage(zipPath, {
     integrity,
     target: async (zip, trusted) => {
       // A package with its own runtime is installed on it, not on the runner's interpreter.
@@ -84,6 +84,10 @@ export async function acceptForInstall(zipPath: string, integrity: IntegrityPoli
         rebuildHint: "rebuild the package with procvision-cli package --embed-python --python-runtime DIR and no --runtime-python-version/--runtime-abi override: the wheels are then downloaded for the runtime itself",
       };
     },
+  });
+  const accepted = await accepting.catch(async (err: unknown) => {
+    await runtime?.discard();
+    throw err;
   });
   return { ...accepted, ...(runtime ? { runtime } : {}), ...(chosen ? { interpreter: chosen } : {}) };
 }
