@@ -144,15 +144,14 @@ export function judgePackage(facts: PackageFacts, context: AcceptanceContext): A
     plan = compatibility.plan;
     judged.set("zip_requirements", plan === undefined ? "" : `${plan.requirements.length} requirement(s)`);
     if (plan !== undefined) {
-      judged.set("requirements_pinned", "every requirement is pinned with ==");
+      judged.set("requirements_pinned", plan.requirements.every((r) => r.pinnedVersion !== undefined) ? "every requirement is pinned with ==" : "");
       judged.set("wheels_cover_requirements", "every requirement has a wheel");
       judged.set("wheels_match_target", `every wheel installs on ${target.role ?? target.path}`);
     }
   }
-  if (integrity !== undefined && facts.integrity !== undefined) {
+  if (integrity !== undefined) {
     warnings.push(...integrity.warnings);
-    const signature = integrity.signed === "verified" ? "SIGNATURE verified" : facts.integrity.hasSignature ? "SIGNATURE not verified" : "unsigned";
-    judged.set("checksums_valid", facts.hasChecksums === true ? `every entry matches ${SHA256SUMS}; ${signature}` : "");
+    judged.set("checksums_valid", facts.hasChecksums === true ? `every entry matches ${SHA256SUMS}` : "");
   }
   const targetProblems: Problem[] = context.targetError === undefined ? [] : [{ check: "wheels_match_target", error: context.targetError }];
   // In the order of the store's steps: manifest, integrity, wheels, then what is installed from them.
