@@ -9,6 +9,7 @@ import type { Manifest } from "../../src/manifest/index.js";
 import { planBinding, planPrune, planRollback } from "../../src/store/decisions.js";
 import { judgePackage, type PackageFacts } from "../../src/store/install/acceptance.js";
 import { judgeCompatibility, type CompatibilityInput } from "../../src/store/install/compatibility.js";
+import { ACCEPTANCE_CHECKS } from "../../src/store/install/findings.js";
 import { judgeIntegrity as judgeIntegrityFindings, type IntegrityFacts, type IntegrityPolicy } from "../../src/store/install/integrity.js";
 import { acquireLock, tryLock } from "../../src/store/lock.js";
 import { SerialQueue } from "../../src/store/queue.js";
@@ -266,8 +267,7 @@ describe("judgePackage", () => {
   it("accepts a sound package with the plan the store installs and every check judged", () => {
     const judged = judgePackage(facts, context);
     expect(judged).toMatchObject({ problems: [], warnings: [], manifest: { name: "a" }, plan: { wheelFiles: [sdk], usesRunnerSdk: false } });
-    expect([...judged.judged.keys()]).toEqual(["zip_open", "zip_paths_safe", "zip_manifest", "zip_wheels", "zip_requirements", "requirements_pinned",
-      "wheels_cover_requirements", "wheels_match_target", "checksums_valid"]);
+    expect(new Set(judged.judged.keys())).toEqual(new Set(ACCEPTANCE_CHECKS));
   });
   it("collects every problem in the order the store meets them: manifest, integrity, wheels, requirements", () => {
     const judged = judgePackage({

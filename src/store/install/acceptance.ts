@@ -101,6 +101,10 @@ export function judgePackage(facts: PackageFacts, context: AcceptanceContext): A
   judged.set("zip_manifest", manifest === undefined ? "" : `${manifest.name} ${manifest.version}`);
 
   const integrity = facts.integrity === undefined ? undefined : judgeIntegrity(facts.integrity, context.integrity);
+  if (integrity !== undefined) {
+    warnings.push(...integrity.warnings);
+    judged.set("checksums_valid", facts.hasChecksums === true ? `every entry matches ${SHA256SUMS}` : "");
+  }
 
   const wheelFiles = facts.wheelFiles ?? [];
   const wheelProblems: Problem[] = [];
@@ -148,10 +152,6 @@ export function judgePackage(facts: PackageFacts, context: AcceptanceContext): A
       judged.set("wheels_cover_requirements", "every requirement has a wheel");
       judged.set("wheels_match_target", `every wheel installs on ${target.role ?? target.path}`);
     }
-  }
-  if (integrity !== undefined) {
-    warnings.push(...integrity.warnings);
-    judged.set("checksums_valid", facts.hasChecksums === true ? `every entry matches ${SHA256SUMS}` : "");
   }
   const targetProblems: Problem[] = context.targetError === undefined ? [] : [{ check: "wheels_match_target", error: context.targetError }];
   // In the order of the store's steps: manifest, integrity, wheels, then what is installed from them.
