@@ -139,7 +139,7 @@ describe("judgeIntegrity", () => {
   });
 });
 
-describe("checkCompatibility", () => {
+describe("judgeCompatibility (as the store applies it)", () => {
   const cp311: WheelTarget = { pythonVersion: "3.11", implementation: "cp", abi: "cp311", platforms: ["linux_x86_64", "manylinux_2_36_x86_64"] };
   const base = {
     requirementsText: "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\n",
