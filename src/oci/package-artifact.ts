@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { SHA256SUMS, SIGNATURE } from "../offline-zip/sha256sums.js";
-import { openPackage } from "../store/install/open.js";
+import { acceptPackage } from "../store/install/acceptance.js";
 import { OCI_MANIFEST } from "./registry.js";
 
 /** Contract §9: an offline package is an OCI artifact of this type with the zip as its one layer. */
@@ -100,21 +100,27 @@ export async function fileBlob(file: string): Promise<Blob> {
   return { digest: `sha256:${hash.digest("hex")}`, size: (await stat(file)).size };
 }
 
-/** The facts of a package zip (opened with the install pipeline's safe reader: a hostile zip is refused here too). */
+/**
+ * The facts of a package zip, judged by the runner's own acceptance (safe open, manifest, checksums, wheels): what a
+ * runner would refuse is not published. The target is not judged here: stations decide that for themselves.
+ */
 export async function packageFacts(zipPath: string): Promise<PackageFacts> {
-  const { zip, manifest } = await openPackage(zipPath);
+  const { zip, acceptance } = await acceptPackage(zipPath, { integrity: { trustedKeys: [], requireSignature: false }, target: async () => undefined });
   try {
+    const refused = acceptance.problems[0];
+    if (refused) throw refused.error;
+    if (!zip || !acceptance.manifest) throw new ProcVisionError(ErrorCode.invalid_zip, `${zipPath} cannot be read as a package`);
     const text = async (name: string) => (zip.entries.has(name) ? zip.readText(name, 1024 * 1024) : undefined);
     const sums = await text(SHA256SUMS);
     const signature = await text(SIGNATURE);
     const env = await text(".procvision_env.json");
     return {
-      fileName: path.basename(zipPath), name: manifest.name, version: manifest.version, target: targetOf(env),
+      fileName: path.basename(zipPath), name: acceptance.manifest.name, version: acceptance.manifest.version, target: targetOf(env),
       ...(sums !== undefined ? { sums: createHash("sha256").update(sums).digest("hex") } : {}),
       ...(signature !== undefined ? { signature: signature.trim() } : {}),
     };
   } finally {
-    zip.close();
+    zip?.close();
   }
 }
 

@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { discardHeadStart, headStart } from "../../local/head-start.js";
 import { projectPython } from "../../python/project-python.js";
-import { ErrorCode } from "../../errors/index.js";
+import { ErrorCode, errorCodeName } from "../../errors/index.js";
+import { loadPublicKey } from "../../signing/index.js";
 import { summarize, type ValidationReport } from "../../validate/report.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
@@ -26,7 +27,8 @@ export function reportLines(report: ValidationReport): string[] {
   return [
     ...report.checks.map((c) => `${tick(c.result === "PASS")} ${c.name.padEnd(width)}  ${c.result === "PASS" ? style.dim(c.message) : c.message}`),
     "",
-    `${report.summary.status === "PASS" ? style.ok("PASS") : style.bad("FAIL")}: ${report.summary.passed} passed, ${report.summary.failed} failed`,
+    `${report.summary.status === "PASS" ? style.ok("PASS") : style.bad("FAIL")}: ${report.summary.passed} passed, ${report.summary.failed} failed`
+      + (report.error_code ? ` (a runner refuses this package with ${report.error_code} ${errorCodeName(report.error_code) ?? ""})` : ""),
   ];
 }
 
@@ -34,11 +36,19 @@ export function reportLines(report: ValidationReport): string[] {
 export async function validateCommand(project: string, options: ValidateOptions): Promise<CommandOutput> {
   if (options.image !== undefined && !existsSync(options.image)) throw new UsageError(`image ${options.image} not found`);
   let checks;
+  let errorCode: string | undefined;
   if (options.zip !== undefined) {
     if (!existsSync(options.zip)) throw new UsageError(`zip ${options.zip} not found`, undefined, ErrorCode.invalid_zip);
+    const keys = (options.key ?? []).map((k) => {
+      try {
+        return loadPublicKey(k);
+      } catch (err) {
+        throw new UsageError((err as Error).message, "pass the .pub file written by procvision-cli keygen (or its PEM text)");
+      }
+    });
     // Each half loads only its own modules: the author's validate loop does not pay for the zip checks.
     const { zipChecks } = await import("../../validate/zip-checks.js");
-    checks = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, keys: options.key ?? [], ...pick(options) });
+    ({ checks, errorCode } = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, keys, ...pick(options) }));
   } else {
     const projectDir = path.resolve(project);
     if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
@@ -58,7 +68,7 @@ export async function validateCommand(project: string, options: ValidateOptions)
       discardHeadStart();
     }
   }
-  const report = summarize(checks);
+  const report = summarize(checks, errorCode);
   return { exitCode: report.summary.status === "PASS" ? 0 : 1, json: report, human: reportLines(report) };
 }
 
