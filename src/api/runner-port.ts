@@ -40,4 +40,6 @@ export interface RunnerPort {
   logs(name: string, version: string, options?: { lines?: number }): Promise<string[]>;
   status(): Promise<unknown>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  fleet(): Promise<unknown>;
+  fleetPoll(): Promise<unknown>;
 }

@@ -36,25 +36,38 @@ export function parseDesired(value: unknown, where: string): DesiredDocument {
   return doc;
 }
 
-/** What one station should run: its override when the document has one, else the line's packages. */
+/** What one station should run: the line's packages, with the PIDs its override names taken from the override. */
 export function stationPackages(doc: DesiredDocument, workstationId: string): DesiredEntry[] {
-  return doc.stations[workstationId]?.packages ?? doc.packages;
+  const override = doc.stations[workstationId]?.packages ?? [];
+  const overridden = new Set(override.flatMap((e) => e.pids));
+  return [...withoutPids(doc.packages, overridden), ...override];
+}
+
+function withoutPids(list: readonly DesiredEntry[], pids: ReadonlySet<string>): DesiredEntry[] {
+  return list.map((e) => ({ ...e, pids: e.pids.filter((p) => !pids.has(p)) })).filter((e) => e.pids.length > 0);
+}
+
+/** `pids` now run `ref` in `list` (taken from whatever ran them there). */
+function bind(list: readonly DesiredEntry[], ref: string, pids: readonly string[]): DesiredEntry[] {
+  const rest = withoutPids(list, new Set(pids));
+  const same = rest.find((e) => e.ref === ref);
+  if (same) return rest.map((e) => (e === same ? { ...e, pids: [...e.pids, ...pids] } : e));
+  return [...rest, { ref, pids: [...pids] }];
 }
 
 /**
- * `desired set`: `pids` now run `ref` (taken from whatever ran them), on the line or, with `stations`, on those stations
- * only (an override starts as a copy of the line's packages). Pure: returns the new document.
+ * `desired set`, pure: `pids` now run `ref` on the whole line (which also ends any station's override of those PIDs),
+ * or with `stations` on those stations only (an override of just those PIDs; the line's other PIDs still reach them).
  */
 export function setDesired(doc: DesiredDocument, ref: string, pids: readonly string[], stations: readonly string[] = []): DesiredDocument {
-  const apply = (list: DesiredEntry[]): DesiredEntry[] => {
-    const rest = list.map((e) => ({ ...e, pids: e.pids.filter((p) => !pids.includes(p)) })).filter((e) => e.pids.length > 0);
-    const same = rest.find((e) => e.ref === ref);
-    if (same) return rest.map((e) => (e === same ? { ...e, pids: [...e.pids, ...pids] } : e));
-    return [...rest, { ref, pids: [...pids] }];
-  };
-  if (stations.length === 0) return { ...doc, packages: apply(doc.packages) };
+  if (stations.length === 0) {
+    const overrides = Object.fromEntries(Object.entries(doc.stations)
+      .map(([id, o]) => [id, { packages: withoutPids(o.packages, new Set(pids)) }] as const)
+      .filter(([, o]) => o.packages.length > 0));
+    return { packages: bind(doc.packages, ref, pids), stations: overrides };
+  }
   const overrides = { ...doc.stations };
-  for (const station of stations) overrides[station] = { packages: apply(overrides[station]?.packages ?? doc.packages) };
+  for (const station of stations) overrides[station] = { packages: bind(overrides[station]?.packages ?? [], ref, pids) };
   return { ...doc, stations: overrides };
 }
 

@@ -145,6 +145,9 @@ withConnection(program.command("list").description("installed packages").option(
   .action((o: ClientOptions & { state?: string; name?: string }) => client(o, "list", get(`/algorithms?${new URLSearchParams({ ...(o.state ? { state: o.state } : {}), ...(o.name ? { name: o.name } : {}) }).toString()}`)));
 withConnection(program.command("status").description("runner health, PID bindings and workers"))
   .action((o: ClientOptions) => client(o, "status", get("/health")));
+withConnection(program.command("fleet").description("this station in the fleet: desired state, what it runs, the last convergence")
+  .option("--poll", "poll the desired state now and converge to it"))
+  .action((o: ClientOptions & { poll?: boolean }) => client(o, "fleet", o.poll ? post("/fleet/poll", {}, o.operator) : get("/fleet")));
 withConnection(program.command("validate <name> <version>").description("run the smoke checks of an installed version again"))
   .action((name: string, v: string, o: ClientOptions) => client(o, "validate", post("/algorithms/validate", { name, version: v }, o.operator)));
 for (const action of ["activate", "switch"] as const) {

@@ -37,8 +37,13 @@ export const runnerConfigSchema = z.strictObject({
   trusted_keys: z.array(z.string().min(1)).default([]),
   require_signature: z.boolean().default(false),
   watch_zips: z.boolean().default(false),
-  /** Packages from OCI registries (contract §9): how each registry is reached. */
+  /** This station's name in the fleet and in telemetry (contract §8, §9); default: the host name. */
+  workstation_id: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, { error: "expected letters, digits, '.', '_' or '-'" }).optional(),
+  /** Packages from OCI registries (contract §9): the desired state to converge to, and how each registry is reached. */
   fleet: z.strictObject({
+    /** `oci://host/repo:tag` of the line's desired state; unset: no polling, installs by reference only. */
+    desired: z.string().startsWith("oci://", { error: "expected an oci:// reference, e.g. oci://registry.plant:5000/lines/line-a:desired" }).optional(),
+    poll_ms: z.number().int().min(100).default(30_000),
     /** Per `host[:port]`: plain HTTP without TLS (loopback always may), and a user whose password sits in a file. */
     registries: z.record(z.string().min(1), z.strictObject({
       plain_http: z.boolean().default(false),
@@ -47,7 +52,7 @@ export const runnerConfigSchema = z.strictObject({
     })).default({}),
     /** Docker config file for credentials of registries not listed (default: $DOCKER_CONFIG or ~/.docker/config.json). */
     docker_config: z.string().min(1).optional(),
-  }).default({ registries: {} }),
+  }).default({ poll_ms: 30_000, registries: {} }),
 });
 
 export type RunnerConfig = z.output<typeof runnerConfigSchema>;

@@ -6,6 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../errors/index.js";
 import { chooseInstaller, findUv } from "../install/uv.js";
+import type { FleetAgent, FleetStatus } from "../fleet/agent.js";
+import type { RegistrySettings } from "../oci/access.js";
 import { isOciReference } from "../oci/reference.js";
 import { resolveInterpreter } from "../python/interpreter.js";
 import { loadPublicKey } from "../signing/index.js";
@@ -208,7 +210,56 @@ export class Runner {
     runner = new Runner(layout, config, repo, options.host ?? supervisor ?? noopHost, options.operator ?? defaultOperator(), keys, log, recovery, supervisor, recorder);
     await runner.resume();
     if (config.watch_zips) runner.watchZips();
+    if (config.fleet.desired !== undefined) await runner.followDesiredState(config.fleet.desired);
     return runner;
+  }
+
+  // ---- fleet --------------------------------------------------------------------------------------------------------
+
+  private fleetAgent: FleetAgent | undefined;
+
+  /** This station's name in the fleet and in telemetry: `workstation_id`, else the host name. */
+  get workstationId(): string {
+    return this.config.workstation_id ?? os.hostname();
+  }
+
+  /** fleet.desired: poll the line's desired state and converge to it (loaded only on stations that have one). */
+  private async followDesiredState(desired: string): Promise<void> {
+    const { FleetAgent } = await import("../fleet/agent.js");
+    this.fleetAgent = new FleetAgent({ desired, pollMs: this.config.fleet.poll_ms, workstationId: this.workstationId, settingsFor: (registry) => this.registrySettings(registry) }, {
+      installed: async () => this.repository.listPackages({}).map((p) => ({ name: p.name, version: p.version, state: p.state, zip_sha256: p.zip_sha256 })),
+      bindings: async () => this.repository.bindings().map((b) => ({ pid: b.pid, name: b.name, version: b.version })),
+      install: (ref, force) => this.install({ ref }, { force, operator: "fleet" }),
+      switchTo: (name, version, pids) => this.switch(name, version, pids, { operator: "fleet" }),
+      log: this.log,
+    });
+    this.fleetAgent.start();
+  }
+
+  /** `GET /fleet`: the desired state, the bindings and the last convergence (only the bindings without fleet.desired). */
+  async fleet(): Promise<FleetStatus | { workstation_id: string; desired: null; actual: { pid: string; name: string; version: string }[] }> {
+    this.assertOpen();
+    if (this.fleetAgent) return this.fleetAgent.status();
+    return { workstation_id: this.workstationId, desired: null, actual: this.repository.bindings().map((b) => ({ pid: b.pid, name: b.name, version: b.version })) };
+  }
+
+  /** Polls the desired state now (`POST /fleet/poll`) instead of at the next interval. */
+  async fleetPoll(): Promise<FleetStatus> {
+    this.assertOpen();
+    if (!this.fleetAgent) {
+      throw new ProcVisionError(ErrorCode.not_found, "this station follows no desired state", { hint: "set fleet.desired in runner_config.json to oci://<registry>/<repository>:<tag>" });
+    }
+    return this.fleetAgent.pollNow();
+  }
+
+  private registrySettings(registry: string): RegistrySettings {
+    const entry = this.config.fleet.registries[registry];
+    return {
+      ...(entry?.plain_http ? { plainHttp: true } : {}),
+      ...(entry?.username !== undefined ? { username: entry.username } : {}),
+      ...(entry?.password_file !== undefined ? { passwordFile: entry.password_file } : {}),
+      ...(this.config.fleet.docker_config !== undefined ? { dockerConfig: this.config.fleet.docker_config } : {}),
+    };
   }
 
   /** Active packages get their workers back after a restart; one that cannot start is logged, not fatal. */
@@ -277,18 +328,12 @@ export class Runner {
     this.assertOpen();
     const { parseOciReference, pullPackage } = await import("../oci/index.js");
     const { registry } = parseOciReference(ref);
-    const entry = this.config.fleet.registries[registry];
     await mkdir(this.layout.staging, { recursive: true });
     const dir = await mkdtemp(path.join(this.layout.staging, "pull-"));
     try {
       let pulled;
       try {
-        pulled = await pullPackage(ref, dir, {
-          ...(entry?.plain_http ? { plainHttp: true } : {}),
-          ...(entry?.username !== undefined ? { username: entry.username } : {}),
-          ...(entry?.password_file !== undefined ? { passwordFile: entry.password_file } : {}),
-          ...(this.config.fleet.docker_config !== undefined ? { dockerConfig: this.config.fleet.docker_config } : {}),
-        });
+        pulled = await pullPackage(ref, dir, this.registrySettings(registry));
       } catch (err) {
         this.audit_(options.operator ?? this.operator, "install", ref, "failed", err);
         throw err;
@@ -681,6 +726,7 @@ export class Runner {
   /** Waits for queued work and background drains, stops background compiles, then closes the database. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.fleetAgent?.stop();
     await this.watcher?.close();
     await this.packagesQueue.idle();
     await this.bindingsQueue.idle();

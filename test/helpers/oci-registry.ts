@@ -16,6 +16,9 @@ export interface TestRegistry {
   storage: string;
   /** The file holding a blob's bytes in the filesystem driver's layout. */
   blobFile: (digest: string) => string;
+  /** Stops the server, keeping its storage and port (an outage); `resume` starts it again. */
+  pause: () => Promise<void>;
+  resume: () => Promise<void>;
   stop: () => Promise<void>;
 }
 
@@ -43,17 +46,26 @@ export async function startRegistry(options: { users?: Record<string, string> } 
     "storage:", "  filesystem:", `    rootdirectory: ${storage}`, "  delete:", "    enabled: true",
     "http:", `  addr: 127.0.0.1:${port}`, ...auth, "",
   ].join("\n"));
-  const child: ChildProcess = spawn(REGISTRY_BINARY, ["serve", path.join(dir, "config.yml")], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.on("data", (d: Buffer) => {
-      log += d.toString();
-      if (log.includes("listening on")) resolve();
+  let child: ChildProcess;
+  let exited: Promise<void>;
+  const launch = async (): Promise<void> => {
+    child = spawn(REGISTRY_BINARY, ["serve", path.join(dir, "config.yml")], { stdio: ["ignore", "ignore", "pipe"] });
+    exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+    let log = "";
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on("data", (d: Buffer) => {
+        log += d.toString();
+        if (log.includes("listening on")) resolve();
+      });
+      child.once("error", reject);
+      child.once("close", (code) => reject(new Error(`docker-registry exited ${code}: ${log}`)));
     });
-    child.once("error", reject);
-    child.once("close", (code) => reject(new Error(`docker-registry exited ${code}: ${log}`)));
-  });
+  };
+  const halt = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
+  };
+  await launch();
   return {
     host: `127.0.0.1:${port}`,
     storage,
@@ -61,9 +73,10 @@ export async function startRegistry(options: { users?: Record<string, string> } 
       const hex = digest.replace(/^sha256:/, "");
       return path.join(storage, "docker", "registry", "v2", "blobs", "sha256", hex.slice(0, 2), hex, "data");
     },
+    pause: halt,
+    resume: launch,
     stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      await exited;
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };
