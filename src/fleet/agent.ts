@@ -41,6 +41,8 @@ export class FleetAgent {
   private running: Promise<void> | undefined;
   private stopped = false;
   private appliedDigest: string | undefined;
+  /** A desired state this station cannot run (a package refused or invalid here): not tried again until it changes. */
+  private refusedDigest: string | undefined;
   private lastDigest: string | null = null;
   private lastPoll: string | null = null;
   private lastConvergence: FleetStatus["last_convergence"] = null;
@@ -98,14 +100,19 @@ export class FleetAgent {
     try {
       digest = await desiredDigest(this.options.desired, this.options.settingsFor);
       this.lastDigest = digest ?? null;
-      if (digest !== undefined && digest !== this.appliedDigest) await this.converge();
+      if (digest !== undefined && digest !== this.appliedDigest && digest !== this.refusedDigest) await this.converge();
       this.appliedDigest = digest;
       this.failures = 0;
     } catch (err) {
-      this.failures += 1;
       const error = isProcVisionError(err) ? { error_code: err.code, message: err.message } : { error_code: "9999", message: String(err) };
       this.lastConvergence = { at: new Date().toISOString(), ok: false, digest: digest ?? null, error };
-      this.port.log(`fleet: ${this.options.desired}: ${error.message} (retry ${this.failures})`);
+      if (isProcVisionError(err) && err.details?.refused === true) {
+        this.refusedDigest = digest;
+        this.port.log(`fleet: ${this.options.desired} ${digest ?? ""} cannot run here, bindings kept: ${error.message}`);
+      } else {
+        this.failures += 1;
+        this.port.log(`fleet: ${this.options.desired}: ${error.message} (retry ${this.failures})`);
+      }
     }
     this.schedule(this.delay());
   }
@@ -116,8 +123,19 @@ export class FleetAgent {
     const plan = planConvergence(entries, await this.port.installed(), await this.port.bindings());
     // Everything is installed before any PID moves: a package that fails leaves every binding as it was.
     for (const install of plan.installs) {
-      const result = await this.port.install(install.ref, install.force);
-      if (result.state !== "installed") throw new ProcVisionError(ErrorCode.install_failed, `${install.ref} installed as ${result.state}: its smoke checks failed on this station`);
+      let result: { state: string };
+      try {
+        result = await this.port.install(install.ref, install.force);
+      } catch (err) {
+        // The package itself was refused (2001–2004, 2006–2008): trying it again cannot help until the state changes.
+        if (isProcVisionError(err) && /^20\d\d$/.test(err.code) && err.code !== ErrorCode.install_failed) {
+          throw new ProcVisionError(err.code, err.message, { ...(err.hint ? { hint: err.hint } : {}), details: { refused: true } });
+        }
+        throw err;
+      }
+      if (result.state !== "installed") {
+        throw new ProcVisionError(ErrorCode.install_failed, `${install.ref} installed as ${result.state}: its smoke checks failed on this station`, { details: { refused: true } });
+      }
     }
     for (const bind of plan.binds) await this.port.switchTo(bind.name, bind.version, bind.pids);
     this.lastDigest = digest ?? null;

@@ -121,6 +121,12 @@ describe("a line of three stations following one desired state", () => {
       expect(bound(await fleetOf(station))).toContain("p001=1.1");
       expect((await inspect(station, "p001")).status).toBe(200);
     }
+    // Not tried again at every poll: a state a station cannot run waits for the next change.
+    const polled = (await fleetOf("st-1") as unknown as { last_poll: string }).last_poll;
+    await expect.poll(async () => (await fleetOf("st-1") as unknown as { last_poll: string }).last_poll, { timeout: 30_000, interval: 100 }).not.toBe(polled);
+    const attempts = ((await served.get("st-1")!.call("GET", "/audit?action=install")).json as unknown as { target: string }[])
+      .filter((a) => a.target.includes(digests["1.2"]!) || a.target.includes("1.2"));
+    expect(attempts).toHaveLength(1);
   }, 300_000);
 
   it("with the registry down stations keep serving and retry; when it returns they converge", async () => {
