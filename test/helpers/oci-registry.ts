@@ -30,14 +30,27 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts a registry and resolves once it logs that it listens. `users` turns on Basic auth (htpasswd, bcrypt). */
-export async function startRegistry(options: { users?: Record<string, string> } = {}): Promise<TestRegistry> {
+/** Token auth (the distribution spec's Bearer flow): the token service's URL and the certificate its tokens chain to. */
+export interface TokenAuth {
+  realm: string;
+  service: string;
+  issuer: string;
+  certFile: string;
+}
+
+/**
+ * Starts a registry and resolves once it logs that it listens. `users` turns on Basic auth (htpasswd, bcrypt),
+ * `token` the Bearer token flow.
+ */
+export async function startRegistry(options: { users?: Record<string, string>; token?: TokenAuth } = {}): Promise<TestRegistry> {
   const dir = mkdtempSync(path.join(tmpdir(), "pv-registry-"));
   const storage = path.join(dir, "data");
   const port = await freePort();
   const auth = options.users
     ? ["auth:", "  htpasswd:", "    realm: procvision-test", `    path: ${path.join(dir, "htpasswd")}`]
-    : [];
+    : options.token
+      ? ["auth:", "  token:", `    realm: ${options.token.realm}`, `    service: ${options.token.service}`, `    issuer: ${options.token.issuer}`, `    rootcertbundle: ${options.token.certFile}`]
+      : [];
   if (options.users) {
     writeFileSync(path.join(dir, "htpasswd"), Object.entries(options.users).map(([u, p]) => `${u}:${bcrypt.hashSync(p, 4)}\n`).join(""));
   }
