@@ -18,6 +18,7 @@ import { benchDual, dualLines } from "./dual.js";
 import { benchInstall, installLines } from "./install.js";
 import { benchPackage, packageLines } from "./package.js";
 import { benchRss, rssLines } from "./rss.js";
+import { benchFleet, fleetLines } from "./fleet.js";
 import { benchThroughput, throughputLines } from "./throughput.js";
 import { benchFrames, benchRoundTrip, benchStartup, framesLines, roundTripLines, startupLines, type WorkerBenchContext } from "./worker.js";
 
@@ -52,6 +53,7 @@ const sections: Section[] = [
   { name: "dual", run: () => benchDual(root, quick), lines: dualLines },
   { name: "rss", run: () => benchRss(root, quick), lines: rssLines },
   { name: "author-loop", run: () => benchAuthorLoop(root, quick), lines: authorLoopLines },
+  { name: "fleet", run: () => benchFleet(root, quick), lines: fleetLines },
 ];
 
 const onlyArg = argValue("--only");
