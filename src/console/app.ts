@@ -210,6 +210,22 @@ function renderAudit(entries: Json[]): void {
   }
 }
 
+/** This station in the fleet: the desired state it follows, and how its last convergence went. */
+function renderFleet(fleet: Json): void {
+  const desired = fleet.desired as { ref: string; digest: string | null } | null;
+  const last = fleet.last_convergence as { at: string; ok: boolean; error: { error_code: string; message: string } | null } | null | undefined;
+  const summary = $("fleet-summary");
+  $("fleet-poll").hidden = desired === null;
+  if (desired === null) {
+    summary.textContent = `station ${String(fleet.workstation_id)} follows no desired state (fleet.desired in runner_config.json)`;
+    summary.className = "";
+    return;
+  }
+  const state = last ? (last.ok ? `converged ${new Date(last.at).toLocaleString()}` : `[${last.error?.error_code ?? "?"}] ${last.error?.message ?? ""}`) : "not polled yet";
+  summary.textContent = `station ${String(fleet.workstation_id)} follows ${desired.ref}${desired.digest ? ` (${desired.digest.slice(0, 19)}…)` : ""}: ${state}`;
+  summary.className = last && !last.ok ? "error" : "";
+}
+
 /** The last data each table was drawn from: a table is redrawn only when its data changed, so the periodic
  *  refresh neither flickers nor pulls a button from under the operator's pointer. */
 const lastDrawn = new Map<string, string>();
@@ -244,15 +260,17 @@ async function load(): Promise<void> {
     const filter = new URLSearchParams({ limit: "50" });
     if ($<HTMLInputElement>("records-pid").value) filter.set("pid", $<HTMLInputElement>("records-pid").value);
     if ($<HTMLSelectElement>("records-result").value) filter.set("result_status", $<HTMLSelectElement>("records-result").value);
-    const [health, packages, bindings, records, audit] = await Promise.all([
+    const [health, packages, bindings, records, audit, fleet] = await Promise.all([
       api("GET", "/health"), api("GET", "/algorithms"), api("GET", "/algorithms/active"), api("GET", `/records?${filter.toString()}`), api("GET", "/audit?limit=50"),
-    ]) as [Json, Json[], Json[], Json[], Json[]];
+      api("GET", "/fleet"),
+    ]) as [Json, Json[], Json[], Json[], Json[], Json];
     $("health").textContent = String(health.status ?? "?");
     draw("packages", renderPackages, packages, bindings);
     draw("bindings", renderBindings, bindings);
     draw("workers", renderWorkers, (health.workers as Json[] | undefined) ?? []);
     draw("records", renderRecords, records);
     draw("audit", renderAudit, audit);
+    draw("fleet", renderFleet, fleet);
     await loadLog(packages, bindings);
   } catch (err) {
     $("health").textContent = `unreachable: ${(err as Error).message}`;
@@ -400,6 +418,27 @@ $("install-form").addEventListener("submit", (event) => {
     progress.hidden = true;
   };
   xhr.send(file);
+});
+
+$("install-ref-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const ref = $<HTMLInputElement>("install-ref").value.trim();
+  const status = $("install-ref-status");
+  status.textContent = "pulling and installing…";
+  const force = $<HTMLInputElement>("install-ref-force").checked;
+  void api("POST", `/algorithms/install${force ? "?force=true" : ""}`, { ref }).then(
+    (result) => {
+      const body = result as Json;
+      status.textContent = `installed ${String(body.name)} ${String(body.version)} (${String(body.state)})`;
+    },
+    (err: Error) => {
+      status.textContent = err.message;
+    },
+  ).finally(() => void refresh());
+});
+
+$("fleet-poll").addEventListener("click", () => {
+  void act("poll the desired state", () => api("POST", "/fleet/poll"));
 });
 
 $("records-filter").addEventListener("submit", (event) => {

@@ -10,6 +10,8 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../helpers/python.js";
+import { publishPackage } from "../../src/oci/publish.js";
+import { startRegistry } from "../helpers/oci-registry.js";
 import { EXAMPLE, exampleZip } from "../helpers/store.js";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -275,4 +277,25 @@ describe("web console", () => {
     expect(await cellOf("audit", "", 3)).not.toContain("rollback");
     await shot("05-step2-after-reload");
   }, 60_000);
+
+  it("pulls and installs a package from an OCI registry by reference, and shows the station in the fleet", async () => {
+    const registry = await startRegistry();
+    try {
+      const ref = `oci://${registry.host}/vision/${NAME}:1.2`;
+      await publishPackage(await exampleZip(work, { version: "1.2" }), ref);
+      await expect.poll(() => texts("#fleet-summary"), WAIT).toEqual([expect.stringContaining("follows no desired state")]);
+      expect(await page.locator("#fleet-poll").isHidden()).toBe(true);
+      await page.fill("#install-ref", `oci://${registry.host}/vision/nothing:1.0`);
+      await page.click("#install-ref-form button[type=submit]");
+      await expect.poll(() => texts("#install-ref-status"), WAIT).toEqual([expect.stringMatching(/^\[3006\]/)]);
+      await page.fill("#install-ref", ref);
+      await page.click("#install-ref-form button[type=submit]");
+      await expect.poll(() => texts("#install-ref-status"), { ...WAIT, timeout: 180_000 }).toEqual([`installed ${NAME} 1.2 (installed)`]);
+      await expect.poll(() => cellOf("packages", `[data-package="${NAME}@1.2"]`, 3), WAIT).toEqual(["installed"]);
+      expect(pageErrors).toEqual([]);
+      await shot("06-installed-from-registry");
+    } finally {
+      await registry.stop();
+    }
+  }, 240_000);
 });
