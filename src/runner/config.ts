@@ -3,6 +3,7 @@ import { z } from "zod";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { parseWithIssues } from "../manifest/issues.js";
+import { defaultWorkstationId, telemetryConfigSchema, workstationIdSchema } from "../telemetry/config.js";
 
 const ms = (min: number) => z.number().int().min(min);
 
@@ -36,6 +37,10 @@ export const runnerConfigSchema = z.strictObject({
   trusted_keys: z.array(z.string().min(1)).default([]),
   require_signature: z.boolean().default(false),
   watch_zips: z.boolean().default(false),
+  /** The station's identity in telemetry object keys (and fleet): default the host name. */
+  workstation_id: workstationIdSchema.default(defaultWorkstationId),
+  /** Records, log lines and NG images to S3-compatible storage (contract §8); none: nothing leaves the station. */
+  telemetry: telemetryConfigSchema.optional(),
 });
 
 export type RunnerConfig = z.output<typeof runnerConfigSchema>;
