@@ -412,7 +412,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
       };
     }
     pool.observe(method, response.status, response.error_code, response.latency_ms);
-    await this.#record(session, inputs.stepIndex, method, response, outcome, guide !== undefined);
+    await this.#record(session, inputs.stepIndex, method, response, outcome, guide !== undefined, image);
     return response;
   }
 
@@ -434,7 +434,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     return { status: result.status, message: result.message, error_code: result.error_code, data: result.data, debug: result.debug, latency_ms };
   }
 
-  async #record(session: SessionRecord, stepIndex: number, method: StepMethod, r: CallResponse, outcome: PoolCallOutcome, guideImage: boolean): Promise<void> {
+  async #record(session: SessionRecord, stepIndex: number, method: StepMethod, r: CallResponse, outcome: PoolCallOutcome, guideImage: boolean, image: PreparedImage): Promise<void> {
     const onRecord = this.#opts.onRecord;
     if (onRecord === undefined) return;
     const verdict = method === "execute" && r.status === "OK" ? r.data.result_status : undefined;
@@ -458,6 +458,8 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
         attempts: outcome.attempts,
         worker_pid: outcome.worker_pid,
         guide_image: guideImage,
+        data: r.data,
+        image,
       });
     } catch (err) {
       this.#logger.log("error", `recording an inspection failed: ${(err as Error).message}`);

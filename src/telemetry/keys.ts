@@ -1,0 +1,59 @@
+/*
+ * Object keys and NDJSON lines of telemetry (contract §8): pure functions of the content's identity, so a retry
+ * after a lost answer rewrites the same object with the same bytes and a reader never sees a duplicate.
+ */
+
+export type TelemetryKind = "records" | "logs" | "images";
+
+/** `<workstation_id>/<session_id>/<step>/<timestamp_ms>`, the original spec's idempotent id of one inspection call. */
+export function ingestId(workstationId: string, sessionId: string, stepIndex: number, timestampMs: number): string {
+  return `${workstationId}/${sessionId}/${stepIndex}/${timestampMs}`;
+}
+
+const two = (n: number): string => String(n).padStart(2, "0");
+
+/** `<prefix>/<kind>/<workstation_id>/<yyyy>/<mm>/<dd>/<ingest_id><suffix>`, the date in UTC. */
+export function objectKey(o: { prefix: string; kind: TelemetryKind; workstationId: string; timeMs: number; ingestId: string; suffix: string }): string {
+  const d = new Date(o.timeMs);
+  const parts = [o.kind, o.workstationId, String(d.getUTCFullYear()), two(d.getUTCMonth() + 1), two(d.getUTCDate()), `${o.ingestId}${o.suffix}`];
+  return (o.prefix === "" ? parts : [o.prefix, ...parts]).join("/");
+}
+
+/** What an inspection record line says (contract §8 lists the fields). */
+export interface RecordLine {
+  timestamp_ms: number;
+  workstation_id: string;
+  session_id: string;
+  step_index: number;
+  pid: string;
+  trace_id?: string;
+  /** The call: pre_execute or execute (two lines per `both` inspection). */
+  method: string;
+  status: string;
+  error_code: string | null;
+  latency_ms: number;
+  name: string;
+  version: string;
+  result_status: string | null;
+  ng_reason: string | null;
+  defect_rects_count: number;
+  ingest_id: string;
+}
+
+/** One runner or worker log line. */
+export interface LogLine {
+  timestamp_ms: number;
+  workstation_id: string;
+  source: string;
+  level: string;
+  message: string;
+}
+
+/**
+ * A sealed batch's ingest id, from its first line (lines are sealed into exactly one batch, in one transaction, in
+ * id order): a records batch takes its first call's id and method (the pre_execute and execute calls of one step
+ * may share a millisecond); a logs batch `<workstation_id>/log/<first line id>/<first line ms>`.
+ */
+export function batchIngestId(workstationId: string, first: { kind: "records" | "logs"; id: number; time_ms: number; ingest_id: string }): string {
+  return first.kind === "records" ? first.ingest_id : `${workstationId}/log/${first.id}/${first.time_ms}`;
+}

@@ -1,0 +1,121 @@
+// Telemetry end to end through a real S3-compatible server (versitygw on 127.0.0.1) and a real runner with the
+// example algorithm (contract §8): record lines in NDJSON batches, NG images kept under artifacts/ and uploaded
+// with their annotated copy, metadata and sidecar; an outage grows the outbox and a restart of the server drains it.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import sharp from "sharp";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Runner } from "../../src/index.js";
+import type { RecordLine } from "../../src/telemetry/keys.js";
+import { EXAMPLE, exampleZip } from "../helpers/store.js";
+import { startS3Server, type S3Server } from "../helpers/s3-server.js";
+
+const work = mkdtempSync(path.join(tmpdir(), "pv-telemetry-"));
+const root = path.join(work, "root");
+const sample = path.join(EXAMPLE, "sample.png");
+let s3: S3Server;
+let runner: Runner;
+
+beforeAll(async () => {
+  const [server, zip] = await Promise.all([startS3Server(), exampleZip(work)]);
+  s3 = server;
+  runner = await Runner.open({
+    root, log: () => undefined, telemetryRetry: { baseMs: 100, maxMs: 400 },
+    config: {
+      workstation_id: "line3-st07",
+      telemetry: {
+        endpoint: s3.endpoint, bucket: s3.bucket, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey, prefix: "plant-a",
+        upload: { records: true, logs: false, ng_images: true }, batch: { max_lines: 5, max_age_ms: 100, max_bytes: 1024 * 1024 },
+      },
+    },
+  });
+  expect((await runner.install(zip)).state).toBe("installed");
+  await runner.activate("algorithm-example", "1.0", ["p001"]);
+}, 240_000);
+
+afterAll(async () => {
+  await runner?.close();
+  await s3?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** Every line of every records batch in the bucket. */
+async function bucketLines(): Promise<RecordLine[]> {
+  const keys = (await s3.keys("plant-a/records/")).filter((k) => k.endsWith(".ndjson"));
+  const bodies = await Promise.all(keys.map((k) => s3.get(k)));
+  return bodies.flatMap((b) => b.body.toString().split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as RecordLine));
+}
+
+const drained = () => runner.telemetryHandle!.drained(60_000);
+
+describe("telemetry to S3 (contract §8)", { timeout: 120_000 }, () => {
+  it("N inspections → exactly their NDJSON lines, and per NG inspection its image, annotated copy and sidecar with metadata", async () => {
+    const calls = [1, 2, 1, 2, 1];
+    const answers = [];
+    for (const step of calls) answers.push(await runner.inspect({ pid: "p001", step_index: step, image: { path: sample } }));
+    await drained();
+    const records = (await runner.records({ limit: 100 })).reverse();
+    expect(records).toHaveLength(calls.length * 2);
+    const lines = await bucketLines();
+    expect(lines).toHaveLength(records.length);
+    expect(new Set(lines.map((l) => `${l.ingest_id}.${l.method}`)).size).toBe(lines.length);
+    for (const r of records) {
+      const t = Date.parse(r.time);
+      const line = lines.find((l) => l.session_id === r.session_id && l.method === r.method);
+      expect(line).toEqual({
+        timestamp_ms: t, workstation_id: "line3-st07", session_id: r.session_id, step_index: r.step_index, pid: "p001", method: r.method,
+        status: r.status, error_code: r.error_code, latency_ms: r.latency_ms, name: "algorithm-example", version: "1.0",
+        result_status: r.result_status, ng_reason: r.ng_reason, defect_rects_count: r.defect_count,
+        ingest_id: `line3-st07/${r.session_id}/${r.step_index}/${t}`,
+      });
+    }
+    const ng = records.filter((r) => r.method === "execute" && r.result_status === "NG");
+    expect(ng).toHaveLength(3);
+    const imageKeys = await s3.keys("plant-a/images/");
+    expect(imageKeys).toHaveLength(ng.length * 3);
+    const { width, height } = await sharp(sample).metadata();
+    for (const r of ng) {
+      const t = Date.parse(r.time);
+      const d = new Date(t).toISOString().slice(0, 10).replace(/-/g, "/");
+      const base = `plant-a/images/line3-st07/${d}/line3-st07/${r.session_id}/${r.step_index}/${t}`;
+      expect(imageKeys).toEqual(expect.arrayContaining([`${base}.jpg`, `${base}.annotated.jpg`, `${base}.json`]));
+      const image = await s3.get(`${base}.jpg`);
+      expect(image.contentType).toBe("image/jpeg");
+      expect(image.metadata).toMatchObject({
+        pid: "p001", session_id: r.session_id!, step_index: String(r.step_index), result_status: "NG", ng_reason: r.ng_reason!,
+        width: String(width), height: String(height), camera_id: "cam-0", size: String(image.body.length), kind: "image",
+      });
+      expect((await sharp(image.body).metadata()).format).toBe("jpeg");
+      const annotated = await s3.get(`${base}.annotated.jpg`);
+      expect(annotated.metadata.kind).toBe("annotated");
+      expect(annotated.body.equals(image.body)).toBe(false);
+      const sidecar = JSON.parse((await s3.get(`${base}.json`)).body.toString()) as Record<string, unknown>;
+      expect(sidecar).toMatchObject({ pid: "p001", session_id: r.session_id, step_index: r.step_index, result_status: "NG", width, height, camera_id: "cam-0" });
+      // The local copies stay (within the quota), marked uploaded.
+      const kept = await runner.recordImages(r.id);
+      expect(kept.map((a) => [a.kind, a.uploaded])).toEqual([["image", true], ["annotated", true]]);
+      for (const a of kept) expect(existsSync(path.join(root, a.path))).toBe(true);
+    }
+    const status = await runner.telemetry();
+    expect(status).toMatchObject({ enabled: true, depth: { records: 0, logs: 0, images: 0 }, oldest_pending_age_ms: null, dropped_by_quota: 0 });
+    expect(JSON.stringify(status)).not.toContain(s3.secretAccessKey);
+  });
+
+  it("outage: inspections go on and the outbox grows; the server back → drained, every record exactly once", async () => {
+    const before = (await bucketLines()).length;
+    await s3.stop();
+    const n = 8;
+    for (let i = 0; i < n; i++) await runner.inspect({ pid: "p001", step_index: 2, method: "execute", image: { path: sample } });
+    runner.telemetryHandle!.flush();
+    await expect.poll(async () => (await runner.telemetry() as { last_error: unknown }).last_error, { timeout: 20_000 }).not.toBeNull();
+    const during = await runner.telemetry() as { depth: { records: number }; pending_lines: { records: number }; oldest_pending_age_ms: number };
+    expect(during.depth.records + during.pending_lines.records).toBeGreaterThan(0);
+    expect(during.oldest_pending_age_ms).toBeGreaterThanOrEqual(0);
+    await s3.restart();
+    await drained();
+    const lines = await bucketLines();
+    expect(lines).toHaveLength(before + n);
+    expect(new Set(lines.map((l) => `${l.ingest_id}.${l.method}`)).size).toBe(lines.length);
+  });
+});
