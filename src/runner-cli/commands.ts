@@ -135,8 +135,8 @@ withConnection(program.command("install <zip>").description("install an offline 
   }));
 withConnection(program.command("list").description("installed packages").option("--state <state>").option("--name <name>"))
   .action((o: ClientOptions & { state?: string; name?: string }) => client(o, "list", get(`/algorithms?${new URLSearchParams({ ...(o.state ? { state: o.state } : {}), ...(o.name ? { name: o.name } : {}) }).toString()}`)));
-withConnection(program.command("status").description("runner health, PID bindings and workers"))
-  .action((o: ClientOptions) => client(o, "status", get("/health")));
+withConnection(program.command("status").description("runner health, PID bindings, workers and telemetry"))
+  .action((o: ClientOptions) => client(o, "status", async (conn) => ({ ...(await get("/health")(conn) as object), telemetry: await get("/telemetry")(conn) })));
 withConnection(program.command("validate <name> <version>").description("run the smoke checks of an installed version again"))
   .action((name: string, v: string, o: ClientOptions) => client(o, "validate", post("/algorithms/validate", { name, version: v }, o.operator)));
 for (const action of ["activate", "switch"] as const) {

@@ -1,11 +1,14 @@
 // Telemetry end to end through a real S3-compatible server (versitygw on 127.0.0.1) and a real runner with the
 // example algorithm (contract §8): record lines in NDJSON batches, NG images kept under artifacts/ and uploaded
 // with their annotated copy, metadata and sidecar; an outage grows the outbox and a restart of the server drains it.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FastifyInstance } from "fastify";
+import { buildApi } from "../../src/api/server.js";
+import { ensureToken } from "../../src/api/token.js";
 import { Runner } from "../../src/index.js";
 import type { RecordLine } from "../../src/telemetry/keys.js";
 import { EXAMPLE, exampleZip } from "../helpers/store.js";
@@ -16,6 +19,9 @@ const root = path.join(work, "root");
 const sample = path.join(EXAMPLE, "sample.png");
 let s3: S3Server;
 let runner: Runner;
+let app: FastifyInstance;
+let url: string;
+let token: string;
 
 beforeAll(async () => {
   const [server, zip] = await Promise.all([startS3Server(), exampleZip(work)]);
@@ -32,9 +38,13 @@ beforeAll(async () => {
   });
   expect((await runner.install(zip)).state).toBe("installed");
   await runner.activate("algorithm-example", "1.0", ["p001"]);
+  token = await ensureToken(root);
+  app = await buildApi({ runner, token });
+  url = await app.listen({ host: "127.0.0.1", port: 0 });
 }, 240_000);
 
 afterAll(async () => {
+  await app?.close();
   await runner?.close();
   await s3?.close();
   rmSync(work, { recursive: true, force: true });
@@ -117,5 +127,59 @@ describe("telemetry to S3 (contract §8)", { timeout: 120_000 }, () => {
     const lines = await bucketLines();
     expect(lines).toHaveLength(before + n);
     expect(new Set(lines.map((l) => `${l.ingest_id}.${l.method}`)).size).toBe(lines.length);
+  });
+});
+
+describe("telemetry through the HTTP API", { timeout: 60_000 }, () => {
+  const http = async (method: string, route: string, auth = true) => {
+    const response = await fetch(`${url}${route}`, { method, headers: auth ? { authorization: `Bearer ${token}` } : {} });
+    const bytes = Buffer.from(await response.arrayBuffer());
+    let json: Record<string, unknown> = {};
+    try {
+      json = JSON.parse(bytes.toString()) as Record<string, unknown>;
+    } catch {
+      // an image
+    }
+    return { status: response.status, type: response.headers.get("content-type"), bytes, json };
+  };
+
+  it("GET /records/{id}/images lists an NG record's kept images and serves each as JPEG; other records and bad input are refused", async () => {
+    const ng = (await runner.records({ result_status: "NG", limit: 1 }))[0]!;
+    const listed = await http("GET", `/records/${ng.id}/images`);
+    expect(listed.status).toBe(200);
+    const images = listed.json.images as { kind: string; url: string; bytes: number }[];
+    expect(images.map((i) => i.kind).sort()).toEqual(["annotated", "image"]);
+    const kept = await runner.recordImages(ng.id);
+    for (const image of images) {
+      const got = await http("GET", image.url);
+      expect(got.status).toBe(200);
+      expect(got.type).toBe("image/jpeg");
+      expect(got.bytes.equals(readFileSync(path.join(root, kept.find((k) => k.kind === image.kind)!.path)))).toBe(true);
+    }
+    const ok = (await runner.records({ result_status: "OK", limit: 1 }))[0]!;
+    expect((await http("GET", `/records/${ok.id}/images`)).json).toMatchObject({ error_code: "3006" });
+    expect((await http("GET", `/records/${ng.id}/images/thumbnail`)).json).toMatchObject({ error_code: "1006" });
+    expect((await http("GET", "/records/x/images")).json).toMatchObject({ error_code: "1006" });
+  });
+
+  it("GET /telemetry and /metrics show the outbox; pause and resume need the token and are audited", async () => {
+    const status = await http("GET", "/telemetry");
+    expect(status.json).toMatchObject({ enabled: true, workstation_id: "line3-st07", bucket: s3.bucket, paused: false, dropped_by_quota: 0 });
+    expect(status.bytes.toString()).not.toContain(s3.secretAccessKey);
+    expect(status.bytes.toString()).not.toContain(s3.accessKeyId);
+    const metrics = (await http("GET", "/metrics")).bytes.toString();
+    expect(metrics).toMatch(/procvision_telemetry_outbox_depth\{kind="records"\} 0/);
+    expect(metrics).toMatch(/procvision_telemetry_dropped_by_quota_total 0/);
+    expect(metrics).toMatch(/procvision_telemetry_sent_bytes_total [1-9]/);
+    expect((await http("POST", "/telemetry/pause", false)).json).toMatchObject({ error_code: "3007" });
+    expect((await http("POST", "/telemetry/pause")).json).toMatchObject({ paused: true });
+    await runner.inspect({ pid: "p001", step_index: 2, method: "execute", image: { path: sample } });
+    runner.telemetryHandle!.flush();
+    const paused = await http("GET", "/telemetry");
+    expect((paused.json.depth as { records: number }).records).toBe(1);
+    expect((await http("POST", "/telemetry/resume")).json).toMatchObject({ paused: false });
+    await drained();
+    expect((await runner.audit({ limit: 2 })).map((a) => a.action)).toEqual(["telemetry-resume", "telemetry-pause"]);
+    expect(JSON.stringify(await runner.audit({ limit: 50 }))).not.toContain(s3.secretAccessKey);
   });
 });
