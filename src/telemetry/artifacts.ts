@@ -1,13 +1,14 @@
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { executeRects, svgLayer } from "../image/overlay.js";
 import { loadSharp } from "../image/sharp.js";
 import type { PreparedImage } from "../supervisor/image.js";
+import type { InspectionRecord as CallRecord } from "../supervisor/types.js";
 import type { Artifact } from "./store.js";
 
-/** An NG call's current image, copied out of the caller's buffer when the call was recorded. */
+/** An NG call's current image as the worker got it: raw pixels, or the JPEG/PNG bytes. */
 export interface ImageSnapshot {
-  /** Raw pixels, or the JPEG/PNG bytes the worker got. */
   bytes: Buffer;
   encoding: PreparedImage["encoding"];
   width: number;
@@ -17,15 +18,63 @@ export interface ImageSnapshot {
   cameraId: string;
 }
 
+/** A recorded NG call waiting for its images to be encoded and kept. */
+export interface SpooledCall {
+  recordId: number;
+  call: Omit<CallRecord, "image">;
+  snapshot: ImageSnapshot;
+}
+
+const SPOOL = path.join("artifacts", ".spool");
+
 /**
- * Copies the image of a call that is about to be answered: the caller may reuse its buffer (a camera ring) once
- * the answer is out. `fill` payloads are written again into a buffer of our own (they must write the same pixels).
+ * Writes an NG call's frame and what it needs to be kept to `artifacts/.spool/` synchronously, before the call is
+ * answered: the caller may reuse its buffer (a camera ring) once the answer is out, and a runner killed before the
+ * images are encoded finds the frame at its next start. The JSON is written last: its presence marks a whole entry.
+ * A kill stops the process, not the OS, so the page cache keeps both files without an fsync.
  */
-export function snapshotImage(image: PreparedImage): ImageSnapshot {
+export function spoolImage(root: string, recordId: number, call: CallRecord): void {
+  const image = call.image!;
   const { payload } = image;
-  const bytes = Buffer.isBuffer(payload) ? Buffer.from(payload) : Buffer.alloc(payload.byteLength);
-  if (!Buffer.isBuffer(payload)) payload.fill(bytes);
-  return { bytes, encoding: image.encoding, width: image.width, height: image.height, channels: image.channels, colorSpace: image.colorSpace, cameraId: image.cameraId };
+  let bytes: Buffer;
+  if (Buffer.isBuffer(payload)) bytes = payload;
+  else {
+    bytes = Buffer.alloc(payload.byteLength);
+    payload.fill(bytes);
+  }
+  const dir = path.join(root, SPOOL);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, `${recordId}.bin`), bytes);
+  const { image: _image, ...rest } = call;
+  const meta = { recordId, call: rest, image: { encoding: image.encoding, width: image.width, height: image.height, channels: image.channels, colorSpace: image.colorSpace, cameraId: image.cameraId } };
+  writeFileSync(path.join(dir, `${recordId}.json`), JSON.stringify(meta));
+}
+
+/** One spooled call, read back. */
+export async function readSpooled(root: string, recordId: number): Promise<SpooledCall> {
+  const dir = path.join(root, SPOOL);
+  const meta = JSON.parse(await readFile(path.join(dir, `${recordId}.json`), "utf8")) as { recordId: number; call: SpooledCall["call"]; image: Omit<ImageSnapshot, "bytes"> };
+  return { recordId, call: meta.call, snapshot: { ...meta.image, bytes: await readFile(path.join(dir, `${recordId}.bin`)) } };
+}
+
+/** Record ids of whole spool entries; half-written ones (no JSON) are removed. */
+export async function spooledIds(root: string): Promise<number[]> {
+  const dir = path.join(root, SPOOL);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const whole = new Set(names.filter((n) => n.endsWith(".json")).map((n) => Number(n.slice(0, -5))));
+  await Promise.all(names.filter((n) => n.endsWith(".bin") && !whole.has(Number(n.slice(0, -4)))).map((n) => rm(path.join(dir, n), { force: true })));
+  return [...whole].filter(Number.isInteger).sort((a, b) => a - b);
+}
+
+export async function unspool(root: string, recordId: number): Promise<void> {
+  const dir = path.join(root, SPOOL);
+  await rm(path.join(dir, `${recordId}.json`), { force: true });
+  await rm(path.join(dir, `${recordId}.bin`), { force: true });
 }
 
 /** `artifacts/<yyyy>/<mm>/<dd>/<record id>[.annotated].jpg`, relative to the store root. */
@@ -112,7 +161,7 @@ export async function sweepOrphans(root: string, known: ReadonlySet<string>): Pr
   } catch {
     return 0;
   }
-  const orphans = entries.filter((f) => !known.has(f));
+  const orphans = entries.filter((f) => !known.has(f) && !f.startsWith(`${SPOOL}${path.sep}`));
   await Promise.all(orphans.map((f) => rm(path.join(root, f), { force: true })));
   return orphans.length;
 }

@@ -2,7 +2,7 @@ import path from "node:path";
 import type { InspectionRecord as StoredRecord } from "../store/repository.js";
 import type { Db } from "../store/db.js";
 import type { InspectionRecord as CallRecord } from "../supervisor/types.js";
-import { artifactPaths, deleteFiles, encodeArtifacts, planPrune, snapshotImage, sweepOrphans, writeAtomically, type ImageSnapshot } from "./artifacts.js";
+import { artifactPaths, deleteFiles, encodeArtifacts, planPrune, readSpooled, spooledIds, spoolImage, sweepOrphans, unspool, writeAtomically, type SpooledCall } from "./artifacts.js";
 import { publicTelemetryConfig, type S3Credentials, type TelemetryConfig } from "./config.js";
 import { ingestId, objectKey, type LogLine, type RecordLine, type TelemetryKind } from "./keys.js";
 import { DEFAULT_RETRY, paceUntil, retryDelay, type RetryPolicy } from "./retry.js";
@@ -94,6 +94,8 @@ export class Telemetry {
     const known = new Set(this.store.artifacts().map((a) => a.path));
     const orphans = await sweepOrphans(this.#o.root, known);
     if (orphans > 0) this.#o.log(`telemetry: removed ${orphans} unregistered file(s) under artifacts/ (a crash while keeping an image)`);
+    // NG frames spooled before a crash, not kept yet.
+    for (const id of await spooledIds(this.#o.root)) this.#keepSpooled(id);
     await this.#prune();
     const every = Math.max(50, Math.min(1_000, Math.floor(this.#o.config.batch.max_age_ms / 2)));
     this.#sealTimer = setInterval(() => this.#seal(false), every);
@@ -125,20 +127,27 @@ export class Telemetry {
         return;
       }
       // The caller's buffer is untouched until the answer goes out, which happens after this returns.
-      let snapshot: ImageSnapshot;
       try {
-        snapshot = snapshotImage(call.image);
+        spoolImage(this.#o.root, record.id, call);
       } catch (err) {
-        this.#o.log(`telemetry: copying the NG image of record ${record.id} failed: ${(err as Error).message}`);
+        this.#o.log(`telemetry: spooling the NG image of record ${record.id} failed: ${(err as Error).message}`);
         return;
       }
-      const job = this.#keepImages(record, call, snapshot).catch((err: unknown) => {
-        this.#o.log(`telemetry: keeping the NG image of record ${record.id} failed: ${(err as Error).message}`);
-      });
-      this.#imageJobs.add(job);
-      void job.finally(() => this.#imageJobs.delete(job));
+      this.#keepSpooled(record.id);
     },
   };
+
+  /** Encodes and keeps a spooled NG image in the background; the spool entry goes once the images are registered. */
+  #keepSpooled(recordId: number): void {
+    const job = readSpooled(this.#o.root, recordId)
+      .then((spooled) => this.#keepImages(spooled))
+      .then(() => unspool(this.#o.root, recordId))
+      .catch((err: unknown) => {
+        this.#o.log(`telemetry: keeping the NG image of record ${recordId} failed: ${(err as Error).message}`);
+      });
+    this.#imageJobs.add(job);
+    void job.finally(() => this.#imageJobs.delete(job));
+  }
 
   /** A runner or worker log line, batched like records. */
   logLine(source: string, level: string, message: string): void {
@@ -148,16 +157,17 @@ export class Telemetry {
     this.store.addLine("logs", now, "", JSON.stringify(line));
   }
 
-  async #keepImages(record: StoredRecord, call: CallRecord, snapshot: ImageSnapshot): Promise<void> {
+  async #keepImages({ recordId, call, snapshot }: SpooledCall): Promise<void> {
+    if (this.store.artifactsOf(recordId).length > 0) return; // kept before a crash left its spool entry behind
     const { image, annotated } = await encodeArtifacts(snapshot, call.data ?? {});
-    const paths = artifactPaths(record.id, call.timestamp_ms);
+    const paths = artifactPaths(recordId, call.timestamp_ms);
     await writeAtomically(this.#o.root, paths.image, image);
     await writeAtomically(this.#o.root, paths.annotated, annotated);
     if (this.#closed) return;
     const id = ingestId(this.#o.workstationId, call.session_id, call.step_index, call.timestamp_ms);
     const key = (suffix: string) => objectKey({ prefix: this.#o.config.prefix, kind: "images", workstationId: this.#o.workstationId, timeMs: call.timestamp_ms, ingestId: id, suffix });
     const meta = {
-      ingest_id: id, record_id: record.id, pid: call.pid, session_id: call.session_id, step_index: call.step_index, name: call.name, version: call.version,
+      ingest_id: id, record_id: recordId, pid: call.pid, session_id: call.session_id, step_index: call.step_index, name: call.name, version: call.version,
       result_status: call.result_status, ng_reason: call.ng_reason, width: snapshot.width, height: snapshot.height, camera_id: snapshot.cameraId,
       timestamp_ms: call.timestamp_ms,
     };
@@ -168,7 +178,7 @@ export class Telemetry {
       ...meta, images: { image: { key: key(".jpg"), size: image.length }, annotated: { key: key(".annotated.jpg"), size: annotated.length } },
       rects: { defect_rects: call.data?.defect_rects ?? [], position_rects: call.data?.position_rects ?? [] },
     };
-    this.store.addArtifacts(record.id, call.timestamp_ms, [
+    this.store.addArtifacts(recordId, call.timestamp_ms, [
       { kind: "image", path: paths.image, bytes: image.length, width: snapshot.width, height: snapshot.height, ...(upload ? { upload: { object_key: key(".jpg"), metadata: objectMeta("image", image.length) } } : {}) },
       { kind: "annotated", path: paths.annotated, bytes: annotated.length, width: snapshot.width, height: snapshot.height, ...(upload ? { upload: { object_key: key(".annotated.jpg"), metadata: objectMeta("annotated", annotated.length) } } : {}) },
     ], upload ? { object_key: key(".json"), body: `${JSON.stringify(sidecar)}\n` } : undefined);
