@@ -34,6 +34,8 @@ export interface TelemetryStatus {
   objects_sent: number;
   failures: number;
   dropped_by_quota: number;
+  /** NG images being encoded and kept (not in the outbox yet). */
+  images_pending: number;
   /** NG images not kept since start because too many were waiting to be encoded (the station is overloaded). */
   images_skipped: number;
   artifacts: { count: number; bytes: number; quota_bytes: number };
@@ -336,7 +338,7 @@ export class Telemetry {
       last_success: c.last_success_ms === null ? null : new Date(c.last_success_ms).toISOString(),
       last_error: c.last_error === null ? null : { message: c.last_error, time: new Date(c.last_error_ms ?? 0).toISOString() },
       bytes_sent: c.bytes_sent, objects_sent: c.objects_sent, failures: c.failures, dropped_by_quota: c.dropped_by_quota,
-      images_skipped: this.#imageSkipped, artifacts: { ...totals, quota_bytes: this.#quotaBytes() },
+      images_pending: this.#imageJobs.size, images_skipped: this.#imageSkipped, artifacts: { ...totals, quota_bytes: this.#quotaBytes() },
     };
   }
 

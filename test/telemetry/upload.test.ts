@@ -24,8 +24,9 @@ let url: string;
 let token: string;
 
 beforeAll(async () => {
-  const [server, zip] = await Promise.all([startS3Server(), exampleZip(work)]);
-  s3 = server;
+  // The server first, on its own: afterAll stops it even when building the zip fails.
+  s3 = await startS3Server();
+  const zip = await exampleZip(work);
   runner = await Runner.open({
     root, log: () => undefined, telemetryRetry: { baseMs: 100, maxMs: 400 },
     config: {
