@@ -225,6 +225,7 @@ export class Runner {
       sessionStore: sqliteSessionStore(repo),
       onRecord: recorder.add,
       logger: lineLogger(log, config.log_level),
+      ...(telemetry ? { workerLog: (key: string, slot: number, text: string) => telemetry.logLine(`worker:${key}#${slot}`, "stderr", text) } : {}),
     });
     runner = new Runner(layout, config, repo, options.host ?? supervisor ?? noopHost, options.operator ?? defaultOperator(), keys, log, recovery, supervisor, recorder, telemetry);
     await telemetry?.start();

@@ -34,6 +34,8 @@ export interface SupervisorOptions {
   onRecord?: (record: InspectionRecord) => void | Promise<void>;
   /** Default: JSON lines on stderr from config.log_level up. */
   logger?: Logger;
+  /** Every worker stderr line (`name@version`, slot, text), besides the rotated log file. */
+  workerLog?: (key: string, slot: number, text: string) => void;
   tuning?: Partial<PoolTuning>;
   maxSessionStateBytes?: number;
   /** Unlink segments of dead runners at construction (default true). */
@@ -158,6 +160,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
         tagPrefix: `${this.#tag}p${++this.#poolSeq}`,
         emit: (e) => this.#emit(e),
         log: (level, message, fields) => this.#logger.log(level, message, fields),
+        ...(this.#opts.workerLog ? { workerLog: this.#opts.workerLog } : {}),
       });
       this.#pools.set(key, pool);
     }

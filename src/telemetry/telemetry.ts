@@ -79,6 +79,8 @@ export class Telemetry {
   #imageJobs = new Set<Promise<void>>();
   #imageSkipped = 0;
   #lastErrorLogged: string | undefined;
+  #logLines: [number, string][] = [];
+  #logTimer: NodeJS.Immediate | undefined;
 
   constructor(options: TelemetryOptions) {
     this.#o = options;
@@ -151,12 +153,26 @@ export class Telemetry {
     void job.finally(() => this.#imageJobs.delete(job));
   }
 
-  /** A runner or worker log line, batched like records. */
+  /**
+   * A runner or worker log line, batched like records. Lines of one event-loop turn are inserted in one transaction
+   * (a chatty algorithm costs one commit per burst); a kill loses at most that turn's lines.
+   */
   logLine(source: string, level: string, message: string): void {
     if (this.#closed || !this.#o.config.upload.logs) return;
     const now = Date.now();
     const line: LogLine = { timestamp_ms: now, workstation_id: this.#o.workstationId, source, level, message };
-    this.store.addLine("logs", now, "", JSON.stringify(line));
+    this.#logLines.push([now, JSON.stringify(line)]);
+    this.#logTimer ??= setImmediate(() => this.#flushLogLines());
+  }
+
+  #flushLogLines(): void {
+    this.#logTimer = undefined;
+    const lines = this.#logLines;
+    this.#logLines = [];
+    if (lines.length === 0 || !this.store.db.open) return;
+    this.store.db.transaction(() => {
+      for (const [time, text] of lines) this.store.addLine("logs", time, "", text);
+    })();
   }
 
   async #keepImages({ recordId, call, snapshot }: SpooledCall): Promise<void> {
@@ -351,6 +367,8 @@ export class Telemetry {
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.imagesSettled();
+    if (this.#logTimer) clearImmediate(this.#logTimer);
+    this.#flushLogLines();
     this.#closed = true;
     clearInterval(this.#sealTimer);
     clearInterval(this.#ageTimer);

@@ -33,7 +33,7 @@ beforeAll(async () => {
       workstation_id: "line3-st07",
       telemetry: {
         endpoint: s3.endpoint, bucket: s3.bucket, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey, prefix: "plant-a",
-        upload: { records: true, logs: false, ng_images: true }, batch: { max_lines: 5, max_age_ms: 100, max_bytes: 1024 * 1024 },
+        upload: { records: true, logs: true, ng_images: true }, batch: { max_lines: 5, max_age_ms: 100, max_bytes: 1024 * 1024 },
       },
     },
   });
@@ -128,6 +128,22 @@ describe("telemetry to S3 (contract §8)", { timeout: 120_000 }, () => {
     const lines = await bucketLines();
     expect(lines).toHaveLength(before + n);
     expect(new Set(lines.map((l) => `${l.ingest_id}.${l.method}`)).size).toBe(lines.length);
+  });
+});
+
+describe("log lines (contract §8)", { timeout: 60_000 }, () => {
+  it("runner and worker log lines leave in NDJSON batches under logs/, each line once", async () => {
+    // An execute without pre_execute makes the example algorithm warn on stderr (it calibrates itself).
+    await runner.inspect({ pid: "p001", step_index: 2, method: "execute", image: { path: sample } });
+    await drained();
+    const keys = await s3.keys("plant-a/logs/line3-st07/");
+    expect(keys.length).toBeGreaterThan(0);
+    const lines = (await Promise.all(keys.map((k) => s3.get(k)))).flatMap((o) => o.body.toString().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { source: string; message: string; workstation_id: string; timestamp_ms: number }));
+    expect(lines.every((l) => l.workstation_id === "line3-st07" && Number.isInteger(l.timestamp_ms))).toBe(true);
+    expect(lines.some((l) => l.source === "worker:algorithm-example@1.0#0" && l.message.includes("calibrating now"))).toBe(true);
+    expect(lines.some((l) => l.source === "runner")).toBe(true);
+    expect(new Set(lines.map((l) => JSON.stringify(l))).size).toBe(lines.length);
+    expect(JSON.stringify(lines)).not.toContain(s3.secretAccessKey);
   });
 });
 
