@@ -99,15 +99,17 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
     version: 3,
     // Telemetry (contract §8), read and written only by src/telemetry/store.ts.
     sql: `
-      -- NDJSON lines not yet in a batch: a record's line is inserted in the record's own transaction.
+      -- NDJSON lines not yet in a batch. A record's row is inserted in the record's own transaction and names the
+      -- record (its line is written from it when the batch is sealed, seconds later): the inspection path pays for a
+      -- small row, not for a line of text. A log line carries its text.
       CREATE TABLE telemetry_lines (
-        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id        INTEGER PRIMARY KEY,
         kind      TEXT NOT NULL CHECK (kind IN ('records', 'logs')),
         time_ms   INTEGER NOT NULL,
-        ingest_id TEXT NOT NULL,
-        line      TEXT NOT NULL
+        record_id INTEGER,
+        line      TEXT,
+        CHECK ((kind = 'records' AND record_id IS NOT NULL) OR (kind = 'logs' AND line IS NOT NULL))
       );
-      CREATE INDEX telemetry_lines_kind ON telemetry_lines (kind, id);
       -- NG images kept under artifacts/ (path relative to the root), bound by quota and age.
       CREATE TABLE telemetry_artifacts (
         id         INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -3,6 +3,8 @@
  * after a lost answer rewrites the same object with the same bytes and a reader never sees a duplicate.
  */
 
+import type { InspectionRecord as StoredRecord } from "../store/repository.js";
+
 export type TelemetryKind = "records" | "logs" | "images";
 
 /** `<workstation_id>/<session_id>/<step>/<timestamp_ms>`, the original spec's idempotent id of one inspection call. */
@@ -49,11 +51,23 @@ export interface LogLine {
   message: string;
 }
 
+/** A stored inspection record as its NDJSON line (contract §8 lists the fields). */
+export function recordLine(workstationId: string, r: Omit<StoredRecord, "id" | "position_count" | "calibration_count" | "guide_image">): RecordLine {
+  const timestampMs = Date.parse(r.time);
+  const sessionId = r.session_id ?? "";
+  const step = r.step_index ?? 0;
+  return {
+    timestamp_ms: timestampMs, workstation_id: workstationId, session_id: sessionId, step_index: step, pid: r.pid, method: r.method,
+    status: r.status, error_code: r.error_code, latency_ms: r.latency_ms, name: r.name, version: r.version, result_status: r.result_status,
+    ng_reason: r.ng_reason, defect_rects_count: r.defect_count, ingest_id: ingestId(workstationId, sessionId, step, timestampMs),
+  };
+}
+
 /**
  * A sealed batch's ingest id, from its first line (lines are sealed into exactly one batch, in one transaction, in
- * id order): a records batch takes its first call's id and method (the pre_execute and execute calls of one step
- * may share a millisecond); a logs batch `<workstation_id>/log/<first line id>/<first line ms>`.
+ * id order): a records batch takes its first call's ingest id and method (the pre_execute and execute calls of one
+ * step may share a millisecond); a logs batch `<workstation_id>/log/<first line id>/<first line ms>`.
  */
-export function batchIngestId(workstationId: string, first: { kind: "records" | "logs"; id: number; time_ms: number; ingest_id: string }): string {
-  return first.kind === "records" ? first.ingest_id : `${workstationId}/log/${first.id}/${first.time_ms}`;
+export function batchIngestId(workstationId: string, first: { id: number; time_ms: number; record?: RecordLine }): string {
+  return first.record ? `${first.record.ingest_id}.${first.record.method}` : `${workstationId}/log/${first.id}/${first.time_ms}`;
 }

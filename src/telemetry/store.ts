@@ -1,6 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import type { Db } from "../store/db.js";
-import { batchIngestId, objectKey, type TelemetryKind } from "./keys.js";
+import { batchIngestId, objectKey, recordLine, type RecordLine, type TelemetryKind } from "./keys.js";
 
 /*
  * Typed access to runner.db's telemetry tables (migration 3): lines waiting for a batch, the outbox, kept artifacts
@@ -72,7 +72,12 @@ const COUNTER_DEFAULTS: Counters = {
 
 interface OutboxRow extends Omit<OutboxItem, "metadata"> { metadata: string }
 interface ArtifactRow extends Omit<Artifact, "uploaded"> { uploaded: number }
-interface LineRow { id: number; kind: "records" | "logs"; time_ms: number; ingest_id: string; line: string }
+interface LineRow { id: number; time_ms: number; line: string; record?: RecordLine }
+/** A waiting records line joined with its record (null columns: the record was pruned before its batch). */
+type RecordLineRow = [
+  lineId: number, timeMs: number, id: number | null, time: string, pid: string, sessionId: string | null, step: number | null, method: string,
+  name: string, version: string, status: string, errorCode: string | null, resultStatus: string | null, ngReason: string | null, defects: number, latency: number,
+];
 
 const toArtifact = (r: ArtifactRow): Artifact => ({ ...r, uploaded: r.uploaded === 1 });
 
@@ -90,9 +95,46 @@ export class TelemetryStore {
     return statement;
   }
 
-  /** A line waiting for its batch; call it inside the transaction of what it reports. */
-  addLine(kind: "records" | "logs", timeMs: number, ingestId: string, line: string): void {
-    this.sql("INSERT INTO telemetry_lines (kind, time_ms, ingest_id, line) VALUES (?, ?, ?, ?)").run(kind, timeMs, ingestId, line);
+  /** A statement that returns rows as arrays. */
+  private raw(text: string): Statement {
+    const key = `raw:${text}`;
+    let statement = this.#statements.get(key);
+    if (!statement) {
+      statement = this.db.prepare(text).raw(true);
+      this.#statements.set(key, statement);
+    }
+    return statement;
+  }
+
+  /** A record's line, to be written when its batch is sealed; call it inside the record's transaction. */
+  addRecordLine(recordId: number, timeMs: number): void {
+    this.sql("INSERT INTO telemetry_lines (kind, time_ms, record_id) VALUES ('records', ?, ?)").run(timeMs, recordId);
+  }
+
+  addLogLine(timeMs: number, line: string): void {
+    this.sql("INSERT INTO telemetry_lines (kind, time_ms, line) VALUES ('logs', ?, ?)").run(timeMs, line);
+  }
+
+  /** The oldest waiting lines of a kind, as text (records written from their rows; a record pruned meanwhile is skipped). */
+  #waiting(kind: "records" | "logs", limit: number): { rows: LineRow[]; lastId: number | undefined } {
+    if (kind === "logs") {
+      const rows = this.sql("SELECT id, time_ms, line FROM telemetry_lines WHERE kind = 'logs' ORDER BY id LIMIT ?").all(limit) as LineRow[];
+      return { rows, lastId: rows.at(-1)?.id };
+    }
+    // Arrays, not objects, and only the columns a line needs: this read is most of what a record costs telemetry.
+    const joined = this.raw(`SELECT l.id, l.time_ms, r.id, r.time, r.pid, r.session_id, r.step_index, r.method, r.name, r.version, r.status,
+        r.error_code, r.result_status, r.ng_reason, r.defect_count, r.latency_ms
+      FROM telemetry_lines l LEFT JOIN records r ON r.id = l.record_id WHERE l.kind = 'records' ORDER BY l.id LIMIT ?`).all(limit) as RecordLineRow[];
+    const rows: LineRow[] = [];
+    for (const [lineId, timeMs, id, time, pid, sessionId, step, method, name, version, status, errorCode, resultStatus, ngReason, defects, latency] of joined) {
+      if (id === null) continue;
+      const record = recordLine(this.keyOf.workstationId, {
+        time, pid, session_id: sessionId, step_index: step, method, name, version, status, error_code: errorCode, result_status: resultStatus,
+        ng_reason: ngReason, defect_count: defects, latency_ms: latency,
+      });
+      rows.push({ id: lineId, time_ms: timeMs, line: JSON.stringify(record), record });
+    }
+    return { rows, lastId: joined.at(-1)?.[0] };
   }
 
   /**
@@ -103,10 +145,13 @@ export class TelemetryStore {
     let sealed = 0;
     for (;;) {
       const done = this.db.transaction(() => {
-        const rows = this.sql("SELECT id, kind, time_ms, ingest_id, line FROM telemetry_lines WHERE kind = ? ORDER BY id LIMIT ?")
-          .all(kind, limits.max_lines) as LineRow[];
+        const { rows, lastId } = this.#waiting(kind, limits.max_lines);
         const first = rows[0];
-        if (first === undefined) return false;
+        if (first === undefined) {
+          // Only rows of records pruned before their batch: nothing to send for them.
+          if (lastId !== undefined) this.sql("DELETE FROM telemetry_lines WHERE kind = ? AND id <= ?").run(kind, lastId);
+          return lastId !== undefined;
+        }
         let bytes = 0;
         let take = 0;
         for (const row of rows) {
@@ -115,15 +160,17 @@ export class TelemetryStore {
           bytes += size;
           take += 1;
         }
-        const full = take < rows.length || take === limits.max_lines || bytes >= limits.max_bytes;
+        const full = take < rows.length || rows.length === limits.max_lines || bytes >= limits.max_bytes;
         if (!full && !all && nowMs - first.time_ms < limits.max_age_ms) return false;
         const batch = rows.slice(0, take);
+        // Up to the last line taken, and any skipped (pruned) rows before the first line left out.
+        const through = take < rows.length ? rows[take]!.id - 1 : lastId!;
         const body = Buffer.from(`${batch.map((r) => r.line).join("\n")}\n`);
         const key = objectKey({ ...this.keyOf, kind, timeMs: first.time_ms, ingestId: batchIngestId(this.keyOf.workstationId, first), suffix: ".ndjson" });
         this.sql(`INSERT INTO telemetry_outbox (kind, priority, object_key, content_type, body, metadata, bytes, created_ms)
           VALUES (?, ?, ?, 'application/x-ndjson', ?, ?, ?, ?)`)
           .run(kind, PRIORITY[kind], key, body, JSON.stringify({ lines: String(batch.length) }), body.length, first.time_ms);
-        this.sql("DELETE FROM telemetry_lines WHERE kind = ? AND id <= ?").run(kind, batch.at(-1)!.id);
+        this.sql("DELETE FROM telemetry_lines WHERE kind = ? AND id <= ?").run(kind, through);
         return true;
       })();
       if (!done) return sealed;

@@ -4,7 +4,7 @@ import type { Db } from "../store/db.js";
 import type { InspectionRecord as CallRecord } from "../supervisor/types.js";
 import { artifactPaths, deleteFiles, encodeArtifacts, planPrune, readSpooled, spooledIds, spoolImage, sweepOrphans, unspool, writeAtomically, type SpooledCall } from "./artifacts.js";
 import { publicTelemetryConfig, type S3Credentials, type TelemetryConfig } from "./config.js";
-import { ingestId, objectKey, type LogLine, type RecordLine, type TelemetryKind } from "./keys.js";
+import { ingestId, objectKey, type LogLine, type TelemetryKind } from "./keys.js";
 import { DEFAULT_RETRY, paceUntil, retryDelay, type RetryPolicy } from "./retry.js";
 import { headerSafe, s3Target, type ObjectTarget } from "./s3-target.js";
 import { TelemetryStore, type Artifact } from "./store.js";
@@ -106,21 +106,17 @@ export class Telemetry {
     this.#sealTimer.unref();
     this.#ageTimer = setInterval(() => void this.#prune(), AGE_PRUNE_EVERY_MS);
     this.#ageTimer.unref();
+    // The S3 client (~100 ms of module loading) loads now, in the background, not in the middle of the first batch.
+    void this.#connect().catch(() => undefined);
     this.#kick();
   }
 
   // ---- intake (the inspection path: SQLite inserts and a frame copy for NG calls, nothing else) --------------------
 
   readonly tap: RecordTap = {
-    inTransaction: (_record, call) => {
+    inTransaction: (record, call) => {
       if (!this.#o.config.upload.records) return;
-      const id = ingestId(this.#o.workstationId, call.session_id, call.step_index, call.timestamp_ms);
-      const line: RecordLine = {
-        timestamp_ms: call.timestamp_ms, workstation_id: this.#o.workstationId, session_id: call.session_id, step_index: call.step_index,
-        pid: call.pid, method: call.method, status: call.status, error_code: call.error_code, latency_ms: call.latency_ms, name: call.name,
-        version: call.version, result_status: call.result_status, ng_reason: call.ng_reason, defect_rects_count: call.defect_rects, ingest_id: id,
-      };
-      this.store.addLine("records", call.timestamp_ms, `${id}.${call.method}`, JSON.stringify(line));
+      this.store.addRecordLine(record.id, call.timestamp_ms);
       this.#linesSinceSeal += 1;
     },
     committed: (record, call) => {
@@ -171,7 +167,7 @@ export class Telemetry {
     this.#logLines = [];
     if (lines.length === 0 || !this.store.db.open) return;
     this.store.db.transaction(() => {
-      for (const [time, text] of lines) this.store.addLine("logs", time, "", text);
+      for (const [time, text] of lines) this.store.addLogLine(time, text);
     })();
   }
 
@@ -269,7 +265,7 @@ export class Telemetry {
       }
       const started = Date.now();
       try {
-        const target = await (this.#target ??= (this.#o.target ?? (() => s3Target(this.#o.config, this.#o.credentials)))());
+        const target = await this.#connect();
         await target.put({
           key: item.object_key, contentType: item.content_type, metadata: item.metadata,
           body: item.body ?? { file: path.join(this.#o.root, item.path ?? ""), bytes: item.bytes },
@@ -299,6 +295,11 @@ export class Telemetry {
   }
 
   /** Sleeps up to `ms`; new work (#kick), pause and close wake it early. */
+  #connect(): Promise<ObjectTarget> {
+    this.#target ??= (this.#o.target ?? (() => s3Target(this.#o.config, this.#o.credentials)))();
+    return this.#target;
+  }
+
   #sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = (): void => {
