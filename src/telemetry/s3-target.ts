@@ -26,6 +26,9 @@ const PART_BYTES = 8 * 1024 * 1024;
  * single PUTs on top of the SDK's own CRC checksums; no SDK retries: the outbox owns retry and backoff.
  */
 export async function s3Target(t: TelemetryConfig, credentials: S3Credentials): Promise<ObjectTarget> {
+  // The SDK warns on every runner start that its releases after January 2027 need Node 22; the lock file pins one
+  // that runs on Node 20, so the station's log is spared the notice (package.json must not float past it).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const { S3Client, PutObjectCommand } = await import("@aws-sdk/client-s3");
   const client = new S3Client({
     endpoint: t.endpoint, region: t.region, forcePathStyle: true, credentials, maxAttempts: 1,
