@@ -280,7 +280,7 @@ export class Telemetry {
         if (this.#closed) return;
         this.#target = undefined;
         this.#failures += 1;
-        const message = describeError(err);
+        const message = describeError(err, this.#o.credentials);
         const delay = retryDelay(this.#failures, this.#retry);
         const nowMs = Date.now();
         this.store.markFailed(item, message, nowMs, nowMs + delay);
@@ -389,10 +389,15 @@ function isNg(call: CallRecord): boolean {
   return call.method === "execute" && call.status === "OK" && call.result_status === "NG";
 }
 
-/** An upload error as logs and /telemetry show it: the SDK's error name and message, never request headers. */
-function describeError(err: unknown): string {
+/**
+ * An upload error as logs and /telemetry show it: the SDK's error name, HTTP status and message, never request
+ * headers; a server that echoes a credential in its message gets it masked.
+ */
+function describeError(err: unknown, credentials: S3Credentials): string {
   const e = err as { name?: string; message?: string; code?: string; $metadata?: { httpStatusCode?: number } };
   const status = e.$metadata?.httpStatusCode;
-  return `${e.name ?? "Error"}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? e.code ?? String(err)}`.slice(0, 500);
+  let text = `${e.name ?? "Error"}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? e.code ?? String(err)}`;
+  for (const secret of [credentials.secretAccessKey, credentials.accessKeyId]) text = text.split(secret).join("***");
+  return text.slice(0, 500);
 }
 

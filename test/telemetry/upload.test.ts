@@ -1,7 +1,8 @@
 // Telemetry end to end through a real S3-compatible server (versitygw on 127.0.0.1) and a real runner with the
 // example algorithm (contract §8): record lines in NDJSON batches, NG images kept under artifacts/ and uploaded
 // with their annotated copy, metadata and sidecar; an outage grows the outbox and a restart of the server drains it.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
@@ -198,5 +199,43 @@ describe("telemetry through the HTTP API", { timeout: 60_000 }, () => {
     await drained();
     expect((await runner.audit({ limit: 2 })).map((a) => a.action)).toEqual(["telemetry-resume", "telemetry-pause"]);
     expect(JSON.stringify(await runner.audit({ limit: 50 }))).not.toContain(s3.secretAccessKey);
+  });
+});
+
+describe("telemetry failures (contract §8)", { timeout: 60_000 }, () => {
+  it("wrong credentials: last_error says 403 and names no credential; nothing is lost from the outbox", async () => {
+    const wrong = "this-secret-is-wrong-1234567890";
+    const other = await Runner.open({
+      root: path.join(work, "wrong-creds"), log: () => undefined, telemetryRetry: { baseMs: 50, maxMs: 100 },
+      config: { workstation_id: "st-wrong", telemetry: { endpoint: s3.endpoint, bucket: s3.bucket, access_key_id: s3.accessKeyId, secret_access_key: wrong, batch: { max_age_ms: 10 } } },
+    });
+    try {
+      const t = other.telemetryHandle!;
+      t.logLine("test", "info", "hello");
+      t.flush();
+      await expect.poll(() => t.status().last_error, { timeout: 20_000 }).not.toBeNull();
+      const status = t.status();
+      expect(status.last_error!.message).toMatch(/HTTP 403/);
+      expect(JSON.stringify(status)).not.toContain(wrong);
+      expect(status.depth.logs).toBeGreaterThan(0);
+      expect(await s3.keys("logs/st-wrong/")).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("an image above 16 MiB goes up in parts (multipart) and arrives whole", async () => {
+    const t = runner.telemetryHandle!;
+    const size = 17 * 1024 * 1024 + 123;
+    const rel = path.join("artifacts", "big", "big.jpg");
+    mkdirSync(path.join(root, "artifacts", "big"), { recursive: true });
+    const bytes = randomBytes(size);
+    writeFileSync(path.join(root, rel), bytes);
+    t.store.addArtifacts(999_999, Date.now(), [{ kind: "image", path: rel, bytes: size, width: 1, height: 1, upload: { object_key: "plant-a/big/big.jpg", metadata: { kind: "image" } } }]);
+    await drained();
+    const got = await s3.get("plant-a/big/big.jpg");
+    expect(got.body.length).toBe(size);
+    expect(got.body.equals(bytes)).toBe(true);
+    expect(got.metadata.kind).toBe("image");
   });
 });
