@@ -32,6 +32,7 @@ export async function s3Target(t: TelemetryConfig, credentials: S3Credentials): 
   const { S3Client, PutObjectCommand } = await import("@aws-sdk/client-s3");
   const client = new S3Client({
     endpoint: t.endpoint, region: t.region, forcePathStyle: true, credentials, maxAttempts: 1,
+    requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED",
     requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
   });
   return {

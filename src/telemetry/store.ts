@@ -72,17 +72,22 @@ const COUNTER_DEFAULTS: Counters = {
 
 interface OutboxRow extends Omit<OutboxItem, "metadata"> { metadata: string }
 interface ArtifactRow extends Omit<Artifact, "uploaded"> { uploaded: number }
-interface LineRow { id: number; time_ms: number; line: string; record?: RecordLine }
-/** A waiting records line joined with its record (null columns: the record was pruned before its batch). */
-type RecordLineRow = [
-  lineId: number, timeMs: number, id: number | null, time: string, pid: string, sessionId: string | null, step: number | null, method: string,
-  name: string, version: string, status: string, errorCode: string | null, resultStatus: string | null, ngReason: string | null, defects: number, latency: number,
+interface LineRow { id: number; time_ms: number; line: string; record_id?: number }
+/** What a record line is written from. */
+type LineSource = Parameters<typeof recordLine>[1];
+type RecordRow = [
+  time: string, pid: string, sessionId: string | null, step: number | null, method: string, name: string, version: string, status: string,
+  errorCode: string | null, resultStatus: string | null, ngReason: string | null, defects: number, latency: number,
 ];
+/** Records kept in memory waiting for their batch, at most (sealing is local, so a handful of batches in practice). */
+const MAX_REMEMBERED = 100_000;
 
 const toArtifact = (r: ArtifactRow): Artifact => ({ ...r, uploaded: r.uploaded === 1 });
 
 export class TelemetryStore {
   readonly #statements = new Map<string, Statement>();
+  /** Committed records waiting for their batch: the record until its line is written, then the line. */
+  readonly #recent = new Map<number, LineSource | string>();
 
   constructor(readonly db: Db, private readonly keyOf: { prefix: string; workstationId: string }) {}
 
@@ -111,30 +116,52 @@ export class TelemetryStore {
     this.sql("INSERT INTO telemetry_lines (kind, time_ms, record_id) VALUES ('records', ?, ?)").run(timeMs, recordId);
   }
 
+  /**
+   * A committed record, kept in memory until its batch is sealed so the batch is written without reading it back
+   * (after a restart, or past the bound, lines are written from runner.db instead).
+   */
+  remember(record: LineSource & { id: number }): void {
+    if (this.#recent.size < MAX_REMEMBERED) this.#recent.set(record.id, record);
+  }
+
   addLogLine(timeMs: number, line: string): void {
     this.sql("INSERT INTO telemetry_lines (kind, time_ms, line) VALUES ('logs', ?, ?)").run(timeMs, line);
   }
 
-  /** The oldest waiting lines of a kind, as text (records written from their rows; a record pruned meanwhile is skipped). */
+  /** A record's NDJSON line: from memory (built once), else from its row; undefined when the record was pruned. */
+  #recordLine(recordId: number): string | undefined {
+    const known = this.#recent.get(recordId);
+    if (typeof known === "string") return known;
+    let source = known;
+    if (source === undefined) {
+      const row = this.raw(`SELECT time, pid, session_id, step_index, method, name, version, status, error_code, result_status, ng_reason,
+        defect_count, latency_ms FROM records WHERE id = ?`).get(recordId) as RecordRow | undefined;
+      if (row === undefined) return undefined;
+      const [time, pid, sessionId, step, method, name, version, status, errorCode, resultStatus, ngReason, defects, latency] = row;
+      source = {
+        time, pid, session_id: sessionId, step_index: step, method, name, version, status, error_code: errorCode, result_status: resultStatus,
+        ng_reason: ngReason, defect_count: defects, latency_ms: latency,
+      };
+    }
+    const line = JSON.stringify(recordLine(this.keyOf.workstationId, source));
+    this.#recent.set(recordId, line);
+    return line;
+  }
+
+  /** The oldest waiting lines of a kind (a record pruned meanwhile is skipped), and the last line id looked at. */
   #waiting(kind: "records" | "logs", limit: number): { rows: LineRow[]; lastId: number | undefined } {
     if (kind === "logs") {
       const rows = this.sql("SELECT id, time_ms, line FROM telemetry_lines WHERE kind = 'logs' ORDER BY id LIMIT ?").all(limit) as LineRow[];
       return { rows, lastId: rows.at(-1)?.id };
     }
-    // Arrays, not objects, and only the columns a line needs: this read is most of what a record costs telemetry.
-    const joined = this.raw(`SELECT l.id, l.time_ms, r.id, r.time, r.pid, r.session_id, r.step_index, r.method, r.name, r.version, r.status,
-        r.error_code, r.result_status, r.ng_reason, r.defect_count, r.latency_ms
-      FROM telemetry_lines l LEFT JOIN records r ON r.id = l.record_id WHERE l.kind = 'records' ORDER BY l.id LIMIT ?`).all(limit) as RecordLineRow[];
+    const refs = this.raw("SELECT id, time_ms, record_id FROM telemetry_lines WHERE kind = 'records' ORDER BY id LIMIT ?").all(limit) as [number, number, number][];
     const rows: LineRow[] = [];
-    for (const [lineId, timeMs, id, time, pid, sessionId, step, method, name, version, status, errorCode, resultStatus, ngReason, defects, latency] of joined) {
-      if (id === null) continue;
-      const record = recordLine(this.keyOf.workstationId, {
-        time, pid, session_id: sessionId, step_index: step, method, name, version, status, error_code: errorCode, result_status: resultStatus,
-        ng_reason: ngReason, defect_count: defects, latency_ms: latency,
-      });
-      rows.push({ id: lineId, time_ms: timeMs, line: JSON.stringify(record), record });
+    for (const [id, timeMs, recordId] of refs) {
+      const line = this.#recordLine(recordId);
+      if (line === undefined) continue;
+      rows.push({ id, time_ms: timeMs, line, record_id: recordId });
     }
-    return { rows, lastId: joined.at(-1)?.[0] };
+    return { rows, lastId: refs.at(-1)?.[0] };
   }
 
   /**
@@ -143,6 +170,7 @@ export class TelemetryStore {
    */
   sealBatches(kind: "records" | "logs", limits: BatchThresholds, nowMs: number, all = false): number {
     let sealed = 0;
+    let sealedRecords: LineRow[] = [];
     for (;;) {
       const done = this.db.transaction(() => {
         const { rows, lastId } = this.#waiting(kind, limits.max_lines);
@@ -166,13 +194,19 @@ export class TelemetryStore {
         // Up to the last line taken, and any skipped (pruned) rows before the first line left out.
         const through = take < rows.length ? rows[take]!.id - 1 : lastId!;
         const body = Buffer.from(`${batch.map((r) => r.line).join("\n")}\n`);
-        const key = objectKey({ ...this.keyOf, kind, timeMs: first.time_ms, ingestId: batchIngestId(this.keyOf.workstationId, first), suffix: ".ndjson" });
+        const firstRecord = kind === "records" ? (JSON.parse(first.line) as RecordLine) : undefined;
+        const ingest = batchIngestId(this.keyOf.workstationId, { id: first.id, time_ms: first.time_ms, ...(firstRecord ? { record: firstRecord } : {}) });
+        const key = objectKey({ ...this.keyOf, kind, timeMs: first.time_ms, ingestId: ingest, suffix: ".ndjson" });
         this.sql(`INSERT INTO telemetry_outbox (kind, priority, object_key, content_type, body, metadata, bytes, created_ms)
           VALUES (?, ?, ?, 'application/x-ndjson', ?, ?, ?, ?)`)
           .run(kind, PRIORITY[kind], key, body, JSON.stringify({ lines: String(batch.length) }), body.length, first.time_ms);
         this.sql("DELETE FROM telemetry_lines WHERE kind = ? AND id <= ?").run(kind, through);
+        sealedRecords = batch;
         return true;
       })();
+      // Forgotten only once the transaction is committed: a failed one leaves them waiting, in memory too.
+      for (const row of sealedRecords) if (row.record_id !== undefined) this.#recent.delete(row.record_id);
+      sealedRecords = [];
       if (!done) return sealed;
       sealed += 1;
     }

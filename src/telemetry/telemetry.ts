@@ -120,6 +120,7 @@ export class Telemetry {
       this.#linesSinceSeal += 1;
     },
     committed: (record, call) => {
+      if (this.#o.config.upload.records) this.store.remember(record);
       if (this.#linesSinceSeal >= this.#o.config.batch.max_lines) this.#seal(false);
       if (!isNg(call) || call.image === undefined || this.#closed) return;
       if (this.#imageJobs.size >= MAX_IMAGE_JOBS) {
