@@ -124,8 +124,11 @@ export class TelemetryStore {
     if (this.#recent.size < MAX_REMEMBERED) this.#recent.set(record.id, record);
   }
 
-  addLogLine(timeMs: number, line: string): void {
-    this.sql("INSERT INTO telemetry_lines (kind, time_ms, line) VALUES ('logs', ?, ?)").run(timeMs, line);
+  /** Log lines `[time_ms, line]`, in one transaction. */
+  addLogLines(lines: readonly [number, string][]): void {
+    this.db.transaction(() => {
+      for (const [timeMs, line] of lines) this.sql("INSERT INTO telemetry_lines (kind, time_ms, line) VALUES ('logs', ?, ?)").run(timeMs, line);
+    })();
   }
 
   /** A record's NDJSON line: from memory (built once), else from its row; undefined when the record was pruned. */
@@ -238,6 +241,16 @@ export class TelemetryStore {
       FROM telemetry_outbox o LEFT JOIN telemetry_artifacts a ON a.id = o.artifact_id
       WHERE o.next_attempt_ms <= ? ORDER BY o.priority, o.id LIMIT 1`).get(nowMs) as OutboxRow | undefined;
     return row === undefined ? undefined : { ...row, metadata: JSON.parse(row.metadata) as Record<string, string> };
+  }
+
+  /** When the earliest waiting object may be tried (null: the outbox is empty). */
+  nextAttemptAt(): number | null {
+    return this.sql("SELECT min(next_attempt_ms) FROM telemetry_outbox").pluck().get() as number | null;
+  }
+
+  /** Every waiting object is due now (an operator's resume). */
+  retryNow(): void {
+    this.sql("UPDATE telemetry_outbox SET next_attempt_ms = 0").run();
   }
 
   /** The object is stored: the row goes, its artifact (a file upload) is marked uploaded, and the counters move. */

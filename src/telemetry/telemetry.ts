@@ -167,9 +167,7 @@ export class Telemetry {
     const lines = this.#logLines;
     this.#logLines = [];
     if (lines.length === 0 || !this.store.db.open) return;
-    this.store.db.transaction(() => {
-      for (const [time, text] of lines) this.store.addLogLine(time, text);
-    })();
+    this.store.addLogLines(lines);
   }
 
   async #keepImages({ recordId, call, snapshot }: SpooledCall): Promise<void> {
@@ -259,7 +257,7 @@ export class Telemetry {
       const item = this.store.nextDue(now);
       if (item === undefined) {
         // Nothing due: sleep until a retry is due or new work is kicked in.
-        const due = this.store.db.prepare("SELECT min(next_attempt_ms) FROM telemetry_outbox").pluck().get() as number | null;
+        const due = this.store.nextAttemptAt();
         if (due === null) return;
         await this.#sleep(Math.max(10, due - now));
         continue;
@@ -326,7 +324,7 @@ export class Telemetry {
     this.store.setPaused(false);
     this.#failures = 0;
     // A resume is an operator's "try now": pending retries are due at once.
-    this.store.db.prepare("UPDATE telemetry_outbox SET next_attempt_ms = 0").run();
+    this.store.retryNow();
     this.#kick();
   }
 

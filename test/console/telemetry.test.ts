@@ -1,7 +1,8 @@
 // The console's telemetry parts in a real browser (Debian chromium through playwright-core) against a real
 // `procvision-runner serve` with telemetry to a real S3 server: an NG record opens its kept images, and the telemetry
 // panel shows the outbox and pauses and resumes uploads with the token.
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -119,5 +120,16 @@ describe("web console: telemetry", () => {
     expect(((await (await fetch(`${url}/telemetry`)).json()) as { paused: boolean }).paused).toBe(false);
     expect(pageErrors).toEqual([]);
     expect(JSON.stringify(await panel())).not.toContain(s3!.secretAccessKey);
+  }, 60_000);
+
+  it("procvision-runner status shows telemetry, human and --json, without credentials", async () => {
+    const run = promisify(execFile);
+    const human = (await run(process.execPath, [RUNNER_CLI, "status", "--root", root])).stdout;
+    expect(human).toMatch(/^telemetry: on → http:\/\/127\.0\.0\.1:\d+ bucket procvision as st-console$/m);
+    expect(human).toMatch(/^ {2}pending records \d+, logs \d+, images \d+ .*dropped by quota 0$/m);
+    expect(human).toMatch(/^ {2}last success \d{4}-/m);
+    const json = JSON.parse((await run(process.execPath, [RUNNER_CLI, "status", "--root", root, "--json"])).stdout) as { telemetry: Record<string, unknown> };
+    expect(json.telemetry).toMatchObject({ enabled: true, workstation_id: "st-console", paused: false });
+    expect(human + JSON.stringify(json)).not.toContain(s3!.secretAccessKey);
   }, 60_000);
 });
