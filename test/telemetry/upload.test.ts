@@ -238,4 +238,29 @@ describe("telemetry failures (contract §8)", { timeout: 60_000 }, () => {
     expect(got.body.equals(bytes)).toBe(true);
     expect(got.metadata.kind).toBe("image");
   });
+
+  it("max_kbps bounds the upload rate: 4 objects of 50 kB at 800 kbit/s take at least 1.5 s", async () => {
+    const paced = await Runner.open({
+      root: path.join(work, "paced"), log: () => undefined,
+      config: { workstation_id: "st-paced", telemetry: { endpoint: s3.endpoint, bucket: s3.bucket, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey, max_kbps: 800, upload: { logs: false } } },
+    });
+    try {
+      const t = paced.telemetryHandle!;
+      t.pause();
+      mkdirSync(path.join(work, "paced", "artifacts"), { recursive: true });
+      for (let i = 0; i < 4; i++) {
+        const rel = path.join("artifacts", `${i}.jpg`);
+        writeFileSync(path.join(work, "paced", rel), randomBytes(50_000));
+        t.store.addArtifacts(100 + i, Date.now(), [{ kind: "image", path: rel, bytes: 50_000, width: 1, height: 1, upload: { object_key: `paced/${i}.jpg`, metadata: {} } }]);
+      }
+      const t0 = performance.now();
+      t.resume();
+      await t.drained(30_000);
+      // 50 kB at 100 kB/s is 0.5 s per object; the first goes at once.
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(1_500);
+      expect(await s3.keys("paced/")).toHaveLength(4);
+    } finally {
+      await paced.close();
+    }
+  });
 });
