@@ -64,10 +64,11 @@ export function recordLine(workstationId: string, r: Omit<StoredRecord, "id" | "
 }
 
 /**
- * A sealed batch's ingest id, from its first line (lines are sealed into exactly one batch, in one transaction, in
- * id order): a records batch takes its first call's ingest id and method (the pre_execute and execute calls of one
- * step may share a millisecond); a logs batch `<workstation_id>/log/<first line id>/<first line ms>`.
+ * A sealed batch's ingest id (lines are sealed into exactly one batch, in one transaction, in id order, and the key
+ * is stored with the batch): a records batch takes its first call's ingest id and record id (two calls of one
+ * session and step may share a millisecond, so the ingest id alone could name two batches); a logs batch
+ * `<workstation_id>/log/<batch number>/<first line ms>`, numbered by runner.db.
  */
-export function batchIngestId(workstationId: string, first: { id: number; time_ms: number; record?: RecordLine }): string {
-  return first.record ? `${first.record.ingest_id}.${first.record.method}` : `${workstationId}/log/${first.id}/${first.time_ms}`;
+export function batchIngestId(workstationId: string, first: { time_ms: number; record?: { line: RecordLine; id: number }; logBatch?: number }): string {
+  return first.record ? `${first.record.line.ingest_id}.${first.record.id}` : `${workstationId}/log/${first.logBatch ?? 0}/${first.time_ms}`;
 }

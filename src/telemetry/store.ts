@@ -198,7 +198,9 @@ export class TelemetryStore {
         const through = take < rows.length ? rows[take]!.id - 1 : lastId!;
         const body = Buffer.from(`${batch.map((r) => r.line).join("\n")}\n`);
         const firstRecord = kind === "records" ? (JSON.parse(first.line) as RecordLine) : undefined;
-        const ingest = batchIngestId(this.keyOf.workstationId, { id: first.id, time_ms: first.time_ms, ...(firstRecord ? { record: firstRecord } : {}) });
+        const ingest = batchIngestId(this.keyOf.workstationId, {
+          time_ms: first.time_ms, ...(firstRecord ? { record: { line: firstRecord, id: first.record_id! } } : { logBatch: this.#nextLogBatch() }),
+        });
         const key = objectKey({ ...this.keyOf, kind, timeMs: first.time_ms, ingestId: ingest, suffix: ".ndjson" });
         this.sql(`INSERT INTO telemetry_outbox (kind, priority, object_key, content_type, body, metadata, bytes, created_ms)
           VALUES (?, ?, ?, 'application/x-ndjson', ?, ?, ?, ?)`)
@@ -316,6 +318,12 @@ export class TelemetryStore {
       for (const id of ids) this.sql("DELETE FROM telemetry_artifacts WHERE id = ?").run(id);
       if (forced > 0) this.#bump("dropped_by_quota", forced);
     })();
+  }
+
+  /** The next logs batch number of this runner.db (inside the sealing transaction). */
+  #nextLogBatch(): number {
+    return this.sql(`INSERT INTO telemetry_state (key, value) VALUES ('log_batches', '1')
+      ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING CAST(value AS INTEGER)`).pluck().get() as number;
   }
 
   #bump(key: keyof Counters, by: number): void {

@@ -224,7 +224,12 @@ export class Telemetry {
     this.#linesSinceSeal = 0;
     const now = Date.now();
     let sealed = 0;
-    for (const kind of ["records", "logs"] as const) sealed += this.store.sealBatches(kind, this.#o.config.batch, now, all);
+    try {
+      for (const kind of ["records", "logs"] as const) sealed += this.store.sealBatches(kind, this.#o.config.batch, now, all);
+    } catch (err) {
+      // From a timer: logged, never thrown into the runner; the lines stay and the next seal tries again.
+      this.#o.log(`telemetry: sealing a batch failed: ${(err as Error).message}`);
+    }
     if (sealed > 0) this.#kick();
   }
 

@@ -43,7 +43,7 @@ describe("TelemetryStore.sealBatches", () => {
     expect(bodies(store).at(-1)).toEqual(["s8", "s9"]);
     expect(store.depth()).toMatchObject({ lines: { records: 0 }, outbox: { records: 3 } });
     const keys = store.db.prepare("SELECT object_key FROM telemetry_outbox ORDER BY id").pluck().all();
-    expect(keys[0]).toBe(`p/records/ws/2026/12/03/ws/s0/1/${t0}.execute.ndjson`);
+    expect(keys[0]).toBe(`p/records/ws/2026/12/03/ws/s0/1/${t0}.1.ndjson`);
   });
 
   it("closes a batch at max_bytes", () => {
@@ -63,5 +63,16 @@ describe("TelemetryStore.sealBatches", () => {
     expect(store.sealBatches("records", limits, 1, true)).toBe(1);
     expect(bodies(store)).toEqual([["s1", "s2"]]);
     expect(store.depth().lines.records).toBe(0);
+  });
+
+  it("numbers logs batches, so a burst sealed within one millisecond never reuses a key", () => {
+    const { store } = fresh("logs");
+    const t = Date.UTC(2026, 11, 3);
+    for (let round = 0; round < 3; round++) {
+      store.addLogLines([[t, "{\"n\":1}"], [t, "{\"n\":2}"]]);
+      expect(store.sealBatches("logs", limits, t, true)).toBe(1);
+    }
+    expect(store.db.prepare("SELECT object_key FROM telemetry_outbox ORDER BY id").pluck().all())
+      .toEqual([1, 2, 3].map((n) => `p/logs/ws/2026/12/03/ws/log/${n}/${t}.ndjson`));
   });
 });
