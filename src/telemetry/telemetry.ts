@@ -104,7 +104,7 @@ export class Telemetry {
     const every = Math.max(50, Math.min(1_000, Math.floor(this.#o.config.batch.max_age_ms / 2)));
     this.#sealTimer = setInterval(() => this.#seal(false), every);
     this.#sealTimer.unref();
-    this.#ageTimer = setInterval(() => void this.#prune(), AGE_PRUNE_EVERY_MS);
+    this.#ageTimer = setInterval(() => void this.#prune().catch((err: unknown) => this.#o.log(`telemetry: pruning kept images failed: ${(err as Error).message}`)), AGE_PRUNE_EVERY_MS);
     this.#ageTimer.unref();
     // The S3 client (~100 ms of module loading) loads now, in the background, not in the middle of the first batch.
     void this.#connect().catch(() => undefined);
@@ -246,7 +246,10 @@ export class Telemetry {
       this.#wake();
       return;
     }
-    this.#pumping ??= this.#pump().finally(() => {
+    this.#pumping ??= this.#pump().catch((err: unknown) => {
+      // runner.db itself failed (the network's failures are handled inside): logged; the next kick starts again.
+      this.#o.log(`telemetry: the upload loop stopped: ${(err as Error).message}`);
+    }).finally(() => {
       this.#pumping = undefined;
     });
   }
