@@ -53,7 +53,7 @@ export interface TelemetryOptions {
   target?: () => Promise<ObjectTarget>;
 }
 
-/** Image jobs waiting for encoding beyond this are not kept (each holds a copy of its frame). */
+/** NG frames waiting to be encoded beyond this are not kept (each waits as a file in artifacts/.spool/). */
 const MAX_IMAGE_JOBS = 64;
 const AGE_PRUNE_EVERY_MS = 10 * 60_000;
 
@@ -77,6 +77,7 @@ export class Telemetry {
   #ageTimer: NodeJS.Timeout | undefined;
   #linesSinceSeal = 0;
   #imageJobs = new Set<Promise<void>>();
+  #imageChain: Promise<void> = Promise.resolve();
   #imageSkipped = 0;
   #lastErrorLogged: string | undefined;
   #logLines: [number, string][] = [];
@@ -138,14 +139,19 @@ export class Telemetry {
     },
   };
 
-  /** Encodes and keeps a spooled NG image in the background; the spool entry goes once the images are registered. */
+  /**
+   * Encodes and keeps a spooled NG image in the background, one at a time (frames wait on disk, not in memory); the
+   * spool entry goes once the images are registered.
+   */
   #keepSpooled(recordId: number): void {
-    const job = readSpooled(this.#o.root, recordId)
+    const job = this.#imageChain
+      .then(() => readSpooled(this.#o.root, recordId))
       .then((spooled) => this.#keepImages(spooled))
       .then(() => unspool(this.#o.root, recordId))
       .catch((err: unknown) => {
         this.#o.log(`telemetry: keeping the NG image of record ${recordId} failed: ${(err as Error).message}`);
       });
+    this.#imageChain = job;
     this.#imageJobs.add(job);
     void job.finally(() => this.#imageJobs.delete(job));
   }
@@ -176,7 +182,7 @@ export class Telemetry {
     const paths = artifactPaths(recordId, call.timestamp_ms);
     await writeAtomically(this.#o.root, paths.image, image);
     await writeAtomically(this.#o.root, paths.annotated, annotated);
-    if (this.#closed) return;
+    if (this.#closed) throw new Error("the runner is closing; kept at its next start");
     const id = ingestId(this.#o.workstationId, call.session_id, call.step_index, call.timestamp_ms);
     const key = (suffix: string) => objectKey({ prefix: this.#o.config.prefix, kind: "images", workstationId: this.#o.workstationId, timeMs: call.timestamp_ms, ingestId: id, suffix });
     const meta = {
