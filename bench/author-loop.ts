@@ -36,7 +36,7 @@ export async function benchAuthorLoop(root: string, quick: boolean): Promise<Aut
     const project = path.join(work, "loop-algo");
     await originalCli("0.0.7", ["init", "loop-algo", "-d", project], work);
     const image = path.join(root, "examples", "algorithm-example", "sample.png");
-    const cli = path.join(root, "dist", "cli", "main.js");
+    const cli = path.join(root, "dist", "bin", "procvision-cli.js");
     const cases = {
       ours_validate: () => timed(process.execPath, [cli, "validate", project, "--python", python], work),
       ours_run: () => timed(process.execPath, [cli, "run", project, "--pid", "PID_TO_FILL", "--image", image, "--python", python], work),

@@ -13,13 +13,10 @@ import { digestFile } from "../src/offline-zip/index.js";
 import { localTarget } from "../src/python/local-target.js";
 import { resolveInterpreter } from "../src/python/interpreter.js";
 import { Runner } from "../src/runner/runner.js";
-import { planPackageInstall } from "../src/store/install/pipeline.js";
+import { acceptPackage } from "../src/store/install/acceptance.js";
 import { packageWorkerLaunch } from "../src/store/layout.js";
 import { BytecodeCompiler } from "../src/store/install/bytecode.js";
 import { createPackageVenv, directorySize, extractPackage, installWheels, storedWheels } from "../src/store/install/deploy.js";
-import { checkIntegrity } from "../src/store/install/integrity.js";
-import { openPackage } from "../src/store/install/open.js";
-import { readWheelsMetadata } from "../src/safe-zip/index.js";
 import { smokeCheck } from "../src/store/install/smoke.js";
 import { settle } from "./page-cache.js";
 import { cachedWheel, numpyWheel, packageZip, sdkPin, sdkWheel } from "./zip.js";
@@ -193,14 +190,16 @@ export async function benchInstall(root: string, quick: boolean): Promise<Instal
     const dir = path.join(work, "phases", "pkg");
     mkdirSync(path.dirname(dir), { recursive: true });
     settle(inputs);
-    const { zip: opened } = await phase("open zip + manifest", () => openPackage(zip));
+    const target = await phase("interpreter probe (cached per process)", async () => localTarget((await resolveInterpreter("python3")).executable));
+    const accepted = await phase("acceptance (open, manifest, SHA256SUMS, wheel METADATA, compatibility)", () => acceptPackage(zip, {
+      integrity: { trustedKeys: [], requireSignature: false }, target: async () => ({ interpreter: target, path: python }),
+    }));
+    const { zip: opened, metadata } = accepted;
+    const plan = accepted.acceptance.plan;
+    if (opened === undefined || plan === undefined) throw new Error(`the bench package is refused: ${accepted.acceptance.problems.map((p) => p.error.message).join("; ")}`);
     try {
-      await phase("SHA256SUMS of every entry", () => checkIntegrity(opened, { trustedKeys: [], requireSignature: false }));
-      const target = await phase("interpreter probe (cached per process)", async () => localTarget((await resolveInterpreter("python3")).executable));
-      const { plan } = await phase("compatibility", () => planPackageInstall(opened, { executable: python, target }));
       await phase("zip digest (registry row)", () => digestFile(zip));
       const wheelPaths = wheels.map((w) => `wheels/${path.basename(w)}`);
-      const { metadata } = await phase("wheel METADATA (forgery check, dependencies)", () => readWheelsMetadata(opened, wheelPaths));
       const inPlace = await storedWheels(opened, wheelPaths);
       const packageWheels = await phase("extract (sources; stored wheels stay in the zip)", () => extractPackage(opened, dir, inPlace));
       const venvPython = await phase("venv --without-pip", () => createPackageVenv(python, dir));

@@ -92,7 +92,7 @@ export function benchPackage(root: string, quick: boolean): PackageBench {
     const bytes = wheels.reduce((sum, w) => sum + statSync(path.join(project, "wheels", w)).size, 0);
     const inputs = [...wheels.map((w) => path.join(project, "wheels", w)), path.join(tiny, "wheels", "pkg00-1.0-py3-none-any.whl")];
 
-    const cli = path.join(root, "dist", "cli", "main.js");
+    const cli = path.join(root, "dist", "bin", "procvision-cli.js");
     const out = path.join(work, "out.zip");
     const copy = path.join(work, "copy");
     const pkg = (dir: string) => () => execFileSync(process.execPath, [cli, "package", dir, "-s", "-o", out], { stdio: "ignore" });

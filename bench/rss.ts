@@ -56,8 +56,8 @@ async function stop(child: ChildProcess): Promise<void> {
 export async function benchRss(root: string, quick: boolean): Promise<RssBench> {
   const settleS = quick ? 3 : 10;
   const work = mkdtempSync(path.join(tmpdir(), "pv-bench-rss-"));
-  const cli = path.join(root, "dist", "runner-cli", "main.js");
-  if (!existsSync(cli)) throw new Error("dist/runner-cli/main.js is missing: run `npm run build`");
+  const cli = path.join(root, "dist", "bin", "procvision-runner.js");
+  if (!existsSync(cli)) throw new Error("dist/bin/procvision-runner.js is missing: run `npm run build`");
   try {
     const storeRoot = await prepareThroughputStore(root, work);
     const runner = spawn(process.execPath, [cli, "serve", "--root", storeRoot, "--port", "0"], { stdio: ["ignore", "pipe", "pipe"] });

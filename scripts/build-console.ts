@@ -1,5 +1,5 @@
-// Copies the console's static files next to the compiled app.js (dist/console), and marks the CLIs executable.
-import { chmodSync, copyFileSync, mkdirSync } from "node:fs";
+// Copies the console's static files next to the compiled app.js (dist/console).
+import { copyFileSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -7,4 +7,3 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const out = path.join(root, "dist", "console");
 mkdirSync(out, { recursive: true });
 for (const file of ["index.html", "style.css"]) copyFileSync(path.join(root, "src", "console", file), path.join(out, file));
-for (const bin of ["cli/main.js", "runner-cli/main.js"]) chmodSync(path.join(root, "dist", bin), 0o755);

@@ -31,7 +31,7 @@ rmSync(build, { recursive: true, force: true });
 cpSync(example, build, { recursive: true, filter: (src) => !src.includes("__pycache__") });
 mkdirSync(wheelCache, { recursive: true });
 const zip = path.join(build, `${manifest.name}-v${manifest.version}-offline.zip`);
-const cli = path.join(root, "dist", "cli", "main.js");
+const cli = path.join(root, "dist", "bin", "procvision-cli.js");
 const target = await localTarget((await resolveInterpreter("python3")).executable);
 const requirements = sanitizeRequirements(readFileSync(path.join(build, "requirements.txt"), "utf8")).requirements
   .filter((r) => r.normalizedName !== "procvision-algorithm-sdk");
@@ -49,7 +49,7 @@ if (cached.every((m) => !m.applies || m.wheel !== undefined)) {
 if (code !== 0) process.exit(code);
 
 // 2. The runner, as a user starts it.
-const server = spawn(process.execPath, [path.join(root, "dist", "runner-cli", "main.js"), "serve", "--root", runtime, "--port", port], {
+const server = spawn(process.execPath, [path.join(root, "dist", "bin", "procvision-runner.js"), "serve", "--root", runtime, "--port", port], {
   stdio: ["ignore", "pipe", "inherit"],
 });
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => server.kill(signal));
@@ -80,6 +80,6 @@ if (elsewhere.length > 0) await call(conn, "POST", "/algorithms/switch", { json:
 
 console.log(`\n${manifest.name} ${manifest.version} is active for ${manifest.supported_pids.join(", ")}.`);
 console.log(`console:  ${url}/   (token: ${path.join(runtime, "token")})`);
-console.log(`try:      node dist/runner-cli/main.js inspect --root ${path.relative(process.cwd(), runtime) || "."} --pid ${manifest.supported_pids[0]} --image ${path.relative(process.cwd(), path.join(example, "sample.png"))}`);
+console.log(`try:      node dist/bin/procvision-runner.js inspect --root ${path.relative(process.cwd(), runtime) || "."} --pid ${manifest.supported_pids[0]} --image ${path.relative(process.cwd(), path.join(example, "sample.png"))}`);
 console.log("stop with Ctrl-C");
 if (!existsSync(path.join(runtime, "token"))) console.log("(the token file appears once the runner has started)");

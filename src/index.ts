@@ -1,7 +1,7 @@
 // Public library entry point (`import { Runner, ProcVisionError } from "procvision"`).
 export { ErrorCode, ProcVisionError, isProcVisionError } from "./errors/index.js";
 export {
-  Runner, type BindingChange, type InstallOptions, type OperatorOption, type PackageInfo, type RunnerInspectRequest, type RunnerOptions,
+  Runner, type BindingChange, type InstallOptions, type InstallSource, type OperatorOption, type PackageInfo, type RunnerInspectRequest, type RunnerOptions,
   type RunnerStatus, type SessionView, type UninstallOptions, type UninstallResult,
 } from "./runner/runner.js";
 export type { CallResponse, InspectResponse } from "./supervisor/types.js";

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ProcVisionError } from "../src/errors/index.js";
 import {
-  checkParamValue, checkUserParams, describeValue, formatPath, jsonErrorOffset, loadManifest, parseJson, parseWithIssues, validateManifest,
+  checkParamValue, describeValue, formatPath, jsonErrorOffset, loadManifest, parseJson, parseWithIssues, validateManifest,
   type ManifestIssue, type ParamSpec,
 } from "../src/manifest/index.js";
 
@@ -277,60 +277,6 @@ describe("checkParamValue", () => {
     ["a long non-matching string", { key: "k", type: "string", pattern: "^x" }, "y".repeat(100), `expected a string matching /^x/, got "${"y".repeat(56)}...`],
   ])("%s", (_, param, value, expected) => {
     expect(checkParamValue(param, value)).toBe(expected);
-  });
-});
-
-describe("checkUserParams", () => {
-  const manifest = validateManifest(contractExample);
-  if (!manifest.ok) throw new Error("contract example must validate");
-  const [locate, screw] = (manifest.manifest.steps ?? []).map((s) => s.params);
-  if (!locate || !screw) throw new Error("contract example has two steps");
-  const roi = { x: 10, y: 20, width: 100, height: 50 };
-
-  it("fills defaults and keeps given values", () => {
-    expect(checkUserParams(locate, { roi })).toEqual({ ok: true, values: { roi, exposure: 12.5 } });
-    expect(checkUserParams(screw, { threshold: 0.8 })).toEqual({ ok: true, values: { threshold: 0.8, mode: "fast" } });
-  });
-
-  it("keeps keys the step does not declare (algorithms may accept extras)", () => {
-    expect(checkUserParams(screw, { debug_dump: true })).toEqual({ ok: true, values: { debug_dump: true, threshold: 0.7, mode: "fast" } });
-  });
-
-  it("does not let callers mutate a default through the result", () => {
-    const params: ParamSpec[] = [{ key: "r", type: "rect", default: { x: 0, y: 0, width: 1, height: 1 } }];
-    const first = checkUserParams(params, {});
-    if (!first.ok) throw new Error("expected ok");
-    (first.values.r as { x: number }).x = 99;
-    expect(params[0]).toMatchObject({ default: { x: 0 } });
-  });
-
-  it("lets an optional param without a default stay absent", () => {
-    expect(checkUserParams([{ key: "note", type: "string" }], {})).toEqual({ ok: true, values: {} });
-  });
-
-  it("reports a required param without a default, and every bad value, by key", () => {
-    expect(checkUserParams(locate, { exposure: 20 })).toEqual({
-      ok: false,
-      errors: [
-        { key: "roi", message: "required: expected a rect {x, y, width, height}" },
-        { key: "exposure", message: "expected a number ≤ max (16), got 20" },
-      ],
-    });
-    expect(checkUserParams(screw, { threshold: "0.8", mode: "slow" })).toEqual({
-      ok: false,
-      errors: [
-        { key: "threshold", message: 'expected a number, got "0.8"' },
-        { key: "mode", message: 'expected one of "fast", "accurate", got "slow"' },
-      ],
-    });
-  });
-
-  it("treats null as a value (a type error), not as absent", () => {
-    expect(checkUserParams(screw, { threshold: null })).toEqual({ ok: false, errors: [{ key: "threshold", message: "expected a number, got null" }] });
-  });
-
-  it("ignores inherited properties such as constructor", () => {
-    expect(checkUserParams([{ key: "constructor", type: "int", default: 1 }], {})).toEqual({ ok: true, values: { constructor: 1 } });
   });
 });
 

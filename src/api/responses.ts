@@ -59,6 +59,18 @@ export const auditEntry = z.looseObject({
   outcome: z.enum(["ok", "failed", "invalid"]), error_code: z.string().nullable(), detail: z.string().nullable(),
 });
 
+const fleetBinding = z.looseObject({ pid: z.string(), name: z.string(), version: z.string() });
+export const fleet = z.looseObject({
+  workstation_id: z.string(),
+  desired: z.looseObject({ ref: z.string(), digest: z.string().nullable() }).nullable(),
+  actual: z.array(fleetBinding),
+  last_poll: z.string().nullable().optional(),
+  last_convergence: z.looseObject({
+    at: z.string(), ok: z.boolean(), digest: z.string().nullable(), error: z.looseObject({ error_code: z.string(), message: z.string() }).nullable(),
+  }).nullable().optional(),
+  failures: z.number().int().optional(),
+});
+
 export const health = z.looseObject({
   status: z.literal("ok"), packages: z.number().int(), bindings: z.array(binding),
   pools: z.array(z.looseObject({ name: z.string(), version: z.string(), state: z.string(), circuit: z.string(), sessions: z.number().int() })),

@@ -21,7 +21,7 @@ export interface RunnerEvent {
 export interface RunnerPort {
   readonly root: string;
   readonly events: EventEmitter;
-  install(zipPath: string, options?: { force?: boolean } & Actor): Promise<unknown>;
+  install(source: string | { ref: string }, options?: { force?: boolean } & Actor): Promise<unknown>;
   list(filter?: { state?: string; name?: string }): Promise<unknown>;
   active(): Promise<unknown>;
   validate(name: string, version: string, actor?: Actor): Promise<unknown>;
@@ -44,4 +44,6 @@ export interface RunnerPort {
   telemetry(): Promise<unknown>;
   setTelemetryPaused(paused: boolean, actor?: Actor): Promise<unknown>;
   recordImages(id: number): Promise<Artifact[]>;
+  fleet(): Promise<unknown>;
+  fleetPoll(): Promise<unknown>;
 }

@@ -25,7 +25,7 @@ export const schemas = {
   nameVersion: z.strictObject(nameVersion),
   bind: z.strictObject({ ...nameVersion, pids }),
   pids: z.strictObject({ pids }),
-  installPath: z.strictObject({ path: z.string().min(1) }),
+  installPath: z.union([z.strictObject({ path: z.string().min(1) }), z.strictObject({ ref: z.string().startsWith("oci://") })]),
   force: z.object({ force: z.enum(["true", "false", "1", "0"]).optional() }),
   listQuery: z.object({ state: z.enum(PACKAGE_STATES).optional(), name: z.string().optional() }),
   session: z.strictObject({ pid: z.string().min(1), context: z.record(z.string(), z.unknown()).optional() }),

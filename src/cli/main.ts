@@ -4,6 +4,9 @@ import path from "node:path";
 import { Command, Option } from "commander";
 import { packageRoot } from "../package-root.js";
 import type { PackageFlags } from "./commands/package.js";
+import type { DesiredSetFlags } from "./commands/desired.js";
+import type { PublishFlags } from "./commands/publish.js";
+import type { RegistryFlags } from "./commands/registry-flags.js";
 import type { RunOptions } from "./commands/run.js";
 import type { ValidateOptions } from "./commands/validate.js";
 import { endOnParseError } from "../parse-errors.js";
@@ -89,7 +92,7 @@ program.command("run <project>")
   .option("--step <n>", "step index", "1")
   .option("--step-desc <text>", "step description passed to a G3 execute (default: the manifest step's name)")
   .option("--guide-info <json>", "guide_info passed to a G3 execute, as JSON or @file.json (default: [])")
-  .option("--params <json>", "user_params as JSON, or @file.json")
+  .option("--params <json>", "user_params as JSON, or @file.json; checked against the step's params in manifest.json, defaults filled in (as the runner does)")
   .option("--session-steps <list>", "run these steps in one session, e.g. 1,2")
   .option("--timeout-ms <n>", "per-call timeout (a hung algorithm ends with 1005)", "30000")
   .option("--save-overlay <png>", "write the current image with calibration (blue), position (green) and defect (red) rects")
@@ -132,6 +135,34 @@ program.command("package <project>")
       const { packageCommand, packageOptions } = await import("./commands/package.js");
       return packageCommand(project, { ...packageOptions(o), ...(o.json ? {} : { progress }) });
     }));
+
+program.command("publish <zip> <ref>")
+  .description("push an offline package to an OCI registry as an artifact (oci://host[:port]/repository:tag); prints its digest")
+  .option("--username <user>", "registry user (the password or token comes from --password-stdin)")
+  .option("--password-stdin", "read the registry password or token from stdin")
+  .option("--plain-http", "talk HTTP without TLS (a registry on the plant network; loopback registries always may)")
+  .option("--json", "machine-readable output")
+  .addHelpText("after", "\nCredentials: --username with --password-stdin, else the Docker config file (docker login), else anonymous.\n\n" +
+    "Examples:\n  procvision-cli publish screw-check-v1.2.0-offline.zip oci://registry.plant:5000/vision/screw-check:1.2.0\n" +
+    "  cat token.txt | procvision-cli publish screw-check-v1.2.0-offline.zip oci://registry.plant/vision/screw-check:1.2.0 --username ci --password-stdin")
+  .action((zip: string, ref: string, o: PublishFlags & { json?: boolean }) =>
+    execute(o.json, async () => (await import("./commands/publish.js")).publishCommand(zip, ref, o, o.json ? undefined : progress)));
+
+const desired = program.command("desired").description("the desired state of a line: which package each PID runs, on every station or on some (an OCI artifact)");
+const registryOptions = (command: Command) => command
+  .option("--username <user>", "registry user (the password or token comes from --password-stdin)")
+  .option("--password-stdin", "read the registry password or token from stdin")
+  .option("--plain-http", "talk HTTP without TLS (loopback registries always may)")
+  .option("--json", "machine-readable output");
+registryOptions(desired.command("set <ref>")
+  .description("bind PIDs to a published package in the desired state at <ref> (oci://host/repo:tag); the package is pinned to its digest")
+  .requiredOption("--package <ref>", "the package: oci://host/repo:tag or @sha256:… (as procvision-cli publish printed it)")
+  .requiredOption("--pids <list>", "comma-separated PIDs")
+  .addOption(new Option("--station <id>", "only on this station (its workstation_id; repeatable): an override of the line's packages").argParser(collect)))
+  .addHelpText("after", "\nExample:\n  procvision-cli desired set oci://registry.plant:5000/lines/line-a:desired --package oci://registry.plant:5000/vision/screw-check@sha256:… --pids A01,A02")
+  .action((ref: string, o: DesiredSetFlags & { json?: boolean }) => execute(o.json, async () => (await import("./commands/desired.js")).desiredSetCommand(ref, o)));
+registryOptions(desired.command("show <ref>").description("print the desired state at <ref>"))
+  .action((ref: string, o: RegistryFlags & { json?: boolean }) => execute(o.json, async () => (await import("./commands/desired.js")).desiredShowCommand(ref, o)));
 
 program.command("keygen")
   .description("create an ed25519 key pair for signing offline packages")

@@ -1,18 +1,23 @@
 import { randomUUID } from "node:crypto";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import type { RawImage } from "../image/decode.js";
-import type { CallMethod, Generation, GuideImageRef, ImageMeta, StepPayload } from "../protocol/messages.js";
+import { enforceResult, type ResultLimits, type ResultMethod } from "../inspection/index.js";
+import { DEFAULT_MAX_FRAME_BYTES } from "../protocol/frame-codec.js";
+import type { Generation, GuideImageRef, ImageMeta, StepPayload } from "../protocol/messages.js";
 import { writeFrame } from "../shm/frame.js";
 import { SegmentPool } from "../shm/pool.js";
 import type { Segment } from "../shm/segment.js";
 import type { StderrLine } from "../worker/stderr-tail.js";
 import { Worker, type CallResult } from "../worker/worker.js";
+import { adoptHeadStart } from "./head-start.js";
 
 export interface HarnessOptions {
   projectDir: string;
   entryPoint: string;
   /** Absolute interpreter path. */
   python: string;
+  /** What the interpreter was found as (ProjectPython.command): a head-started adapter spawned as that is taken over. */
+  command?: string;
   pythonPath?: readonly string[];
   /** Set on top of the allow-listed environment. */
   env?: Readonly<Record<string, string>>;
@@ -39,6 +44,11 @@ export interface StepInputs {
   stepDescFor?: (step: number) => string;
   /** G3 `guide_info` (default []). */
   guideInfo?: unknown;
+  /**
+   * Hold the answers to the station's result rules with these limits: a rejected answer comes back as the runner
+   * gives it (ERROR 1007). Without them the answers are the algorithm's own, for validate to report every rule on.
+   */
+  limits?: ResultLimits;
 }
 
 function failedCall(err: unknown, startedAt: number): CallOutcome {
@@ -67,6 +77,10 @@ export class LocalHarness {
 
   static async start(options: HarnessOptions): Promise<LocalHarness> {
     const started = performance.now();
+    const adopted = adoptHeadStart({
+      python: options.command ?? options.python, entryPoint: options.entryPoint, cwd: options.projectDir,
+      maxFrameBytes: DEFAULT_MAX_FRAME_BYTES, ...(options.pythonPath ? { pythonPath: options.pythonPath } : {}), ...(options.env ? { env: options.env } : {}),
+    });
     const { worker, ready } = Worker.launch({
       python: options.python,
       entryPoint: options.entryPoint,
@@ -76,6 +90,7 @@ export class LocalHarness {
       ...(options.pythonPath ? { pythonPath: options.pythonPath } : {}),
       ...(options.env ? { env: options.env } : {}),
       ...(options.startupTimeoutMs ? { startupTimeoutMs: options.startupTimeoutMs } : {}),
+      ...(adopted ? { adopt: adopted.child } : {}),
     });
     if (options.onStderr) worker.on("stderr", options.onStderr);
     try {
@@ -86,7 +101,7 @@ export class LocalHarness {
       throw err;
     }
     const pool = new SegmentPool(`local${randomUUID().slice(0, 8)}`, { maxSlots: 2 });
-    return new LocalHarness(worker, pool, performance.now() - started);
+    return new LocalHarness(worker, pool, performance.now() - (adopted?.spawnedAt ?? started));
   }
 
   /** The API the entry class implements: G1 gets pre_execute then execute, G2/G3 execute alone. */
@@ -113,7 +128,7 @@ export class LocalHarness {
     if (!current) throw new Error("LocalHarness.runSteps before setImages");
     const guideImage: GuideImageRef | null = this.guide ? { shared_mem_id: this.guide.segment.name, image_meta: this.guide.meta } : null;
     const session = { id: `local-${randomUUID()}`, context: {}, state: {} as Record<string, unknown> };
-    const call = async (method: CallMethod, stepIndex: number): Promise<CallOutcome> => {
+    const call = async (method: ResultMethod, stepIndex: number): Promise<CallOutcome> => {
       const t0 = performance.now();
       if (this.worker.state !== "ready") {
         return failedCall(new ProcVisionError("3001", "the worker is gone after an earlier failure"), t0);
@@ -127,7 +142,7 @@ export class LocalHarness {
         const { session_state, retryable: _r, fatal: _f, ...result } = await this.worker.call(method, payload,
           timeoutMs ? { timeoutMs } : {});
         session.state = session_state;
-        return result;
+        return inputs.limits ? enforceResult(method, result, current.meta, inputs.limits) : result;
       } catch (err) {
         return failedCall(err, t0);
       }

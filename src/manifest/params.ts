@@ -1,13 +1,6 @@
 import { describeValue } from "./issues.js";
 import type { ParamSpec } from "./schema.js";
 
-export interface ParamError {
-  key: string;
-  message: string;
-}
-
-export type UserParamsCheck = { ok: true; values: Record<string, unknown> } | { ok: false; errors: ParamError[] };
-
 const patterns = new Map<string, RegExp>();
 
 /** Params patterns are JavaScript regular expressions (unicode mode), searched like JSON Schema's `pattern`. */
@@ -23,7 +16,7 @@ export function compilePattern(source: string): RegExp {
 const RECT_FIELDS = ["x", "y", "width", "height"] as const;
 
 /** What a value of this param looks like, as messages say it after "expected". */
-function expectation(param: ParamSpec): string {
+export function expectation(param: ParamSpec): string {
   switch (param.type) {
     case "int":
       return "an integer";
@@ -94,24 +87,4 @@ export function checkParamValue(param: ParamSpec, value: unknown): string | unde
     case "string":
       return typeof value === "string" ? checkString(param, value) : mismatch;
   }
-}
-
-/**
- * Checks a call's `user_params` against a step's params and fills in defaults (contract §7, error 1006).
- * Keys the step does not declare are kept, not rejected: algorithms may accept extras the manifest does not list.
- */
-export function checkUserParams(params: readonly ParamSpec[], values: Readonly<Record<string, unknown>>): UserParamsCheck {
-  const filled: Record<string, unknown> = { ...values };
-  const errors: ParamError[] = [];
-  for (const param of params) {
-    const given = Object.hasOwn(values, param.key) ? values[param.key] : undefined;
-    if (given === undefined) {
-      if (param.default !== undefined) filled[param.key] = structuredClone(param.default);
-      else if (param.required === true) errors.push({ key: param.key, message: `required: expected ${expectation(param)}` });
-      continue;
-    }
-    const problem = checkParamValue(param, given);
-    if (problem !== undefined) errors.push({ key: param.key, message: problem });
-  }
-  return errors.length === 0 ? { ok: true, values: filled } : { ok: false, errors };
 }

@@ -14,8 +14,12 @@ export interface ProjectPython {
   interpreter: Interpreter;
   /** Where the interpreter came from, for messages. */
   source: "--python" | ".venv" | "PATH" | "package";
-  /** Set when the interpreter lacks the SDK (or has another one) and the bundled copy is put on PYTHONPATH. */
+  /** What was spawned to find it: an absolute path, or a command on PATH (a shim may stand behind it). */
+  command: string;
+  /** Put on PYTHONPATH: the bundled SDK, first, whatever the interpreter holds. */
   pythonPath: string[];
+  /** The interpreter lacks the very SDK the CLI bundles, so the bundled copy is what runs (messages say so). */
+  lent: boolean;
   /** The version of another SDK the interpreter has that the bundled copy stands in for (e.g. the original 0.0.7). */
   shadowed?: string;
 }
@@ -24,21 +28,23 @@ export function venvPython(venvDir: string): string {
   return process.platform === "win32" ? path.join(venvDir, "Scripts", "python.exe") : path.join(venvDir, "bin", "python");
 }
 
-/** `--python`, else the project's `.venv`, else `python3` on PATH. */
-function candidate(projectDir: string, flag?: string): [string, ProjectPython["source"]] {
+/** `--python`, else the project's `.venv`, else `python3` on PATH; a path comes back absolute. */
+export function candidateInterpreter(projectDir: string, flag?: string): [string, ProjectPython["source"]] {
   const local = venvPython(path.join(projectDir, ".venv"));
-  return flag ? [flag, "--python"] : existsSync(local) ? [local, ".venv"] : ["python3", "PATH"];
+  if (!flag) return existsSync(local) ? [local, ".venv"] : ["python3", "PATH"];
+  return [flag.includes("/") || flag.includes("\\") ? path.resolve(flag) : flag, "--python"];
 }
 
-export async function projectInterpreter(projectDir: string, flag?: string): Promise<Omit<ProjectPython, "pythonPath">> {
-  const [command, source] = candidate(projectDir, flag);
+export async function projectInterpreter(projectDir: string, flag?: string): Promise<Pick<ProjectPython, "interpreter" | "source">> {
+  const [command, source] = candidateInterpreter(projectDir, flag);
   return { interpreter: await resolveInterpreter(command), source };
 }
 
 /**
- * The project's interpreter for running the algorithm. Unless it has the very SDK the CLI bundles (the one `package`
- * ships), the bundled copy goes first on PYTHONPATH: an author's venv may still hold the original SDK, whose adapter
- * speaks another protocol. Memoized: `validate` and `run` start it before loading their heavier modules.
+ * The project's interpreter for running the algorithm, with the bundled SDK (the one `package` ships) first on
+ * PYTHONPATH whatever the interpreter holds: an author's venv may still hold the original SDK, whose adapter speaks
+ * another protocol. Since that does not depend on the probe, a command can spawn the adapter before the probe answers
+ * (src/local/head-start.ts). Memoized: `validate` and `run` start it before loading their heavier modules.
  */
 export function projectPython(projectDir: string, flag?: string): Promise<ProjectPython> {
   return findOnce(JSON.stringify([projectDir, flag ?? null]));
@@ -46,12 +52,13 @@ export function projectPython(projectDir: string, flag?: string): Promise<Projec
 
 const findOnce = memoizeProbe(async (key: string): Promise<ProjectPython> => {
   const [projectDir, flag] = JSON.parse(key) as [string, string | null];
-  const [command, source] = candidate(projectDir, flag ?? undefined);
+  const [command, source] = candidateInterpreter(projectDir, flag ?? undefined);
   const { interpreter, sdkOrigin } = await probe(command);
   const found = sdkOrigin === "" ? undefined : (await declaredVersion(sdkOrigin)) ?? distInfoVersion(path.dirname(path.dirname(sdkOrigin))) ?? "";
   const bundled = bundledVersion();
-  if (found !== undefined && (bundled === undefined || found === bundled)) return { interpreter, source, pythonPath: [] };
-  return { interpreter, source, pythonPath: [bundledSdkSource()], ...(found !== undefined ? { shadowed: found || "unknown version" } : {}) };
+  const base = { interpreter, source, command, pythonPath: [bundledSdkSource()] };
+  if (found !== undefined && (bundled === undefined || found === bundled)) return { ...base, lent: false };
+  return { ...base, lent: true, ...(found !== undefined ? { shadowed: found || "unknown version" } : {}) };
 });
 
 // Finds the SDK without importing it: the original releases import numpy in their __init__ (~80 ms of CPU).

@@ -3,6 +3,7 @@ import path from "node:path";
 import { Command } from "commander";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
+import { isOciReference } from "../oci/reference.js";
 import { packageRoot } from "../package-root.js";
 import { endOnParseError } from "../parse-errors.js";
 import { call, connection, uploadBody, type Connection } from "./client.js";
@@ -123,8 +124,15 @@ const post = (route: string, json: unknown, operator?: string) => async (conn: C
   (await call(conn, "POST", route, { json, ...(operator ? { operator } : {}) })).body;
 const enc = encodeURIComponent;
 
-withConnection(program.command("install <zip>").description("install an offline package (uploaded to the runner)").option("--force", "replace the same name+version"))
+withConnection(program.command("install <zip>")
+  .description("install an offline package: a zip (uploaded to the runner), or oci://<registry>/<repository>:<tag> or @sha256:<digest> (pulled by the runner)")
+  .option("--force", "replace the same name+version"))
   .action((zip: string, o: ClientOptions & { force?: boolean }) => client(o, "install", async (conn) => {
+    if (isOciReference(zip)) {
+      if (!o.json) process.stderr.write(`the runner pulls ${zip}, then installs…\n`);
+      const pulled = await call(conn, "POST", `/algorithms/install${o.force ? "?force=true" : ""}`, { json: { ref: zip }, ...(o.operator ? { operator: o.operator } : {}) });
+      return refuseInvalid(pulled.body);
+    }
     const { body, size } = uploadBody(zip, (sent, total) => {
       if (!o.json && process.stderr.isTTY) process.stderr.write(`\ruploading ${Math.round((100 * sent) / total)}%`);
     });
@@ -137,6 +145,9 @@ withConnection(program.command("list").description("installed packages").option(
   .action((o: ClientOptions & { state?: string; name?: string }) => client(o, "list", get(`/algorithms?${new URLSearchParams({ ...(o.state ? { state: o.state } : {}), ...(o.name ? { name: o.name } : {}) }).toString()}`)));
 withConnection(program.command("status").description("runner health, PID bindings, workers and telemetry"))
   .action((o: ClientOptions) => client(o, "status", async (conn) => ({ ...(await get("/health")(conn) as object), telemetry: await get("/telemetry")(conn) })));
+withConnection(program.command("fleet").description("this station in the fleet: desired state, what it runs, the last convergence")
+  .option("--poll", "poll the desired state now and converge to it"))
+  .action((o: ClientOptions & { poll?: boolean }) => client(o, "fleet", o.poll ? post("/fleet/poll", {}, o.operator) : get("/fleet")));
 withConnection(program.command("validate <name> <version>").description("run the smoke checks of an installed version again"))
   .action((name: string, v: string, o: ClientOptions) => client(o, "validate", post("/algorithms/validate", { name, version: v }, o.operator)));
 for (const action of ["activate", "switch"] as const) {

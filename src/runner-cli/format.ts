@@ -19,6 +19,15 @@ export const formatters: Record<string, (body: unknown) => string[]> = {
   active: (body) => table(asRows(body, "bindings"), [["pid", "pid"], ["name", "name"], ["version", "version"], ["since", "since"]]),
   records: (body) => table(asRows(body, "records"), [["time", "time"], ["pid", "pid"], ["name", "name"], ["version", "version"], ["step_index", "step"],
     ["method", "method"], ["status", "status"], ["result_status", "result"], ["ng_reason", "ng reason"], ["latency_ms", "ms"]]),
+  fleet: (body) => {
+    const f = body as { workstation_id?: string; desired?: { ref: string; digest: string | null } | null; last_convergence?: { at: string; ok: boolean; error: { error_code: string; message: string } | null } | null };
+    const last = f.last_convergence;
+    return [
+      `station ${f.workstation_id ?? "?"}${f.desired ? ` follows ${f.desired.ref}${f.desired.digest ? ` (${f.desired.digest.slice(0, 19)}…)` : ""}` : " follows no desired state"}`,
+      ...(last ? [last.ok ? `✓ converged ${last.at}` : `✗ ${last.at}: [${last.error?.error_code ?? "?"}] ${last.error?.message ?? ""}`] : f.desired ? ["(not polled yet)"] : []),
+      ...table(asRows((body as { actual?: unknown }).actual, "bindings"), [["pid", "pid"], ["name", "name"], ["version", "version"]]),
+    ];
+  },
   audit: (body) => table(asRows(body, "entries"), [["time", "time"], ["operator", "operator"], ["action", "action"], ["target", "target"], ["outcome", "outcome"]]),
 };
 

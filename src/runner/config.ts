@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
+import { DEFAULT_LIMITS } from "../inspection/index.js";
 import { parseWithIssues } from "../manifest/issues.js";
 import { defaultWorkstationId, telemetryConfigSchema, workstationIdSchema } from "../telemetry/config.js";
 
@@ -26,7 +27,7 @@ export const runnerConfigSchema = z.strictObject({
   queue_limit: z.number().int().min(1).default(64),
   keep_versions: z.number().int().min(1).default(3),
   session_ttl_ms: ms(1).default(10 * 60_000),
-  max_defects: z.number().int().min(0).default(20),
+  max_defects: z.number().int().min(0).default(DEFAULT_LIMITS.maxDefects),
   /** How frames sit in shared memory: raw pixels (fastest), or re-encoded for algorithms that expect files. */
   image_encoding: z.enum(["raw", "jpeg", "png"]).default("raw"),
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
@@ -37,10 +38,24 @@ export const runnerConfigSchema = z.strictObject({
   trusted_keys: z.array(z.string().min(1)).default([]),
   require_signature: z.boolean().default(false),
   watch_zips: z.boolean().default(false),
-  /** The station's identity in telemetry object keys (and fleet): default the host name. */
+  /** This station's name in the fleet and in telemetry object keys (contract §8, §9); default: the host name. */
   workstation_id: workstationIdSchema.default(defaultWorkstationId),
   /** Records, log lines and NG images to S3-compatible storage (contract §8); none: nothing leaves the station. */
   telemetry: telemetryConfigSchema.optional(),
+  /** Packages from OCI registries (contract §9): the desired state to converge to, and how each registry is reached. */
+  fleet: z.strictObject({
+    /** `oci://host/repo:tag` of the line's desired state; unset: no polling, installs by reference only. */
+    desired: z.string().startsWith("oci://", { error: "expected an oci:// reference, e.g. oci://registry.plant:5000/lines/line-a:desired" }).optional(),
+    poll_ms: z.number().int().min(100).default(30_000),
+    /** Per `host[:port]`: plain HTTP without TLS (loopback always may), and a user whose password sits in a file. */
+    registries: z.record(z.string().min(1), z.strictObject({
+      plain_http: z.boolean().default(false),
+      username: z.string().min(1).optional(),
+      password_file: z.string().min(1).optional(),
+    })).default({}),
+    /** Docker config file for credentials of registries not listed (default: $DOCKER_CONFIG or ~/.docker/config.json). */
+    docker_config: z.string().min(1).optional(),
+  }).default({ poll_ms: 30_000, registries: {} }),
 });
 
 export type RunnerConfig = z.output<typeof runnerConfigSchema>;

@@ -1,11 +1,14 @@
 import type { KeyObject } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../errors/index.js";
 import { chooseInstaller, findUv } from "../install/uv.js";
+import type { FleetAgent, FleetStatus } from "../fleet/agent.js";
+import type { RegistrySettings } from "../oci/access.js";
+import { isOciReference } from "../oci/reference.js";
 import { resolveInterpreter } from "../python/interpreter.js";
 import { loadPublicKey } from "../signing/index.js";
 import { openDb } from "../store/db.js";
@@ -64,6 +67,9 @@ export interface InstallOptions extends OperatorOption {
   /** Replace an installed version of the same name and version. */
   force?: boolean;
 }
+
+/** Where a package comes from: a zip on this machine, or a reference into an OCI registry (contract §9). */
+export type InstallSource = { path: string } | { ref: string };
 
 export interface UninstallOptions extends OperatorOption {
   /** Deactivate its PIDs, drain and stop its workers, then delete. */
@@ -231,7 +237,56 @@ export class Runner {
     await telemetry?.start();
     await runner.resume();
     if (config.watch_zips) runner.watchZips();
+    if (config.fleet.desired !== undefined) await runner.followDesiredState(config.fleet.desired);
     return runner;
+  }
+
+  // ---- fleet --------------------------------------------------------------------------------------------------------
+
+  private fleetAgent: FleetAgent | undefined;
+
+  /** This station's name in the fleet and in telemetry: `workstation_id` (the config defaults it to the host name). */
+  get workstationId(): string {
+    return this.config.workstation_id;
+  }
+
+  /** fleet.desired: poll the line's desired state and converge to it (loaded only on stations that have one). */
+  private async followDesiredState(desired: string): Promise<void> {
+    const { FleetAgent } = await import("../fleet/agent.js");
+    this.fleetAgent = new FleetAgent({ desired, pollMs: this.config.fleet.poll_ms, workstationId: this.workstationId, settingsFor: (registry) => this.registrySettings(registry) }, {
+      installed: async () => this.repository.listPackages({}).map((p) => ({ name: p.name, version: p.version, state: p.state, zip_sha256: p.zip_sha256 })),
+      bindings: async () => this.repository.bindings().map((b) => ({ pid: b.pid, name: b.name, version: b.version })),
+      install: (ref, force) => this.install({ ref }, { force, operator: "fleet" }),
+      switchTo: (name, version, pids) => this.switch(name, version, pids, { operator: "fleet" }),
+      log: this.log,
+    });
+    this.fleetAgent.start();
+  }
+
+  /** `GET /fleet`: the desired state, the bindings and the last convergence (only the bindings without fleet.desired). */
+  async fleet(): Promise<FleetStatus | { workstation_id: string; desired: null; actual: { pid: string; name: string; version: string }[] }> {
+    this.assertOpen();
+    if (this.fleetAgent) return this.fleetAgent.status();
+    return { workstation_id: this.workstationId, desired: null, actual: this.repository.bindings().map((b) => ({ pid: b.pid, name: b.name, version: b.version })) };
+  }
+
+  /** Polls the desired state now (`POST /fleet/poll`) instead of at the next interval. */
+  async fleetPoll(): Promise<FleetStatus> {
+    this.assertOpen();
+    if (!this.fleetAgent) {
+      throw new ProcVisionError(ErrorCode.not_found, "this station follows no desired state", { hint: "set fleet.desired in runner_config.json to oci://<registry>/<repository>:<tag>" });
+    }
+    return this.fleetAgent.pollNow();
+  }
+
+  private registrySettings(registry: string): RegistrySettings {
+    const entry = this.config.fleet.registries[registry];
+    return {
+      ...(entry?.plain_http ? { plainHttp: true } : {}),
+      ...(entry?.username !== undefined ? { username: entry.username } : {}),
+      ...(entry?.password_file !== undefined ? { passwordFile: entry.password_file } : {}),
+      ...(this.config.fleet.docker_config !== undefined ? { dockerConfig: this.config.fleet.docker_config } : {}),
+    };
   }
 
   /** Active packages get their workers back after a restart; one that cannot start is logged, not fatal. */
@@ -283,8 +338,41 @@ export class Runner {
 
   // ---- install --------------------------------------------------------------------------------------------------------
 
-  /** Installs an offline package zip (contract §7 Install). Resolves with state `invalid` when the smoke checks fail. */
-  install(zipPath: string, options: InstallOptions = {}): Promise<InstallResult> {
+  /**
+   * Installs an offline package (contract §7 Install): a zip path, `{path}`, or `{ref: "oci://…"}` (also given as the
+   * string) pulled from an OCI registry first (§9). Resolves with state `invalid` when the smoke checks fail.
+   */
+  install(source: string | InstallSource, options: InstallOptions = {}): Promise<InstallResult> {
+    if (typeof source === "string") return isOciReference(source) ? this.installFromRegistry(source, options) : this.installZip(source, options);
+    return "ref" in source ? this.installFromRegistry(source.ref, options) : this.installZip(source.path, options);
+  }
+
+  /**
+   * The zip is streamed into staging/ and its digest checked (2008, nothing kept) before the normal pipeline runs;
+   * the pull happens outside the packages queue, so a slow registry holds up no other operation.
+   */
+  private async installFromRegistry(ref: string, options: InstallOptions): Promise<InstallResult> {
+    this.assertOpen();
+    const { parseOciReference, pullPackage } = await import("../oci/index.js");
+    const { registry } = parseOciReference(ref);
+    await mkdir(this.layout.staging, { recursive: true });
+    const dir = await mkdtemp(path.join(this.layout.staging, "pull-"));
+    try {
+      let pulled;
+      try {
+        pulled = await pullPackage(ref, dir, this.registrySettings(registry));
+      } catch (err) {
+        this.audit_(options.operator ?? this.operator, "install", ref, "failed", err);
+        throw err;
+      }
+      this.log(`pulled ${pulled.pinned} (zip ${pulled.zip_digest})`);
+      return await this.installZip(pulled.zipPath, options, pulled.pinned);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private installZip(zipPath: string, options: InstallOptions, origin = path.resolve(zipPath)): Promise<InstallResult> {
     const operator = options.operator ?? this.operator;
     return this.packagesQueue.run(async () => {
       this.assertOpen();
@@ -312,7 +400,7 @@ export class Runner {
           for (const w of result.warnings) this.log(`${target}: ${w}`);
           const warned = result.warnings.length > 0 ? `; warnings: ${result.warnings.join("; ")}` : "";
           this.audit_(operator, "install", target, result.state === "installed" ? "ok" : "invalid", undefined,
-            `${result.state === "installed" ? `from ${path.resolve(zipPath)} in ${result.duration_ms} ms` : failedChecks(result.validation)}${warned}`);
+            `${result.state === "installed" ? `from ${origin} in ${result.duration_ms} ms` : failedChecks(result.validation)}${warned}`);
           if (result.state === "installed") await this.prune(result, operator);
         } finally {
           await lock.release();
@@ -646,7 +734,7 @@ export class Runner {
   /** Outbox depth by kind, oldest pending age, last success and error, bytes sent, images dropped by the quota. */
   async telemetry(): Promise<TelemetryStatus | ReturnType<typeof disabledStatus>> {
     this.assertOpen();
-    return this.telemetryOutbox?.status() ?? disabledStatus(this.config.workstation_id);
+    return this.telemetryOutbox?.status() ?? disabledStatus(this.workstationId);
   }
 
   /** Pauses (`paused` true) or resumes uploads; inspections and the outbox go on either way. Audited. */
@@ -709,6 +797,7 @@ export class Runner {
   /** Waits for queued work and background drains, stops background compiles, then closes the database. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.fleetAgent?.stop();
     await this.watcher?.close();
     await this.packagesQueue.idle();
     await this.bindingsQueue.idle();

@@ -10,7 +10,6 @@ export { backoffDelay, nextFailureCount, DEFAULT_BACKOFF, type BackoffPolicy } f
 export { allowsCalls, closedBreaker, onCrash, onProbeResult, onProbeStart, probeDelay, type Breaker, type BreakerPolicy, type CircuitState } from "./breaker.js";
 export { chooseDispatch, type JobView, type SlotView } from "./dispatch.js";
 export { classifyFailure, shouldRetry, type AttemptEnd } from "./retry.js";
-export { checkResult, rectCounts } from "./result-check.js";
 export { prepareImage, writeImage, type FrameEncoding, type PreparedImage } from "./image.js";
 export {
   jsonLineLogger, packageKey, silentLogger,

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
-import { checkUserParams } from "../manifest/params.js";
+import { checkParams, enforceResult, rectCounts, userParamsError } from "../inspection/index.js";
 import type { Manifest } from "../manifest/schema.js";
 import type { RunnerConfig } from "../runner/config.js";
 import { sweepStaleSegments } from "../shm/sweep.js";
@@ -11,7 +11,6 @@ import type { Generation } from "../protocol/messages.js";
 import { prepareImage, type PreparedImage } from "./image.js";
 import { LATENCY_BUCKETS_MS, type MetricsSnapshot } from "./metrics.js";
 import { VersionPool, type PoolCallOutcome, type PoolStatus, type PoolTuning } from "./pool.js";
-import { checkResult, rectCounts } from "./result-check.js";
 import { SessionManager, type SessionRecord, type SessionStore } from "./sessions.js";
 import {
   jsonLineLogger, packageKey,
@@ -49,11 +48,8 @@ export interface SupervisorPoolStatus extends PoolStatus {
 
 const METHODS = new Set(["pre_execute", "execute", "both"]);
 
-function paramsError(message: string, details?: Record<string, unknown>): ProcVisionError {
-  return new ProcVisionError(ErrorCode.invalid_params, message, {
-    hint: "send user_params that match the step's params in manifest.json",
-    ...(details ? { details } : {}),
-  });
+function paramsError(message: string): ProcVisionError {
+  return new ProcVisionError(ErrorCode.invalid_params, message, { hint: "send user_params that match the step's params in manifest.json" });
 }
 
 /** What every call of one inspection sends besides the session: checked and prepared once per request. */
@@ -311,10 +307,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
         hint: "e.g. [{\"label\": \"1\", \"posList\": [{\"x\": 10, \"y\": 20, \"width\": 30, \"height\": 40}]}]",
       });
     }
-    const userParams = req.user_params ?? {};
-    if (typeof userParams !== "object" || userParams === null || Array.isArray(userParams)) {
-      throw paramsError("user_params must be a JSON object");
-    }
+    const userParams: unknown = req.user_params ?? {};
     let session: SessionRecord;
     let oneShot = false;
     if (req.session_id !== undefined && req.session_id !== null && req.session_id !== "") {
@@ -371,18 +364,9 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     }
   }
 
-  #checkParams(manifest: Manifest, key: string, stepIndex: number, values: Record<string, unknown>): Record<string, unknown> {
-    const steps = manifest.steps;
-    if (steps === undefined || steps.length === 0) return values; // no schema declared: nothing to check against
-    const step = steps.find((s) => s.index === stepIndex);
-    if (step === undefined) {
-      throw paramsError(`step_index ${stepIndex} is not a step of ${key} (steps: ${steps.map((s) => s.index).join(", ")})`);
-    }
-    const checked = checkUserParams(step.params, values);
-    if (!checked.ok) {
-      const list = checked.errors.map((e) => `user_params.${e.key}: ${e.message}`).join("; ");
-      throw paramsError(`invalid user_params for step ${stepIndex} of ${key}: ${list}`, { errors: checked.errors });
-    }
+  #checkParams(manifest: Manifest, key: string, stepIndex: number, values: unknown): Record<string, unknown> {
+    const checked = checkParams(manifest, stepIndex, values);
+    if (!checked.ok) throw userParamsError(checked.problems, stepIndex, key);
     return checked.values;
   }
 
@@ -430,11 +414,8 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
       if (typeof tail === "string" && tail !== "") debug.stderr_tail = tail;
       return { status: "ERROR", message: error.message, error_code: error.code, data: {}, debug, latency_ms };
     }
-    const problem = checkResult(method, result, image, this.#config.max_defects);
-    if (problem !== undefined) {
-      return { status: "ERROR", message: problem, error_code: ErrorCode.coordinate_invalid, data: result.data, debug: result.debug, latency_ms };
-    }
-    return { status: result.status, message: result.message, error_code: result.error_code, data: result.data, debug: result.debug, latency_ms };
+    const answer = enforceResult(method, result, image, { maxDefects: this.#config.max_defects });
+    return { status: answer.status, message: answer.message, error_code: answer.error_code, data: answer.data, debug: answer.debug, latency_ms };
   }
 
   async #record(session: SessionRecord, stepIndex: number, method: StepMethod, r: CallResponse, outcome: PoolCallOutcome, guideImage: boolean, image: PreparedImage): Promise<void> {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { ProcVisionError } from "../errors/procvision-error.js";
-import { decodeImage, type RawImage } from "../image/decode.js";
+import type { RawImage } from "../image/decode.js";
 import { syntheticImage } from "../image/synthetic.js";
 import { LocalHarness } from "../local/run-local.js";
 import { validateManifest, type Manifest } from "../manifest/index.js";
@@ -12,7 +12,7 @@ import type { Generation } from "../protocol/messages.js";
 import type { WorkerLaunch } from "../worker/env.js";
 import type { StderrLine } from "../worker/stderr-tail.js";
 import { fail, pass, type Check } from "./report.js";
-import { resultChecks } from "./result-rules.js";
+import { resultChecks } from "./result-checks.js";
 import { smokeParams } from "./smoke-params.js";
 
 export interface ProjectCheckOptions {
@@ -103,14 +103,15 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
 
   let image: RawImage;
   try {
-    image = options.imagePath ? await decodeImage({ path: options.imagePath }) : syntheticImage();
+    // The decoders load only for a given image: the author's loop on a synthetic one does not pay for them.
+    image = options.imagePath ? await (await import("../image/decode.js")).decodeImage({ path: options.imagePath }) : syntheticImage();
   } catch (err) {
     throw err instanceof ProcVisionError ? err : new ProcVisionError("1002", String(err));
   }
 
   const entryPoint = options.entryPoint ?? fields.entry_point;
   const python: ProjectPython = options.worker
-    ? { interpreter: await resolveInterpreter(options.worker.python, options.worker.env), source: "package", pythonPath: [] }
+    ? { interpreter: await resolveInterpreter(options.worker.python, options.worker.env), source: "package", command: options.worker.python, pythonPath: [], lent: false }
     : await projectPython(options.projectDir, options.python);
   let harness: LocalHarness;
   try {
@@ -118,6 +119,7 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
       projectDir: path.dirname(manifestPath),
       entryPoint,
       python: python.interpreter.executable,
+      command: python.command,
       pythonPath: python.pythonPath,
       ...(options.worker ? { env: options.worker.env } : {}),
       startupTimeoutMs: options.startupTimeoutMs ?? 60_000,
@@ -224,7 +226,7 @@ function executeOnlyPlan(input: { raw: Record<string, unknown>; manifest: Manife
 }
 
 function sdkNote(python: ProjectPython): string {
-  if (python.pythonPath.length === 0) return "";
+  if (!python.lent) return "";
   return python.shadowed ? `, bundled SDK in place of the installed procvision_algorithm_sdk ${python.shadowed}` : ", bundled SDK";
 }
 

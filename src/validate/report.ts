@@ -1,3 +1,5 @@
+import { ACCEPTANCE_CHECKS } from "../store/install/findings.js";
+
 /** Check names of `procvision-cli validate`, in report order (contract §2). */
 export const PROJECT_CHECKS = [
   "manifest_exists", "manifest_load", "manifest_fields", "manifest_schema", "entry_import", "get_info", "step_schema",
@@ -7,10 +9,8 @@ export const PROJECT_CHECKS = [
   "stdout_clean",
 ] as const;
 
-export const ZIP_CHECKS = [
-  "zip_open", "zip_paths_safe", "zip_manifest", "zip_requirements", "zip_wheels", "requirements_pinned",
-  "wheels_cover_requirements", "wheels_match_target", "checksums_valid", "zip_install", "zip_smoke",
-] as const;
+/** `--zip`: package acceptance (the runner's own, see store/install/acceptance.ts), then with `--full` its install. */
+export const ZIP_CHECKS = [...ACCEPTANCE_CHECKS, "zip_install", "zip_smoke"] as const;
 
 export type CheckName = (typeof PROJECT_CHECKS)[number] | (typeof ZIP_CHECKS)[number];
 
@@ -20,6 +20,8 @@ export interface Check {
   message: string;
   /** A passing check that found what the runner warns about (e.g. the original SDK to be replaced). */
   warnings?: string[];
+  /** A failed check of a package: the contract code (§6) the runner refuses it with for this reason. */
+  error_code?: string;
 }
 
 export interface ValidationReport {
@@ -27,19 +29,23 @@ export interface ValidationReport {
   checks: Check[];
   /** Every check's warnings, when there are any. */
   warnings?: string[];
+  /** `--zip`: the code a runner refuses this package with (its first problem in the order a runner meets them). */
+  error_code?: string;
 }
 
 export const pass = (name: CheckName, message: string): Check => ({ name, result: "PASS", message });
 /** A check that passes with warnings: each is in the message as `warning: …`. */
 export const warn = (name: CheckName, warnings: readonly string[], lead?: string): Check =>
   ({ name, result: "PASS", message: [...(lead ? [lead] : []), ...warnings.map((w) => `warning: ${w}`)].join("; "), warnings: [...warnings] });
-export const fail = (name: CheckName, message: string): Check => ({ name, result: "FAIL", message });
+export const fail = (name: CheckName, message: string, errorCode?: string): Check =>
+  ({ name, result: "FAIL", message, ...(errorCode === undefined ? {} : { error_code: errorCode }) });
 
-export function summarize(checks: readonly Check[]): ValidationReport {
+export function summarize(checks: readonly Check[], errorCode?: string): ValidationReport {
   const failed = checks.filter((c) => c.result === "FAIL").length;
   const warnings = checks.flatMap((c) => c.warnings ?? []);
   return {
     summary: { status: failed === 0 ? "PASS" : "FAIL", passed: checks.length - failed, failed }, checks: [...checks],
     ...(warnings.length > 0 ? { warnings } : {}),
+    ...(errorCode !== undefined && failed > 0 ? { error_code: errorCode } : {}),
   };
 }

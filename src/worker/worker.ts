@@ -1,7 +1,5 @@
-import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
-import type { Readable, Writable } from "node:stream";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder } from "../protocol/frame-codec.js";
@@ -16,7 +14,7 @@ import {
   type WorkerHello,
   type WorkerMessage,
 } from "../protocol/messages.js";
-import { buildWorkerEnv } from "./env.js";
+import { spawnAdapter, type AdapterChild } from "./adapter-process.js";
 import { StderrTail, type StderrLine } from "./stderr-tail.js";
 
 export const RUNNER_VERSION = "0.1.0";
@@ -40,6 +38,8 @@ export interface WorkerOptions {
   stderrTailLines?: number;
   /** Shown in messages, e.g. `algorithm-example 1.0 #1`. */
   label?: string;
+  /** An adapter process already spawned for this very launch (src/local/head-start.ts), taken over instead of spawning. */
+  adopt?: AdapterChild;
 }
 
 export interface CallResult {
@@ -95,14 +95,13 @@ export class CallNotStarted extends ProcVisionError {
   }
 }
 
-type Child = ChildProcessByStdio<Writable, Readable, Readable>;
 
 /**
  * One algorithm process speaking the wire protocol. This is the only way the CLI and the runner talk to an
  * algorithm: spawn, handshake, calls multiplexed by request_id, heartbeats, escalating shutdown.
  */
 export class Worker extends EventEmitter<WorkerEvents> {
-  readonly options: Required<Omit<WorkerOptions, "pythonPath" | "env">> & Pick<WorkerOptions, "pythonPath" | "env">;
+  readonly options: Required<Omit<WorkerOptions, "pythonPath" | "env" | "adopt">> & Pick<WorkerOptions, "pythonPath" | "env" | "adopt">;
   readonly stderrTail: StderrTail;
   state: WorkerState = "starting";
   hello: WorkerHello | undefined;
@@ -114,7 +113,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly startedAt = Date.now();
   lastPongAt: number | undefined;
 
-  private readonly child: Child;
+  private readonly child: AdapterChild;
   private readonly decoder: FrameDecoder;
   /** In send order, which is the order the worker runs them in: the first one is running. */
   private readonly pending = new Map<string, Pending>();
@@ -144,20 +143,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
     this.stderrTail = new StderrTail(this.options.stderrTailLines);
     this.decoder = new FrameDecoder(this.options.maxFrameBytes);
-    this.child = spawn(
-      this.options.python,
-      ["-m", "procvision_algorithm_sdk.adapter", "--entry", this.options.entryPoint,
-        "--max-frame-bytes", String(this.options.maxFrameBytes)],
-      {
-        cwd: this.options.cwd,
-        env: buildWorkerEnv(process.env, {
-          ...(this.options.pythonPath ? { pythonPath: this.options.pythonPath } : {}),
-          ...(this.options.env ? { extra: this.options.env } : {}),
-        }),
-        stdio: ["pipe", "pipe", "pipe"],
-        windowsHide: true,
-      },
-    );
+    this.child = this.options.adopt ?? spawnAdapter({
+      python: this.options.python, entryPoint: this.options.entryPoint, cwd: this.options.cwd,
+      maxFrameBytes: this.options.maxFrameBytes,
+      ...(this.options.pythonPath ? { pythonPath: this.options.pythonPath } : {}),
+      ...(this.options.env ? { env: this.options.env } : {}),
+    });
     this.exited = new Promise((resolve) => {
       this.child.once("close", (code, signal) => resolve(this.onExit(code, signal)));
     });

@@ -203,11 +203,15 @@ describe("a G2 (execute-only with session and shared memory) algorithm", () => {
 });
 
 describe("run: G1 and the original flags", () => {
-  it("a manifest without supported_pids needs no --pid; --entry picks the class; step 0 is a step", async () => {
-    const dir = project("cli-algo", "ok", ({ supported_pids: _, ...m }) => m);
+  it("a manifest without supported_pids needs no --pid; --entry picks the class; step 0 is a step when the manifest declares it", async () => {
+    const dir = project("cli-algo", "ok", ({ supported_pids: _, ...m }) => ({ ...m, steps: [{ index: 0, name: "inspect", params: [] }] }));
     const run = await runCli(["run", dir, "--image", sample, "--step", "0", "--entry", "cli_algo.main:CliAlgo", "--json"]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.json).toMatchObject({ pre_execute: { status: "OK" }, execute: { status: "OK", message: "step 0 after pre 0" } });
+    // A step the manifest does not declare is refused before the algorithm starts, as the runner refuses it (1006).
+    const undeclared = await runCli(["run", dir, "--image", sample, "--step", "1", "--json"]);
+    expect(undeclared.code).toBe(2);
+    expect(undeclared.json).toEqual({ error_code: "1006", message: "cli-algo 1.0: step_index 1 is not a step (steps: 0)", hint: "use one of the steps manifest.json declares: 0" });
   });
 
   it("--tail-logs passes on what a worker that fails to start wrote, before the error", async () => {

@@ -31,6 +31,10 @@ describe("procvision-cli flags", () => {
 describe("usage errors with --json (contract §6: every error carries a code)", () => {
   const noManifest = path.join(work, "no-manifest");
   mkdirSync(noManifest, { recursive: true });
+  const someZip = path.join(work, "some.zip");
+  writeFileSync(someZip, "");
+  const notAKey = path.join(work, "not-a-key.pub");
+  writeFileSync(notAKey, "hello\n");
   const cases: [string, string[], string][] = [
     ["init without its name (a parse error)", ["init", "--json"], "1006"],
     ["an unknown option", ["package", work, "--bogus", "--json"], "1006"],
@@ -39,6 +43,7 @@ describe("usage errors with --json (contract §6: every error carries a code)", 
     ["run on a folder without manifest.json", ["run", noManifest, "--pid", "A", "--image", "x.png", "--json"], "2002"],
     ["package of a folder without manifest.json", ["package", noManifest, "--json"], "2002"],
     ["validate --zip of a missing zip", ["validate", "--zip", path.join(work, "missing.zip"), "--json"], "2001"],
+    ["validate --zip with a --key that is no public key", ["validate", "--zip", someZip, "--key", notAKey, "--json"], "1006"],
     ["run with --params that are not JSON", ["run", fixture("cli-algo"), "--image", sample, "--params", "{oops", "--json"], "1006"],
   ];
   it.each(cases)("%s", async (_label, args, code) => {

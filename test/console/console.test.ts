@@ -13,7 +13,7 @@ import { repoRoot } from "../helpers/python.js";
 import { EXAMPLE, exampleZip } from "../helpers/store.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const RUNNER_CLI = path.join(repoRoot, "dist", "runner-cli", "main.js");
+const RUNNER_CLI = path.join(repoRoot, "dist", "bin", "procvision-runner.js");
 const SHOTS = path.join(repoRoot, "test-artifacts", "console");
 const SAMPLE = path.join(EXAMPLE, "sample.png");
 const NAME = "algorithm-example";

@@ -11,13 +11,15 @@ export interface CliRun {
   json: unknown;
 }
 
-const cliMain = path.join(repoRoot, "dist", "cli", "main.js");
-const runnerMain = path.join(repoRoot, "dist", "runner-cli", "main.js");
+const cliMain = path.join(repoRoot, "dist", "bin", "procvision-cli.js");
+const runnerMain = path.join(repoRoot, "dist", "bin", "procvision-runner.js");
 
 interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
+  /** Written to the command's stdin (e.g. for --password-stdin); without it stdin is closed. */
+  input?: string;
 }
 
 /** Runs the built `procvision-cli` as a user would: a real process, real exit code, real stdout/stderr. */
@@ -81,12 +83,13 @@ function runBuilt(main: string, args: readonly string[], options: RunOptions): P
     const child = spawn(process.execPath, [main, ...args], {
       cwd: options.cwd ?? repoRoot,
       env: { ...process.env, NO_COLOR: "1", ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [options.input !== undefined ? "pipe" : "ignore", "pipe", "pipe"],
     });
+    if (options.input !== undefined) child.stdin!.end(options.input);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
     child.on("error", reject);
     child.on("close", (code) => {

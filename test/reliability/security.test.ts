@@ -11,7 +11,7 @@ import { repoRoot } from "../helpers/python.js";
 import { realWheels, SDK_VERSION } from "../helpers/store.js";
 
 const SECRET = `pv-secret-${Date.now()}-do-not-leak`;
-const runnerMain = path.join(repoRoot, "dist", "runner-cli", "main.js");
+const runnerMain = path.join(repoRoot, "dist", "bin", "procvision-runner.js");
 const work = mkdtempSync(path.join(tmpdir(), "pv-rel-security-"));
 const root = path.join(work, "root");
 

@@ -7,8 +7,10 @@ import { ProcVisionError } from "../../src/errors/index.js";
 import { chooseInstaller, findUv } from "../../src/install/uv.js";
 import type { Manifest } from "../../src/manifest/index.js";
 import { planBinding, planPrune, planRollback } from "../../src/store/decisions.js";
-import { checkCompatibility } from "../../src/store/install/compatibility.js";
-import { judgeIntegrity, type IntegrityFacts } from "../../src/store/install/integrity.js";
+import { judgePackage, type PackageFacts } from "../../src/store/install/acceptance.js";
+import { judgeCompatibility, type CompatibilityInput } from "../../src/store/install/compatibility.js";
+import { ACCEPTANCE_CHECKS } from "../../src/store/install/findings.js";
+import { judgeIntegrity as judgeIntegrityFindings, type IntegrityFacts, type IntegrityPolicy } from "../../src/store/install/integrity.js";
 import { acquireLock, tryLock } from "../../src/store/lock.js";
 import { SerialQueue } from "../../src/store/queue.js";
 import type { Binding, HistoryEntry, PackageRecord } from "../../src/store/repository.js";
@@ -16,6 +18,18 @@ import type { WheelTarget } from "../../src/wheel-tags/index.js";
 import { generateKeyPair, loadPublicKey } from "../../src/signing/index.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-store-decisions-"));
+
+// As the store applies the judgements: the first problem is the install's error; otherwise the plan and what is said.
+function checkCompatibility(input: CompatibilityInput) {
+  const judged = judgeCompatibility(input);
+  if (judged.problems[0] !== undefined) throw judged.problems[0].error;
+  return { ...judged.plan!, warnings: judged.warnings.map((w) => w.message) };
+}
+function judgeIntegrity(facts: IntegrityFacts, policy: IntegrityPolicy) {
+  const judged = judgeIntegrityFindings(facts, policy);
+  if (judged.problems[0] !== undefined) throw judged.problems[0].error;
+  return { warnings: judged.warnings.map((w) => w.message), signed: judged.signed };
+}
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -113,6 +127,7 @@ describe("judgeIntegrity", () => {
     ["a bad signature", facts({ hasSignature: true, signatureValid: false }), false, /does not verify/],
     ["unsigned under require_signature", facts({}), true, /not signed/],
     ["no SHA256SUMS under require_signature", facts({ checksums: { ok: true, present: false } }), true, /no SHA256SUMS and no SIGNATURE/],
+    ["a SIGNATURE that is no signature at all", facts({ hasSignature: true, signatureWellFormed: false }), false, /not a base64 ed25519 signature/],
   ])("%s → 2008", (_title, f, requireSignature, message) => {
     const err = errorOf(() => judgeIntegrity(f, { trustedKeys: keys, requireSignature }));
     expect(err.code).toBe("2008");
@@ -124,7 +139,7 @@ describe("judgeIntegrity", () => {
   });
 });
 
-describe("checkCompatibility", () => {
+describe("judgeCompatibility (as the store applies it)", () => {
   const cp311: WheelTarget = { pythonVersion: "3.11", implementation: "cp", abi: "cp311", platforms: ["linux_x86_64", "manylinux_2_36_x86_64"] };
   const base = {
     requirementsText: "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\n",
@@ -214,6 +229,63 @@ describe("checkCompatibility", () => {
     expect(checkCompatibility({ ...original, envFileText: "{oops" }).warnings.join(" ")).toMatch(/\.procvision_env\.json in the package is invalid .*ignored/);
     // The wheels still have to fit: a win_amd64 numpy is 2003 whatever the env file says.
     expect(codeOf(() => checkCompatibility({ ...original, wheelFiles: ["numpy-2.2.6-cp311-cp311-win_amd64.whl", ...original.wheelFiles.slice(1)] }))).toBe("2003");
+  });
+  it("collects every problem, each with the validate check it fails, in the order the store meets them", () => {
+    const judged = judgeCompatibility({
+      ...base, requirementsText: "numpy==2.2.6\nprocvision_algorithm_sdk==0.1.0\nevil @ https://evil.example/e.whl\nscipy==1.0\n-e git+https://x/y.git\n",
+      wheelFiles: ["numpy-2.2.6-cp310-cp310-manylinux_2_17_x86_64.whl", base.wheelFiles[1]!],
+    });
+    expect(judged.problems.map((p) => [p.check, p.error.code])).toEqual([
+      ["zip_requirements", "2004"], ["requirements_pinned", "2004"], ["wheels_cover_requirements", "2004"], ["wheels_match_target", "2003"],
+    ]);
+    expect(judged.problems[2]!.error.message).toMatch(/no wheel for scipy==1\.0/);
+  });
+  it("an unpinned requirement refuses a package of ours (2001) and is only said for another tool's zip", () => {
+    const loose = { ...base, requirementsText: "numpy>=2\nprocvision_algorithm_sdk==0.1.0\n" };
+    expect(judgeCompatibility(loose).problems.map((p) => [p.check, p.error.code, p.error.message]))
+      .toEqual([["requirements_pinned", "2001", expect.stringMatching(/not pinned to one version: numpy>=2/)]]);
+    const theirs = judgeCompatibility({ ...loose, checksums: false });
+    expect(theirs.problems).toEqual([]);
+    expect(theirs.warnings).toContainEqual({ check: "requirements_pinned", message: expect.stringMatching(/not pinned to one version: numpy>=2/) });
+  });
+});
+
+describe("judgePackage", () => {
+  const cp311: WheelTarget = { pythonVersion: "3.11", implementation: "cp", abi: "cp311", platforms: ["linux_x86_64", "manylinux_2_36_x86_64"] };
+  const sdk = "procvision_algorithm_sdk-1.0.0-py3-none-any.whl";
+  const context = {
+    target: { interpreter: cp311, path: "/opt/python3.11" }, integrity: { trustedKeys: [], requireSignature: false },
+    runnerSdk: { file: sdk, path: `/dist/${sdk}`, metadata: "", version: "1.0.0", requiresDist: [] },
+  };
+  const manifest = JSON.stringify({ name: "a", version: "1.0", entry_point: "a.main:A", supported_pids: ["p"] });
+  const facts: PackageFacts = {
+    open: { ok: true, entries: 6, rootPrefix: "" }, manifest: { size: manifest.length, text: { text: manifest } },
+    requirements: { text: "procvision_algorithm_sdk==1.0.0\n" }, envFile: null, wheelFiles: [sdk],
+    wheelReads: { problems: [], unreadable: [] }, ourSdkWheels: new Set([sdk]),
+    integrity: { checksums: { ok: true, present: true }, hasSignature: false, signatureValid: null }, hasChecksums: true,
+  };
+  it("accepts a sound package with the plan the store installs and every check judged", () => {
+    const judged = judgePackage(facts, context);
+    expect(judged).toMatchObject({ problems: [], warnings: [], manifest: { name: "a" }, plan: { wheelFiles: [sdk], usesRunnerSdk: false } });
+    expect(new Set(judged.judged.keys())).toEqual(new Set(ACCEPTANCE_CHECKS));
+  });
+  it("collects every problem in the order the store meets them: manifest, integrity, wheels, requirements", () => {
+    const judged = judgePackage({
+      ...facts, manifest: { size: 2, text: { text: "[]" } }, requirements: { text: "procvision_algorithm_sdk==1.0.0\nscipy==1.0\n" },
+      wheelReads: { problems: ["x.whl is named x but its METADATA says y"], unreadable: [] },
+      integrity: { ...facts.integrity!, checksums: { ok: false, problems: [{ path: "a.py", problem: "mismatch" }] } },
+    }, context);
+    expect(judged.problems.map((p) => [p.check, p.error.code])).toEqual([
+      ["zip_manifest", "2002"], ["checksums_valid", "2008"], ["zip_wheels", "2004"], ["wheels_cover_requirements", "2004"],
+    ]);
+  });
+  it("a zip that does not open is judged no further; without a target the target checks are left out", () => {
+    const error = new ProcVisionError("2001", "\"../x\": '..' segment", { hint: "h", details: { rule: "dotdot" } });
+    const refused = judgePackage({ open: { ok: false, error } }, context);
+    expect(refused.problems).toEqual([{ check: "zip_paths_safe", error }]);
+    expect([...refused.judged.keys()]).toEqual(["zip_open", "zip_paths_safe"]);
+    const { target: _target, ...untargeted } = context;
+    expect([...judgePackage(facts, untargeted).judged.keys()]).not.toContain("wheels_match_target");
   });
 });
 

@@ -4,7 +4,6 @@ import { allowsCalls, closedBreaker, onCrash, onProbeResult, onProbeStart, probe
 import { chooseDispatch, MAX_PIPELINE_DEPTH, PIPELINE_MAX_CALL_MS, PIPELINE_SHM_BUDGET, pipelineDepth, type SlotView } from "../../src/supervisor/dispatch.js";
 import { roundCapacity } from "../../src/shm/pool.js";
 import { bucketIndex, CallMetrics, LATENCY_BUCKETS_MS } from "../../src/supervisor/metrics.js";
-import { checkResult, rectCounts } from "../../src/supervisor/result-check.js";
 import { classifyFailure, shouldRetry } from "../../src/supervisor/retry.js";
 import { SessionManager, type SessionRecord, type SessionStore } from "../../src/supervisor/sessions.js";
 
@@ -115,33 +114,6 @@ describe("retry rules", () => {
     expect(classifyFailure("3001", true)).toBe("heartbeat");
     expect(classifyFailure("3002", false)).toBe("protocol");
     expect(classifyFailure("1002", false)).toBe("done");
-  });
-});
-
-describe("result checks (→ 1007)", () => {
-  const img = { width: 100, height: 50 };
-  const rect = (x: number, y: number, width = 10, height = 10) => ({ x, y, width, height });
-  const ok = (data: Record<string, unknown>) => ({ status: "OK", data });
-
-  it("accepts valid results and passes ERROR answers through", () => {
-    expect(checkResult("pre_execute", ok({ calibration_rects: [rect(0, 0)] }), img, 20)).toBeUndefined();
-    expect(checkResult("execute", ok({ result_status: "OK", defect_rects: [] }), img, 20)).toBeUndefined();
-    expect(checkResult("execute", ok({ result_status: "NG", ng_reason: "scratch", defect_rects: [rect(90, 40)] }), img, 20)).toBeUndefined();
-    expect(checkResult("execute", { status: "ERROR", data: {} }, img, 20)).toBeUndefined();
-  });
-  it("names what is wrong", () => {
-    expect(checkResult("execute", { status: "WEIRD", data: {} }, img, 20)).toMatch(/status "WEIRD"/);
-    expect(checkResult("pre_execute", ok({ result_status: "OK" }), img, 20)).toMatch(/must not return data.result_status/);
-    expect(checkResult("execute", ok({}), img, 20)).toMatch(/result_status is undefined/);
-    expect(checkResult("execute", ok({ result_status: "NG", ng_reason: " " }), img, 20)).toMatch(/ng_reason/);
-    const many = Array.from({ length: 21 }, () => rect(0, 0));
-    expect(checkResult("execute", ok({ result_status: "NG", ng_reason: "x", defect_rects: many }), img, 20)).toMatch(/21 defect rects, at most 20/);
-    expect(checkResult("execute", ok({ result_status: "OK", position_rects: [rect(95, 0)] }), img, 20)).toMatch(/position_rects\[0\].*leaves the 100×50 image/);
-    expect(checkResult("execute", ok({ result_status: "OK", defect_rects: [{ x: 1 }] }), img, 20)).toMatch(/numeric/);
-    expect(checkResult("execute", ok({ result_status: "OK", defect_rects: "none" }), img, 20)).toMatch(/expected a list/);
-  });
-  it("counts rects", () => {
-    expect(rectCounts({ defect_rects: [1, 2], position_rects: [1] })).toEqual({ defect_rects: 2, position_rects: 1, calibration_rects: 0 });
   });
 });
 

@@ -54,7 +54,7 @@ export function algorithmRoutes(app: FastifyInstance, docs: RouteDoc[], runner: 
   route(app, docs, { method: "GET", url: "/algorithms/active", summary: "PID bindings", mutation: false, response: z.array(responses.binding) }, () => runner.active());
 
   route(app, docs, {
-    method: "POST", url: "/algorithms/install", summary: "install an offline zip: body application/zip, or JSON {path} inside zips/", mutation: true,
+    method: "POST", url: "/algorithms/install", summary: "install an offline package: body application/zip, JSON {path} inside zips/, or JSON {ref} of an OCI registry (oci://…:tag or @sha256:…)", mutation: true,
     query: schemas.force, contentTypes: ["application/zip", "application/json"], response: responses.installResult,
   }, async ({ request, query, operator, reply }) => {
     const force = truthy(query.force);
@@ -73,11 +73,13 @@ export function algorithmRoutes(app: FastifyInstance, docs: RouteDoc[], runner: 
     } else {
       const body = schemas.installPath.safeParse(request.body);
       if (!body.success) {
-        throw new ProcVisionError(ErrorCode.invalid_params, "install needs a body of type application/zip, or JSON {\"path\": \"<zip inside zips/>\"}", {
+        throw new ProcVisionError(ErrorCode.invalid_params, "install needs a body of type application/zip, JSON {\"path\": \"<zip inside zips/>\"} or JSON {\"ref\": \"oci://<registry>/<repository>:<tag>\"}", {
           hint: "curl -H 'Content-Type: application/zip' --data-binary @pkg.zip ...",
         });
       }
-      result = await runner.install(await zipInsideRoot(runner.root, body.data.path), { force, operator });
+      result = "ref" in body.data
+        ? await runner.install({ ref: body.data.ref }, { force, operator })
+        : await runner.install(await zipInsideRoot(runner.root, body.data.path), { force, operator });
     }
     reply.code(201);
     return result;

@@ -16,6 +16,10 @@ export function observeRoutes(app: FastifyInstance, docs: RouteDoc[], runner: Ru
   });
   route(app, docs, { method: "GET", url: "/records", summary: "inspection records, newest first", mutation: false, query: schemas.recordsQuery, response: z.array(responses.inspectionRecord) },
     ({ query }) => runner.records(definedOnly(query)));
+  route(app, docs, { method: "GET", url: "/fleet", summary: "this station in the fleet: desired state, what it runs, the last convergence", mutation: false, response: responses.fleet },
+    () => runner.fleet());
+  route(app, docs, { method: "POST", url: "/fleet/poll", summary: "poll the desired state now and converge to it", mutation: true, response: responses.fleet },
+    () => runner.fleetPoll());
   route(app, docs, { method: "GET", url: "/audit", summary: "audit log of every mutation, newest first", mutation: false, query: schemas.auditQuery, response: z.array(responses.auditEntry) },
     ({ query }) => runner.audit(definedOnly(query)));
 

@@ -1,9 +1,12 @@
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { ErrorCode } from "../../errors/index.js";
-import { decodeImage, type RawImage } from "../../image/decode.js";
-import type { CallOutcome, StepOutcome } from "../../local/run-local.js";
+import { ErrorCode, ProcVisionError } from "../../errors/index.js";
+import type { RawImage } from "../../image/decode.js";
+import type { ResultLimits } from "../../inspection/index.js";
+import type { Manifest } from "../../manifest/index.js";
+import type { CallOutcome, StepInputs } from "../../local/run-local.js";
+import { discardHeadStart, headStart } from "../../local/head-start.js";
 import { projectPython } from "../../python/project-python.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
@@ -29,26 +32,17 @@ export interface RunOptions {
   legacyRun?: boolean;
 }
 
-interface ProjectManifest {
-  name: string;
-  version: string;
-  entry_point: string;
-  supported_pids?: string[];
-  steps?: { index?: unknown; name?: unknown }[];
-}
-
-async function readManifest(projectDir: string): Promise<ProjectManifest> {
+/** The project's manifest, held to the schema the runner installs by: its steps' params are what `--params` must fit. */
+async function readManifest(projectDir: string): Promise<Manifest> {
   const file = path.join(projectDir, "manifest.json");
   if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
   if (!existsSync(file)) throw new UsageError(`${file} not found`, "run procvision-cli init, or point at the project folder", ErrorCode.manifest_missing);
   try {
-    const manifest = JSON.parse(await readFile(file, "utf8")) as ProjectManifest;
-    if (typeof manifest.entry_point !== "string") throw new Error("entry_point missing");
-    const pids: unknown = manifest.supported_pids;
-    if (pids !== undefined && (!Array.isArray(pids) || pids.some((p) => typeof p !== "string"))) throw new Error("supported_pids is not a list of strings");
-    return manifest;
+    const { loadManifest } = await import("../../manifest/index.js");
+    return await loadManifest(file);
   } catch (err) {
-    throw new UsageError(`${file} is not a usable manifest: ${(err as Error).message}`, "procvision-cli validate explains what is wrong", ErrorCode.manifest_missing);
+    if (!(err instanceof ProcVisionError)) throw err;
+    throw new UsageError(err.message, err.hint ?? "procvision-cli validate explains what is wrong", ErrorCode.manifest_missing);
   }
 }
 
@@ -70,17 +64,31 @@ async function readJsonFlag(flag: string, value: string, example: string): Promi
 async function loadImage(flag: string, file: string): Promise<RawImage> {
   if (!existsSync(file)) throw new UsageError(`${flag} ${file} not found`);
   try {
+    // Loaded here, after the adapter's head start: the decoders are not on the way to spawning it.
+    const { decodeImage } = await import("../../image/decode.js");
     return await decodeImage({ path: file });
   } catch (err) {
     throw new UsageError((err as Error).message, "pass a JPEG or PNG file");
   }
 }
 
-async function parseParams(value: string | undefined): Promise<Record<string, unknown>> {
-  if (value === undefined) return {};
-  const parsed = await readJsonFlag("--params", value, '{"threshold": 0.8}');
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new UsageError("--params must be a JSON object");
-  return parsed as Record<string, unknown>;
+/**
+ * `--params` checked against each step's params with its defaults filled in, by the runner's rules (1006): what the
+ * algorithm gets here is what a station would give it.
+ */
+async function stepParams(manifest: Manifest, steps: readonly number[], value: string | undefined): Promise<Map<number, Record<string, unknown>>> {
+  const given = value === undefined ? {} : await readJsonFlag("--params", value, '{"threshold": 0.8}');
+  const { checkParams, userParamsError } = await import("../../inspection/index.js");
+  const params = new Map<number, Record<string, unknown>>();
+  for (const step of steps) {
+    const checked = checkParams(manifest, step, given);
+    if (!checked.ok) {
+      const error = userParamsError(checked.problems, step, `${manifest.name} ${manifest.version}`);
+      throw new UsageError(error.message, error.hint);
+    }
+    params.set(step, checked.values);
+  }
+  return params;
 }
 
 function positiveInt(flag: string, value: string): number {
@@ -100,7 +108,8 @@ function describeCall(label: string, call: CallOutcome): string {
   const data = call.data as { result_status?: string; ng_reason?: string; defect_rects?: unknown[]; position_rects?: unknown[]; calibration_rects?: unknown[] };
   const parts = [`${tick(call.status === "OK")} ${label.padEnd(11)} ${call.status}`];
   if (call.error_code) parts.push(`[${call.error_code}]`);
-  if (data.result_status) parts.push(`→ ${data.result_status === "OK" ? style.ok("OK") : style.bad(data.result_status)}`);
+  // A rejected answer keeps its data, but its verdict does not stand.
+  if (call.status === "OK" && data.result_status) parts.push(`→ ${data.result_status === "OK" ? style.ok("OK") : style.bad(data.result_status)}`);
   if (call.message) parts.push(`"${call.message}"`);
   if (data.ng_reason) parts.push(`ng_reason "${data.ng_reason}"`);
   const rects = (["calibration_rects", "position_rects", "defect_rects"] as const)
@@ -116,7 +125,7 @@ const jsonCall = (c: CallOutcome) => ({
 });
 
 /** Which PID to run with: required (and checked) when the manifest lists supported_pids, optional when it lists none. */
-function choosePid(manifest: ProjectManifest, pid: string | undefined): string {
+function choosePid(manifest: Manifest, pid: string | undefined): string {
   const pids = manifest.supported_pids;
   if (pids === undefined || pids.length === 0) return pid ?? "";
   if (pid === undefined) throw new UsageError(`--pid is required: the manifest lists supported_pids [${pids.join(", ")}]`, `e.g. --pid ${pids[0]}`);
@@ -141,42 +150,74 @@ function imagePaths(options: RunOptions): { current: string; guide?: string } {
   return guideImage !== undefined ? { current, guide: guideImage } : { current };
 }
 
+interface StepsRun {
+  projectDir: string;
+  entryPoint: string;
+  steps: number[];
+  timeoutMs: number;
+  imagePath: string;
+  guidePath?: string;
+  options: RunOptions;
+  calls: StepInputs;
+}
+
+/** The images decoded and the steps run through a local harness on the project's Python. */
+async function runSteps(run: StepsRun) {
+  // At once: the interpreter probe (a Python process), the decoding (sharp's threads) and loading the harness.
+  const [python, image, guide, { LocalHarness }] = await Promise.all([
+    projectPython(run.projectDir, run.options.python),
+    loadImage("image", run.imagePath),
+    run.guidePath !== undefined ? loadImage("--guide-image", run.guidePath) : undefined,
+    import("../../local/run-local.js"),
+  ]);
+  const harness = await LocalHarness.start({
+    projectDir: run.projectDir, entryPoint: run.entryPoint,
+    python: python.interpreter.executable, command: python.command, pythonPath: python.pythonPath,
+    startupTimeoutMs: Math.max(run.timeoutMs, 60_000),
+    ...(run.options.tailLogs ? { onStderr: tailLogs } : {}),
+  });
+  try {
+    harness.setImages(image, guide);
+    const outcomes = await harness.runSteps(run.steps, run.calls, run.timeoutMs);
+    return { image, guide, outcomes, generation: harness.generation, startupMs: harness.startupMs };
+  } finally {
+    await harness.close();
+  }
+}
+
 export async function runCommand(project: string, options: RunOptions): Promise<CommandOutput> {
   const projectDir = path.resolve(project);
+  const entry = options.entry !== undefined ? checkEntryPoint(options.entry) : undefined;
+  // The adapter (Python importing numpy and the algorithm) starts before anything else is loaded or checked; a run
+  // that stops before its harness takes it over ends it.
+  headStart({ projectDir, ...(entry ? { entryPoint: entry } : {}), ...(options.python ? { python: options.python } : {}) });
+  try {
+    return await runProject(projectDir, entry, options);
+  } finally {
+    discardHeadStart();
+  }
+}
+
+async function runProject(projectDir: string, entry: string | undefined, options: RunOptions): Promise<CommandOutput> {
   const manifest = await readManifest(projectDir);
   const pid = choosePid(manifest, options.pid);
   const { current: imagePath, guide: guidePath } = imagePaths(options);
-  const entryPoint = options.entry !== undefined ? checkEntryPoint(options.entry) : manifest.entry_point;
-  const params = await parseParams(options.params);
+  const entryPoint = entry ?? manifest.entry_point;
   const guideInfo = options.guideInfo !== undefined ? await readJsonFlag("--guide-info", options.guideInfo, '[{"label": "1", "posList": []}]') : [];
   const steps = options.sessionSteps !== undefined
     ? options.sessionSteps.split(",").map((s) => stepIndex("--session-steps", s.trim()))
     : [stepIndex("--step", options.step ?? "1")];
+  const params = await stepParams(manifest, steps, options.params);
   const timeoutMs = options.timeoutMs !== undefined ? positiveInt("--timeout-ms", options.timeoutMs) : 30_000;
-  // At once: the interpreter probes (Python processes), the decoding (sharp's threads) and loading the harness.
-  const [python, image, guide, { LocalHarness }] = await Promise.all([
-    projectPython(projectDir, options.python),
-    loadImage("image", imagePath),
-    guidePath !== undefined ? loadImage("--guide-image", guidePath) : undefined,
-    import("../../local/run-local.js"),
-  ]);
-  const stepNames = new Map((manifest.steps ?? []).map((s) => [s.index, typeof s.name === "string" ? s.name : ""]));
-
-  const harness = await LocalHarness.start({
-    projectDir, entryPoint, python: python.interpreter.executable, pythonPath: python.pythonPath,
-    startupTimeoutMs: Math.max(timeoutMs, 60_000),
-    ...(options.tailLogs ? { onStderr: tailLogs } : {}),
-  });
-  let outcomes: StepOutcome[];
-  try {
-    harness.setImages(image, guide);
-    outcomes = await harness.runSteps(steps, {
-      pid, paramsFor: () => params, guideInfo,
+  const stepNames = new Map((manifest.steps ?? []).map((s) => [s.index, s.name]));
+  const limits: ResultLimits = (await import("../../inspection/index.js")).DEFAULT_LIMITS;
+  const { image, guide, outcomes, generation, startupMs } = await runSteps({
+    projectDir, entryPoint, steps, timeoutMs, imagePath, ...(guidePath !== undefined ? { guidePath } : {}), options,
+    calls: {
+      pid, paramsFor: (step) => params.get(step) ?? {}, guideInfo, limits,
       stepDescFor: (step) => options.stepDesc ?? stepNames.get(step) ?? "",
-    }, timeoutMs);
-  } finally {
-    await harness.close();
-  }
+    },
+  });
 
   if (options.saveOverlay || options.report) {
     const { renderOverlay, renderReport } = await import("../../image/overlay.js");
@@ -192,7 +233,7 @@ export async function runCommand(project: string, options: RunOptions): Promise<
     exitCode: ok ? 0 : 1,
     json: options.sessionSteps !== undefined ? perStep : perStep[0],
     human: [
-      `${manifest.name} ${manifest.version} (${harness.generation}) · ${pid ? `pid ${pid} · ` : ""}${images} · worker ready in ${harness.startupMs.toFixed(0)} ms`,
+      `${manifest.name} ${manifest.version} (${generation}) · ${pid ? `pid ${pid} · ` : ""}${images} · worker ready in ${startupMs.toFixed(0)} ms`,
       ...outcomes.flatMap((o) => [
         style.bold(`step ${o.step_index}`),
         ...(o.pre_execute ? [`  ${describeCall("pre_execute", o.pre_execute)}`] : []),

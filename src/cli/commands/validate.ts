@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { discardHeadStart, headStart } from "../../local/head-start.js";
 import { projectPython } from "../../python/project-python.js";
-import { ErrorCode } from "../../errors/index.js";
+import { ErrorCode, errorCodeName } from "../../errors/index.js";
+import { loadPublicKey } from "../../signing/index.js";
 import { summarize, type ValidationReport } from "../../validate/report.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
@@ -25,7 +27,8 @@ export function reportLines(report: ValidationReport): string[] {
   return [
     ...report.checks.map((c) => `${tick(c.result === "PASS")} ${c.name.padEnd(width)}  ${c.result === "PASS" ? style.dim(c.message) : c.message}`),
     "",
-    `${report.summary.status === "PASS" ? style.ok("PASS") : style.bad("FAIL")}: ${report.summary.passed} passed, ${report.summary.failed} failed`,
+    `${report.summary.status === "PASS" ? style.ok("PASS") : style.bad("FAIL")}: ${report.summary.passed} passed, ${report.summary.failed} failed`
+      + (report.error_code ? ` (a runner refuses this package with ${report.error_code} ${errorCodeName(report.error_code) ?? ""})` : ""),
   ];
 }
 
@@ -33,24 +36,39 @@ export function reportLines(report: ValidationReport): string[] {
 export async function validateCommand(project: string, options: ValidateOptions): Promise<CommandOutput> {
   if (options.image !== undefined && !existsSync(options.image)) throw new UsageError(`image ${options.image} not found`);
   let checks;
+  let errorCode: string | undefined;
   if (options.zip !== undefined) {
     if (!existsSync(options.zip)) throw new UsageError(`zip ${options.zip} not found`, undefined, ErrorCode.invalid_zip);
+    const keys = (options.key ?? []).map((k) => {
+      try {
+        return loadPublicKey(k);
+      } catch (err) {
+        throw new UsageError((err as Error).message, "pass the .pub file written by procvision-cli keygen (or its PEM text)");
+      }
+    });
     // Each half loads only its own modules: the author's validate loop does not pay for the zip checks.
     const { zipChecks } = await import("../../validate/zip-checks.js");
-    checks = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, keys: options.key ?? [], ...pick(options) });
+    ({ checks, errorCode } = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, keys, ...pick(options) }));
   } else {
     const projectDir = path.resolve(project);
     if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
-    // The interpreter probes (Python processes) run while the checks' modules load.
-    void projectPython(projectDir, options.python).catch(() => undefined);
-    const { projectChecks } = await import("../../validate/project-checks.js");
-    checks = await projectChecks({
-      projectDir, ...(options.manifest ? { manifestPath: path.resolve(options.manifest) } : {}), ...pick(options),
-      ...(options.entry !== undefined ? { entryPoint: checkEntryPoint(options.entry) } : {}),
-      ...(options.tailLogs ? { onStderr: tailLogs } : {}),
-    });
+    const manifestPath = options.manifest ? path.resolve(options.manifest) : undefined;
+    const entryPoint = options.entry !== undefined ? checkEntryPoint(options.entry) : undefined;
+    // The adapter (Python importing numpy and the algorithm) and the interpreter probe start while the checks' modules load.
+    headStart({ projectDir, ...(manifestPath ? { manifestPath } : {}), ...(options.python ? { python: options.python } : {}), ...(entryPoint ? { entryPoint } : {}) });
+    try {
+      void projectPython(projectDir, options.python).catch(() => undefined);
+      const { projectChecks } = await import("../../validate/project-checks.js");
+      checks = await projectChecks({
+        projectDir, ...(manifestPath ? { manifestPath } : {}), ...pick(options),
+        ...(entryPoint ? { entryPoint } : {}),
+        ...(options.tailLogs ? { onStderr: tailLogs } : {}),
+      });
+    } finally {
+      discardHeadStart();
+    }
   }
-  const report = summarize(checks);
+  const report = summarize(checks, errorCode);
   return { exitCode: report.summary.status === "PASS" ? 0 : 1, json: report, human: reportLines(report) };
 }
 

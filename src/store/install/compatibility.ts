@@ -2,6 +2,7 @@ import { ErrorCode, ProcVisionError } from "../../errors/index.js";
 import { parseJson } from "../../manifest/index.js";
 import { formatRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
 import { parseTargetEnv } from "../../target-env/index.js";
+import type { Findings, Problem, Warning } from "./findings.js";
 import { checkRunnerSdkInstalls, planSdk, type RunnerSdk } from "./sdk-replacement.js";
 import { expandPlatforms, matchRequirementsToWheels, parseWheelFilename, supportedTags, type WheelTarget } from "../../wheel-tags/index.js";
 
@@ -37,7 +38,11 @@ export interface CompatibilityPlan {
   /** The wheels/ files to install from (the original SDK's left out) and whether the runner's SDK wheel joins them. */
   wheelFiles: string[];
   usesRunnerSdk: boolean;
-  warnings: string[];
+}
+
+/** The judgement: the plan (when requirements.txt could be read) and the findings; install only without problems. */
+export interface Compatibility extends Findings {
+  plan?: CompatibilityPlan;
 }
 
 const REBUILD = "rebuild the package for this station with procvision-cli package (--python-version/--abi/--wheels-platform, or .procvision_env.json)";
@@ -61,7 +66,7 @@ function wheelTags(file: string): string[] {
  * Where `.procvision_env.json` disagrees with the interpreter (pure): `invalid` when it cannot be read, else the
  * fields that name another target (empty: it agrees). The platform only counts when some wheel is not pure.
  */
-export function envFileDisagreement(text: string, interpreter: WheelTarget, wheelFiles: readonly string[]): { invalid: string } | { problems: string[]; target: unknown } {
+function envFileDisagreement(text: string, interpreter: WheelTarget, wheelFiles: readonly string[]): { invalid: string } | { problems: string[]; target: unknown } {
   const json = parseJson(text);
   const parsed = json.ok ? parseTargetEnv(json.value) : undefined;
   if (!json.ok || !parsed?.ok) {
@@ -95,60 +100,82 @@ export function envFileDisagreement(text: string, interpreter: WheelTarget, whee
  * (the original packer copied it whatever its flags said): the wheels' tags, checked already, decide, and the env
  * file's disagreement is a warning.
  */
-export function judgeEnvFile(text: string, interpreter: WheelTarget, interpreterPath: string, wheelFiles: readonly string[], checksums: boolean,
-  role = "this runner's interpreter", hint = REBUILD): string[] {
+function judgeEnvFile(text: string, interpreter: WheelTarget, interpreterPath: string, wheelFiles: readonly string[], checksums: boolean,
+  role = "this runner's interpreter", hint = REBUILD): { problem?: ProcVisionError; warnings: string[] } {
   const found = envFileDisagreement(text, interpreter, wheelFiles);
   if ("invalid" in found) {
-    if (!checksums) return [`.procvision_env.json in the package is invalid (${found.invalid}): ignored, the wheels' tags fit this interpreter`];
-    throw new ProcVisionError(ErrorCode.invalid_zip, `.procvision_env.json in the package is invalid: ${found.invalid}`, { hint });
+    if (!checksums) return { warnings: [`.procvision_env.json in the package is invalid (${found.invalid}): ignored, the wheels' tags fit this interpreter`] };
+    return { problem: new ProcVisionError(ErrorCode.invalid_zip, `.procvision_env.json in the package is invalid: ${found.invalid}`, { hint }), warnings: [] };
   }
-  if (found.problems.length === 0) return [];
+  if (found.problems.length === 0) return { warnings: [] };
   if (!checksums) {
-    return [`.procvision_env.json says ${found.problems.join("; ")}, but the package's wheels install on this interpreter: judged by the wheels' tags (the original packer copies the env file unchanged)`];
+    return { warnings: [`.procvision_env.json says ${found.problems.join("; ")}, but the package's wheels install on this interpreter: judged by the wheels' tags (the original packer copies the env file unchanged)`] };
   }
-  throw new ProcVisionError(ErrorCode.incompatible_python,
-    `the package was built for another Python than ${role} ${interpreterPath}: .procvision_env.json says ${found.problems.join("; ")}`,
-    { hint, details: { target: found.target, interpreter } });
+  return {
+    problem: new ProcVisionError(ErrorCode.incompatible_python,
+      `the package was built for another Python than ${role} ${interpreterPath}: .procvision_env.json says ${found.problems.join("; ")}`,
+      { hint, details: { target: found.target, interpreter } }),
+    warnings: [],
+  };
 }
 
 /**
  * Install step 2a (pure): every requirement has a wheel in the package (2004 naming the requirement) that installs on
- * the runner's interpreter (2003 naming the wheel's tags and the interpreter's), with this product's SDK in place of
- * the original one (see planSdk), and the package's target environment is this interpreter (judgeEnvFile).
+ * the interpreter (2003 naming the wheel's tags and the interpreter's), with this product's SDK in place of the
+ * original one (see planSdk), and the package's target environment is this interpreter (judgeEnvFile). A package of
+ * ours pins every requirement with == (contract §1); another tool's unpinned lines are only said. Every finding is
+ * collected (validate reports them all; the store refuses with the first).
  */
-export function checkCompatibility(input: CompatibilityInput): CompatibilityPlan {
+export function judgeCompatibility(input: CompatibilityInput): Compatibility {
+  const problems: Problem[] = [];
+  const warnings: Warning[] = [];
+  const problem = (check: Problem["check"], code: string, message: string, options: { hint: string; details?: Record<string, unknown> }): void => {
+    problems.push({ check, error: new ProcVisionError(code, message, options) });
+  };
   if (input.requirementsText === null) {
-    throw new ProcVisionError(ErrorCode.invalid_zip, "the package has no requirements.txt: what to install from wheels/ is unknown", { hint: REBUILD });
+    problem("zip_requirements", ErrorCode.invalid_zip, "the package has no requirements.txt: what to install from wheels/ is unknown", { hint: REBUILD });
+    return { problems, warnings };
   }
   const sanitized = sanitizeRequirements(input.requirementsText);
   // Index options and hashes are dropped harmlessly (pip never sees them); an editable install, a nested file or a
   // path/URL line is a requirement that wheels/ cannot satisfy: installing without it would be silently incomplete.
   const unsatisfiable = sanitized.dropped.filter((d) => !d.line.startsWith("-") || /^(-e|--editable|-r|--requirement|-c|--constraint)\b/.test(d.line));
   if (unsatisfiable.length > 0) {
-    throw new ProcVisionError(ErrorCode.wheels_missing,
+    problem("zip_requirements", ErrorCode.wheels_missing,
       `requirements.txt has lines that cannot be installed from wheels/: ${unsatisfiable.map((d) => `line ${d.lineNumber} "${d.line}" (${d.reason})`).join("; ")}`,
       { hint: "pin every requirement as name==version and ship its wheel in wheels/ (procvision-cli package does)" });
   }
-  const warnings = sanitized.dropped.map((d) => `requirements.txt line ${d.lineNumber} ignored: ${d.line} (${d.reason})`);
+  for (const d of sanitized.dropped) {
+    if (!unsatisfiable.includes(d)) warnings.push({ check: "zip_requirements", message: `requirements.txt line ${d.lineNumber} ignored: ${d.line} (${d.reason})` });
+  }
   const urls = sanitized.requirements.filter((r) => r.url !== undefined);
   if (urls.length > 0) {
-    throw new ProcVisionError(ErrorCode.wheels_missing, `requirements with a URL cannot be installed offline: ${urls.map((r) => r.raw).join(", ")}`, {
+    problem("requirements_pinned", ErrorCode.wheels_missing, `requirements with a URL cannot be installed offline: ${urls.map((r) => r.raw).join(", ")}`, {
       hint: "pin them as name==version and ship their wheels in wheels/ (procvision-cli package does)",
     });
   }
+  const unpinned = sanitized.requirements.filter((r) => r.url === undefined && r.pinnedVersion === undefined);
+  if (unpinned.length > 0) {
+    const message = `not pinned to one version: ${unpinned.map(formatRequirement).join(", ")}`;
+    if (input.checksums) {
+      problem("requirements_pinned", ErrorCode.invalid_zip, `${message} (an offline package pins every requirement with ==)`, {
+        hint: "pin each requirement as name==version and rebuild the package with procvision-cli package",
+      });
+    } else warnings.push({ check: "requirements_pinned", message: `${message}: installed from the wheel in wheels/ that satisfies it` });
+  }
   const badNames = input.wheelFiles.filter((w) => !parseWheelFilename(w).ok);
-  if (badNames.length > 0) warnings.push(`not wheel file names, ignored: ${badNames.join(", ")}`);
+  if (badNames.length > 0) warnings.push({ check: "zip_wheels", message: `not wheel file names, ignored: ${badNames.join(", ")}` });
 
   const sdk = planSdk({ requirements: sanitized.requirements, wheelFiles: input.wheelFiles, ours: input.ourSdkWheels, runnerSdk: input.runnerSdk });
-  if (sdk.warning !== undefined) warnings.push(sdk.warning);
+  if (sdk.warning !== undefined) warnings.push({ check: "zip_wheels", message: sdk.warning });
   const wheelFiles = sdk.wheelFiles;
   const role = input.interpreterRole ?? "this runner's interpreter";
   const hint = input.rebuildHint ?? REBUILD;
   const matches = matchRequirementsToWheels(sdk.requirements, wheelFiles, input.interpreter);
-  const missing = matches.filter((m) => m.applies && m.reason === "missing");
+  const missing = matches.filter((m) => m.applies && m.reason === "missing" && m.requirement.url === undefined);
   if (missing.length > 0) {
     const names = missing.map((m) => formatRequirement(m.requirement));
-    throw new ProcVisionError(ErrorCode.wheels_missing,
+    problem("wheels_cover_requirements", ErrorCode.wheels_missing,
       `the package has no wheel for ${names.join(", ")} (wheels/ holds ${wheelFiles.length === 0 ? "nothing" : wheelFiles.join(", ")})`,
       { hint: "rebuild the package with procvision-cli package, which downloads a wheel for every pinned requirement, or add the missing wheel to wheels/", details: { missing: names } });
   }
@@ -156,7 +183,7 @@ export function checkCompatibility(input: CompatibilityInput): CompatibilityPlan
   if (incompatible.length > 0) {
     const tags = supportedTags(input.interpreter);
     const wheels = incompatible.flatMap((m) => m.candidates.map((w) => `${w} (tags ${wheelTags(w).join(", ")})`));
-    throw new ProcVisionError(ErrorCode.incompatible_python,
+    problem("wheels_match_target", ErrorCode.incompatible_python,
       `no wheel for ${incompatible.map((m) => formatRequirement(m.requirement)).join(", ")} installs on ${role}: the package has ${wheels.join("; ")}; `
       + `${input.interpreterPath} (${describeTarget(input.interpreter)}) accepts ${sampleTags(tags)}`,
       {
@@ -167,13 +194,22 @@ export function checkCompatibility(input: CompatibilityInput): CompatibilityPlan
         },
       });
   }
-  if (sdk.usesRunnerSdk) checkRunnerSdkInstalls(input.runnerSdk, wheelFiles, input.interpreter, input.interpreterPath);
-  if (input.envFileText !== null) warnings.push(...judgeEnvFile(input.envFileText, input.interpreter, input.interpreterPath, wheelFiles, input.checksums, role, hint));
+  if (sdk.usesRunnerSdk) {
+    const sdkProblem = checkRunnerSdkInstalls(input.runnerSdk, wheelFiles, input.interpreter, input.interpreterPath);
+    if (sdkProblem !== undefined) problems.push(sdkProblem);
+  }
+  if (input.envFileText !== null) {
+    const env = judgeEnvFile(input.envFileText, input.interpreter, input.interpreterPath, wheelFiles, input.checksums, role, hint);
+    if (env.problem !== undefined) problems.push({ check: "wheels_match_target", error: env.problem });
+    warnings.push(...env.warnings.map((message) => ({ check: "wheels_match_target" as const, message })));
+  }
   return {
-    requirements: sdk.requirements,
-    requirementsText: sdk.requirements.map((r) => `${formatRequirement(r)}\n`).join(""),
-    wheels: Object.fromEntries(matches.filter((m) => m.wheel !== undefined).map((m) => [m.requirement.raw, m.wheel!])),
-    wheelFiles, usesRunnerSdk: sdk.usesRunnerSdk,
-    warnings,
+    plan: {
+      requirements: sdk.requirements,
+      requirementsText: sdk.requirements.map((r) => `${formatRequirement(r)}\n`).join(""),
+      wheels: Object.fromEntries(matches.filter((m) => m.wheel !== undefined).map((m) => [m.requirement.raw, m.wheel!])),
+      wheelFiles, usesRunnerSdk: sdk.usesRunnerSdk,
+    },
+    problems, warnings,
   };
 }

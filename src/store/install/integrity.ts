@@ -1,8 +1,9 @@
 import type { KeyObject } from "node:crypto";
-import { ErrorCode, ProcVisionError } from "../../errors/index.js";
+import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
 import { SHA256SUMS, SIGNATURE } from "../../offline-zip/index.js";
 import { verifyChecksums, type ChecksumProblem, type SafeZip } from "../../safe-zip/index.js";
 import { verify } from "../../signing/index.js";
+import type { Findings } from "./findings.js";
 
 export interface IntegrityPolicy {
   trustedKeys: readonly KeyObject[];
@@ -11,58 +12,74 @@ export interface IntegrityPolicy {
 
 /** What was found in the zip; `signatureValid` is null when there is no signature or no key to check it with. */
 export interface IntegrityFacts {
-  checksums: { ok: true; present: boolean } | { ok: false; problems: ChecksumProblem[] };
+  /** `error`: SHA256SUMS malformed (2008), or an entry unreadable while hashing (damaged data, 2001). */
+  checksums: { ok: true; present: boolean } | { ok: false; problems: ChecksumProblem[] } | { ok: false; error: ProcVisionError };
   hasSignature: boolean;
+  /** SIGNATURE has the form of a base64 ed25519 signature (undefined: not looked at, taken as well-formed). */
+  signatureWellFormed?: boolean;
   signatureValid: boolean | null;
 }
 
-export interface IntegrityOutcome {
-  warnings: string[];
+export interface IntegrityOutcome extends Findings {
   signed: "verified" | "unverified" | "unsigned";
 }
 
 const REBUILD = "copy the package again from the build machine, or rebuild it with procvision-cli package";
+const SIGNATURE_FORM = /^[A-Za-z0-9+/]{86}==$/;
 
-function integrityError(message: string, hint: string, details?: Record<string, unknown>): ProcVisionError {
-  return new ProcVisionError(ErrorCode.integrity_failed, message, { hint, ...(details ? { details } : {}) });
-}
-
-/** The policy of contract §7 Install step 2 over the facts: 2008 or warnings. Pure. */
+/** The policy of contract §7 Install step 2 over the facts: 2008 (or 2001 for damaged data) problems, warnings. Pure. */
 export function judgeIntegrity(facts: IntegrityFacts, policy: IntegrityPolicy): IntegrityOutcome {
+  const signed = facts.signatureValid === true ? "verified" as const : facts.hasSignature ? "unverified" as const : "unsigned" as const;
+  const refuse = (message: string, hint: string, details?: Record<string, unknown>): IntegrityOutcome => ({
+    problems: [{ check: "checksums_valid", error: new ProcVisionError(ErrorCode.integrity_failed, message, { hint, ...(details ? { details } : {}) }) }],
+    warnings: [], signed,
+  });
   if (!facts.checksums.ok) {
+    if ("error" in facts.checksums) return { problems: [{ check: "checksums_valid", error: facts.checksums.error }], warnings: [], signed };
     const { problems } = facts.checksums;
     const shown = problems.slice(0, 5).map((p) => `${p.path} (${p.problem.replaceAll("_", " ")})`).join(", ");
-    throw integrityError(`${problems.length} entr${problems.length === 1 ? "y does" : "ies do"} not match ${SHA256SUMS}: ${shown}${problems.length > 5 ? ", …" : ""}`,
+    return refuse(`${problems.length} entr${problems.length === 1 ? "y does" : "ies do"} not match ${SHA256SUMS}: ${shown}${problems.length > 5 ? ", …" : ""}`,
       `the package was altered or damaged in transit: ${REBUILD}`, { problems });
   }
   const keysHint = "sign packages with procvision-cli package --sign <key> and list its public key in trusted_keys";
   if (policy.requireSignature) {
-    if (!facts.checksums.present) throw integrityError(`the package has no ${SHA256SUMS} and no ${SIGNATURE}, and this runner requires signed packages`, keysHint);
-    if (!facts.hasSignature) throw integrityError(`the package is not signed (no ${SIGNATURE}) and this runner requires signed packages`, keysHint);
+    if (!facts.checksums.present) return refuse(`the package has no ${SHA256SUMS} and no ${SIGNATURE}, and this runner requires signed packages`, keysHint);
+    if (!facts.hasSignature) return refuse(`the package is not signed (no ${SIGNATURE}) and this runner requires signed packages`, keysHint);
     if (policy.trustedKeys.length === 0) {
-      throw integrityError("require_signature is set but trusted_keys is empty: no signature can be accepted", "add the signer's public key (PEM text or file) to trusted_keys in runner_config.json");
+      return refuse("require_signature is set but trusted_keys is empty: no signature can be accepted", "add the signer's public key (PEM text or file) to trusted_keys in runner_config.json");
     }
   }
+  if (facts.hasSignature && facts.signatureWellFormed === false) {
+    return refuse(`${SIGNATURE} is not a base64 ed25519 signature: the package was altered or damaged`, REBUILD);
+  }
   if (facts.hasSignature && facts.signatureValid === false) {
-    throw integrityError(`${SIGNATURE} does not verify with any trusted key: the package was altered after signing or signed by an untrusted key`,
+    return refuse(`${SIGNATURE} does not verify with any trusted key: the package was altered after signing or signed by an untrusted key`,
       `${REBUILD}; if the signer is new, add their public key to trusted_keys`);
   }
   const warnings: string[] = [];
   if (!facts.checksums.present) warnings.push(`the package has no ${SHA256SUMS}: its files could not be verified (built by another tool?)`);
   else if (facts.hasSignature && facts.signatureValid === null) warnings.push(`${SIGNATURE} present but not verified: no trusted_keys configured`);
   else if (!facts.hasSignature && policy.trustedKeys.length > 0) warnings.push("the package is not signed");
-  const signed = facts.signatureValid === true ? "verified" : facts.hasSignature ? "unverified" : "unsigned";
-  return { warnings, signed };
+  return { problems: [], warnings: warnings.map((message) => ({ check: "checksums_valid", message })), signed };
 }
 
-/** Install step 2b: hashes every entry against SHA256SUMS and checks SIGNATURE; throws 2008. */
-export async function checkIntegrity(zip: SafeZip, policy: IntegrityPolicy): Promise<IntegrityOutcome> {
-  const result = await verifyChecksums(zip);
+/** Hashes every entry against SHA256SUMS and checks SIGNATURE with the keys: the facts judgeIntegrity judges. */
+export async function integrityFacts(zip: SafeZip, keys: readonly KeyObject[]): Promise<IntegrityFacts & { sha256sums: string | null }> {
   const hasSignature = zip.entries.has(SIGNATURE);
-  let signatureValid: boolean | null = null;
-  if (result.ok && hasSignature && policy.trustedKeys.length > 0) {
-    signatureValid = result.sha256sums !== null && verify(Buffer.from(result.sha256sums), await zip.readText(SIGNATURE, 4096), policy.trustedKeys);
+  let result;
+  try {
+    result = await verifyChecksums(zip);
+  } catch (err) {
+    if (!isProcVisionError(err)) throw err;
+    return { checksums: { ok: false, error: err }, hasSignature, signatureValid: null, sha256sums: null };
   }
-  const checksums = result.ok ? { ok: true as const, present: result.sha256sums !== null } : { ok: false as const, problems: result.problems };
-  return judgeIntegrity({ checksums, hasSignature, signatureValid }, policy);
+  if (!result.ok) return { checksums: { ok: false, problems: result.problems }, hasSignature, signatureValid: null, sha256sums: null };
+  const signature = hasSignature ? (await zip.readText(SIGNATURE, 4096)).trim() : "";
+  const signatureWellFormed = SIGNATURE_FORM.test(signature);
+  const signatureValid = hasSignature && signatureWellFormed && keys.length > 0 && result.sha256sums !== null
+    ? verify(Buffer.from(result.sha256sums), signature, keys) : null;
+  return {
+    checksums: { ok: true, present: result.sha256sums !== null }, hasSignature, signatureValid, sha256sums: result.sha256sums,
+    ...(hasSignature ? { signatureWellFormed } : {}),
+  };
 }

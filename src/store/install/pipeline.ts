@@ -2,8 +2,8 @@ import { copyFile, chmod, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
 import type { InstallerChoice } from "../../install/uv.js";
-import { digestFile, SHA256SUMS } from "../../offline-zip/index.js";
-import { readWheelsMetadata, type SafeZip } from "../../safe-zip/index.js";
+import { digestFile } from "../../offline-zip/index.js";
+import type { SafeZip } from "../../safe-zip/index.js";
 import type { ValidationReport } from "../../validate/report.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
 import type { PackageRef } from "../decisions.js";
@@ -11,15 +11,14 @@ import { archivedZip, packageDir, packageWorkerLaunch, type StoreLayout } from "
 import { removePackageFiles } from "../recovery.js";
 import { removeVersion } from "./remove.js";
 import type { PackageRecord, Repository } from "../repository.js";
-import { checkCompatibility, type CompatibilityPlan } from "./compatibility.js";
+import { acceptPackage, type AcceptedPackage } from "./acceptance.js";
+import type { CompatibilityPlan } from "./compatibility.js";
 import type { BytecodeCompiler } from "./bytecode.js";
 import { createPackageVenv, directorySize, extractPackage, installWheels, selectWheels, storedWheels } from "./deploy.js";
-import { ourSdkWheels, runnerSdkWheel, type RunnerSdkWheel } from "./sdk-wheels.js";
-import { checkIntegrity, type IntegrityPolicy } from "./integrity.js";
-import { openPackage } from "./open.js";
+import type { IntegrityPolicy } from "./integrity.js";
 import { pausePoint } from "./pause.js";
 import { hasRuntime, stageRuntime, type StagedRuntime } from "./runtime.js";
-import { smokeCheck } from "./smoke.js";
+import { smokeCheck, type SmokeOptions } from "./smoke.js";
 
 export interface InstallEnvironment {
   layout: StoreLayout;
@@ -60,32 +59,80 @@ export interface InstallResult {
 }
 
 
-const optionalText = async (zip: SafeZip, p: string): Promise<string | null> => (zip.entries.has(p) ? zip.readText(p, 1024 * 1024) : null);
+/**
+ * Install steps 1–2 for a zip: package acceptance (acceptPackage) against this runner's interpreter, or against the
+ * package's embedded runtime, staged in `stagingDir` and probed once the package proved to be what it claims.
+ * `validate --zip --full` accepts through here too. Close `zip` and discard `runtime` when done.
+ */
+export async function acceptForInstall(zipPath: string, integrity: IntegrityPolicy, stagingDir: string,
+  interpreter: () => Promise<{ executable: string; target: WheelTarget }>): Promise<AcceptedPackage & { runtime?: StagedRuntime; interpreter?: { executable: string; target: WheelTarget } }> {
+  let runtime: StagedRuntime | undefined;
+  let chosen: { executable: string; target: WheelTarget } | undefined;
+  const accepting = acceptPackage(zipPath, {
+    integrity,
+    target: async (zip, trusted) => {
+      // A package with its own runtime is installed on it, not on the runner's interpreter.
+      if (!hasRuntime(zip)) {
+        chosen = await interpreter();
+        return { interpreter: chosen.target, path: chosen.executable };
+      }
+      if (!trusted) return undefined;
+      runtime = await stageRuntime(zip, stagingDir);
+      chosen = runtime.probed;
+      return {
+        interpreter: runtime.probed.target, path: runtime.interpreterPath, role: "the package's embedded runtime",
+        rebuildHint: "rebuild the package with procvision-cli package --embed-python --python-runtime DIR and no --runtime-python-version/--runtime-abi override: the wheels are then downloaded for the runtime itself",
+      };
+    },
+  });
+  const accepted = await accepting.catch(async (err: unknown) => {
+    await runtime?.discard();
+    throw err;
+  });
+  return { ...accepted, ...(runtime ? { runtime } : {}), ...(chosen ? { interpreter: chosen } : {}) };
+}
+
+/** An accepted package, open, with what it installs on. */
+export interface PackageToDeploy {
+  zip: SafeZip;
+  plan: CompatibilityPlan;
+  metadata: ReadonlyMap<string, string>;
+  runnerSdk: AcceptedPackage["runnerSdk"];
+  interpreter: { executable: string; target: WheelTarget };
+  runtime?: StagedRuntime;
+}
 
 /**
- * Install step 2a over an opened zip: what gets installed on this interpreter (requirements, wheels, the SDK
- * replacement) and the warnings, or 2001/2003/2004. Reads the zip, writes nothing; `validate --zip` runs it too.
+ * Install steps 3–4 into `dir` (absent or empty; venvs are not relocatable, so this is the package's final place):
+ * extract, venv from the interpreter or the package's runtime, the wheels with `installer`, the smoke checks. The
+ * caller removes `dir` on failure. The store deploys into deployed/<name>/<version>, `validate --zip --full` into a
+ * throw-away directory.
  */
-export async function planPackageInstall(zip: SafeZip, interpreter: { executable: string; target: WheelTarget }, runtime?: StagedRuntime): Promise<{
-  plan: CompatibilityPlan; runnerSdk: RunnerSdkWheel;
-}> {
+export async function deployPackage(pkg: PackageToDeploy, options: { dir: string; installer: InstallerChoice; startupTimeoutMs?: number; smoke?: SmokeOptions }): Promise<{ python: string; validation: ValidationReport }> {
+  const { zip, plan, runnerSdk, runtime, dir } = { ...pkg, ...options };
   const wheelPaths = zip.wheelFiles().map((e) => e.path);
-  const runnerSdk = await runnerSdkWheel();
-  const plan = checkCompatibility({
-    requirementsText: await optionalText(zip, "requirements.txt"),
-    wheelFiles: wheelPaths.map((p) => p.slice("wheels/".length)),
-    interpreter: interpreter.target,
-    interpreterPath: runtime?.interpreterPath ?? interpreter.executable,
-    ...(runtime === undefined ? {} : {
-      interpreterRole: "the package's embedded runtime",
-      rebuildHint: "rebuild the package with procvision-cli package --embed-python --python-runtime DIR and no --runtime-python-version/--runtime-abi override: the wheels are then downloaded for the runtime itself",
-    }),
-    envFileText: await optionalText(zip, ".procvision_env.json"),
-    checksums: zip.entries.has(SHA256SUMS),
-    ourSdkWheels: await ourSdkWheels(zip, wheelPaths),
-    runnerSdk,
+  // The builtin installer reads stored wheels straight from the zip: only pip/uv need them on disk.
+  const inPlace = options.installer.kind === "builtin" ? await storedWheels(zip, wheelPaths) : new Map();
+  const wheels = await selectWheels(dir, await extractPackage(zip, dir, inPlace, runtime?.isRuntimeEntry), plan.wheelFiles,
+    plan.usesRunnerSdk ? runnerSdk : undefined);
+  // The venv is made in place from the runtime at its final path (venvs are not relocatable; runtimes are).
+  const base = runtime === undefined ? { ...pkg.interpreter, env: {} } : await runtime.moveInto(dir);
+  await pausePoint("extracted");
+  const python = await createPackageVenv(base.executable, dir, base.env);
+  await pausePoint("venv");
+  await installWheels({
+    basePython: base.executable, venvPython: python, dir, requirementsText: plan.requirementsText, requirements: plan.requirements,
+    installer: options.installer, wheels, target: pkg.interpreter.target, runtimeEnv: base.env,
+    metadata: plan.usesRunnerSdk ? new Map([...pkg.metadata, [runnerSdk.file, runnerSdk.metadata]]) : pkg.metadata,
   });
-  return { plan, runnerSdk };
+  // The archived zip keeps the wheels: a second copy next to the venv would double the disk use (PyTorch: GBs).
+  await rm(path.join(dir, "wheels"), { recursive: true, force: true });
+  await pausePoint("wheels");
+  // Python writes the bytecode of what the smoke check imports (what a worker imports at start-up); the rest is
+  // compiled in the background once the package is registered.
+  const validation = await smokeCheck(packageWorkerLaunch(dir), options.startupTimeoutMs, options.smoke);
+  await pausePoint("smoked");
+  return { python, validation };
 }
 
 /** Copies the zip into zips/ (atomically, read-only), unless it was installed from there. */
@@ -114,30 +161,17 @@ function asInstallError(err: unknown): ProcVisionError {
 export async function installPackage(env: InstallEnvironment, request: InstallRequest): Promise<InstallResult> {
   const started = performance.now();
   const source = path.resolve(request.zipPath);
-  const { zip, manifest } = await openPackage(source);
-  let runtime: StagedRuntime | undefined;
+  const accepted = await acceptForInstall(source, env.integrity, env.layout.staging, env.interpreter);
+  const { zip, acceptance, runtime } = accepted;
   try {
+    const { manifest, plan } = acceptance;
+    if (manifest !== undefined) request.onIdentified?.({ name: manifest.name, version: manifest.version });
+    const refused = acceptance.problems[0];
+    if (refused !== undefined) throw refused.error;
+    if (zip === undefined || manifest === undefined || plan === undefined || accepted.interpreter === undefined) {
+      throw new Error("package acceptance gave no plan without a problem"); // unreachable: judgePackage refuses first
+    }
     const ref = { name: manifest.name, version: manifest.version };
-    request.onIdentified?.(ref);
-    const integrity = await checkIntegrity(zip, env.integrity);
-    // A package with its own runtime is installed on it, not on the runner's interpreter.
-    runtime = hasRuntime(zip) ? await stageRuntime(zip, env.layout) : undefined;
-    const interpreter = runtime?.probed ?? await env.interpreter();
-    const wheelPaths = zip.wheelFiles().map((e) => e.path);
-    const { problems: forged, unreadable, metadata } = await readWheelsMetadata(zip, wheelPaths);
-    if (unreadable.length > 0) {
-      // Same code as the installer's own entry checks give a damaged wheel.
-      throw new ProcVisionError(ErrorCode.invalid_zip, `wheels/ holds wheels that are not readable zips: ${unreadable.join("; ")}`, {
-        hint: "the package is damaged or forged: copy it again, or rebuild it with procvision-cli package",
-      });
-    }
-    if (forged.length > 0) {
-      throw new ProcVisionError(ErrorCode.wheels_missing, `wheels/ holds wheels that are not what their file names say: ${forged.join("; ")}`, {
-        hint: "the package was forged or built wrongly: rebuild it with procvision-cli package from the original wheels",
-      });
-    }
-    // After the forgery checks: which SDK a wheel is must be read from a wheel that is what its name says.
-    const { plan, runnerSdk } = await planPackageInstall(zip, interpreter, runtime);
     const installer = env.installer();
 
     const existing = env.repo.getPackage(ref.name, ref.version);
@@ -157,38 +191,20 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
     await pausePoint("registered-installing");
     try {
       await rm(dir, { recursive: true, force: true }); // ours now: the row claims it
-      // The builtin installer reads stored wheels straight from the zip: only pip/uv need them on disk.
-      const inPlace = installer.kind === "builtin" ? await storedWheels(zip, wheelPaths) : new Map();
-      const wheels = await selectWheels(dir, await extractPackage(zip, dir, inPlace, runtime?.isRuntimeEntry), plan.wheelFiles,
-        plan.usesRunnerSdk ? runnerSdk : undefined);
-      // The venv is made in place from the runtime at its final path (venvs are not relocatable; runtimes are).
-      const base = runtime === undefined ? { ...interpreter, env: {} } : await runtime.moveInto(dir);
-      await pausePoint("extracted");
-      const python = await createPackageVenv(base.executable, dir, base.env);
-      await pausePoint("venv");
-      await installWheels({
-        basePython: base.executable, venvPython: python, dir, requirementsText: plan.requirementsText, requirements: plan.requirements,
-        installer, wheels, target: interpreter.target, runtimeEnv: base.env,
-        metadata: plan.usesRunnerSdk ? new Map([...metadata, [runnerSdk.file, runnerSdk.metadata]]) : metadata,
+      const { python, validation } = await deployPackage({ ...accepted, zip, plan, interpreter: accepted.interpreter }, {
+        dir, installer, startupTimeoutMs: env.startupTimeoutMs,
       });
-      // The archived zip keeps the wheels: a second copy next to the venv would double the disk use (PyTorch: GBs).
-      await rm(path.join(dir, "wheels"), { recursive: true, force: true });
-      await pausePoint("wheels");
-      // Python writes the bytecode of what the smoke check imports (what a worker imports at start-up); the rest is
-      // compiled in the background once the package is registered.
-      const validation = await smokeCheck(packageWorkerLaunch(dir), env.startupTimeoutMs);
-      await pausePoint("smoked");
       const zipPath = archivedZip(env.layout, ref.name, ref.version);
       await archive(source, zipPath);
       await pausePoint("archived");
-      const warnings = [...integrity.warnings, ...plan.warnings];
+      const warnings = acceptance.warnings.map((w) => w.message);
       const state = validation.summary.status === "PASS" ? "installed" as const : "invalid" as const;
       const size = await directorySize(dir);
       env.repo.finishInstall(ref.name, ref.version, { state, zip_path: zipPath, validation, warnings, size_bytes: size });
       await pausePoint("finished");
       if (state === "installed") env.bytecode.start(dir, python);
       return {
-        ...ref, state, dir, zip_path: zipPath, zip_sha256: zipSha256, validation, warnings, signed: integrity.signed, size_bytes: size,
+        ...ref, state, dir, zip_path: zipPath, zip_sha256: zipSha256, validation, warnings, signed: acceptance.signed, size_bytes: size,
         duration_ms: Math.round(performance.now() - started),
       };
     } catch (err) {
@@ -197,7 +213,7 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
       throw asInstallError(err);
     }
   } finally {
-    zip.close();
+    zip?.close();
     await runtime?.discard();
   }
 }

@@ -2,7 +2,6 @@ import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { probeRuntime, RUNTIME_DIR, runtimeEnv, type ProbedRuntime } from "../../python/runtime.js";
 import type { SafeZip } from "../../safe-zip/index.js";
-import type { StoreLayout } from "../layout.js";
 
 const PREFIX = `${RUNTIME_DIR}/`;
 
@@ -25,12 +24,12 @@ export function hasRuntime(zip: SafeZip): boolean {
 
 /**
  * Install step 2 for a package with an embedded runtime: its wheels must match that runtime, which only the runtime
- * itself can say. It is extracted into staging/ (same file system as deployed/) and probed with the environment it
- * needs; a runtime that does not start here is 2003.
+ * itself can say. It is extracted into `stagingDir` (the store's staging/, on the same file system as deployed/) and
+ * probed with the environment it needs; a runtime that does not start here is 2003.
  */
-export async function stageRuntime(zip: SafeZip, layout: StoreLayout): Promise<StagedRuntime> {
-  await mkdir(layout.staging, { recursive: true });
-  const scratch = await mkdtemp(path.join(layout.staging, "runtime-"));
+export async function stageRuntime(zip: SafeZip, stagingDir: string): Promise<StagedRuntime> {
+  await mkdir(stagingDir, { recursive: true });
+  const scratch = await mkdtemp(path.join(stagingDir, "runtime-"));
   const discard = (): Promise<void> => rm(scratch, { recursive: true, force: true });
   try {
     const isRuntimeEntry = (p: string): boolean => p === RUNTIME_DIR || p.startsWith(PREFIX);

@@ -2,6 +2,7 @@ import { satisfies, validRange } from "@renovatebot/pep440";
 import { ErrorCode, ProcVisionError } from "../../errors/index.js";
 import { formatRequirement, normalizeName, parseRequirementLine, pinRequirement, type Requirement } from "../../requirements/index.js";
 import { matchRequirementsToWheels, parseWheelFilename, versionMatches, type WheelTarget } from "../../wheel-tags/index.js";
+import type { Problem } from "./findings.js";
 
 export const SDK_NAME = "procvision_algorithm_sdk";
 const SDK = normalizeName(SDK_NAME);
@@ -85,15 +86,18 @@ const REPLACE_HINT = "rebuild the package with procvision-cli package (it ships 
 
 /**
  * The runner's SDK must install where it replaces or joins a package's: its Requires-Python fits the interpreter
- * (2003) and every dependency it declares has a wheel in the package for that interpreter (2004/2003). Checked before
+ * (2003) and every dependency it declares has a wheel in the package for that interpreter (2004/2003). Judged before
  * anything is written, so a package whose SDK cannot be replaced leaves the store untouched.
  */
-export function checkRunnerSdkInstalls(runner: RunnerSdk, wheelFiles: readonly string[], interpreter: WheelTarget, interpreterPath: string): void {
+export function checkRunnerSdkInstalls(runner: RunnerSdk, wheelFiles: readonly string[], interpreter: WheelTarget, interpreterPath: string): Problem | undefined {
   const python = interpreter.pythonVersion;
   if (runner.requiresPython !== undefined && validRange(runner.requiresPython) && !satisfies(`${python}${/^\d+\.\d+$/.test(python) ? ".0" : ""}`, runner.requiresPython)) {
-    throw new ProcVisionError(ErrorCode.incompatible_python,
-      `the package's ${SDK_NAME} must be replaced by the runner's SDK ${runner.version}, which requires Python ${runner.requiresPython}; this runner's ${interpreterPath} is Python ${python}`,
-      { hint: REPLACE_HINT });
+    return {
+      check: "wheels_match_target",
+      error: new ProcVisionError(ErrorCode.incompatible_python,
+        `the package's ${SDK_NAME} must be replaced by the runner's SDK ${runner.version}, which requires Python ${runner.requiresPython}; this runner's ${interpreterPath} is Python ${python}`,
+        { hint: REPLACE_HINT }),
+    };
   }
   const dependencies = runner.requiresDist.flatMap((line) => {
     const parsed = parseRequirementLine(line);
@@ -103,9 +107,13 @@ export function checkRunnerSdkInstalls(runner: RunnerSdk, wheelFiles: readonly s
   if (unmet.length > 0) {
     const names = unmet.map((m) => formatRequirement(m.requirement));
     const incompatible = unmet.every((m) => m.reason === "incompatible");
-    throw new ProcVisionError(incompatible ? ErrorCode.incompatible_python : ErrorCode.wheels_missing,
-      `the package's ${SDK_NAME} must be replaced by the runner's SDK ${runner.version}, which needs ${names.join(", ")}: `
-      + `the package has no wheel of ${unmet.length === 1 ? "it" : "them"} for this runner's ${interpreterPath}`,
-      { hint: REPLACE_HINT, details: { missing: names } });
+    return {
+      check: incompatible ? "wheels_match_target" : "wheels_cover_requirements",
+      error: new ProcVisionError(incompatible ? ErrorCode.incompatible_python : ErrorCode.wheels_missing,
+        `the package's ${SDK_NAME} must be replaced by the runner's SDK ${runner.version}, which needs ${names.join(", ")}: `
+        + `the package has no wheel of ${unmet.length === 1 ? "it" : "them"} for this runner's ${interpreterPath}`,
+        { hint: REPLACE_HINT, details: { missing: names } }),
+    };
   }
+  return undefined;
 }

@@ -1,0 +1,31 @@
+import { existsSync } from "node:fs";
+import { ErrorCode } from "../../errors/index.js";
+import { formatOciReference, isLoopbackRegistry, parseOciReference } from "../../oci/reference.js";
+import { publishPackage } from "../../oci/publish.js";
+import { tick, UsageError, type CommandOutput } from "../output.js";
+import { registryFlags, type RegistryFlags } from "./registry-flags.js";
+
+export type PublishFlags = RegistryFlags;
+
+/** `publish <zip> oci://host/repo:tag`: the package as an OCI artifact; prints the digest to install and pin. */
+export async function publishCommand(zip: string, ref: string, flags: PublishFlags, progress?: (line: string) => void): Promise<CommandOutput> {
+  if (!existsSync(zip)) throw new UsageError(`zip ${zip} not found`, "publish an offline package built by procvision-cli package", ErrorCode.invalid_zip);
+  const parsed = parseOciReference(ref);
+  let shown = -1;
+  const published = await publishPackage(zip, ref, await registryFlags(flags), progress ? (sent, size) => {
+    const percent = Math.floor((100 * sent) / size);
+    if (percent >= shown + 10 || sent === size) {
+      shown = percent;
+      progress(`  uploading ${(sent / 1e6).toFixed(1)} / ${(size / 1e6).toFixed(1)} MB`);
+    }
+  } : undefined);
+  return {
+    exitCode: 0,
+    json: published,
+    human: [
+      `${tick(true)} ${published.name} ${published.version} published to ${ref}${published.uploaded ? "" : " (the registry already had the zip)"}${!isLoopbackRegistry(parsed.registry) && flags.plainHttp ? " over plain HTTP" : ""}`,
+      `  digest: ${published.digest}`,
+      `  install: procvision-runner install ${formatOciReference({ registry: parsed.registry, repository: parsed.repository, digest: published.digest })}`,
+    ],
+  };
+}

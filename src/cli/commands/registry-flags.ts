@@ -1,0 +1,28 @@
+import type { RegistrySettings } from "../../oci/access.js";
+import { UsageError } from "../output.js";
+
+/** The flags every registry command shares (publish, desired). */
+export interface RegistryFlags {
+  username?: string;
+  passwordStdin?: boolean;
+  plainHttp?: boolean;
+}
+
+/** Credentials from --username + --password-stdin (never a password on the command line), else the Docker config. */
+export async function registryFlags(flags: RegistryFlags): Promise<RegistrySettings> {
+  if (flags.passwordStdin && flags.username === undefined) throw new UsageError("--password-stdin needs --username");
+  if (flags.username !== undefined && !flags.passwordStdin) {
+    throw new UsageError("--username needs --password-stdin (a password never goes on the command line)", "e.g. cat token.txt | procvision-cli … --username ci --password-stdin");
+  }
+  const password = flags.passwordStdin ? (await readStdin()).replace(/\r?\n$/, "") : undefined;
+  return {
+    ...(flags.plainHttp ? { plainHttp: true } : {}),
+    ...(flags.username !== undefined && password !== undefined ? { credentials: { username: flags.username, password } } : {}),
+  };
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}

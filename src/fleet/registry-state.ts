@@ -1,0 +1,76 @@
+import { ErrorCode } from "../errors/codes.js";
+import { ProcVisionError } from "../errors/procvision-error.js";
+import { registryClient, type RegistrySettings } from "../oci/access.js";
+import { ANNOTATION, EMPTY_CONFIG, EMPTY_CONFIG_BYTES, packageLayer } from "../oci/package-artifact.js";
+import { formatOciReference, manifestReference, parseOciReference } from "../oci/reference.js";
+import { OCI_MANIFEST, sha256Digest } from "../oci/registry.js";
+import { DESIRED_ARTIFACT_TYPE, EMPTY_DESIRED, parseDesired, type DesiredDocument, type DesiredEntry } from "./document.js";
+import type { ResolvedEntry } from "./plan.js";
+
+const MAX_DOCUMENT_BYTES = 1024 * 1024;
+
+/** The registry settings of a reference's host (flags, or the runner's `fleet.registries`). */
+export type SettingsFor = (registry: string) => RegistrySettings;
+
+/** The desired state's manifest digest, or undefined when nothing is published there yet: one HEAD request. */
+export async function desiredDigest(refText: string, settingsFor: SettingsFor): Promise<string | undefined> {
+  const ref = parseOciReference(refText);
+  return registryClient(ref, settingsFor(ref.registry)).headManifest(ref.repository, manifestReference(ref));
+}
+
+/** The desired state at `ref` (empty when none is published yet) and its manifest digest. */
+export async function readDesired(refText: string, settingsFor: SettingsFor): Promise<{ doc: DesiredDocument; digest: string | undefined }> {
+  const ref = parseOciReference(refText);
+  const client = registryClient(ref, settingsFor(ref.registry));
+  const reference = manifestReference(ref);
+  if (!ref.digest && (await client.headManifest(ref.repository, reference)) === undefined) return { doc: EMPTY_DESIRED, digest: undefined };
+  const manifest = await client.getManifest(ref.repository, reference);
+  const parsed = JSON.parse(manifest.bytes.toString("utf8")) as { artifactType?: unknown; layers?: { mediaType?: unknown; digest?: unknown }[] };
+  const layer = parsed.layers?.find((l) => l.mediaType === DESIRED_ARTIFACT_TYPE);
+  if (parsed.artifactType !== DESIRED_ARTIFACT_TYPE || typeof layer?.digest !== "string") {
+    throw new ProcVisionError(ErrorCode.invalid_params, `${refText} is not a ProcVision desired state (artifact type ${String(parsed.artifactType)})`, {
+      hint: `desired states are written by procvision-cli desired set (artifact type ${DESIRED_ARTIFACT_TYPE})`,
+    });
+  }
+  const bytes = await client.getBlobBytes(ref.repository, layer.digest, MAX_DOCUMENT_BYTES);
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    throw new ProcVisionError(ErrorCode.invalid_params, `the desired state ${refText} is not JSON`);
+  }
+  return { doc: parseDesired(value, refText), digest: manifest.digest };
+}
+
+/** Publishes the document under `ref`'s tag; returns the manifest digest. */
+export async function writeDesired(refText: string, doc: DesiredDocument, settingsFor: SettingsFor): Promise<string> {
+  const ref = parseOciReference(refText);
+  if (ref.digest !== undefined) throw new ProcVisionError(ErrorCode.invalid_params, `a desired state is written under a tag, not a digest: ${refText}`);
+  const client = registryClient(ref, settingsFor(ref.registry));
+  const bytes = Buffer.from(`${JSON.stringify(doc, null, 2)}\n`);
+  const digest = sha256Digest(bytes);
+  if (!(await client.blobExists(ref.repository, digest))) await client.pushBlobBytes(ref.repository, bytes, digest);
+  if (!(await client.blobExists(ref.repository, EMPTY_CONFIG.digest))) await client.pushBlobBytes(ref.repository, EMPTY_CONFIG_BYTES, EMPTY_CONFIG.digest);
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: DESIRED_ARTIFACT_TYPE, config: EMPTY_CONFIG,
+    layers: [{ mediaType: DESIRED_ARTIFACT_TYPE, digest, size: bytes.length }],
+  }));
+  return client.putManifest(ref.repository, ref.tag ?? "latest", manifest);
+}
+
+/** A desired package as its artifact describes it, pinned to its manifest digest (a tag is resolved once, here). */
+export async function resolveEntry(entry: DesiredEntry, settingsFor: SettingsFor): Promise<ResolvedEntry> {
+  const ref = parseOciReference(entry.ref);
+  const client = registryClient(ref, settingsFor(ref.registry));
+  const manifest = await client.getManifest(ref.repository, manifestReference(ref));
+  const layer = packageLayer(manifest.bytes, entry.ref);
+  const name = layer.annotations[ANNOTATION.name];
+  const version = layer.annotations[ANNOTATION.version];
+  if (!name || !version) {
+    throw new ProcVisionError(ErrorCode.invalid_zip, `${entry.ref} names no package name and version in its annotations`, { hint: "publish the package with procvision-cli publish" });
+  }
+  return {
+    ref: formatOciReference({ registry: ref.registry, repository: ref.repository, digest: manifest.digest }),
+    name, version, zipSha256: layer.digest.slice("sha256:".length), pids: entry.pids,
+  };
+}

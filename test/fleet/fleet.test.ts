@@ -1,0 +1,141 @@
+// Three stations (three roots, three `procvision-runner serve` processes) under one desired state in a real OCI
+// registry: they converge, switch versions under load with no failed inspection, take a per-station override, keep
+// their bindings when a package is broken or the registry is down, and converge when it returns.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { publishPackage } from "../../src/oci/publish.js";
+import { runCli, serveRunner, type Served } from "../helpers/cli.js";
+import { startRegistry, type TestRegistry } from "../helpers/oci-registry.js";
+import { EXAMPLE, exampleZip } from "../helpers/store.js";
+
+const STATIONS = ["st-1", "st-2", "st-3"] as const;
+let work: string;
+let registry: TestRegistry;
+let desiredRef: string;
+const digests: Record<string, string> = {};
+const served = new Map<string, Served>();
+
+interface FleetView {
+  desired: { digest: string | null } | null;
+  actual: { pid: string; version: string }[];
+  last_convergence: { ok: boolean; digest: string | null; error: { error_code: string; message: string } | null } | null;
+  failures: number;
+}
+
+const fleetOf = async (station: string): Promise<FleetView> => (await served.get(station)!.call("GET", "/fleet")).json as unknown as FleetView;
+const bound = (view: FleetView): string => view.actual.map((b) => `${b.pid}=${b.version}`).sort().join(" ");
+
+async function inspect(station: string, pid: string): Promise<{ status: number; json: Record<string, unknown> }> {
+  const form = new FormData();
+  form.set("pid", pid);
+  form.set("step_index", "1");
+  form.set("image", new Blob([readFileSync(path.join(EXAMPLE, "sample.png"))]), "sample.png");
+  return served.get(station)!.call("POST", "/inspect", form);
+}
+
+async function setDesired(version: string, pids: string, stations: string[] = []): Promise<string> {
+  const out = await runCli(["desired", "set", desiredRef, "--package", `oci://${registry.host}/vision/algorithm-example@${digests[version]}`, "--pids", pids,
+    ...stations.flatMap((s) => ["--station", s]), "--json"]);
+  expect(out.code, out.stderr + out.stdout).toBe(0);
+  return (out.json as { digest: string }).digest;
+}
+
+/** Every station (or those given) has converged to `digest` and binds exactly `expected`. */
+async function converged(digest: string, expected: Record<string, string>): Promise<void> {
+  for (const [station, bindings] of Object.entries(expected)) {
+    await expect.poll(async () => {
+      const view = await fleetOf(station);
+      return { digest: view.last_convergence?.ok ? view.last_convergence.digest : null, bindings: bound(view) };
+    }, { timeout: 180_000, interval: 200 }).toEqual({ digest, bindings });
+  }
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(tmpdir(), "pv-fleet-"));
+  registry = await startRegistry();
+  desiredRef = `oci://${registry.host}/lines/line-a:desired`;
+  const broken = (dir: string) => writeFileSync(path.join(dir, "algorithm_example", "main.py"), "raise RuntimeError('broken build')\n");
+  for (const [version, mutate] of [["1.0", undefined], ["1.1", undefined], ["1.2", broken]] as const) {
+    const zip = await exampleZip(work, { version, ...(mutate ? { mutate } : {}) });
+    digests[version] = (await publishPackage(zip, `oci://${registry.host}/vision/algorithm-example:${version}`)).digest;
+  }
+  await setDesired("1.0", "p001,p002");
+  for (const station of STATIONS) {
+    const root = path.join(work, station);
+    mkdirSync(root, { recursive: true });
+    writeFileSync(path.join(root, "runner_config.json"), JSON.stringify({ workstation_id: station, fleet: { desired: desiredRef, poll_ms: 300 } }));
+    served.set(station, await serveRunner(root));
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.all([...served.values()].map((s) => s.stop()));
+  await registry?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("a line of three stations following one desired state", () => {
+  it("all three converge: the package pulled, installed, bound and answering", async () => {
+    const { json } = await served.get("st-1")!.call("GET", "/fleet");
+    expect(json).toMatchObject({ workstation_id: "st-1", desired: { ref: desiredRef } });
+    const digest = (await runCli(["desired", "show", desiredRef, "--json"])).json as { digest: string; document: unknown };
+    expect(digest.document).toEqual({ packages: [{ ref: `oci://${registry.host}/vision/algorithm-example@${digests["1.0"]}`, pids: ["p001", "p002"] }], stations: {} });
+    await converged(digest.digest, Object.fromEntries(STATIONS.map((s) => [s, "p001=1.0 p002=1.0"])));
+    for (const station of STATIONS) expect((await inspect(station, "p001")).status).toBe(200);
+  }, 300_000);
+
+  it("a new version while a client inspects on every station: every inspection answers", async () => {
+    let running = true;
+    const counts = new Map<string, { ok: number; failed: string[] }>();
+    const loops = STATIONS.map(async (station) => {
+      const count = { ok: 0, failed: [] as string[] };
+      counts.set(station, count);
+      while (running) {
+        const answer = await inspect(station, "p001");
+        if (answer.status === 200 && (answer.json.execute as { status?: string } | undefined)?.status === "OK") count.ok += 1;
+        else count.failed.push(JSON.stringify(answer.json).slice(0, 300));
+      }
+    });
+    const digest = await setDesired("1.1", "p001,p002");
+    await converged(digest, Object.fromEntries(STATIONS.map((s) => [s, "p001=1.1 p002=1.1"])));
+    running = false;
+    await Promise.all(loops);
+    for (const station of STATIONS) {
+      expect(counts.get(station)!.failed, station).toEqual([]);
+      expect(counts.get(station)!.ok, station).toBeGreaterThan(0);
+    }
+  }, 300_000);
+
+  it("a per-station override lands on that station only", async () => {
+    const digest = await setDesired("1.0", "p002", ["st-2"]);
+    await converged(digest, { "st-1": "p001=1.1 p002=1.1", "st-2": "p001=1.1 p002=1.0", "st-3": "p001=1.1 p002=1.1" });
+  }, 300_000);
+
+  it("a broken package leaves every station on its bindings and reports why", async () => {
+    const digest = await setDesired("1.2", "p001");
+    for (const station of STATIONS) {
+      await expect.poll(async () => (await fleetOf(station)).last_convergence, { timeout: 180_000, interval: 200 })
+        .toMatchObject({ ok: false, digest, error: { error_code: "2005" } });
+      expect(bound(await fleetOf(station))).toContain("p001=1.1");
+      expect((await inspect(station, "p001")).status).toBe(200);
+    }
+  }, 300_000);
+
+  it("with the registry down stations keep serving and retry; when it returns they converge", async () => {
+    const fixed = await setDesired("1.1", "p001");
+    await converged(fixed, { "st-1": "p001=1.1 p002=1.1", "st-2": "p001=1.1 p002=1.0", "st-3": "p001=1.1 p002=1.1" });
+    await registry.pause();
+    try {
+      for (const station of STATIONS) {
+        await expect.poll(async () => (await fleetOf(station)).failures, { timeout: 60_000, interval: 200 }).toBeGreaterThan(0);
+        expect((await inspect(station, "p002")).status).toBe(200);
+      }
+    } finally {
+      await registry.resume();
+    }
+    const digest = await setDesired("1.0", "p001");
+    await converged(digest, { "st-1": "p001=1.0 p002=1.1", "st-2": "p001=1.0 p002=1.0", "st-3": "p001=1.0 p002=1.1" });
+  }, 300_000);
+});
