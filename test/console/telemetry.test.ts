@@ -15,7 +15,7 @@ import { startS3Server, type S3Server } from "../helpers/s3-server.js";
 import { EXAMPLE, exampleZip } from "../helpers/store.js";
 
 const CHROMIUM = "/usr/bin/chromium";
-const RUNNER_CLI = path.join(repoRoot, "dist", "runner-cli", "main.js");
+const RUNNER_CLI = path.join(repoRoot, "dist", "bin", "procvision-runner.js");
 const WAIT = { timeout: 20_000, interval: 100 };
 const work = mkdtempSync(path.join(tmpdir(), "pv-console-telemetry-"));
 const root = path.join(work, "root");

@@ -14,7 +14,7 @@ import { repoRoot } from "../helpers/python.js";
 import { EXAMPLE, exampleZip } from "../helpers/store.js";
 import { startS3Server, type S3Server } from "../helpers/s3-server.js";
 
-const RUNNER_CLI = path.join(repoRoot, "dist", "runner-cli", "main.js");
+const RUNNER_CLI = path.join(repoRoot, "dist", "bin", "procvision-runner.js");
 const KILLS = Number(process.env.PROCVISION_CRASH_KILLS ?? 20);
 const work = mkdtempSync(path.join(tmpdir(), "pv-telemetry-crash-"));
 const root = path.join(work, "root");
