@@ -19,6 +19,7 @@ import { benchInstall, installLines } from "./install.js";
 import { benchPackage, packageLines } from "./package.js";
 import { benchRss, rssLines } from "./rss.js";
 import { benchFleet, fleetLines } from "./fleet.js";
+import { benchTelemetry, telemetryLines } from "./telemetry.js";
 import { benchThroughput, throughputLines } from "./throughput.js";
 import { benchFrames, benchRoundTrip, benchStartup, framesLines, roundTripLines, startupLines, type WorkerBenchContext } from "./worker.js";
 
@@ -51,6 +52,7 @@ const sections: Section[] = [
   { name: "install", run: () => benchInstall(root, quick), lines: installLines },
   { name: "throughput", run: () => benchThroughput(root, quick), lines: throughputLines },
   { name: "dual", run: () => benchDual(root, quick), lines: dualLines },
+  { name: "telemetry", run: () => benchTelemetry(root, quick), lines: telemetryLines },
   { name: "rss", run: () => benchRss(root, quick), lines: rssLines },
   { name: "author-loop", run: () => benchAuthorLoop(root, quick), lines: authorLoopLines },
   { name: "fleet", run: () => benchFleet(root, quick), lines: fleetLines },

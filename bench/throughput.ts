@@ -69,8 +69,8 @@ const nodeCpuUs = (): number => {
   return u.user + u.system;
 };
 
-/** `concurrency` callers in closed loops until `total` calls are done; latency per call. */
-async function load<T>(total: number, concurrency: number, workerPids: number[], call: (i: number) => Promise<T>, onResult?: (r: T, ms: number) => void): Promise<LoadResult> {
+/** `concurrency` callers in closed loops until `total` calls are done; latency per call (also the telemetry section's load). */
+export async function load<T>(total: number, concurrency: number, workerPids: number[], call: (i: number) => Promise<T>, onResult?: (r: T, ms: number) => void): Promise<LoadResult> {
   const latencies: number[] = [];
   let next = 0;
   const cpu0 = nodeCpuUs();

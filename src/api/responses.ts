@@ -83,3 +83,22 @@ export const health = z.looseObject({
 export const running = z.looseObject({ name: z.string(), version: z.string(), running: z.boolean() });
 export const uninstalled = z.looseObject({ name: z.string(), version: z.string(), deactivated: z.array(z.string()) });
 export const logLines = z.looseObject({ lines: z.array(z.string()) });
+
+const kinds = <T extends z.ZodType>(value: T) => z.looseObject({ records: value, logs: value, images: value });
+export const telemetryStatus = z.looseObject({
+  enabled: z.boolean(), workstation_id: z.string(),
+  paused: z.boolean().optional(), endpoint: z.string().nullable().optional(), bucket: z.string().nullable().optional(),
+  depth: kinds(z.number().int()).optional(),
+  pending_lines: z.looseObject({ records: z.number().int(), logs: z.number().int() }).optional(),
+  oldest_pending_age_ms: z.number().nullable().optional(), last_success: z.string().nullable().optional(),
+  last_error: z.looseObject({ message: z.string(), time: z.string() }).nullable().optional(),
+  bytes_sent: z.number().optional(), objects_sent: z.number().optional(), dropped_by_quota: z.number().int().optional(),
+  artifacts: z.looseObject({ count: z.number().int(), bytes: z.number(), quota_bytes: z.number() }).optional(),
+});
+export const recordImages = z.looseObject({
+  record_id: z.number().int(),
+  images: z.array(z.looseObject({
+    kind: z.enum(["image", "annotated"]), url: z.string(), bytes: z.number().int(), width: z.number().int(), height: z.number().int(),
+    uploaded: z.boolean(), created: z.string(),
+  })),
+});

@@ -1,5 +1,6 @@
 import type { EventEmitter } from "node:events";
 import type { RunnerInspectRequest } from "../runner/runner.js";
+import type { Artifact } from "../telemetry/store.js";
 
 /** Who did it: recorded in the audit log with every mutation. */
 export interface Actor {
@@ -40,6 +41,9 @@ export interface RunnerPort {
   logs(name: string, version: string, options?: { lines?: number }): Promise<string[]>;
   status(): Promise<unknown>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  telemetry(): Promise<unknown>;
+  setTelemetryPaused(paused: boolean, actor?: Actor): Promise<unknown>;
+  recordImages(id: number): Promise<Artifact[]>;
   fleet(): Promise<unknown>;
   fleetPoll(): Promise<unknown>;
 }

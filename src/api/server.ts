@@ -12,6 +12,7 @@ import type { RouteDoc } from "./route.js";
 import { algorithmRoutes } from "./routes/algorithms.js";
 import { inspectRoutes } from "./routes/inspect.js";
 import { observeRoutes } from "./routes/observe.js";
+import { telemetryRoutes } from "./routes/telemetry.js";
 import type { RunnerPort } from "./runner-port.js";
 import { bearerMatches } from "./token.js";
 
@@ -92,6 +93,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   algorithmRoutes(app, docs, options.runner, options.uploadLimitBytes ?? 4 * 1024 ** 3);
   inspectRoutes(app, docs, options.runner);
   observeRoutes(app, docs, options.runner);
+  telemetryRoutes(app, docs, options.runner);
   app.get("/openapi.json", async () => openApiDocument(docs, version));
 
   const consoleDir = path.join(packageRoot(), "dist", "console");

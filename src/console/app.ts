@@ -7,6 +7,8 @@ interface CallResult { status: string; message?: string; error_code?: string | n
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const TOKEN_KEY = "procvision-token";
+/** As the last refresh saw it: the telemetry button pauses or resumes. */
+let telemetryPaused = false;
 
 function token(ask = false): string | null {
   let value = sessionStorage.getItem(TOKEN_KEY);
@@ -195,7 +197,66 @@ function renderRecords(records: Json[]): void {
     cell(row, r.ng_reason);
     cell(row, typeof r.latency_ms === "number" ? r.latency_ms.toFixed(1) : "");
     cell(row, r.guide_image === true ? "✓" : "");
+    const images = row.insertCell();
+    if (r.result_status === "NG") images.append(button("view", () => void showImages(Number(r.id))));
   }
+}
+
+/** A record's kept images (annotated with its rects, and as captured) in the dialog. */
+async function showImages(id: number): Promise<void> {
+  let listed: Json;
+  try {
+    listed = await api("GET", `/records/${id}/images`) as Json;
+  } catch (err) {
+    window.alert(`images of record ${id}: ${(err as Error).message}`);
+    return;
+  }
+  const dialog = $<HTMLDialogElement>("dialog");
+  $("dialog-text").textContent = `record ${id}`;
+  const figures = ((listed.images as Json[] | undefined) ?? []).sort((a, b) => Number(b.kind === "annotated") - Number(a.kind === "annotated")).map((image) => {
+    const figure = document.createElement("figure");
+    const img = document.createElement("img");
+    img.src = String(image.url);
+    img.alt = `${String(image.kind)} image of record ${id}`;
+    const caption = document.createElement("figcaption");
+    caption.textContent = `${image.kind === "annotated" ? "with rects" : "as captured"} · ${String(image.width)}×${String(image.height)} · ${image.uploaded ? "uploaded" : "not uploaded yet"}`;
+    figure.append(img, caption);
+    return figure;
+  });
+  $("dialog-extra").replaceChildren(...figures);
+  dialog.returnValue = "";
+  dialog.showModal();
+}
+
+function renderTelemetry(t: Json): void {
+  const body = rows("telemetry");
+  const toggle = $<HTMLButtonElement>("telemetry-toggle");
+  toggle.hidden = t.enabled !== true;
+  toggle.textContent = t.paused === true ? "Resume uploads" : "Pause uploads";
+  const line = (label: string, value: unknown, className?: string) => {
+    const row = body.insertRow();
+    const th = document.createElement("th");
+    th.textContent = label;
+    row.append(th);
+    cell(row, value, className);
+  };
+  line("workstation", t.workstation_id);
+  if (t.enabled !== true) {
+    line("uploads", "off (no telemetry in runner_config.json)");
+    return;
+  }
+  line("uploads", `${t.paused === true ? "paused" : "on"} → ${String(t.endpoint)} / ${String(t.bucket)}`, t.paused === true ? "error" : "ok");
+  const depth = (t.depth ?? {}) as Record<string, number>;
+  const lines = (t.pending_lines ?? {}) as Record<string, number>;
+  line("pending", Object.entries(depth).map(([k, n]) => `${k} ${n + (lines[k] ?? 0)}`).join(" · "));
+  line("oldest pending", seconds(t.oldest_pending_age_ms) || "none");
+  line("last success", t.last_success ?? "never");
+  const error = t.last_error as { message: string; time: string } | null;
+  line("last error", error ? `${error.time}: ${error.message}` : "", "error");
+  line("sent", `${((Number(t.bytes_sent) || 0) / 1e6).toFixed(2)} MB in ${String(t.objects_sent ?? 0)} objects`);
+  const kept = (t.artifacts ?? {}) as Json;
+  line("images kept", `${String(kept.count ?? 0)} · ${((Number(kept.bytes) || 0) / 1e6).toFixed(1)} of ${((Number(kept.quota_bytes) || 0) / 1e6).toFixed(0)} MB`);
+  line("dropped by quota", t.dropped_by_quota, Number(t.dropped_by_quota) > 0 ? "error" : undefined);
 }
 
 function renderAudit(entries: Json[]): void {
@@ -260,10 +321,12 @@ async function load(): Promise<void> {
     const filter = new URLSearchParams({ limit: "50" });
     if ($<HTMLInputElement>("records-pid").value) filter.set("pid", $<HTMLInputElement>("records-pid").value);
     if ($<HTMLSelectElement>("records-result").value) filter.set("result_status", $<HTMLSelectElement>("records-result").value);
-    const [health, packages, bindings, records, audit, fleet] = await Promise.all([
+    const [health, packages, bindings, records, audit, telemetry, fleet] = await Promise.all([
       api("GET", "/health"), api("GET", "/algorithms"), api("GET", "/algorithms/active"), api("GET", `/records?${filter.toString()}`), api("GET", "/audit?limit=50"),
-      api("GET", "/fleet"),
-    ]) as [Json, Json[], Json[], Json[], Json[], Json];
+      api("GET", "/telemetry"), api("GET", "/fleet"),
+    ]) as [Json, Json[], Json[], Json[], Json[], Json, Json];
+    telemetryPaused = telemetry.paused === true;
+    draw("telemetry", renderTelemetry, telemetry);
     $("health").textContent = String(health.status ?? "?");
     draw("packages", renderPackages, packages, bindings);
     draw("bindings", renderBindings, bindings);
@@ -446,6 +509,10 @@ $("records-filter").addEventListener("submit", (event) => {
   void refresh();
 });
 $("token-button").addEventListener("click", () => token(true));
+$("telemetry-toggle").addEventListener("click", () => {
+  const action = telemetryPaused ? "resume" : "pause";
+  void act(`${action} telemetry uploads`, () => api("POST", `/telemetry/${action}`));
+});
 $("logs-package").addEventListener("change", () => void refresh());
 
 /** One line per event: its type (and kind), then its fields as key=value. */

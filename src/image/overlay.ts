@@ -2,7 +2,7 @@ import type { StepOutcome } from "../local/run-local.js";
 import type { RawImage } from "./decode.js";
 import { loadSharp } from "./sharp.js";
 
-interface DrawnRect {
+export interface DrawnRect {
   x: number;
   y: number;
   width: number;
@@ -26,6 +26,11 @@ function rectsOf(data: Record<string, unknown>, key: string, kind: DrawnRect["ki
   });
 }
 
+/** The position and defect rects of one execute result (an NG image's annotated copy). */
+export function executeRects(data: Record<string, unknown>): DrawnRect[] {
+  return [...rectsOf(data, "position_rects", "position"), ...rectsOf(data, "defect_rects", "defect")];
+}
+
 export function collectRects(steps: readonly StepOutcome[]): DrawnRect[] {
   return steps.flatMap((s) => [
     ...rectsOf(s.pre_execute?.data ?? {}, "calibration_rects", "calibration"),
@@ -36,7 +41,8 @@ export function collectRects(steps: readonly StepOutcome[]): DrawnRect[] {
 
 const escapeXml = (text: string) => text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function svgLayer(width: number, height: number, rects: readonly DrawnRect[]): string {
+/** The rects as an SVG layer of the image's size, to composite over it. */
+export function svgLayer(width: number, height: number, rects: readonly DrawnRect[]): string {
   const stroke = Math.max(2, Math.round(Math.min(width, height) / 240));
   const font = Math.max(12, stroke * 6);
   const shapes = rects.map((r) => {

@@ -143,8 +143,8 @@ withConnection(program.command("install <zip>")
   }));
 withConnection(program.command("list").description("installed packages").option("--state <state>").option("--name <name>"))
   .action((o: ClientOptions & { state?: string; name?: string }) => client(o, "list", get(`/algorithms?${new URLSearchParams({ ...(o.state ? { state: o.state } : {}), ...(o.name ? { name: o.name } : {}) }).toString()}`)));
-withConnection(program.command("status").description("runner health, PID bindings and workers"))
-  .action((o: ClientOptions) => client(o, "status", get("/health")));
+withConnection(program.command("status").description("runner health, PID bindings, workers and telemetry"))
+  .action((o: ClientOptions) => client(o, "status", async (conn) => ({ ...(await get("/health")(conn) as object), telemetry: await get("/telemetry")(conn) })));
 withConnection(program.command("fleet").description("this station in the fleet: desired state, what it runs, the last convergence")
   .option("--poll", "poll the desired state now and converge to it"))
   .action((o: ClientOptions & { poll?: boolean }) => client(o, "fleet", o.poll ? post("/fleet/poll", {}, o.operator) : get("/fleet")));

@@ -49,6 +49,30 @@ formatters.inspect = (body) => {
   return [`${b.name ?? "?"} ${b.version ?? ""} · session ${b.session_id ?? "-"}`, ...describeCall("pre_execute", b.pre_execute), ...describeCall("execute", b.execute)];
 };
 
+interface TelemetryView {
+  enabled?: boolean; workstation_id?: string; paused?: boolean; endpoint?: string; bucket?: string;
+  depth?: Record<string, number>; pending_lines?: Record<string, number>; oldest_pending_age_ms?: number | null;
+  last_success?: string | null; last_error?: { message: string; time: string } | null; bytes_sent?: number; dropped_by_quota?: number;
+}
+
+function describeTelemetry(t: TelemetryView | undefined): string[] {
+  if (!t) return [];
+  if (!t.enabled) return [`telemetry: off (workstation ${t.workstation_id ?? "?"})`];
+  const pending = Object.entries(t.depth ?? {}).map(([k, n]) => `${k} ${n + (t.pending_lines?.[k] ?? 0)}`).join(", ");
+  return [
+    `telemetry: ${t.paused ? "PAUSED" : "on"} → ${t.endpoint ?? "?"} bucket ${t.bucket ?? "?"} as ${t.workstation_id ?? "?"}`,
+    `  pending ${pending}${t.oldest_pending_age_ms == null ? "" : ` · oldest ${(t.oldest_pending_age_ms / 1000).toFixed(1)} s`}` +
+      ` · sent ${((t.bytes_sent ?? 0) / 1e6).toFixed(2)} MB · dropped by quota ${t.dropped_by_quota ?? 0}`,
+    `  last success ${t.last_success ?? "never"}${t.last_error ? ` · last error ${t.last_error.time}: ${t.last_error.message}` : ""}`,
+  ];
+}
+
+formatters.status = (body) => {
+  const b = body as { packages?: number; bindings?: unknown[]; workers?: { state?: string }[]; telemetry?: TelemetryView };
+  const up = (b.workers ?? []).filter((w) => w.state === "idle" || w.state === "busy").length;
+  return [`✓ runner ok · ${b.packages ?? 0} package(s) · ${(b.bindings ?? []).length} PID binding(s) · ${up}/${(b.workers ?? []).length} worker(s) up`, ...describeTelemetry(b.telemetry)];
+};
+
 /** One line for results that are a single object: what happened, not the whole body. */
 export function summary(action: string, body: unknown): string[] {
   const b = (body ?? {}) as Record<string, unknown>;

@@ -4,6 +4,7 @@ import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { DEFAULT_LIMITS } from "../inspection/index.js";
 import { parseWithIssues } from "../manifest/issues.js";
+import { defaultWorkstationId, telemetryConfigSchema, workstationIdSchema } from "../telemetry/config.js";
 
 const ms = (min: number) => z.number().int().min(min);
 
@@ -37,8 +38,10 @@ export const runnerConfigSchema = z.strictObject({
   trusted_keys: z.array(z.string().min(1)).default([]),
   require_signature: z.boolean().default(false),
   watch_zips: z.boolean().default(false),
-  /** This station's name in the fleet and in telemetry (contract §8, §9); default: the host name. */
-  workstation_id: z.string().min(1).regex(/^[A-Za-z0-9._-]+$/, { error: "expected letters, digits, '.', '_' or '-'" }).optional(),
+  /** This station's name in the fleet and in telemetry object keys (contract §8, §9); default: the host name. */
+  workstation_id: workstationIdSchema.default(defaultWorkstationId),
+  /** Records, log lines and NG images to S3-compatible storage (contract §8); none: nothing leaves the station. */
+  telemetry: telemetryConfigSchema.optional(),
   /** Packages from OCI registries (contract §9): the desired state to converge to, and how each registry is reached. */
   fleet: z.strictObject({
     /** `oci://host/repo:tag` of the line's desired state; unset: no polling, installs by reference only. */

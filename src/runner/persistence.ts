@@ -1,6 +1,7 @@
 import type { InspectionRecord as StoreRecord, NewInspectionRecord, Repository } from "../store/repository.js";
 import type { SessionRecord, SessionStore } from "../supervisor/sessions.js";
 import type { InspectionRecord as CallRecord } from "../supervisor/types.js";
+import type { RecordTap } from "../telemetry/telemetry.js";
 
 let lastIso = { ms: NaN, text: "" };
 /** ISO time of `ms`; records of one millisecond share the string (thousands of inspections a second). */
@@ -35,11 +36,14 @@ const FLUSH_AT = 500;
  */
 export class RecordWriter {
   #pending: NewInspectionRecord[] = [];
+  /** The calls behind #pending, kept only when a tap wants them. */
+  #calls: CallRecord[] = [];
   #committed: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | undefined;
   #timer: NodeJS.Immediate | undefined;
   #sincePrune = 0;
 
-  constructor(private readonly repo: Repository, private readonly onRecorded: (record: StoreRecord) => void) {}
+  /** `tap`: telemetry, which writes its outbox lines in the records' transaction and keeps NG images once committed. */
+  constructor(private readonly repo: Repository, private readonly onRecorded: (record: StoreRecord) => void, private readonly tap?: RecordTap) {}
 
   readonly add = (r: CallRecord): Promise<void> => {
     this.#pending.push({
@@ -48,6 +52,7 @@ export class RecordWriter {
       defect_count: r.defect_rects, position_count: r.position_rects, calibration_count: r.calibration_rects, latency_ms: r.latency_ms,
       guide_image: r.guide_image,
     });
+    if (this.tap) this.#calls.push(r);
     const committed = this.#committed ??= deferred();
     if (this.#pending.length >= FLUSH_AT) this.#flushQuietly();
     else this.#timer ??= setImmediate(() => this.#flushQuietly());
@@ -61,16 +66,27 @@ export class RecordWriter {
     const committed = this.#committed;
     this.#committed = undefined;
     const batch = this.#pending;
+    const calls = this.#calls;
     this.#pending = [];
+    this.#calls = [];
+    const tap = this.tap;
     let written: StoreRecord[];
     try {
-      written = batch.length === 0 ? [] : this.repo.transaction(() => batch.map((record) => ({ id: this.repo.addRecord(record), ...record }) as StoreRecord));
+      written = batch.length === 0 ? [] : this.repo.transaction(() => batch.map((record, i) => {
+        const stored = { id: this.repo.addRecord(record), ...record } as StoreRecord;
+        if (tap) tap.inTransaction(stored, calls[i]!);
+        return stored;
+      }));
     } catch (err) {
       committed?.reject(err);
       throw err;
     }
     committed?.resolve();
-    for (const record of written) this.onRecorded(record);
+    // Before the awaiting calls continue (the promise settles after this turn): their images are still intact.
+    for (const [i, record] of written.entries()) {
+      this.onRecorded(record);
+      if (tap) tap.committed(record, calls[i]!);
+    }
     this.#sincePrune += batch.length;
     if (this.#sincePrune >= PRUNE_EVERY) {
       this.#sincePrune = 0;

@@ -37,6 +37,10 @@ import { PACKAGE_STATES, type PackageInfoState } from "./package-state.js";
 import { RecordWriter, sqliteSessionStore } from "./persistence.js";
 import type { PrometheusExporter } from "./prometheus.js";
 import { ZipWatcher } from "./zip-watcher.js";
+import { resolveCredentials } from "../telemetry/config.js";
+import type { RetryPolicy } from "../telemetry/retry.js";
+import type { Artifact } from "../telemetry/store.js";
+import { disabledStatus, Telemetry, type TelemetryStatus } from "../telemetry/telemetry.js";
 
 export interface RunnerOptions {
   /** The store root (contract §7): zips/, deployed/, logs/, runner.db. Created when missing. */
@@ -51,6 +55,8 @@ export interface RunnerOptions {
   operator?: string;
   /** Where recovery and install notes go (default: stderr). */
   log?: (line: string) => void;
+  /** Telemetry retry schedule while the target is unreachable (default 0.5 s doubling to 30 s, jittered). */
+  telemetryRetry?: RetryPolicy;
 }
 
 export interface OperatorOption {
@@ -155,6 +161,8 @@ export class Runner {
     readonly recovery: RecoveryReport,
     private readonly supervisor: Supervisor | undefined,
     private readonly recorder: RecordWriter,
+    /** Records, logs and NG images to S3 (contract §8); undefined without `telemetry` in the config. */
+    private readonly telemetryOutbox: Telemetry | undefined,
   ) {
     supervisor?.on("event", (e) => {
       const { type: kind, ...rest } = e;
@@ -175,7 +183,24 @@ export class Runner {
     const layout = storeLayout(options.root);
     await createLayout(layout);
     const repo = new Repository(openDb(layout.db));
-    const log = options.log ?? ((line: string) => process.stderr.write(`procvision-runner: ${line}\n`));
+    const baseLog = options.log ?? ((line: string) => process.stderr.write(`procvision-runner: ${line}\n`));
+    let telemetry: Telemetry | undefined;
+    if (config.telemetry) {
+      try {
+        telemetry = new Telemetry({
+          root: layout.root, db: repo.db, config: config.telemetry, credentials: resolveCredentials(config.telemetry),
+          workstationId: config.workstation_id, log: baseLog, ...(options.telemetryRetry ? { retry: options.telemetryRetry } : {}),
+        });
+      } catch (err) {
+        repo.db.close();
+        throw err;
+      }
+    }
+    // Runner log lines also leave the station with telemetry (upload.logs).
+    const log = telemetry === undefined ? baseLog : (line: string) => {
+      baseLog(line);
+      telemetry.logLine("runner", "info", line);
+    };
     let recovery: RecoveryReport;
     try {
       const lock = await tryLock(layout.lock);
@@ -199,15 +224,17 @@ export class Runner {
       repo.addAudit({ operator: "runner", action: "recover", target: refLabel(item), outcome: "ok", detail: item.message });
     }
     let runner: Runner | undefined;
-    const recorder = new RecordWriter(repo, (record) => runner?.emitEvent("inspection", { ...record }));
+    const recorder = new RecordWriter(repo, (record) => runner?.emitEvent("inspection", { ...record }), telemetry?.tap);
     const supervisor = options.host ? undefined : new Supervisor({
       config,
       resolveActive: (pid) => runner?.activePackage(pid),
       sessionStore: sqliteSessionStore(repo),
       onRecord: recorder.add,
       logger: lineLogger(log, config.log_level),
+      ...(telemetry ? { workerLog: (key: string, slot: number, text: string) => telemetry.logLine(`worker:${key}#${slot}`, "stderr", text) } : {}),
     });
-    runner = new Runner(layout, config, repo, options.host ?? supervisor ?? noopHost, options.operator ?? defaultOperator(), keys, log, recovery, supervisor, recorder);
+    runner = new Runner(layout, config, repo, options.host ?? supervisor ?? noopHost, options.operator ?? defaultOperator(), keys, log, recovery, supervisor, recorder, telemetry);
+    await telemetry?.start();
     await runner.resume();
     if (config.watch_zips) runner.watchZips();
     if (config.fleet.desired !== undefined) await runner.followDesiredState(config.fleet.desired);
@@ -218,9 +245,9 @@ export class Runner {
 
   private fleetAgent: FleetAgent | undefined;
 
-  /** This station's name in the fleet and in telemetry: `workstation_id`, else the host name. */
+  /** This station's name in the fleet and in telemetry: `workstation_id` (the config defaults it to the host name). */
   get workstationId(): string {
-    return this.config.workstation_id ?? os.hostname();
+    return this.config.workstation_id;
   }
 
   /** fleet.desired: poll the line's desired state and converge to it (loaded only on stations that have one). */
@@ -699,7 +726,51 @@ export class Runner {
     const snapshot = this.supervisor?.metrics() ?? { pools: [], sessions: 0, shm_bytes: 0, latency_buckets_ms: [] };
     // prom-client (~12 MB resident) is loaded by the first scrape, not by every runner.
     this.exporter ??= new (await import("./prometheus.js")).PrometheusExporter();
-    return this.exporter.render(snapshot);
+    return this.exporter.render(snapshot, this.telemetryOutbox?.status());
+  }
+
+  // ---- telemetry (contract §8) ----------------------------------------------------------------------------------------
+
+  /** Outbox depth by kind, oldest pending age, last success and error, bytes sent, images dropped by the quota. */
+  async telemetry(): Promise<TelemetryStatus | ReturnType<typeof disabledStatus>> {
+    this.assertOpen();
+    return this.telemetryOutbox?.status() ?? disabledStatus(this.workstationId);
+  }
+
+  /** Pauses (`paused` true) or resumes uploads; inspections and the outbox go on either way. Audited. */
+  setTelemetryPaused(paused: boolean, options: OperatorOption = {}): Promise<TelemetryStatus> {
+    return this.audited(options.operator ?? this.operator, paused ? "telemetry-pause" : "telemetry-resume", "telemetry", async () => {
+      const telemetry = this.requireTelemetry();
+      if (paused) telemetry.pause();
+      else telemetry.resume();
+      return telemetry.status();
+    });
+  }
+
+  /** The images kept for a record (3006 when the record has none). */
+  async recordImages(id: number): Promise<Artifact[]> {
+    this.assertOpen();
+    const images = this.telemetryOutbox?.artifactsOf(id) ?? [];
+    if (images.length === 0) {
+      throw new ProcVisionError(ErrorCode.not_found, `record ${id} has no kept images`, {
+        hint: "images are kept for NG inspections while telemetry is configured, within quota_mb and retain_days",
+      });
+    }
+    return images;
+  }
+
+  /** The running telemetry, for tests and benchmarks that wait for it to drain. */
+  get telemetryHandle(): Telemetry | undefined {
+    return this.telemetryOutbox;
+  }
+
+  private requireTelemetry(): Telemetry {
+    if (!this.telemetryOutbox) {
+      throw new ProcVisionError(ErrorCode.not_found, "telemetry is not configured on this runner", {
+        hint: "add a telemetry section to runner_config.json (see docs/OPERATOR-GUIDE.md)",
+      });
+    }
+    return this.telemetryOutbox;
   }
 
   /** The tail of a version's worker stderr log (logs/<name>/<version>/worker.log). */
@@ -734,6 +805,7 @@ export class Runner {
     await Promise.allSettled([...this.draining]);
     await this.supervisor?.stopAll();
     this.recorder.flush();
+    await this.telemetryOutbox?.close();
     this.closed = true;
     this.repository.db.close();
   }

@@ -95,6 +95,60 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
     // Whether the inspection carried a guide image (G3 dual-image inspections, contract §5a); older rows had none.
     sql: "ALTER TABLE records ADD COLUMN guide_image INTEGER NOT NULL DEFAULT 0 CHECK (guide_image IN (0, 1));",
   },
+  {
+    version: 3,
+    // Telemetry (contract §8), read and written only by src/telemetry/store.ts.
+    sql: `
+      -- NDJSON lines not yet in a batch. A record's row is inserted in the record's own transaction and names the
+      -- record (its line is written from it when the batch is sealed, seconds later): the inspection path pays for a
+      -- small row, not for a line of text. A log line carries its text.
+      CREATE TABLE telemetry_lines (
+        id        INTEGER PRIMARY KEY,
+        kind      TEXT NOT NULL CHECK (kind IN ('records', 'logs')),
+        time_ms   INTEGER NOT NULL,
+        record_id INTEGER,
+        line      TEXT,
+        CHECK ((kind = 'records' AND record_id IS NOT NULL) OR (kind = 'logs' AND line IS NOT NULL))
+      );
+      -- NG images kept under artifacts/ (path relative to the root), bound by quota and age.
+      CREATE TABLE telemetry_artifacts (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        record_id  INTEGER NOT NULL,
+        kind       TEXT NOT NULL CHECK (kind IN ('image', 'annotated')),
+        path       TEXT NOT NULL UNIQUE,
+        bytes      INTEGER NOT NULL,
+        width      INTEGER NOT NULL,
+        height     INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        uploaded   INTEGER NOT NULL DEFAULT 0 CHECK (uploaded IN (0, 1)),
+        UNIQUE (record_id, kind)
+      );
+      CREATE INDEX telemetry_artifacts_created ON telemetry_artifacts (created_ms);
+      -- One row per object to upload: a sealed NDJSON batch (body), an artifact (file) or its sidecar (body).
+      -- The key and the bytes are fixed when the row is written, so every retry rewrites the same object.
+      CREATE TABLE telemetry_outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind            TEXT NOT NULL CHECK (kind IN ('records', 'logs', 'images')),
+        priority        INTEGER NOT NULL,
+        object_key      TEXT NOT NULL UNIQUE,
+        content_type    TEXT NOT NULL,
+        body            BLOB,
+        artifact_id     INTEGER REFERENCES telemetry_artifacts (id) ON DELETE CASCADE,
+        metadata        TEXT NOT NULL DEFAULT '{}',
+        bytes           INTEGER NOT NULL,
+        created_ms      INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT
+      );
+      CREATE INDEX telemetry_outbox_due ON telemetry_outbox (priority, id);
+      -- Counters and last outcomes shown by GET /telemetry: they survive restarts.
+      CREATE TABLE telemetry_state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

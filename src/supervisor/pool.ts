@@ -94,6 +94,8 @@ export interface VersionPoolOptions {
   tagPrefix: string;
   emit: (event: SupervisorEvent) => void;
   log: (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
+  /** Every stderr line of this version's workers, besides the log file (telemetry's log batches). */
+  workerLog?: (key: string, slot: number, text: string) => void;
 }
 
 interface Job {
@@ -351,7 +353,10 @@ export class VersionPool {
     const { worker, ready } = Worker.launch(this.#workerOptions(slot));
     slot.worker = worker;
     let wasReady = false;
-    worker.on("stderr", (line) => this.#sink?.write(`${new Date(line.at).toISOString()} #${slot.index} [${worker.pid ?? "?"}] ${line.text}`));
+    worker.on("stderr", (line) => {
+      this.#sink?.write(`${new Date(line.at).toISOString()} #${slot.index} [${worker.pid ?? "?"}] ${line.text}`);
+      this.#opts.workerLog?.(this.key, slot.index, line.text);
+    });
     worker.on("heartbeat-missed", ({ misses }) => {
       if (misses >= 2) slot.heartbeatLost = worker;
       this.#emit({ type: "heartbeat-missed", key: this.key, slot: slot.index, pid: worker.pid ?? null, misses });

@@ -33,6 +33,8 @@ export interface SupervisorOptions {
   onRecord?: (record: InspectionRecord) => void | Promise<void>;
   /** Default: JSON lines on stderr from config.log_level up. */
   logger?: Logger;
+  /** Every worker stderr line (`name@version`, slot, text), besides the rotated log file. */
+  workerLog?: (key: string, slot: number, text: string) => void;
   tuning?: Partial<PoolTuning>;
   maxSessionStateBytes?: number;
   /** Unlink segments of dead runners at construction (default true). */
@@ -154,6 +156,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
         tagPrefix: `${this.#tag}p${++this.#poolSeq}`,
         emit: (e) => this.#emit(e),
         log: (level, message, fields) => this.#logger.log(level, message, fields),
+        ...(this.#opts.workerLog ? { workerLog: this.#opts.workerLog } : {}),
       });
       this.#pools.set(key, pool);
     }
@@ -396,7 +399,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
       };
     }
     pool.observe(method, response.status, response.error_code, response.latency_ms);
-    await this.#record(session, inputs.stepIndex, method, response, outcome, guide !== undefined);
+    await this.#record(session, inputs.stepIndex, method, response, outcome, guide !== undefined, image);
     return response;
   }
 
@@ -415,7 +418,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     return { status: answer.status, message: answer.message, error_code: answer.error_code, data: answer.data, debug: answer.debug, latency_ms };
   }
 
-  async #record(session: SessionRecord, stepIndex: number, method: StepMethod, r: CallResponse, outcome: PoolCallOutcome, guideImage: boolean): Promise<void> {
+  async #record(session: SessionRecord, stepIndex: number, method: StepMethod, r: CallResponse, outcome: PoolCallOutcome, guideImage: boolean, image: PreparedImage): Promise<void> {
     const onRecord = this.#opts.onRecord;
     if (onRecord === undefined) return;
     const verdict = method === "execute" && r.status === "OK" ? r.data.result_status : undefined;
@@ -439,6 +442,8 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
         attempts: outcome.attempts,
         worker_pid: outcome.worker_pid,
         guide_image: guideImage,
+        data: r.data,
+        image,
       });
     } catch (err) {
       this.#logger.log("error", `recording an inspection failed: ${(err as Error).message}`);

@@ -1,4 +1,5 @@
 import type { Manifest } from "../manifest/schema.js";
+import type { PreparedImage } from "./image.js";
 
 /** One installed package version the supervisor can run; the store resolves it, the supervisor never reads the disk for it. */
 export interface PackageSpec {
@@ -115,6 +116,10 @@ export interface InspectionRecord {
   worker_pid: number | null;
   /** Whether the inspection carried a guide image (G3 dual-image inspections). */
   guide_image: boolean;
+  /** The call's result data (verdict, rects): telemetry draws an NG image's annotated copy from it. */
+  data?: Record<string, unknown>;
+  /** The current image as the worker got it: telemetry keeps NG ones. Valid only until the call is answered. */
+  image?: PreparedImage;
 }
 
 export type LogLevel = "debug" | "info" | "warn" | "error";

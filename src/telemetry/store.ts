@@ -1,0 +1,337 @@
+import type { Statement } from "better-sqlite3";
+import type { Db } from "../store/db.js";
+import { batchIngestId, objectKey, recordLine, type RecordLine, type TelemetryKind } from "./keys.js";
+
+/*
+ * Typed access to runner.db's telemetry tables (migration 3): lines waiting for a batch, the outbox, kept artifacts
+ * and counters. Nothing else reads or writes them.
+ */
+
+/** Records and health first, then logs, then images: a backlog of images never holds up a record. */
+export const PRIORITY: Record<TelemetryKind, number> = { records: 0, logs: 1, images: 2 };
+
+export interface OutboxItem {
+  id: number;
+  kind: TelemetryKind;
+  object_key: string;
+  content_type: string;
+  /** The object's bytes; null: the artifact's file. */
+  body: Buffer | null;
+  artifact_id: number | null;
+  /** Relative path of the artifact file under the root (null for bodies). */
+  path: string | null;
+  metadata: Record<string, string>;
+  bytes: number;
+  created_ms: number;
+  attempts: number;
+}
+
+export interface Artifact {
+  id: number;
+  record_id: number;
+  kind: "image" | "annotated";
+  /** Relative to the store root. */
+  path: string;
+  bytes: number;
+  width: number;
+  height: number;
+  created_ms: number;
+  uploaded: boolean;
+}
+
+export interface NewArtifact {
+  kind: Artifact["kind"];
+  path: string;
+  bytes: number;
+  width: number;
+  height: number;
+  /** Upload it (its object key and metadata); none: kept locally only. */
+  upload?: { object_key: string; metadata: Record<string, string> };
+}
+
+export interface BatchThresholds {
+  max_lines: number;
+  max_age_ms: number;
+  max_bytes: number;
+}
+
+export interface Counters {
+  bytes_sent: number;
+  objects_sent: number;
+  dropped_by_quota: number;
+  failures: number;
+  last_success_ms: number | null;
+  last_error: string | null;
+  last_error_ms: number | null;
+  paused: boolean;
+}
+
+const COUNTER_DEFAULTS: Counters = {
+  bytes_sent: 0, objects_sent: 0, dropped_by_quota: 0, failures: 0, last_success_ms: null, last_error: null, last_error_ms: null, paused: false,
+};
+
+interface OutboxRow extends Omit<OutboxItem, "metadata"> { metadata: string }
+interface ArtifactRow extends Omit<Artifact, "uploaded"> { uploaded: number }
+interface LineRow { id: number; time_ms: number; line: string; record_id?: number }
+/** What a record line is written from. */
+type LineSource = Parameters<typeof recordLine>[1];
+type RecordRow = [
+  time: string, pid: string, sessionId: string | null, step: number | null, method: string, name: string, version: string, status: string,
+  errorCode: string | null, resultStatus: string | null, ngReason: string | null, defects: number, latency: number,
+];
+/** Records kept in memory waiting for their batch, at most (sealing is local, so a handful of batches in practice). */
+const MAX_REMEMBERED = 100_000;
+
+const toArtifact = (r: ArtifactRow): Artifact => ({ ...r, uploaded: r.uploaded === 1 });
+
+export class TelemetryStore {
+  readonly #statements = new Map<string, Statement>();
+  /** Committed records waiting for their batch: the record until its line is written, then the line. */
+  readonly #recent = new Map<number, LineSource | string>();
+
+  constructor(readonly db: Db, private readonly keyOf: { prefix: string; workstationId: string }) {}
+
+  private sql(text: string): Statement {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  /** A statement that returns rows as arrays. */
+  private raw(text: string): Statement {
+    const key = `raw:${text}`;
+    let statement = this.#statements.get(key);
+    if (!statement) {
+      statement = this.db.prepare(text).raw(true);
+      this.#statements.set(key, statement);
+    }
+    return statement;
+  }
+
+  /** A record's line, to be written when its batch is sealed; call it inside the record's transaction. */
+  addRecordLine(recordId: number, timeMs: number): void {
+    this.sql("INSERT INTO telemetry_lines (kind, time_ms, record_id) VALUES ('records', ?, ?)").run(timeMs, recordId);
+  }
+
+  /**
+   * A committed record, kept in memory until its batch is sealed so the batch is written without reading it back
+   * (after a restart, or past the bound, lines are written from runner.db instead).
+   */
+  remember(record: LineSource & { id: number }): void {
+    if (this.#recent.size < MAX_REMEMBERED) this.#recent.set(record.id, record);
+  }
+
+  /** Log lines `[time_ms, line]`, in one transaction. */
+  addLogLines(lines: readonly [number, string][]): void {
+    this.db.transaction(() => {
+      for (const [timeMs, line] of lines) this.sql("INSERT INTO telemetry_lines (kind, time_ms, line) VALUES ('logs', ?, ?)").run(timeMs, line);
+    })();
+  }
+
+  /** A record's NDJSON line: from memory (built once), else from its row; undefined when the record was pruned. */
+  #recordLine(recordId: number): string | undefined {
+    const known = this.#recent.get(recordId);
+    if (typeof known === "string") return known;
+    let source = known;
+    if (source === undefined) {
+      const row = this.raw(`SELECT time, pid, session_id, step_index, method, name, version, status, error_code, result_status, ng_reason,
+        defect_count, latency_ms FROM records WHERE id = ?`).get(recordId) as RecordRow | undefined;
+      if (row === undefined) return undefined;
+      const [time, pid, sessionId, step, method, name, version, status, errorCode, resultStatus, ngReason, defects, latency] = row;
+      source = {
+        time, pid, session_id: sessionId, step_index: step, method, name, version, status, error_code: errorCode, result_status: resultStatus,
+        ng_reason: ngReason, defect_count: defects, latency_ms: latency,
+      };
+    }
+    const line = JSON.stringify(recordLine(this.keyOf.workstationId, source));
+    this.#recent.set(recordId, line);
+    return line;
+  }
+
+  /** The oldest waiting lines of a kind (a record pruned meanwhile is skipped), and the last line id looked at. */
+  #waiting(kind: "records" | "logs", limit: number): { rows: LineRow[]; lastId: number | undefined } {
+    if (kind === "logs") {
+      const rows = this.sql("SELECT id, time_ms, line FROM telemetry_lines WHERE kind = 'logs' ORDER BY id LIMIT ?").all(limit) as LineRow[];
+      return { rows, lastId: rows.at(-1)?.id };
+    }
+    const refs = this.raw("SELECT id, time_ms, record_id FROM telemetry_lines WHERE kind = 'records' ORDER BY id LIMIT ?").all(limit) as [number, number, number][];
+    const rows: LineRow[] = [];
+    for (const [id, timeMs, recordId] of refs) {
+      const line = this.#recordLine(recordId);
+      if (line === undefined) continue;
+      rows.push({ id, time_ms: timeMs, line, record_id: recordId });
+    }
+    return { rows, lastId: refs.at(-1)?.[0] };
+  }
+
+  /**
+   * Seals waiting lines of `kind` into NDJSON batches, in one transaction each: full batches (max_lines or
+   * max_bytes) always, the rest when its oldest line is max_age_ms old or `all` is set. Returns how many were sealed.
+   */
+  sealBatches(kind: "records" | "logs", limits: BatchThresholds, nowMs: number, all = false): number {
+    let sealed = 0;
+    let sealedRecords: LineRow[] = [];
+    for (;;) {
+      const done = this.db.transaction(() => {
+        const { rows, lastId } = this.#waiting(kind, limits.max_lines);
+        const first = rows[0];
+        if (first === undefined) {
+          // Only rows of records pruned before their batch: nothing to send for them.
+          if (lastId !== undefined) this.sql("DELETE FROM telemetry_lines WHERE kind = ? AND id <= ?").run(kind, lastId);
+          return lastId !== undefined;
+        }
+        let bytes = 0;
+        let take = 0;
+        for (const row of rows) {
+          const size = Buffer.byteLength(row.line) + 1;
+          if (take > 0 && bytes + size > limits.max_bytes) break;
+          bytes += size;
+          take += 1;
+        }
+        const full = take < rows.length || rows.length === limits.max_lines || bytes >= limits.max_bytes;
+        if (!full && !all && nowMs - first.time_ms < limits.max_age_ms) return false;
+        const batch = rows.slice(0, take);
+        // Up to the last line taken, and any skipped (pruned) rows before the first line left out.
+        const through = take < rows.length ? rows[take]!.id - 1 : lastId!;
+        const body = Buffer.from(`${batch.map((r) => r.line).join("\n")}\n`);
+        const firstRecord = kind === "records" ? (JSON.parse(first.line) as RecordLine) : undefined;
+        const ingest = batchIngestId(this.keyOf.workstationId, {
+          time_ms: first.time_ms, ...(firstRecord ? { record: { line: firstRecord, id: first.record_id! } } : { logBatch: this.#nextLogBatch() }),
+        });
+        const key = objectKey({ ...this.keyOf, kind, timeMs: first.time_ms, ingestId: ingest, suffix: ".ndjson" });
+        this.sql(`INSERT INTO telemetry_outbox (kind, priority, object_key, content_type, body, metadata, bytes, created_ms)
+          VALUES (?, ?, ?, 'application/x-ndjson', ?, ?, ?, ?)`)
+          .run(kind, PRIORITY[kind], key, body, JSON.stringify({ lines: String(batch.length) }), body.length, first.time_ms);
+        this.sql("DELETE FROM telemetry_lines WHERE kind = ? AND id <= ?").run(kind, through);
+        sealedRecords = batch;
+        return true;
+      })();
+      // Forgotten only once the transaction is committed: a failed one leaves them waiting, in memory too.
+      for (const row of sealedRecords) if (row.record_id !== undefined) this.#recent.delete(row.record_id);
+      sealedRecords = [];
+      if (!done) return sealed;
+      sealed += 1;
+    }
+  }
+
+  /** Registers a record's kept images and, in the same transaction, their uploads (each image plus its sidecar JSON). */
+  addArtifacts(recordId: number, createdMs: number, items: readonly NewArtifact[], sidecar?: { object_key: string; body: string }): Artifact[] {
+    return this.db.transaction(() => items.map((a) => {
+      const id = Number(this.sql(`INSERT INTO telemetry_artifacts (record_id, kind, path, bytes, width, height, created_ms, uploaded)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(recordId, a.kind, a.path, a.bytes, a.width, a.height, createdMs, a.upload ? 0 : 1).lastInsertRowid);
+      if (a.upload) {
+        this.sql(`INSERT INTO telemetry_outbox (kind, priority, object_key, content_type, artifact_id, metadata, bytes, created_ms)
+          VALUES ('images', ?, ?, 'image/jpeg', ?, ?, ?, ?)`)
+          .run(PRIORITY.images, a.upload.object_key, id, JSON.stringify(a.upload.metadata), a.bytes, createdMs);
+        if (a.kind === "image" && sidecar) {
+          const body = Buffer.from(sidecar.body);
+          this.sql(`INSERT INTO telemetry_outbox (kind, priority, object_key, content_type, body, artifact_id, bytes, created_ms)
+            VALUES ('images', ?, ?, 'application/json', ?, ?, ?, ?)`).run(PRIORITY.images, sidecar.object_key, body, id, body.length, createdMs);
+        }
+      }
+      return { id, record_id: recordId, kind: a.kind, path: a.path, bytes: a.bytes, width: a.width, height: a.height, created_ms: createdMs, uploaded: !a.upload };
+    }))();
+  }
+
+  /** The next object due for upload: by priority, then age. */
+  nextDue(nowMs: number): OutboxItem | undefined {
+    const row = this.sql(`SELECT o.id, o.kind, o.object_key, o.content_type, o.body, o.artifact_id, o.metadata, o.bytes, o.created_ms, o.attempts,
+        CASE WHEN o.body IS NULL THEN a.path END AS path
+      FROM telemetry_outbox o LEFT JOIN telemetry_artifacts a ON a.id = o.artifact_id
+      WHERE o.next_attempt_ms <= ? ORDER BY o.priority, o.id LIMIT 1`).get(nowMs) as OutboxRow | undefined;
+    return row === undefined ? undefined : { ...row, metadata: JSON.parse(row.metadata) as Record<string, string> };
+  }
+
+  /** When the earliest waiting object may be tried (null: the outbox is empty). */
+  nextAttemptAt(): number | null {
+    return this.sql("SELECT min(next_attempt_ms) FROM telemetry_outbox").pluck().get() as number | null;
+  }
+
+  /** Every waiting object is due now (an operator's resume). */
+  retryNow(): void {
+    this.sql("UPDATE telemetry_outbox SET next_attempt_ms = 0").run();
+  }
+
+  /** The object is stored: the row goes, its artifact (a file upload) is marked uploaded, and the counters move. */
+  markSent(item: OutboxItem, nowMs: number): void {
+    this.db.transaction(() => {
+      this.sql("DELETE FROM telemetry_outbox WHERE id = ?").run(item.id);
+      if (item.body === null && item.artifact_id !== null) this.sql("UPDATE telemetry_artifacts SET uploaded = 1 WHERE id = ?").run(item.artifact_id);
+      this.#bump("bytes_sent", item.bytes);
+      this.#bump("objects_sent", 1);
+      this.#set("last_success_ms", nowMs);
+    })();
+  }
+
+  markFailed(item: OutboxItem, error: string, nowMs: number, retryAtMs: number): void {
+    this.db.transaction(() => {
+      this.sql("UPDATE telemetry_outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? WHERE id = ?").run(retryAtMs, error, item.id);
+      this.#bump("failures", 1);
+      this.#set("last_error", error);
+      this.#set("last_error_ms", nowMs);
+    })();
+  }
+
+  /** Outbox rows and waiting lines per kind, and the oldest pending item's time. */
+  depth(): { outbox: Record<TelemetryKind, number>; lines: Record<"records" | "logs", number>; oldest_ms: number | null; bytes: number } {
+    const outbox = { records: 0, logs: 0, images: 0 };
+    for (const r of this.sql("SELECT kind, count(*) AS n FROM telemetry_outbox GROUP BY kind").all() as { kind: TelemetryKind; n: number }[]) outbox[r.kind] = r.n;
+    const lines = { records: 0, logs: 0 };
+    for (const r of this.sql("SELECT kind, count(*) AS n FROM telemetry_lines GROUP BY kind").all() as { kind: "records" | "logs"; n: number }[]) lines[r.kind] = r.n;
+    const oldest = this.sql(`SELECT min(t) FROM (SELECT min(created_ms) AS t FROM telemetry_outbox UNION ALL SELECT min(time_ms) FROM telemetry_lines)`).pluck().get() as number | null;
+    const bytes = this.sql("SELECT coalesce(sum(bytes), 0) FROM telemetry_outbox").pluck().get() as number;
+    return { outbox, lines, oldest_ms: oldest, bytes };
+  }
+
+  counters(): Counters {
+    const out: Record<string, unknown> = { ...COUNTER_DEFAULTS };
+    for (const r of this.sql("SELECT key, value FROM telemetry_state").all() as { key: string; value: string }[]) out[r.key] = JSON.parse(r.value);
+    return out as unknown as Counters;
+  }
+
+  setPaused(paused: boolean): void {
+    this.#set("paused", paused);
+  }
+
+  // ---- artifacts --------------------------------------------------------------------------------------------------
+
+  artifactsOf(recordId: number): Artifact[] {
+    return (this.sql("SELECT * FROM telemetry_artifacts WHERE record_id = ? ORDER BY id").all(recordId) as ArtifactRow[]).map(toArtifact);
+  }
+
+  /** Every kept artifact, oldest first (quota and age are applied in that order). */
+  artifacts(): Artifact[] {
+    return (this.sql("SELECT * FROM telemetry_artifacts ORDER BY created_ms, id").all() as ArtifactRow[]).map(toArtifact);
+  }
+
+  artifactTotals(): { count: number; bytes: number } {
+    return this.sql("SELECT count(*) AS count, coalesce(sum(bytes), 0) AS bytes FROM telemetry_artifacts").get() as { count: number; bytes: number };
+  }
+
+  /** Forgets artifacts (their pending uploads go with them); `forced` of them were not uploaded yet and are counted. */
+  removeArtifacts(ids: readonly number[], forced: number): void {
+    if (ids.length === 0) return;
+    this.db.transaction(() => {
+      for (const id of ids) this.sql("DELETE FROM telemetry_artifacts WHERE id = ?").run(id);
+      if (forced > 0) this.#bump("dropped_by_quota", forced);
+    })();
+  }
+
+  /** The next logs batch number of this runner.db (inside the sealing transaction). */
+  #nextLogBatch(): number {
+    return this.sql(`INSERT INTO telemetry_state (key, value) VALUES ('log_batches', '1')
+      ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING CAST(value AS INTEGER)`).pluck().get() as number;
+  }
+
+  #bump(key: keyof Counters, by: number): void {
+    this.sql(`INSERT INTO telemetry_state (key, value) VALUES (?, ?)
+      ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value`).run(key, String(by));
+  }
+
+  #set(key: keyof Counters, value: unknown): void {
+    this.sql("INSERT INTO telemetry_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, JSON.stringify(value));
+  }
+}

@@ -1,0 +1,78 @@
+// The outbox in a real runner.db: batches close by count, age or bytes, each line in exactly one batch, and a record
+// pruned before its batch is left out instead of blocking the rest.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { openDb } from "../../src/store/db.js";
+import { Repository } from "../../src/store/repository.js";
+import { TelemetryStore } from "../../src/telemetry/store.js";
+
+const work = mkdtempSync(path.join(tmpdir(), "pv-telemetry-store-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function fresh(name: string): { repo: Repository; store: TelemetryStore; add: (n: number, t0: number) => number[] } {
+  const db = openDb(path.join(work, `${name}.db`));
+  const repo = new Repository(db);
+  const store = new TelemetryStore(db, { prefix: "p", workstationId: "ws" });
+  const add = (n: number, t0: number) => repo.transaction(() => Array.from({ length: n }, (_, i) => {
+    const id = repo.addRecord({
+      time: new Date(t0 + i).toISOString(), pid: "p1", session_id: `s${i}`, step_index: 1, method: "execute", name: "a", version: "1",
+      status: "OK", error_code: null, result_status: "OK", ng_reason: null, defect_count: 0, position_count: 0, calibration_count: 0, latency_ms: 1,
+    });
+    store.addRecordLine(id, t0 + i);
+    return id;
+  }));
+  return { repo, store, add };
+}
+
+const limits = { max_lines: 4, max_age_ms: 1000, max_bytes: 1024 * 1024 };
+const bodies = (store: TelemetryStore) => (store.db.prepare("SELECT body FROM telemetry_outbox ORDER BY id").pluck().all() as Buffer[])
+  .map((b) => b.toString().trimEnd().split("\n").map((l) => (JSON.parse(l) as { session_id: string }).session_id));
+
+describe("TelemetryStore.sealBatches", () => {
+  it("closes full batches at once and the rest only when its oldest line is max_age_ms old", () => {
+    const { store, add } = fresh("count-age");
+    const t0 = Date.UTC(2026, 11, 3);
+    add(10, t0);
+    expect(store.sealBatches("records", limits, t0 + 10)).toBe(2);
+    expect(bodies(store)).toEqual([["s0", "s1", "s2", "s3"], ["s4", "s5", "s6", "s7"]]);
+    expect(store.depth().lines.records).toBe(2);
+    expect(store.sealBatches("records", limits, t0 + 500)).toBe(0);
+    expect(store.sealBatches("records", limits, t0 + 8 + 1000)).toBe(1);
+    expect(bodies(store).at(-1)).toEqual(["s8", "s9"]);
+    expect(store.depth()).toMatchObject({ lines: { records: 0 }, outbox: { records: 3 } });
+    const keys = store.db.prepare("SELECT object_key FROM telemetry_outbox ORDER BY id").pluck().all();
+    expect(keys[0]).toBe(`p/records/ws/2026/12/03/ws/s0/1/${t0}.1.ndjson`);
+  });
+
+  it("closes a batch at max_bytes", () => {
+    const { store, add } = fresh("bytes");
+    add(6, 0);
+    // ~330-byte lines: three fill a 1 KiB batch; the other three wait for more lines or for their age.
+    expect(store.sealBatches("records", { max_lines: 500, max_age_ms: 1e9, max_bytes: 1024 }, 1)).toBe(1);
+    expect(bodies(store)).toEqual([["s0", "s1", "s2"]]);
+    expect(store.depth().lines.records).toBe(3);
+    for (const body of store.db.prepare("SELECT body FROM telemetry_outbox").pluck().all() as Buffer[]) expect(body.length).toBeLessThanOrEqual(1024);
+  });
+
+  it("leaves out a record pruned before its batch", () => {
+    const { repo, store, add } = fresh("pruned");
+    const ids = add(3, 0);
+    repo.db.prepare("DELETE FROM records WHERE id = ?").run(ids[0]);
+    expect(store.sealBatches("records", limits, 1, true)).toBe(1);
+    expect(bodies(store)).toEqual([["s1", "s2"]]);
+    expect(store.depth().lines.records).toBe(0);
+  });
+
+  it("numbers logs batches, so a burst sealed within one millisecond never reuses a key", () => {
+    const { store } = fresh("logs");
+    const t = Date.UTC(2026, 11, 3);
+    for (let round = 0; round < 3; round++) {
+      store.addLogLines([[t, "{\"n\":1}"], [t, "{\"n\":2}"]]);
+      expect(store.sealBatches("logs", limits, t, true)).toBe(1);
+    }
+    expect(store.db.prepare("SELECT object_key FROM telemetry_outbox ORDER BY id").pluck().all())
+      .toEqual([1, 2, 3].map((n) => `p/logs/ws/2026/12/03/ws/log/${n}/${t}.ndjson`));
+  });
+});
