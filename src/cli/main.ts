@@ -5,6 +5,7 @@ import { Command, Option } from "commander";
 import { packageRoot } from "../package-root.js";
 import type { PackageFlags } from "./commands/package.js";
 import type { DesiredSetFlags } from "./commands/desired.js";
+import type { FleetStatusFlags } from "./commands/fleet-status.js";
 import type { PublishFlags } from "./commands/publish.js";
 import type { RegistryFlags } from "./commands/registry-flags.js";
 import type { RunOptions } from "./commands/run.js";
@@ -163,6 +164,18 @@ registryOptions(desired.command("set <ref>")
   .action((ref: string, o: DesiredSetFlags & { json?: boolean }) => execute(o.json, async () => (await import("./commands/desired.js")).desiredSetCommand(ref, o)));
 registryOptions(desired.command("show <ref>").description("print the desired state at <ref>"))
   .action((ref: string, o: RegistryFlags & { json?: boolean }) => execute(o.json, async () => (await import("./commands/desired.js")).desiredShowCommand(ref, o)));
+
+program.command("fleet").description("the fleet as its stations report it").command("status")
+  .description("every station's last reported state from the telemetry bucket: station, desired, actual, last seen, error")
+  .requiredOption("--endpoint <url>", "S3-compatible endpoint, e.g. http://minio.plant:9000")
+  .requiredOption("--bucket <name>", "the telemetry bucket the stations upload to")
+  .option("--prefix <prefix>", "the stations' telemetry prefix", "")
+  .option("--region <region>", "region (most on-prem servers ignore it)")
+  .option("--access-key-id-file <file>", "file holding the access key id (default: $AWS_ACCESS_KEY_ID)")
+  .option("--secret-access-key-file <file>", "file holding the secret key (default: $AWS_SECRET_ACCESS_KEY)")
+  .option("--json", "machine-readable output")
+  .addHelpText("after", "\nExample:\n  AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… procvision-cli fleet status --endpoint http://minio.plant:9000 --bucket procvision")
+  .action((o: FleetStatusFlags & { json?: boolean }) => execute(o.json, async () => (await import("./commands/fleet-status.js")).fleetStatusCommand(o)));
 
 program.command("keygen")
   .description("create an ed25519 key pair for signing offline packages")

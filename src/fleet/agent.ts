@@ -10,6 +10,8 @@ export interface FleetPort {
   bindings(): Promise<CurrentBinding[]>;
   install(ref: string, force: boolean): Promise<{ state: string; name?: string; version?: string }>;
   switchTo(name: string, version: string, pids: readonly string[]): Promise<unknown>;
+  /** After every poll: the station's status for the inventory (uploaded with telemetry). */
+  report(status: FleetStatus): Promise<void>;
   log(line: string): void;
 }
 
@@ -47,6 +49,7 @@ export class FleetAgent {
   private lastPoll: string | null = null;
   private lastConvergence: FleetStatus["last_convergence"] = null;
   private failures = 0;
+  private reportError: string | undefined;
 
   constructor(private readonly options: FleetAgentOptions, private readonly port: FleetPort) {}
 
@@ -114,6 +117,13 @@ export class FleetAgent {
         this.port.log(`fleet: ${this.options.desired}: ${error.message} (retry ${this.failures})`);
       }
     }
+    await this.port.report(await this.status()).then(() => {
+      this.reportError = undefined;
+    }, (err: unknown) => {
+      const message = (err as Error).message;
+      if (message !== this.reportError) this.port.log(`fleet: reporting the station's status failed (retried at every poll): ${message}`);
+      this.reportError = message;
+    });
     this.schedule(this.delay());
   }
 

@@ -258,6 +258,7 @@ export class Runner {
       bindings: async () => this.repository.bindings().map((b) => ({ pid: b.pid, name: b.name, version: b.version })),
       install: (ref, force) => this.install({ ref }, { force, operator: "fleet" }),
       switchTo: (name, version, pids) => this.switch(name, version, pids, { operator: "fleet" }),
+      report: async (status) => this.telemetryOutbox?.putStationStatus({ ...status }),
       log: this.log,
     });
     this.fleetAgent.start();

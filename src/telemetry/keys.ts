@@ -21,6 +21,16 @@ export function objectKey(o: { prefix: string; kind: TelemetryKind; workstationI
   return (o.prefix === "" ? parts : [o.prefix, ...parts]).join("/");
 }
 
+/** Where a station's current state is kept (contract §9 inventory): one object per station, overwritten in place. */
+export function stationStatusKey(prefix: string, workstationId: string): string {
+  return `${stationsPrefix(prefix)}${workstationId}/status.json`;
+}
+
+/** The folder every station's status.json sits under. */
+export function stationsPrefix(prefix: string): string {
+  return prefix === "" ? "stations/" : `${prefix}/stations/`;
+}
+
 /** What an inspection record line says (contract §8 lists the fields). */
 export interface RecordLine {
   timestamp_ms: number;

@@ -4,7 +4,7 @@ import type { Db } from "../store/db.js";
 import type { InspectionRecord as CallRecord } from "../supervisor/types.js";
 import { artifactPaths, deleteFiles, encodeArtifacts, planPrune, readSpooled, spooledIds, spoolImage, sweepOrphans, unspool, writeAtomically, type SpooledCall } from "./artifacts.js";
 import { publicTelemetryConfig, type S3Credentials, type TelemetryConfig } from "./config.js";
-import { ingestId, objectKey, type LogLine, type TelemetryKind } from "./keys.js";
+import { ingestId, objectKey, stationStatusKey, type LogLine, type TelemetryKind } from "./keys.js";
 import { DEFAULT_RETRY, paceUntil, retryDelay, type RetryPolicy } from "./retry.js";
 import { headerSafe, s3Target, type ObjectTarget } from "./s3-target.js";
 import { TelemetryStore, type Artifact } from "./store.js";
@@ -307,12 +307,12 @@ export class Telemetry {
     }
   }
 
-  /** Sleeps up to `ms`; new work (#kick), pause and close wake it early. */
   #connect(): Promise<ObjectTarget> {
     this.#target ??= (this.#o.target ?? (() => s3Target(this.#o.config, this.#o.credentials)))();
     return this.#target;
   }
 
+  /** Sleeps up to `ms`; new work (#kick), pause and close wake it early. */
   #sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const done = (): void => {
@@ -322,6 +322,19 @@ export class Telemetry {
       };
       const timer = setTimeout(done, ms);
       this.#wake = done;
+    });
+  }
+
+  /**
+   * The station's current state (the fleet inventory) as `<prefix>/stations/<workstation_id>/status.json`. Not queued:
+   * the latest state overwrites the object, and one that cannot be sent now is replaced by the next one.
+   */
+  async putStationStatus(status: Record<string, unknown>): Promise<void> {
+    if (this.#closed || this.#paused) return;
+    const target = await this.#connect();
+    await target.put({
+      key: stationStatusKey(this.#o.config.prefix, this.#o.workstationId), contentType: "application/json", metadata: {},
+      body: Buffer.from(`${JSON.stringify({ ...status, reported_at: new Date().toISOString() })}\n`),
     });
   }
 

@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publishPackage } from "../../src/oci/publish.js";
 import { runCli, serveRunner, type Served } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/oci-registry.js";
+import { startS3Server, type S3Server } from "../helpers/s3-server.js";
 import { EXAMPLE, exampleZip } from "../helpers/store.js";
 
 const STATIONS = ["st-1", "st-2", "st-3"] as const;
 let work: string;
 let registry: TestRegistry;
+let s3: S3Server;
 let desiredRef: string;
 const digests: Record<string, string> = {};
 const served = new Map<string, Served>();
@@ -55,6 +57,7 @@ async function converged(digest: string, expected: Record<string, string>): Prom
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), "pv-fleet-"));
   registry = await startRegistry();
+  s3 = await startS3Server();
   desiredRef = `oci://${registry.host}/lines/line-a:desired`;
   const broken = (dir: string) => writeFileSync(path.join(dir, "algorithm_example", "main.py"), "raise RuntimeError('broken build')\n");
   for (const [version, mutate] of [["1.0", undefined], ["1.1", undefined], ["1.2", broken]] as const) {
@@ -65,7 +68,11 @@ beforeAll(async () => {
   for (const station of STATIONS) {
     const root = path.join(work, station);
     mkdirSync(root, { recursive: true });
-    writeFileSync(path.join(root, "runner_config.json"), JSON.stringify({ workstation_id: station, fleet: { desired: desiredRef, poll_ms: 300 } }));
+    writeFileSync(path.join(root, "runner_config.json"), JSON.stringify({
+      workstation_id: station, fleet: { desired: desiredRef, poll_ms: 300 },
+      // Only the inventory goes to the bucket here: records, logs and images have their own tests.
+      telemetry: { endpoint: s3.endpoint, bucket: s3.bucket, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey, upload: { records: false, logs: false, ng_images: false } },
+    }));
     served.set(station, await serveRunner(root));
   }
 }, 300_000);
@@ -73,6 +80,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([...served.values()].map((s) => s.stop()));
   await registry?.stop();
+  await s3?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -144,4 +152,21 @@ describe("a line of three stations following one desired state", () => {
     const digest = await setDesired("1.0", "p001");
     await converged(digest, { "st-1": "p001=1.0 p002=1.1", "st-2": "p001=1.0 p002=1.0", "st-3": "p001=1.0 p002=1.1" });
   }, 300_000);
+
+  it("the inventory: each station reports to the bucket and procvision-cli fleet status prints the fleet", async () => {
+    const env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey };
+    const args = ["fleet", "status", "--endpoint", s3.endpoint, "--bucket", s3.bucket];
+    type Reported = { workstation_id: string; actual: { pid: string; version: string }[]; last_convergence: { ok: boolean } };
+    await expect.poll(async () => {
+      const out = await runCli([...args, "--json"], { env });
+      return ((out.json ?? []) as Reported[]).map((s) => `${s.workstation_id}: ${s.actual.map((b) => `${b.pid}=${b.version}`).sort().join(" ")} ${s.last_convergence.ok}`);
+    }, { timeout: 60_000, interval: 300 }).toEqual(["st-1: p001=1.0 p002=1.1 true", "st-2: p001=1.0 p002=1.0 true", "st-3: p001=1.0 p002=1.1 true"]);
+    const human = await runCli(args, { env });
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/^station\s+desired\s+actual\s+last seen\s+error/m);
+    expect(human.stdout).toContain("p002=algorithm-example@1.0");
+    const noKeys = await runCli(args, { env: { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" } });
+    expect(noKeys.code).toBe(2);
+    expect(noKeys.stderr).toContain("AWS_ACCESS_KEY_ID");
+  }, 120_000);
 });

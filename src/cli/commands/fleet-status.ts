@@ -1,0 +1,78 @@
+import { readFileSync } from "node:fs";
+import { stationsPrefix } from "../../telemetry/keys.js";
+import { UsageError, type CommandOutput } from "../output.js";
+
+export interface FleetStatusFlags {
+  endpoint: string;
+  bucket: string;
+  prefix?: string;
+  region?: string;
+  accessKeyIdFile?: string;
+  secretAccessKeyFile?: string;
+}
+
+interface StationStatus {
+  workstation_id?: string;
+  reported_at?: string;
+  desired?: { ref: string; digest: string | null } | null;
+  actual?: { pid: string; name: string; version: string }[];
+  last_convergence?: { ok: boolean; error: { error_code: string; message: string } | null } | null;
+}
+
+/**
+ * `fleet status --endpoint … --bucket …`: every station's last reported state (`stations/<id>/status.json`, uploaded by
+ * each runner with its telemetry) as a table: station, desired, actual, last seen, error.
+ */
+export async function fleetStatusCommand(flags: FleetStatusFlags): Promise<CommandOutput> {
+  const credentials = {
+    accessKeyId: fromFileOrEnv(flags.accessKeyIdFile, "AWS_ACCESS_KEY_ID", "--access-key-id-file"),
+    secretAccessKey: fromFileOrEnv(flags.secretAccessKeyFile, "AWS_SECRET_ACCESS_KEY", "--secret-access-key-file"),
+  };
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const { S3Client, ListObjectsV2Command, GetObjectCommand } = await import("@aws-sdk/client-s3");
+  const client = new S3Client({ endpoint: flags.endpoint, region: flags.region ?? "us-east-1", forcePathStyle: true, credentials, maxAttempts: 2 });
+  try {
+    const prefix = stationsPrefix(flags.prefix ?? "");
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: flags.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+      for (const o of page.Contents ?? []) if (o.Key?.endsWith("/status.json")) keys.push(o.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    const stations: StationStatus[] = [];
+    for (const key of keys.sort()) {
+      const object = await client.send(new GetObjectCommand({ Bucket: flags.bucket, Key: key }));
+      try {
+        stations.push(JSON.parse((await object.Body?.transformToString()) ?? "{}") as StationStatus);
+      } catch {
+        stations.push({ workstation_id: key.split("/").at(-2) ?? key, last_convergence: { ok: false, error: { error_code: "9999", message: "status.json is not JSON" } } });
+      }
+    }
+    return { exitCode: 0, json: stations, human: table(stations) };
+  } finally {
+    client.destroy();
+  }
+}
+
+function fromFileOrEnv(file: string | undefined, variable: string, flag: string): string {
+  if (file !== undefined) return readFileSync(file, "utf8").trim();
+  const value = process.env[variable];
+  if (!value) throw new UsageError(`no S3 credentials: set ${variable} or pass ${flag}`, "the same read-only key the plant's dashboards use");
+  return value;
+}
+
+function table(stations: StationStatus[]): string[] {
+  if (stations.length === 0) return ["no station has reported yet (stations report with their telemetry, at every fleet poll)"];
+  const rows = stations.map((s) => [
+    s.workstation_id ?? "?",
+    s.desired?.digest ? s.desired.digest.slice(0, 19) : "(none)",
+    (s.actual ?? []).map((b) => `${b.pid}=${b.name}@${b.version}`).join(" ") || "(nothing bound)",
+    s.reported_at ?? "?",
+    s.last_convergence && !s.last_convergence.ok ? `[${s.last_convergence.error?.error_code ?? "?"}] ${s.last_convergence.error?.message ?? ""}` : "",
+  ]);
+  const head = ["station", "desired", "actual", "last seen", "error"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(head), ...rows.map(line)];
+}
