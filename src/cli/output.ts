@@ -41,7 +41,7 @@ export function errorOutput(err: unknown): CommandOutput {
       human: [`${tick(false)} ${err.message}`, ...(err.hint ? [style.dim(`  hint: ${err.hint}`)] : [])],
     };
   }
-  const error = err instanceof ProcVisionError ? err : new ProcVisionError("9999", err instanceof Error ? err.message : String(err));
+  const error = ProcVisionError.from(err);
   return {
     exitCode: 1,
     json: error.toJSON(),

@@ -17,6 +17,15 @@ export class ProcVisionError extends Error {
     this.details = options.details;
   }
 
+  /**
+   * Anything thrown, as the error users see: a ProcVisionError as it is, anything else under `code` (default 9999) with
+   * its message and the original as the cause.
+   */
+  static from(err: unknown, code = "9999"): ProcVisionError {
+    if (err instanceof ProcVisionError) return err;
+    return new ProcVisionError(code, err instanceof Error ? err.message : String(err), { cause: err });
+  }
+
   /** Short symbolic name of the code, e.g. `worker_crashed`. */
   get codeName(): string {
     return errorCodeName(this.code) ?? "unknown_error";

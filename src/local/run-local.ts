@@ -52,7 +52,7 @@ export interface StepInputs {
 }
 
 function failedCall(err: unknown, startedAt: number): CallOutcome {
-  const error = err instanceof ProcVisionError ? err : new ProcVisionError("9999", String(err));
+  const error = ProcVisionError.from(err);
   return {
     status: "ERROR", message: error.message, error_code: error.code, data: {}, debug: {}, stdout_bytes: 0,
     latency_ms: performance.now() - startedAt,

@@ -78,7 +78,7 @@ async function client(o: ClientOptions, action: string, run: (conn: Connection) 
     else process.stdout.write(`${(formatters[action]?.(body) ?? summary(action, body)).join("\n")}\n`);
     process.exitCode = 0;
   } catch (err) {
-    const error = err instanceof ProcVisionError ? err : new ProcVisionError("9999", (err as Error).message);
+    const error = ProcVisionError.from(err);
     if (o.json) process.stdout.write(`${JSON.stringify(error.toJSON(), null, 2)}\n`);
     else process.stderr.write(`✗ [${error.code}] ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`);
     process.exitCode = 1;
@@ -113,7 +113,7 @@ program.command("serve")
     try {
       await serve(o);
     } catch (err) {
-      const error = err instanceof ProcVisionError ? err : new ProcVisionError("9999", (err as Error).message);
+      const error = ProcVisionError.from(err);
       process.stderr.write(`✗ [${error.code}] ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}\n`);
       process.exit(1);
     }

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { ErrorCode, ProcVisionError, isProcVisionError } from "../errors/index.js";
+import { ErrorCode, ProcVisionError } from "../errors/index.js";
 import { chooseInstaller, findUv } from "../install/uv.js";
 import type { FleetAgent, FleetStatus } from "../fleet/agent.js";
 import type { RegistrySettings } from "../oci/access.js";
@@ -817,7 +817,7 @@ export class Runner {
 
   private audit_(operator: string, action: string, target: string, outcome: AuditOutcome, err?: unknown, detail?: string): void {
     if (this.closed) return;
-    const error = err === undefined ? undefined : isProcVisionError(err) ? err : new ProcVisionError(ErrorCode.unknown_error, String((err as Error)?.message ?? err));
+    const error = err === undefined ? undefined : ProcVisionError.from(err);
     const entry = { operator, action, target, outcome, error_code: error?.code ?? null, detail: error?.message ?? detail ?? null };
     this.repository.addAudit(entry);
     this.emitEvent("audit", entry);

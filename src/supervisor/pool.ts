@@ -109,7 +109,7 @@ interface Job {
 }
 
 function asError(err: unknown): ProcVisionError {
-  return err instanceof ProcVisionError ? err : new ProcVisionError(ErrorCode.unknown_error, err instanceof Error ? err.message : String(err));
+  return ProcVisionError.from(err);
 }
 
 /**

@@ -106,7 +106,7 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
     // The decoders load only for a given image: the author's loop on a synthetic one does not pay for them.
     image = options.imagePath ? await (await import("../image/decode.js")).decodeImage({ path: options.imagePath }) : syntheticImage();
   } catch (err) {
-    throw err instanceof ProcVisionError ? err : new ProcVisionError("1002", String(err));
+    throw ProcVisionError.from(err, "1002");
   }
 
   const entryPoint = options.entryPoint ?? fields.entry_point;
@@ -126,7 +126,7 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
       ...(options.onStderr ? { onStderr: options.onStderr } : {}),
     });
   } catch (err) {
-    const error = err instanceof ProcVisionError ? err : new ProcVisionError("9999", String(err));
+    const error = ProcVisionError.from(err);
     const phase = error.details?.phase;
     const tail = typeof error.details?.stderr_tail === "string" ? lastLine(error.details.stderr_tail) : "";
     const message = `${error.message}${tail ? ` — ${tail}` : ""} (Python: ${python.interpreter.executable} from ${python.source})`;
