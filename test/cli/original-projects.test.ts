@@ -73,11 +73,13 @@ describe("a project made by the original 0.0.7 init (G1, step 0, PID_TO_FILL)", 
     expect(run.code).toBe(0);
   });
 
-  it("runs step 0 for PID_TO_FILL", async () => {
+  it("runs step 0 for PID_TO_FILL, with --step 0 and, as the original CLI's README runs it, without --step", async () => {
     const { dir, python } = made["0.0.7"];
-    const run = await runCli(["run", dir, "--pid", "PID_TO_FILL", "--image", sample, "--step", "0", "--python", python, "--json"]);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.json).toMatchObject({ pre_execute: { status: "OK" }, execute: { status: "OK", data: { result_status: "OK" } } });
+    for (const step of [["--step", "0"], []]) {
+      const run = await runCli(["run", dir, "--pid", "PID_TO_FILL", "--image", sample, ...step, "--python", python, "--json"]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.json).toMatchObject({ pre_execute: { status: "OK" }, execute: { status: "OK", data: { result_status: "OK" } } });
+    }
   });
 
   it("packages: the venv is frozen (original SDK pin replaced by ours), the env file's wheels_platform null is accepted, validate --zip --full passes", async () => {

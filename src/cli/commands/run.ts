@@ -97,6 +97,12 @@ function positiveInt(flag: string, value: string): number {
   return n;
 }
 
+/** Without --step: step 1, or the first step the manifest declares when it has no step 1 (the original init's step 0). */
+function defaultStep(manifest: Manifest): number {
+  const declared = (manifest.steps ?? []).map((s) => s.index);
+  return declared.length === 0 || declared.includes(1) ? 1 : Math.min(...declared);
+}
+
 /** Step indices are what the algorithm declares; projects of the original init start at 0. */
 function stepIndex(flag: string, value: string): number {
   const n = Number(value);
@@ -206,7 +212,7 @@ async function runProject(projectDir: string, entry: string | undefined, options
   const guideInfo = options.guideInfo !== undefined ? await readJsonFlag("--guide-info", options.guideInfo, '[{"label": "1", "posList": []}]') : [];
   const steps = options.sessionSteps !== undefined
     ? options.sessionSteps.split(",").map((s) => stepIndex("--session-steps", s.trim()))
-    : [stepIndex("--step", options.step ?? "1")];
+    : [options.step !== undefined ? stepIndex("--step", options.step) : defaultStep(manifest)];
   const params = await stepParams(manifest, steps, options.params);
   const timeoutMs = options.timeoutMs !== undefined ? positiveInt("--timeout-ms", options.timeoutMs) : 30_000;
   const stepNames = new Map((manifest.steps ?? []).map((s) => [s.index, s.name]));
