@@ -8,7 +8,6 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statS
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { findUv, chooseInstaller } from "../src/install/uv.js";
 import { digestFile } from "../src/offline-zip/index.js";
 import { localTarget } from "../src/python/local-target.js";
 import { resolveInterpreter } from "../src/python/interpreter.js";
@@ -16,7 +15,8 @@ import { Runner } from "../src/runner/runner.js";
 import { planPackageInstall } from "../src/store/install/pipeline.js";
 import { packageWorkerLaunch } from "../src/store/layout.js";
 import { BytecodeCompiler } from "../src/store/install/bytecode.js";
-import { createPackageVenv, directorySize, extractPackage, installWheels, storedWheels } from "../src/store/install/deploy.js";
+import { createPackageVenv, directorySize, extractPackage, storedWheels } from "../src/store/install/deploy.js";
+import { chooseInstaller, findUv, installWheels } from "../src/wheel-install/index.js";
 import { checkIntegrity } from "../src/store/install/integrity.js";
 import { openPackage } from "../src/store/install/open.js";
 import { readWheelsMetadata } from "../src/safe-zip/index.js";
@@ -204,10 +204,8 @@ export async function benchInstall(root: string, quick: boolean): Promise<Instal
       const inPlace = await storedWheels(opened, wheelPaths);
       const packageWheels = await phase("extract (sources; stored wheels stay in the zip)", () => extractPackage(opened, dir, inPlace));
       const venvPython = await phase("venv --without-pip", () => createPackageVenv(python, dir));
-      await phase(`wheels (${installer} installer)`, () => installWheels({
-        basePython: python, venvPython, dir, requirementsText: plan.requirementsText, requirements: plan.requirements,
-        installer: chooseInstaller("auto", findUv()), wheels: packageWheels, metadata, target,
-      }));
+      await phase(`wheels (${installer} installer)`, () => installWheels(chooseInstaller("auto", findUv()),
+        { requirements: plan.requirements, wheels: packageWheels, metadata, target }, { venvPython, basePython: python }));
       const report = await phase("smoke checks (adapter worker, example steps; writes the bytecode it imports)", () => smokeCheck(packageWorkerLaunch(dir)));
       if (report.summary.status !== "PASS") throw new Error("smoke checks failed in the phase pass");
       await phase("archive zip copy", async () => copyFileSync(zip, path.join(work, "phases", "archived.zip")));

@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../errors/index.js";
-import { chooseInstaller, findUv } from "../install/uv.js";
+import { chooseInstaller, findUv } from "../wheel-install/index.js";
 import { resolveInterpreter } from "../python/interpreter.js";
 import { loadPublicKey } from "../signing/index.js";
 import { openDb } from "../store/db.js";

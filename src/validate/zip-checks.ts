@@ -4,7 +4,7 @@ import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { isProcVisionError } from "../errors/procvision-error.js";
-import { createVenv, hermeticInstallEnv } from "../install/venv.js";
+import { createVenv } from "../install/venv.js";
 import { installWheels } from "../wheel-install/index.js";
 import { validateManifest } from "../manifest/index.js";
 import { SHA256SUMS, SIGNATURE } from "../offline-zip/index.js";
@@ -196,11 +196,11 @@ async function installAndSmoke(zip: SafeZip, python: string, plan: SdkPlan & { m
       const wheelsDir = path.join(packageDir, "wheels");
       const extracted = wheelNames(zip).map((file) => ({ file, slice: { file: path.join(wheelsDir, file), start: 0, size: statSync(path.join(wheelsDir, file)).size } }));
       const { runnerSdk } = plan;
-      await installWheels({
-        venvPython, requirements: plan.requirements, target: base.target, env: hermeticInstallEnv(process.env, base.env),
+      await installWheels({ kind: "builtin" }, {
+        requirements: plan.requirements, target: base.target,
         metadata: plan.usesRunnerSdk ? new Map([...plan.metadata, [runnerSdk.file, runnerSdk.metadata]]) : plan.metadata,
         wheels: await selectWheels(packageDir, extracted, plan.wheelFiles, plan.usesRunnerSdk ? runnerSdk : undefined),
-      });
+      }, { venvPython, basePython: base.executable, runtimeEnv: base.env });
     } catch (err) {
       return [fail("zip_install", `${(err as Error).message}${isProcVisionError(err) && err.hint ? ` (${err.hint})` : ""}`)];
     }

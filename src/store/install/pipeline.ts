@@ -1,10 +1,10 @@
 import { copyFile, chmod, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
-import type { InstallerChoice } from "../../install/uv.js";
 import { digestFile, SHA256SUMS } from "../../offline-zip/index.js";
 import { readWheelsMetadata, type SafeZip } from "../../safe-zip/index.js";
 import type { ValidationReport } from "../../validate/report.js";
+import { installWheels, type InstallerChoice } from "../../wheel-install/index.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
 import type { PackageRef } from "../decisions.js";
 import { archivedZip, packageDir, packageWorkerLaunch, type StoreLayout } from "../layout.js";
@@ -13,7 +13,7 @@ import { removeVersion } from "./remove.js";
 import type { PackageRecord, Repository } from "../repository.js";
 import { checkCompatibility, type CompatibilityPlan } from "./compatibility.js";
 import type { BytecodeCompiler } from "./bytecode.js";
-import { createPackageVenv, directorySize, extractPackage, installWheels, selectWheels, storedWheels } from "./deploy.js";
+import { createPackageVenv, directorySize, extractPackage, recordRequirements, selectWheels, storedWheels } from "./deploy.js";
 import { ourSdkWheels, runnerSdkWheel, type RunnerSdkWheel } from "./sdk-wheels.js";
 import { checkIntegrity, type IntegrityPolicy } from "./integrity.js";
 import { openPackage } from "./open.js";
@@ -166,11 +166,11 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
       await pausePoint("extracted");
       const python = await createPackageVenv(base.executable, dir, base.env);
       await pausePoint("venv");
-      await installWheels({
-        basePython: base.executable, venvPython: python, dir, requirementsText: plan.requirementsText, requirements: plan.requirements,
-        installer, wheels, target: interpreter.target, runtimeEnv: base.env,
+      await recordRequirements(dir, plan.requirementsText);
+      await installWheels(installer, {
+        requirements: plan.requirements, wheels, target: interpreter.target,
         metadata: plan.usesRunnerSdk ? new Map([...metadata, [runnerSdk.file, runnerSdk.metadata]]) : metadata,
-      });
+      }, { venvPython: python, basePython: base.executable, runtimeEnv: base.env });
       // The archived zip keeps the wheels: a second copy next to the venv would double the disk use (PyTorch: GBs).
       await rm(path.join(dir, "wheels"), { recursive: true, force: true });
       await pausePoint("wheels");
