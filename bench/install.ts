@@ -4,7 +4,7 @@
 // `python3 -m venv` with pip, then `pip install --no-index --find-links wheels -r requirements.txt`.
 // A third pass calls the pipeline's own step functions one by one to say where the time goes.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -23,6 +23,7 @@ import { readWheelsMetadata } from "../src/safe-zip/index.js";
 import { smokeCheck } from "../src/store/install/smoke.js";
 import { settle } from "./page-cache.js";
 import { cachedWheel, numpyWheel, packageZip, sdkPin, sdkWheel } from "./zip.js";
+import { cachedUv } from "../test/helpers/wheel-set.js";
 import { fmt, stats, verdict, type Stats } from "./stats.js";
 
 export const PILLOW = "13.0.0";
@@ -52,15 +53,7 @@ export interface InstallBench {
   /** One pass through the pipeline's step functions, in its order (ms). */
   phases: Record<string, number>;
   /** The same library install with installer "uv", when a uv binary is at hand: cold cache, then warm. */
-  uv: { version: string; cold_ms: number; warm_ms: number } | null;
-}
-
-/** A uv binary for the what-if rows: .cache/uv/uv, else uv on PATH; the default runs never need it. */
-const UV_HINT = "python3 -m pip download --only-binary=:all: --no-deps -d /tmp/uvdl uv && unzip -j /tmp/uvdl/uv-*.whl '*/scripts/uv' -d .cache/uv";
-
-function benchUv(root: string): string | undefined {
-  const local = path.join(root, ".cache", "uv", "uv");
-  return existsSync(local) ? local : findUv();
+  uv: { version: string; cold_ms: number; warm_ms: number };
 }
 
 /** Library installs with `uv` put on PATH; HOME points at a fresh directory so the first one has a cold uv cache. */
@@ -218,8 +211,8 @@ export async function benchInstall(root: string, quick: boolean): Promise<Instal
       opened.close();
     }
 
-    const uvBinary = benchUv(root);
-    const uv = uvBinary === undefined ? null : await uvInstalls(uvBinary, zip, work, inputs);
+    // uv from .cache/uv, else taken out of uv's PyPI wheel (cached like the other wheels).
+    const uv = await uvInstalls(cachedUv(root), zip, work, inputs);
 
     const total = open.map((o, i) => o + (install[i] ?? 0));
     return {
@@ -266,9 +259,7 @@ export function installLines(r: InstallBench): string[] {
     `| \`python3 -m venv\` with pip + \`pip install --no-index --find-links\` (baseline: the original way; no unzip, no checks) | ${s(r.baseline_ms.p50)} | ${fmt(ratio)}× |`,
     `| … of which \`python3 -m venv\` (ensurepip) | ${s(r.baseline_venv_ms.p50)} | |`,
     `| … of which \`pip install\` | ${s(r.baseline_pip_ms.p50)} | |`,
-    r.uv
-      ? `| what-if: the library with \`installer: "uv"\` (\`${r.uv.version}\`), cold uv cache / warm cache (same wheels installed before) | ${s(r.uv.cold_ms)} / ${s(r.uv.warm_ms)} | ${fmt(r.uv.cold_ms / r.total_ms.p50)}× / ${fmt(r.uv.warm_ms / r.total_ms.p50)}× |`
-      : `| what-if with uv: n/a (no uv binary; to measure it: \`${UV_HINT}\`) | | |`,
+    `| the library with \`installer: "uv"\` (\`${r.uv.version}\`), cold uv cache / warm cache (same wheels installed before) | ${s(r.uv.cold_ms)} / ${s(r.uv.warm_ms)} | ${fmt(r.uv.cold_ms / r.total_ms.p50)}× / ${fmt(r.uv.warm_ms / r.total_ms.p50)}× |`,
     "",
     `Target ≤ 2 s: ${verdict(r.total_ms.p50 <= 2000)} (${s(r.total_ms.p50)} s, ${fmt(r.total_ms.p50 / 2000)}× the target). Ratio baseline / library: ${fmt(ratio)}×.`,
     "",

@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import yauzl from "yauzl";
 import { ProcVisionError } from "../../src/errors/index.js";
 import { createVenv, hermeticInstallEnv } from "../../src/install/venv.js";
 import { resolveInterpreter } from "../../src/python/interpreter.js";
@@ -15,8 +14,9 @@ import {
 } from "../../src/wheel-install/index.js";
 import type { WheelTarget } from "../../src/wheel-tags/index.js";
 import { localTarget } from "../../src/python/local-target.js";
-import { deflated, forgeZip, stored, type Forged } from "../helpers/forge-zip.js";
+import { deflated, forgeZip, stored, type Forged, type ForgeOptions } from "../helpers/forge-zip.js";
 import { repoRoot } from "../helpers/python.js";
+import { wheelMetadata } from "../helpers/wheel-set.js";
 
 const run = promisify(execFile);
 const cache = path.join(repoRoot, ".cache", "wheels");
@@ -36,21 +36,6 @@ function cached(prefix: string): string {
   const found = readdirSync(cache).filter((f) => f.startsWith(prefix) && f.endsWith(".whl")).sort().pop();
   if (found === undefined) throw new Error(`no ${prefix}* wheel in ${cache}: run \`npx tsx scripts/test-python.ts\``);
   return found;
-}
-
-async function metadataOf(file: string): Promise<string> {
-  const zip = await yauzl.openPromise(file, { lazyEntries: true });
-  try {
-    for await (const entry of zip.eachEntry()) {
-      if (!/^[^/]+\.dist-info\/METADATA$/.test(entry.fileName)) continue;
-      const chunks: Buffer[] = [];
-      for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString("utf8");
-    }
-  } finally {
-    zip.close();
-  }
-  throw new Error(`${file} has no METADATA`);
 }
 
 const sliceOf = (file: string) => ({ file, start: 0, size: statSync(file).size });
@@ -91,7 +76,7 @@ describe("the builtin wheel installer against pip, with real wheels", () => {
       if (!parsed.ok) throw new Error(parsed.reason);
       return parsed.requirement;
     });
-    const metadata = new Map(await Promise.all(files.map(async (f) => [path.basename(f), await metadataOf(f)] as const)));
+    const metadata = new Map(await Promise.all(files.map(async (f) => [path.basename(f), await wheelMetadata(f)] as const)));
 
     const ours = await venv("builtin");
     await installWheels({ kind: "builtin" }, { requirements, wheels: files.map((f) => ({ file: path.basename(f), slice: sliceOf(f) })), metadata, target },
@@ -134,7 +119,7 @@ describe("the builtin wheel installer against pip, with real wheels", () => {
 });
 
 /** A hand-made wheel with every part the format has: .data dirs, a #!python script, entry points, modes. */
-function demoWheel(extra: Forged[] = [], overrides: Record<string, string | null> = {}): Buffer {
+function demoWheel(extra: Forged[] = [], overrides: Record<string, string | null> = {}, options: ForgeOptions = {}): Buffer {
   const files: Record<string, string | null> = {
     "demo/__init__.py": "def main():\n    print('demo main')\n\ndef gui():\n    print('demo gui')\n",
     "demo/big.txt": "0123456789abcdef".repeat(20_000) + Array.from({ length: 3000 }, (_, i) => `${i * 7919}`).join(","),
@@ -153,7 +138,7 @@ function demoWheel(extra: Forged[] = [], overrides: Record<string, string | null
   const record = Object.entries(files).filter(([, v]) => v !== null)
     .map(([name, content]) => `${name},sha256=${createHash("sha256").update(content!).digest("base64url")},${Buffer.byteLength(content!)}`);
   entries.push(deflated("demo-1.0.dist-info/RECORD", [...record, "demo-1.0.dist-info/RECORD,,"].join("\n") + "\n"), ...extra);
-  return forgeZip(entries);
+  return forgeZip(entries, options);
 }
 
 function writeWheel(name: string, data: Buffer): WheelSource {
@@ -222,6 +207,28 @@ describe("the builtin wheel installer places every part of a wheel", () => {
   });
 });
 
+describe("the builtin wheel installer decides modes and names as pip does", () => {
+  it.runIf(process.platform === "linux")("any execute bit of a regular file makes it 0755, no file type bits make it 0644; ':' is an ordinary character", async () => {
+    const edge = demoWheel([
+      stored("demo/group-only-x.sh", "#!/bin/sh\n", { mode: 0o100654 }),
+      stored("demo/other-only-x.sh", "#!/bin/sh\n", { mode: 0o100645 }),
+      stored("demo/no-type-bits.sh", "#!/bin/sh\n", { mode: 0o000755 }),
+      stored("demo/time:12:00.txt", "colon\n"),
+    ]);
+    const source = writeWheel("edge.whl", edge);
+    const ours = await venv("edge-builtin");
+    await unpackWheels([source], ours.scheme);
+    const theirs = await venv("edge-pip");
+    const named = path.join(work, "edge-pip", "demo-1.0-py3-none-any.whl");
+    writeFileSync(named, edge);
+    await run(basePython, ["-m", "pip", "--python", theirs.python, "install", "--isolated", "--no-index", "--no-compile", "-q", named], { env: hermeticInstallEnv() });
+    const modes = (dir: string) => ["group-only-x.sh", "other-only-x.sh", "no-type-bits.sh", "time:12:00.txt"]
+      .map((f) => `${f} ${(statSync(path.join(dir, "demo", f)).mode & 0o777).toString(8)}`);
+    expect(modes(ours.scheme.paths.platlib)).toEqual(modes(theirs.scheme.paths.platlib));
+    expect(modes(ours.scheme.paths.platlib)).toEqual(["group-only-x.sh 755", "other-only-x.sh 755", "no-type-bits.sh 644", "time:12:00.txt 644"]);
+  });
+});
+
 describe("the builtin wheel installer refuses broken wheels with 2001 naming the wheel", () => {
   const cases: [string, () => Buffer, RegExp][] = [
     ["damaged data (CRC mismatch)", () => demoWheel([stored("demo/damaged.py", "x = 1\n", { crc: 1234 })]), /demo\/damaged\.py.*CRC-32/],
@@ -233,6 +240,8 @@ describe("the builtin wheel installer refuses broken wheels with 2001 naming the
     ["an entry point that is not module:attribute", () => demoWheel([], { "demo-1.0.dist-info/entry_points.txt": "[console_scripts]\nx = demo\n" }), /invalid script/],
     ["a symlink", () => demoWheel([stored("demo/link", "/etc/passwd", { mode: 0o120777 })]), /symbolic link/],
     ["the same name twice", () => demoWheel([stored("demo/twice.py", "a = 1\n"), stored("demo/twice.py", "a = 2\n")]), /duplicate name/],
+    ["more than 100,000 entries (a bomb by count; real wheels hold up to ~21,500)",
+      () => demoWheel(Array.from({ length: 100_000 }, (_, i) => stored(`demo/e${i}`)), {}, { zip64End: {} }), /entries, more than the limit of 100000/],
   ];
   for (const [name, wheel, message] of cases) {
     it(name, async () => {
