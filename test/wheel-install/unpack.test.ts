@@ -207,6 +207,38 @@ describe("the builtin wheel installer places every part of a wheel", () => {
   });
 });
 
+/** A minimal wheel `<name>-1.0` holding `files` (deflated), with METADATA, WHEEL and RECORD. */
+function plainWheel(name: string, files: Record<string, Buffer>): WheelSource {
+  const all: Record<string, Buffer> = {
+    ...files,
+    [`${name}-1.0.dist-info/METADATA`]: Buffer.from(`Metadata-Version: 2.1\nName: ${name}\nVersion: 1.0\n`),
+    [`${name}-1.0.dist-info/WHEEL`]: Buffer.from("Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+  };
+  const record = Object.entries(all).map(([p, data]) => `${p},sha256=${createHash("sha256").update(data).digest("base64url")},${data.length}`);
+  const file = path.join(work, `${name}-1.0-py3-none-any.whl`);
+  writeFileSync(file, forgeZip([...Object.entries(all).map(([p, data]) => deflated(p, data)), deflated(`${name}-1.0.dist-info/RECORD`, `${record.join("\n")}\n${name}-1.0.dist-info/RECORD,,\n`)]));
+  return { file: path.basename(file), slice: sliceOf(file), requested: true, name };
+}
+
+describe("two wheels that ship the same path", () => {
+  it("the later one in install order wins, whole, every time, whichever lane writes it", async () => {
+    const noise = (seed: number) => Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 2654435761 + seed * 40503) >>> 24));
+    const first = plainWheel("first", { "shared/lib.bin": noise(1), "shared/small.py": Buffer.from("FROM = 'first'\n") });
+    const second = plainWheel("second", { "shared/lib.bin": noise(2), "shared/small.py": Buffer.from("FROM = 'second'\n") });
+    for (let round = 0; round < 3; round++) {
+      const v = await venv(`overlap-${round}`);
+      // Small inline and stream thresholds too: the big entry goes through a lane, then through a stream.
+      await unpackWheels([first, second], v.scheme, round === 2 ? { inlineBytes: 64, streamBytes: 1024 } : DEFAULT_TUNING);
+      const shared = path.join(v.scheme.paths.purelib, "shared");
+      expect(readFileSync(path.join(shared, "lib.bin")).equals(noise(2)), `round ${round}`).toBe(true);
+      expect(readFileSync(path.join(shared, "small.py"), "utf8")).toBe("FROM = 'second'\n");
+      // Each RECORD still lists the path with its own wheel's hash, as pip leaves it.
+      const firstRecord = parseRecord(readFileSync(path.join(v.scheme.paths.purelib, "first-1.0.dist-info", "RECORD"), "utf8"));
+      expect(firstRecord.find((r) => r.path === "shared/lib.bin")?.hash).toBe(`sha256=${createHash("sha256").update(noise(1)).digest("base64url")}`);
+    }
+  });
+});
+
 describe("the builtin wheel installer decides modes and names as pip does", () => {
   it.runIf(process.platform === "linux")("any execute bit of a regular file makes it 0755, no file type bits make it 0644; ':' is an ordinary character", async () => {
     const edge = demoWheel([
