@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { createReadStream, createWriteStream, statSync } from "node:fs";
-import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
@@ -17,8 +17,9 @@ export interface FindLinks {
 }
 
 /**
- * Runs `fn` with the source laid out for pip or uv in a scratch directory inside the venv (same file system, removed
- * afterwards): whole wheel files are linked, wheels stored inside the package zip are copied out.
+ * Runs `fn` with the source laid out for pip or uv in a scratch directory inside the venv (removed afterwards): whole
+ * wheel files are hard-linked (no privilege needed, unlike symlinks on Windows; copied when on another file system),
+ * wheels stored inside the package zip are copied out.
  */
 export async function withFindLinks<T>(source: InstallSource, venvPython: string, fn: (links: FindLinks) => Promise<T>): Promise<T> {
   const scratch = await mkdtemp(path.join(path.dirname(path.dirname(venvPython)), ".procvision-install-"));
@@ -27,7 +28,7 @@ export async function withFindLinks<T>(source: InstallSource, venvPython: string
     await mkdir(wheelsDir);
     for (const { file, slice } of source.wheels) {
       const target = path.join(wheelsDir, file);
-      if (slice.start === 0 && statSync(slice.file).size === slice.size) await symlink(path.resolve(slice.file), target);
+      if (slice.start === 0 && statSync(slice.file).size === slice.size) await link(slice.file, target).catch(() => copyFile(slice.file, target));
       else await pipeline(createReadStream(slice.file, { start: slice.start, end: slice.start + slice.size - 1 }), createWriteStream(target));
     }
     const requirementsFile = path.join(scratch, "requirements.txt");
