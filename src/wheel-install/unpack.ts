@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { chmodSync, closeSync, createReadStream, createWriteStream, mkdirSync, openSync, read, readSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, mkdirSync, openSync, read, readSync } from "node:fs";
 import { chmod, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
@@ -283,8 +283,8 @@ export interface UnpackResult {
 /**
  * Installs wheels, given in install order, into a venv the way pip does (PEP 427/491: files placed by scheme,
  * `#!python` scripts rewritten, entry-point launchers generated, INSTALLER/REQUESTED/RECORD written), but on every
- * core: big entries are inflated on the thread pool, largest first, while the main thread writes the many small ones,
- * yielding to the event loop so a running runner keeps serving. A path shipped by two wheels is written once, whole,
+ * core: big entries are inflated on the thread pool, largest first, while the main thread inflates the many small
+ * ones and hands them to the thread pool to write, yielding to the event loop so a running runner keeps serving. A path shipped by two wheels is written once, whole,
  * from the later wheel (pip overwrites in install order; two lanes writing it at once could mix the two). Every
  * entry's size and CRC-32 are checked; wheel names pass the package rules.
  */
@@ -333,25 +333,38 @@ export async function unpackWheels(sources: readonly WheelSource[], scheme: Inst
     // Lanes that fail leave the others running: collect them all before deciding, so no write outlives the call.
     const lanesDone = Promise.allSettled(lanes);
     let smallError: unknown;
+    // File creation waits on the file system (journal, directory locks) more than it computes: the main thread
+    // inflates the next entries while the thread pool creates and writes up to 8 files.
+    const writing = new Set<Promise<void>>();
     try {
       let slice = performance.now();
       for (const { wheel, p } of small) {
+        if (smallError !== undefined) break;
         try {
           const data = finalBytes(wheel, p, inflateSync(p.entry, readCompressed(wheel.fd, wheel.source.slice, p.entry)), scheme.executable);
-          writeFileSync(p.target, data, { mode: modeOf(p) });
-          chmodSync(p.target, modeOf(p));
+          const write: Promise<void> = writeFile(p.target, data, { mode: modeOf(p) }).then(() => chmod(p.target, modeOf(p)))
+            .catch((err: unknown) => {
+              nextBig = big.length;
+              smallError ??= inWheel(wheel.source.file, err);
+            })
+            .finally(() => writing.delete(write));
+          writing.add(write);
         } catch (err) {
           nextBig = big.length;
           throw inWheel(wheel.source.file, err);
         }
-        if (performance.now() - slice > 8) {
+        if (writing.size >= 8) {
+          await Promise.race(writing);
+          slice = performance.now();
+        } else if (performance.now() - slice > 8) {
           await new Promise((resolve) => setImmediate(resolve));
           slice = performance.now();
         }
       }
     } catch (err) {
-      smallError = err;
+      smallError ??= err;
     }
+    await Promise.all(writing);
     const failed = (await lanesDone).find((r) => r.status === "rejected");
     if (smallError !== undefined) throw smallError;
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
