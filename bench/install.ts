@@ -4,11 +4,10 @@
 // `python3 -m venv` with pip, then `pip install --no-index --find-links wheels -r requirements.txt`.
 // A third pass calls the pipeline's own step functions one by one to say where the time goes.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { findUv, chooseInstaller } from "../src/install/uv.js";
 import { digestFile } from "../src/offline-zip/index.js";
 import { localTarget } from "../src/python/local-target.js";
 import { resolveInterpreter } from "../src/python/interpreter.js";
@@ -16,10 +15,12 @@ import { Runner } from "../src/runner/runner.js";
 import { acceptPackage } from "../src/store/install/acceptance.js";
 import { packageWorkerLaunch } from "../src/store/layout.js";
 import { BytecodeCompiler } from "../src/store/install/bytecode.js";
-import { createPackageVenv, directorySize, extractPackage, installWheels, storedWheels } from "../src/store/install/deploy.js";
+import { createPackageVenv, directorySize, extractPackage, storedWheels } from "../src/store/install/deploy.js";
+import { chooseInstaller, findUv, installWheels } from "../src/wheel-install/index.js";
 import { smokeCheck } from "../src/store/install/smoke.js";
 import { settle } from "./page-cache.js";
 import { cachedWheel, numpyWheel, packageZip, sdkPin, sdkWheel } from "./zip.js";
+import { cachedUv } from "../test/helpers/wheel-set.js";
 import { fmt, stats, verdict, type Stats } from "./stats.js";
 
 export const PILLOW = "13.0.0";
@@ -49,15 +50,7 @@ export interface InstallBench {
   /** One pass through the pipeline's step functions, in its order (ms). */
   phases: Record<string, number>;
   /** The same library install with installer "uv", when a uv binary is at hand: cold cache, then warm. */
-  uv: { version: string; cold_ms: number; warm_ms: number } | null;
-}
-
-/** A uv binary for the what-if rows: .cache/uv/uv, else uv on PATH; the default runs never need it. */
-const UV_HINT = "python3 -m pip download --only-binary=:all: --no-deps -d /tmp/uvdl uv && unzip -j /tmp/uvdl/uv-*.whl '*/scripts/uv' -d .cache/uv";
-
-function benchUv(root: string): string | undefined {
-  const local = path.join(root, ".cache", "uv", "uv");
-  return existsSync(local) ? local : findUv();
+  uv: { version: string; cold_ms: number; warm_ms: number };
 }
 
 /** Library installs with `uv` put on PATH; HOME points at a fresh directory so the first one has a cold uv cache. */
@@ -203,10 +196,8 @@ export async function benchInstall(root: string, quick: boolean): Promise<Instal
       const inPlace = await storedWheels(opened, wheelPaths);
       const packageWheels = await phase("extract (sources; stored wheels stay in the zip)", () => extractPackage(opened, dir, inPlace));
       const venvPython = await phase("venv --without-pip", () => createPackageVenv(python, dir));
-      await phase(`wheels (${installer} installer)`, () => installWheels({
-        basePython: python, venvPython, dir, requirementsText: plan.requirementsText, requirements: plan.requirements,
-        installer: chooseInstaller("auto", findUv()), wheels: packageWheels, metadata, target,
-      }));
+      await phase(`wheels (${installer} installer)`, () => installWheels(chooseInstaller("auto", findUv()),
+        { requirements: plan.requirements, wheels: packageWheels, metadata, target }, { venvPython, basePython: python }));
       const report = await phase("smoke checks (adapter worker, example steps; writes the bytecode it imports)", () => smokeCheck(packageWorkerLaunch(dir)));
       if (report.summary.status !== "PASS") throw new Error("smoke checks failed in the phase pass");
       await phase("archive zip copy", async () => copyFileSync(zip, path.join(work, "phases", "archived.zip")));
@@ -219,8 +210,8 @@ export async function benchInstall(root: string, quick: boolean): Promise<Instal
       opened.close();
     }
 
-    const uvBinary = benchUv(root);
-    const uv = uvBinary === undefined ? null : await uvInstalls(uvBinary, zip, work, inputs);
+    // uv from .cache/uv, else taken out of uv's PyPI wheel (cached like the other wheels).
+    const uv = await uvInstalls(cachedUv(root), zip, work, inputs);
 
     const total = open.map((o, i) => o + (install[i] ?? 0));
     return {
@@ -267,9 +258,7 @@ export function installLines(r: InstallBench): string[] {
     `| \`python3 -m venv\` with pip + \`pip install --no-index --find-links\` (baseline: the original way; no unzip, no checks) | ${s(r.baseline_ms.p50)} | ${fmt(ratio)}× |`,
     `| … of which \`python3 -m venv\` (ensurepip) | ${s(r.baseline_venv_ms.p50)} | |`,
     `| … of which \`pip install\` | ${s(r.baseline_pip_ms.p50)} | |`,
-    r.uv
-      ? `| what-if: the library with \`installer: "uv"\` (\`${r.uv.version}\`), cold uv cache / warm cache (same wheels installed before) | ${s(r.uv.cold_ms)} / ${s(r.uv.warm_ms)} | ${fmt(r.uv.cold_ms / r.total_ms.p50)}× / ${fmt(r.uv.warm_ms / r.total_ms.p50)}× |`
-      : `| what-if with uv: n/a (no uv binary; to measure it: \`${UV_HINT}\`) | | |`,
+    `| the library with \`installer: "uv"\` (\`${r.uv.version}\`), cold uv cache / warm cache (same wheels installed before) | ${s(r.uv.cold_ms)} / ${s(r.uv.warm_ms)} | ${fmt(r.uv.cold_ms / r.total_ms.p50)}× / ${fmt(r.uv.warm_ms / r.total_ms.p50)}× |`,
     "",
     `Target ≤ 2 s: ${verdict(r.total_ms.p50 <= 2000)} (${s(r.total_ms.p50)} s, ${fmt(r.total_ms.p50 / 2000)}× the target). Ratio baseline / library: ${fmt(ratio)}×.`,
     "",

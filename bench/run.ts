@@ -16,6 +16,7 @@ import { nativeAvailable } from "../src/shm/native.js";
 import { authorLoopLines, benchAuthorLoop } from "./author-loop.js";
 import { benchDual, dualLines } from "./dual.js";
 import { benchInstall, installLines } from "./install.js";
+import { benchInstallers, installersLines } from "./installers.js";
 import { benchPackage, packageLines } from "./package.js";
 import { benchRss, rssLines } from "./rss.js";
 import { benchFleet, fleetLines } from "./fleet.js";
@@ -50,6 +51,7 @@ const sections: Section[] = [
   { name: "startup", run: () => benchStartup(context), lines: startupLines },
   { name: "package", run: async () => benchPackage(root, quick), lines: packageLines },
   { name: "install", run: () => benchInstall(root, quick), lines: installLines },
+  { name: "installers", run: () => benchInstallers(root, quick), lines: installersLines },
   { name: "throughput", run: () => benchThroughput(root, quick), lines: throughputLines },
   { name: "dual", run: () => benchDual(root, quick), lines: dualLines },
   { name: "telemetry", run: () => benchTelemetry(root, quick), lines: telemetryLines },

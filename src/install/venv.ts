@@ -34,34 +34,3 @@ export async function createVenv(basePython: string, dir: string, runtimeEnv: Re
   }
   return venvPython(dir);
 }
-
-export interface WheelInstall {
-  /** Interpreter that has pip; it installs into `venvPython` through `pip --python`. */
-  basePython: string;
-  venvPython: string;
-  wheelsDir: string;
-  requirementsFile: string;
-  timeoutMs?: number;
-  /** What the venv's embedded runtime needs to start (pip and uv run the venv's interpreter). */
-  runtimeEnv?: Readonly<Record<string, string>>;
-}
-
-/** Installs exactly the pinned requirements from the wheels directory: no index, no network, no host config. */
-export async function installFromWheels(install: WheelInstall): Promise<void> {
-  const args = [
-    "-m", "pip", "--python", install.venvPython, "install", "--isolated", "--no-index", "--find-links", install.wheelsDir,
-    // --no-compile: bytecode is compiled afterwards by compileall on every core, not one file at a time by pip.
-    "--only-binary=:all:", "--no-compile", "--no-warn-script-location", "--disable-pip-version-check", "-q", "-r", install.requirementsFile,
-  ];
-  try {
-    await run(install.basePython, args, { env: hermeticInstallEnv(process.env, install.runtimeEnv), timeout: install.timeoutMs ?? 600_000, maxBuffer: 16 * 1024 * 1024 });
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    const detail = tail(e.stderr || e.message);
-    throw new ProcVisionError(ErrorCode.install_failed, `installing from ${install.wheelsDir} failed: ${detail}`, {
-      hint: /No matching distribution|Could not find a version/.test(detail)
-        ? "a requirement has no wheel for this interpreter in wheels/: rebuild the package for this station's Python/platform"
-        : "see pip's message above",
-    });
-  }
-}

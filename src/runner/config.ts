@@ -33,7 +33,7 @@ export const runnerConfigSchema = z.strictObject({
   log_level: z.enum(["debug", "info", "warn", "error"]).default("info"),
   /** Interpreter that creates package venvs; default `python3` resolved to its real path. */
   python: z.string().min(1).nullable().default(null),
-  installer: z.enum(["auto", "builtin", "uv", "pip"]).default("auto"),
+  installer: z.enum(["auto", "uv", "pip"]).default("auto"),
   /** ed25519 public keys (PEM text or a path to a PEM file) whose SIGNATURE is accepted. */
   trusted_keys: z.array(z.string().min(1)).default([]),
   require_signature: z.boolean().default(false),

@@ -7,8 +7,8 @@ import { crc32 } from "node:zlib";
 import yauzl, { type Entry, type ZipFile } from "yauzl";
 import { packagePath, packageRoot, WHEELS } from "./layout.js";
 import {
-  checkCollisions, checkEntries, checkEntryCount, DEFAULT_SAFE_ZIP_LIMITS, entryError, zipError,
-  type CentralEntry, type CheckedEntry, type SafeZipLimits,
+  checkCollisions, checkEntries, checkEntryCount, DEFAULT_SAFE_ZIP_LIMITS, entryError, PORTABLE_FILE_SYSTEM, zipError,
+  type CentralEntry, type CheckedEntry, type SafeZipLimits, type TargetFileSystem,
 } from "./rules.js";
 
 export interface SafeEntry {
@@ -242,8 +242,8 @@ export interface CheckedZipEntry {
 export async function openCheckedZip(
   slice: FileSlice,
   limits: Partial<SafeZipLimits> = {},
-  /** Names that differ only in letter case are distinct files (a case-sensitive file system receives them). */
-  caseSensitive = false,
+  /** The file system that receives the entries: which names it takes beyond the portable rules. */
+  fs: TargetFileSystem = PORTABLE_FILE_SYSTEM,
 ): Promise<{ zip: ZipFile; entries: CheckedZipEntry[] }> {
   const lim: SafeZipLimits = { ...DEFAULT_SAFE_ZIP_LIMITS, ...limits };
   const options = { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true } as const;
@@ -256,8 +256,8 @@ export async function openCheckedZip(
   try {
     checkEntryCount(zip.entryCount, lim);
     const raws = await readCentralDirectory(zip, slice.file);
-    const checked = checkEntries(raws.map(centralEntry), lim);
-    checkCollisions(checked.map((c) => ({ path: c.isDirectory ? c.name.slice(0, -1) : c.name, zipPath: c.name, isDirectory: c.isDirectory })), caseSensitive);
+    const checked = checkEntries(raws.map(centralEntry), lim, fs);
+    checkCollisions(checked.map((c) => ({ path: c.isDirectory ? c.name.slice(0, -1) : c.name, zipPath: c.name, isDirectory: c.isDirectory })), fs.caseSensitive);
     return { zip, entries: checked.map((c, i) => ({ checked: c, raw: raws[i]! })) };
   } catch (err) {
     zip.close();

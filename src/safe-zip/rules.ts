@@ -11,6 +11,25 @@ export interface SafeZipLimits {
 
 export const DEFAULT_SAFE_ZIP_LIMITS: SafeZipLimits = { maxEntries: 20_000, maxTotalBytes: 8 * 1024 ** 3, maxRatio: 200 };
 
+/**
+ * A wheel inside a package. Real wheels hold padded libraries far beyond the package zip's ratio rule (pillow's
+ * libXau: 224:1), and deflate cannot pass ~1032:1 anyway: the total size and the overlap rule stop a bomb by size.
+ * Real wheels also hold more entries than a package (ansible 12: 21,488): 100,000 leaves room for those and still
+ * stops a bomb by count (millions of empty entries exhausting inodes and time) long before it hurts.
+ */
+export const WHEEL_LIMITS: SafeZipLimits = { ...DEFAULT_SAFE_ZIP_LIMITS, maxEntries: 100_000, maxRatio: 1100 };
+
+/** What the file system that receives the entries accepts beyond the portable rules. */
+export interface TargetFileSystem {
+  /** Names that differ only in letter case are distinct files. */
+  caseSensitive: boolean;
+  /** `:` is an ordinary character (POSIX), not a drive or stream separator (Windows). */
+  colonAllowed: boolean;
+}
+
+/** Portable: what extracts the same on Linux, macOS and Windows (offline packages). */
+export const PORTABLE_FILE_SYSTEM: TargetFileSystem = { caseSensitive: false, colonAllowed: false };
+
 /** Small files may compress very well (zeros, sparse tables) without being a bomb. */
 const RATIO_MIN_SIZE = 1024 * 1024;
 
@@ -65,9 +84,9 @@ function decodeName(e: CentralEntry): string {
   }
 }
 
-function checkEntry(e: CentralEntry, limits: SafeZipLimits): CheckedEntry {
+function checkEntry(e: CentralEntry, limits: SafeZipLimits, fs: TargetFileSystem): CheckedEntry {
   const name = decodeName(e);
-  const rule = entryNameProblem(name);
+  const rule = entryNameProblem(name, fs.colonAllowed);
   if (rule !== null) throw entryError(name, rule);
   const unixMode = e.externalAttributes >>> 16;
   const type = unixMode & S_IFMT;
@@ -81,7 +100,8 @@ function checkEntry(e: CentralEntry, limits: SafeZipLimits): CheckedEntry {
   if (e.size > RATIO_MIN_SIZE && ratio > limits.maxRatio) {
     throw entryError(name, `compression ratio ${Math.round(ratio)}:1 above the limit of ${limits.maxRatio}:1 (zip bomb)`);
   }
-  return { name, isDirectory, executable: !isDirectory && (unixMode & 0o100) !== 0, size: e.size, compressedSize: e.compressedSize };
+  // pip's rule (zip_item_is_executable): a regular file with any execute bit (user, group or other).
+  return { name, isDirectory, executable: type === S_IFREG && (unixMode & 0o111) !== 0, size: e.size, compressedSize: e.compressedSize };
 }
 
 export function checkEntryCount(count: number, limits: SafeZipLimits): void {
@@ -102,11 +122,11 @@ function checkOverlaps(entries: readonly { raw: CentralEntry; entry: CheckedEntr
 
 /** Checks each entry, the total size and overlaps (the entry count is checked before reading them); throws 2001
  * naming the entry and the rule. */
-export function checkEntries(entries: readonly CentralEntry[], limits: SafeZipLimits): CheckedEntry[] {
+export function checkEntries(entries: readonly CentralEntry[], limits: SafeZipLimits, fs: TargetFileSystem = PORTABLE_FILE_SYSTEM): CheckedEntry[] {
   let total = 0;
   let compressed = 0;
   const checked = entries.map((raw) => {
-    const entry = checkEntry(raw, limits);
+    const entry = checkEntry(raw, limits, fs);
     total += entry.size;
     compressed += entry.compressedSize;
     if (total > limits.maxTotalBytes) {

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { isProcVisionError } from "../errors/procvision-error.js";
-import { chooseInstaller, findUv } from "../install/uv.js";
+import { chooseInstaller, findUv } from "../wheel-install/index.js";
 import { parseJson } from "../manifest/index.js";
 import { SHA256SUMS } from "../offline-zip/index.js";
 import { localTarget } from "../python/local-target.js";

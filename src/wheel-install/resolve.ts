@@ -17,8 +17,14 @@ export interface ResolveInput {
 
 export interface ResolvedWheel {
   file: string;
+  /** The distribution's normalized name. */
+  name: string;
+  /** Its name as the first requirement that named it wrote it (pip names the headers directory so). */
+  writtenName: string;
   /** Named by requirements.txt (pip writes REQUESTED for these), not only pulled in as a dependency. */
   requested: boolean;
+  /** Normalized names of the distributions it depends on here (its Requires-Dist that apply). */
+  dependencies: string[];
 }
 
 const REBUILD = "rebuild the package with procvision-cli package, which downloads every dependency's wheel, or add the missing wheel to wheels/";
@@ -49,7 +55,7 @@ function dependenciesOf(file: string, metadata: CoreMetadata | undefined): Requi
  * them and who needs them; a wheel whose Requires-Python excludes the interpreter → 2003.
  */
 export function resolveWheels(input: ResolveInput): ResolvedWheel[] {
-  const chosen = new Map<string, { wheel: RankedWheel; requested: boolean; extras: Set<string>; neededBy: string }>();
+  const chosen = new Map<string, { wheel: RankedWheel; writtenName: string; requested: boolean; extras: Set<string>; neededBy: string; dependencies: Set<string> }>();
   const queue: { requirement: Requirement; neededBy: string | null }[] = input.requirements
     .filter((requirement) => applies(requirement, input.markers, new Set()))
     .map((requirement) => ({ requirement, neededBy: null }));
@@ -74,6 +80,7 @@ export function resolveWheels(input: ResolveInput): ResolvedWheel[] {
       for (const dep of dependenciesOf(existing.wheel.file, input.metadata.get(existing.wheel.file))) {
         if (dep.marker !== undefined && applies(dep, input.markers, new Set(added)) && !applies(dep, input.markers, new Set())) {
           queue.push({ requirement: dep, neededBy: existing.wheel.file });
+          existing.dependencies.add(dep.normalizedName);
         }
       }
       continue;
@@ -97,10 +104,13 @@ export function resolveWheels(input: ResolveInput): ResolvedWheel[] {
         `${best.file} requires Python ${requiresPython}; this interpreter is Python ${pythonVersion}`,
         { hint: "rebuild the package for this station's Python with procvision-cli package (--python-version)" });
     }
-    chosen.set(requirement.normalizedName, { wheel: best, requested: neededBy === null, extras, neededBy: who });
+    const dependencies = new Set<string>();
+    chosen.set(requirement.normalizedName, { wheel: best, writtenName: requirement.name, requested: neededBy === null, extras, neededBy: who, dependencies });
     for (const dep of dependenciesOf(best.file, metadata)) {
-      if (applies(dep, input.markers, extras)) queue.push({ requirement: dep, neededBy: best.file });
+      if (!applies(dep, input.markers, extras)) continue;
+      queue.push({ requirement: dep, neededBy: best.file });
+      dependencies.add(dep.normalizedName);
     }
   }
-  return [...chosen.values()].map((c) => ({ file: c.wheel.file, requested: c.requested }));
+  return [...chosen].map(([name, c]) => ({ file: c.wheel.file, name, writtenName: c.writtenName, requested: c.requested, dependencies: [...c.dependencies] }));
 }

@@ -32,3 +32,23 @@ export function rewriteScript(content: Buffer, python: string): Buffer | null {
   const newline = content.indexOf(0x0a);
   return Buffer.concat([Buffer.from(shebang(python)), newline === -1 ? Buffer.alloc(0) : content.subarray(newline + 1)]);
 }
+
+/**
+ * pip's special case for its own and setuptools' versioned scripts: a wheel built on another Python names them for
+ * that Python (`pip3.12`), so pip drops every `pipX[.Y]` / `easy_install-X.Y` entry and writes `pip`, `pip3`,
+ * `pip3.11` (and `easy_install`, `easy_install-3.11`) for the interpreter it installs into.
+ */
+export function versionedScripts(scripts: readonly EntryPoint[], pythonVersion: string): EntryPoint[] {
+  const major = pythonVersion.split(".")[0]!;
+  const console = scripts.filter((s) => !s.gui);
+  const pip = console.find((s) => s.name === "pip");
+  const easyInstall = console.find((s) => s.name === "easy_install");
+  const dropped = (s: EntryPoint): boolean => !s.gui && ((pip !== undefined && /^pip(\d+(\.\d+)?)?$/.test(s.name))
+    || (easyInstall !== undefined && /^easy_install(-\d+\.\d+)?$/.test(s.name)));
+  const as = (entry: EntryPoint, name: string): EntryPoint => ({ ...entry, name });
+  return [
+    ...(pip === undefined ? [] : [as(pip, "pip"), as(pip, `pip${major}`), as(pip, `pip${pythonVersion}`)]),
+    ...(easyInstall === undefined ? [] : [as(easyInstall, "easy_install"), as(easyInstall, `easy_install-${pythonVersion}`)]),
+    ...scripts.filter((s) => !dropped(s)),
+  ];
+}

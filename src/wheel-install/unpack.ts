@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { chmodSync, closeSync, createReadStream, createWriteStream, mkdirSync, openSync, read, readSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, createWriteStream, mkdirSync, openSync, read, readSync } from "node:fs";
 import { chmod, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
@@ -8,10 +8,10 @@ import { promisify } from "node:util";
 import { createInflateRaw, crc32, inflateRaw, inflateRawSync } from "node:zlib";
 import type { ZipFile } from "yauzl";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../errors/index.js";
-import { entryError, openCheckedZip, type CheckedZipEntry, type FileSlice, type SafeZipLimits } from "../safe-zip/index.js";
+import { entryError, foldCase, openCheckedZip, WHEEL_LIMITS, type CheckedZipEntry, type FileSlice, type TargetFileSystem } from "../safe-zip/index.js";
 import { formatRecord, parseEntryPoints, parseRecord, parseWheelInfo, type EntryPoint, type RecordRow } from "./metadata.js";
 import { isSchemeKey, type InstallScheme } from "./scheme.js";
-import { launcherScript, rewriteScript } from "./scripts.js";
+import { launcherScript, rewriteScript, versionedScripts } from "./scripts.js";
 
 const inflate = promisify(inflateRaw);
 const readAsync = promisify(read);
@@ -22,6 +22,8 @@ export interface WheelSource {
   slice: FileSlice;
   /** Named by requirements.txt: gets a REQUESTED marker, as pip writes. */
   requested: boolean;
+  /** The distribution's name as the requirement that pulled it in wrote it: pip puts `.data/headers/` under it. */
+  name: string;
 }
 
 export interface UnpackTuning {
@@ -31,13 +33,17 @@ export interface UnpackTuning {
   streamBytes: number;
 }
 
-export const DEFAULT_TUNING: UnpackTuning = { inlineBytes: 1024 * 1024, streamBytes: 256 * 1024 * 1024 };
-
 /**
- * Real wheels hold padded libraries far beyond the package zip's ratio rule (pillow's libXau: 224:1), and deflate
- * cannot pass ~1032:1 anyway: for a wheel, the total size limit and the overlap rule are what stop a bomb.
+ * Streaming above 16 MiB halved the peak memory of a 57-wheel, 1.5 GiB install (801 → ~400 MB: each lane held a
+ * whole compressed and inflated library, up to 170 MB) and was not slower (bench/installers.ts).
  */
-const WHEEL_LIMITS: Partial<SafeZipLimits> = { maxRatio: 1100 };
+export const DEFAULT_TUNING: UnpackTuning = { inlineBytes: 1024 * 1024, streamBytes: 16 * 1024 * 1024 };
+
+/** Where the wheels land: on Linux a name may differ only in letter case or hold `:`, as pip installs it. */
+const TARGET_FS: TargetFileSystem = { caseSensitive: process.platform === "linux", colonAllowed: process.platform !== "win32" };
+
+/** Paths that name the same file on the target file system. */
+const sameFileKey = (target: string): string => (TARGET_FS.caseSensitive ? target : foldCase(target));
 
 /** The name pip and uv also write into `<dist-info>/INSTALLER`. */
 export const INSTALLER_NAME = "procvision";
@@ -50,6 +56,8 @@ interface Placement {
   recordPath: string;
   /** From `.data/scripts/`: a `#!python` first line is rewritten and the file made executable. */
   script: boolean;
+  /** A later wheel in the install order ships the same path: its file is the one installed (RECORD still lists it). */
+  shadowed: boolean;
 }
 
 interface OpenedWheel {
@@ -86,9 +94,9 @@ function toPosix(p: string): string {
 }
 
 /** Where each file of the wheel goes (PEP 427): the root into purelib/platlib, `<name>.data/<key>/…` into that scheme path. */
-export function placeEntries(wheel: string, entries: readonly CheckedZipEntry[], scheme: InstallScheme, rootIsPurelib: boolean, distInfo: string): Placement[] {
+export function placeEntries(wheel: string, entries: readonly CheckedZipEntry[], scheme: InstallScheme, rootIsPurelib: boolean, distInfo: string,
+  distName: string): Placement[] {
   const root = rootIsPurelib ? scheme.paths.purelib : scheme.paths.platlib;
-  const distName = distInfo.slice(0, distInfo.indexOf("-"));
   const placements: Placement[] = [];
   for (const entry of entries) {
     const name = entry.checked.name;
@@ -107,7 +115,7 @@ export function placeEntries(wheel: string, entries: readonly CheckedZipEntry[],
     }
     const target = path.resolve(base, ...rest.split("/"));
     if (!target.startsWith(path.resolve(base) + path.sep)) throw wheelError(wheel, `${name} would be written outside ${base}`);
-    placements.push({ entry, target, recordPath: toPosix(path.relative(root, target)), script });
+    placements.push({ entry, target, recordPath: toPosix(path.relative(root, target)), script, shadowed: false });
   }
   return placements;
 }
@@ -212,7 +220,7 @@ async function openWheel(source: WheelSource, scheme: InstallScheme): Promise<Op
   let opened: { zip: ZipFile; entries: CheckedZipEntry[] };
   try {
     // pip installs `Foo.py` and `foo.py` side by side on Linux; so do we (elsewhere the file system cannot).
-    opened = await openCheckedZip(source.slice, WHEEL_LIMITS, process.platform === "linux");
+    opened = await openCheckedZip(source.slice, WHEEL_LIMITS, TARGET_FS);
   } catch (err) {
     throw inWheel(source.file, err);
   }
@@ -228,10 +236,11 @@ async function openWheel(source: WheelSource, scheme: InstallScheme): Promise<Op
     };
     const info = parseWheelInfo(text("WHEEL") ?? "");
     if (typeof info === "string") throw wheelError(source.file, info);
-    const scripts = parseEntryPoints(text("entry_points.txt") ?? "");
-    if (typeof scripts === "string") throw wheelError(source.file, scripts);
+    const entryPoints = parseEntryPoints(text("entry_points.txt") ?? "");
+    if (typeof entryPoints === "string") throw wheelError(source.file, entryPoints);
+    const scripts = versionedScripts(entryPoints, scheme.markers.python_version ?? "");
     const record = new Map(parseRecord(text("RECORD") ?? "").map((r) => [r.path, r]));
-    const placements = placeEntries(source.file, opened.entries, scheme, info.rootIsPurelib, distInfo);
+    const placements = placeEntries(source.file, opened.entries, scheme, info.rootIsPurelib, distInfo, source.name);
     const root = info.rootIsPurelib ? scheme.paths.purelib : scheme.paths.platlib;
     return { source, zip: opened.zip, fd, distInfo, root, placements, record, scripts, rewritten: new Map() };
   } catch (err) {
@@ -272,16 +281,25 @@ export interface UnpackResult {
 }
 
 /**
- * Installs wheels into a venv the way pip does (PEP 427/491: files placed by scheme, `#!python` scripts rewritten,
- * entry-point launchers generated, INSTALLER/REQUESTED/RECORD written), but on every core: big entries are inflated
- * on the thread pool, largest first, while the main thread writes the many small ones, yielding to the event loop
- * so a running runner keeps serving. Every entry's size and CRC-32 are checked; wheel names pass the package rules.
+ * Installs wheels, given in install order, into a venv the way pip does (PEP 427/491: files placed by scheme,
+ * `#!python` scripts rewritten, entry-point launchers generated, INSTALLER/REQUESTED/RECORD written), but on every
+ * core: big entries are inflated on the thread pool, largest first, while the main thread inflates the many small
+ * ones and hands them to the thread pool to write, yielding to the event loop so a running runner keeps serving. A path shipped by two wheels is written once, whole,
+ * from the later wheel (pip overwrites in install order; two lanes writing it at once could mix the two). Every
+ * entry's size and CRC-32 are checked; wheel names pass the package rules.
  */
 export async function unpackWheels(sources: readonly WheelSource[], scheme: InstallScheme, tuning: UnpackTuning = DEFAULT_TUNING): Promise<UnpackResult> {
   const wheels: OpenedWheel[] = [];
   try {
     for (const source of sources) wheels.push(await openWheel(source, scheme));
-    const jobs = wheels.flatMap((wheel) => wheel.placements.map((p) => ({ wheel, p })));
+    const owner = new Map<string, Placement>();
+    for (const p of wheels.flatMap((wheel) => wheel.placements)) {
+      const key = sameFileKey(p.target);
+      const earlier = owner.get(key);
+      if (earlier !== undefined) earlier.shadowed = true;
+      owner.set(key, p);
+    }
+    const jobs = wheels.flatMap((wheel) => wheel.placements.filter((p) => !p.shadowed).map((p) => ({ wheel, p })));
     const made = new Set<string>();
     const ensureDir = (file: string): void => {
       const dir = path.dirname(file);
@@ -315,25 +333,38 @@ export async function unpackWheels(sources: readonly WheelSource[], scheme: Inst
     // Lanes that fail leave the others running: collect them all before deciding, so no write outlives the call.
     const lanesDone = Promise.allSettled(lanes);
     let smallError: unknown;
+    // File creation waits on the file system (journal, directory locks) more than it computes: the main thread
+    // inflates the next entries while the thread pool creates and writes up to 8 files.
+    const writing = new Set<Promise<void>>();
     try {
       let slice = performance.now();
       for (const { wheel, p } of small) {
+        if (smallError !== undefined) break;
         try {
           const data = finalBytes(wheel, p, inflateSync(p.entry, readCompressed(wheel.fd, wheel.source.slice, p.entry)), scheme.executable);
-          writeFileSync(p.target, data, { mode: modeOf(p) });
-          chmodSync(p.target, modeOf(p));
+          const write: Promise<void> = writeFile(p.target, data, { mode: modeOf(p) }).then(() => chmod(p.target, modeOf(p)))
+            .catch((err: unknown) => {
+              nextBig = big.length;
+              smallError ??= inWheel(wheel.source.file, err);
+            })
+            .finally(() => writing.delete(write));
+          writing.add(write);
         } catch (err) {
           nextBig = big.length;
           throw inWheel(wheel.source.file, err);
         }
-        if (performance.now() - slice > 8) {
+        if (writing.size >= 8) {
+          await Promise.race(writing);
+          slice = performance.now();
+        } else if (performance.now() - slice > 8) {
           await new Promise((resolve) => setImmediate(resolve));
           slice = performance.now();
         }
       }
     } catch (err) {
-      smallError = err;
+      smallError ??= err;
     }
+    await Promise.all(writing);
     const failed = (await lanesDone).find((r) => r.status === "rejected");
     if (smallError !== undefined) throw smallError;
     if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;

@@ -32,6 +32,9 @@ describe("runner_config.json", () => {
     const many = messageOf(() => parseRunnerConfig({ instances: 0, image_encoding: "webp", require_signature: "yes", trusted_keys: "k", startup_timeout_ms: 0 }));
     for (const key of ["instances", "image_encoding", "require_signature", "trusted_keys", "startup_timeout_ms"]) expect(many).toContain(key);
     expect(messageOf(() => parseRunnerConfig([]))).toMatch(/runner_config\.json/);
+    // installer takes the contract's values only (auto|uv|pip): the builtin installer is what auto picks, not a setting.
+    expect(messageOf(() => parseRunnerConfig({ installer: "builtin" }))).toMatch(/installer/);
+    expect(parseRunnerConfig({ installer: "uv" }).installer).toBe("uv");
   });
 
   it("reads a file, and says so when it is not JSON", async () => {

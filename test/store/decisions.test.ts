@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProcVisionError } from "../../src/errors/index.js";
-import { chooseInstaller, findUv } from "../../src/install/uv.js";
+import { chooseInstaller, findUv } from "../../src/wheel-install/index.js";
 import type { Manifest } from "../../src/manifest/index.js";
 import { planBinding, planPrune, planRollback } from "../../src/store/decisions.js";
 import { judgePackage, type PackageFacts } from "../../src/store/install/acceptance.js";
@@ -295,7 +295,6 @@ describe("installer choice", () => {
     expect(chooseInstaller("auto", undefined, "darwin")).toEqual({ kind: "builtin" });
     expect(chooseInstaller("auto", "C:\\uv.exe", "win32")).toEqual({ kind: "uv", uv: "C:\\uv.exe" });
     expect(chooseInstaller("auto", undefined, "win32")).toEqual({ kind: "pip" });
-    expect(chooseInstaller("builtin", undefined, "win32")).toEqual({ kind: "builtin" });
     expect(chooseInstaller("uv", "/usr/bin/uv")).toEqual({ kind: "uv", uv: "/usr/bin/uv" });
     expect(chooseInstaller("pip", "/usr/bin/uv")).toEqual({ kind: "pip" });
     expect(codeOf(() => chooseInstaller("uv", undefined))).toBe("2005");

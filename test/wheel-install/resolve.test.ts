@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ProcVisionError } from "../../src/errors/index.js";
 import { parseRequirementLine, type MarkerEnvironment, type Requirement } from "../../src/requirements/index.js";
-import { parseCoreMetadata, resolveWheels } from "../../src/wheel-install/index.js";
+import { installOrder, parseCoreMetadata, resolveWheels } from "../../src/wheel-install/index.js";
 import { rankWheels, type WheelTarget } from "../../src/wheel-tags/index.js";
 
 const target: WheelTarget = { pythonVersion: "3.11", implementation: "cp", abi: "cp311", platforms: ["linux_x86_64", "manylinux_2_36_x86_64"] };
@@ -52,9 +52,9 @@ describe("resolving requirements to the package's wheels", () => {
   it("follows Requires-Dist with markers decided for this interpreter: no colorama, no exceptiongroup, no extras", () => {
     const resolved = resolve(["pytest==9.2.0"], pytestLike);
     expect(resolved).toEqual([
-      { file: "pytest-9.2.0-py3-none-any.whl", requested: true },
-      { file: "iniconfig-2.3.1-py3-none-any.whl", requested: false },
-      { file: "pluggy-1.7.0-py3-none-any.whl", requested: false },
+      { file: "pytest-9.2.0-py3-none-any.whl", name: "pytest", writtenName: "pytest", requested: true, dependencies: ["iniconfig", "pluggy"] },
+      { file: "iniconfig-2.3.1-py3-none-any.whl", name: "iniconfig", writtenName: "iniconfig", requested: false, dependencies: [] },
+      { file: "pluggy-1.7.0-py3-none-any.whl", name: "pluggy", writtenName: "pluggy", requested: false, dependencies: [] },
     ]);
   });
 
@@ -65,7 +65,7 @@ describe("resolving requirements to the package's wheels", () => {
 
   it("a requirement whose marker excludes this interpreter installs nothing; a dependency named twice installs once", () => {
     expect(resolve(["pytest==9.2.0; sys_platform == \"win32\""], pytestLike)).toEqual([]);
-    expect(resolve(["pytest==9.2.0", "pluggy==1.7.0"], pytestLike).filter((r) => r.file.startsWith("pluggy"))).toEqual([
+    expect(resolve(["pytest==9.2.0", "pluggy==1.7.0"], pytestLike).filter((r) => r.file.startsWith("pluggy"))).toMatchObject([
       { file: "pluggy-1.7.0-py3-none-any.whl", requested: true },
     ]);
   });
@@ -77,7 +77,7 @@ describe("resolving requirements to the package's wheels", () => {
       "numpy-2.1.0-cp311-cp311-manylinux_2_17_x86_64.whl": {},
       "numpy-2.2.6-py3-none-any.whl": {},
     });
-    expect(resolved).toEqual([{ file: "numpy-2.2.6-cp311-cp311-manylinux_2_17_x86_64.whl", requested: true }]);
+    expect(resolved).toMatchObject([{ file: "numpy-2.2.6-cp311-cp311-manylinux_2_17_x86_64.whl", requested: true }]);
   });
 
   it("a dependency without a wheel → 2004 naming it and who needs it", () => {
@@ -110,5 +110,28 @@ describe("resolving requirements to the package's wheels", () => {
     const err = failure(() => resolve(["bad==1"], { "bad-1-py3-none-any.whl": { requires: ["numpy >>> 2"] } }));
     expect(err.code).toBe("2005");
     expect(err.message).toContain("bad-1-py3-none-any.whl");
+  });
+});
+
+describe("the install order, as pip's", () => {
+  const vision = {
+    "opencv_python-5.1.0.95-cp37-abi3-manylinux_2_28_x86_64.whl": { requires: ["numpy>=2"] },
+    "opencv_python_headless-5.1.0.95-cp37-abi3-manylinux_2_28_x86_64.whl": { requires: ["numpy>=2"] },
+    "numpy-2.2.6-cp311-cp311-manylinux_2_17_x86_64.whl": {},
+    "scikit_image-0.26.0-cp311-cp311-manylinux_2_28_x86_64.whl": { requires: ["numpy>=2", "scipy>=1", "imageio>=2"] },
+    "scipy-1.17.1-cp311-cp311-manylinux_2_28_x86_64.whl": { requires: ["numpy>=2"] },
+    "imageio-2.38.2-py3-none-any.whl": { requires: ["numpy", "pillow>=8"] },
+    "pillow-13.0.0-cp311-cp311-manylinux_2_28_x86_64.whl": {},
+  };
+
+  it("dependencies first (leaves pruned round by round), equal weights by name descending: opencv-python after the headless one", () => {
+    const order = installOrder(resolve(["opencv-python==5.1.0.95", "opencv-python-headless==5.1.0.95", "scikit-image==0.26.0"], vision)).map((w) => w.name);
+    // Weights: numpy, pillow 7 (first round of leaves); scipy, imageio, both opencvs 5 (second); scikit-image 1.
+    expect(order).toEqual(["pillow", "numpy", "scipy", "opencv-python-headless", "opencv-python", "imageio", "scikit-image"]);
+  });
+
+  it("a dependency cycle is cut, not followed forever", () => {
+    const order = installOrder(resolve(["a==1"], { "a-1-py3-none-any.whl": { requires: ["b"] }, "b-1-py3-none-any.whl": { requires: ["a"] } })).map((w) => w.name);
+    expect(order).toEqual(["b", "a"]);
   });
 });

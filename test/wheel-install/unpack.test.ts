@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import yauzl from "yauzl";
 import { ProcVisionError } from "../../src/errors/index.js";
 import { createVenv, hermeticInstallEnv } from "../../src/install/venv.js";
 import { resolveInterpreter } from "../../src/python/interpreter.js";
@@ -15,8 +14,9 @@ import {
 } from "../../src/wheel-install/index.js";
 import type { WheelTarget } from "../../src/wheel-tags/index.js";
 import { localTarget } from "../../src/python/local-target.js";
-import { deflated, forgeZip, stored, type Forged } from "../helpers/forge-zip.js";
+import { deflated, forgeZip, stored, type Forged, type ForgeOptions } from "../helpers/forge-zip.js";
 import { repoRoot } from "../helpers/python.js";
+import { wheelMetadata } from "../helpers/wheel-set.js";
 
 const run = promisify(execFile);
 const cache = path.join(repoRoot, ".cache", "wheels");
@@ -36,21 +36,6 @@ function cached(prefix: string): string {
   const found = readdirSync(cache).filter((f) => f.startsWith(prefix) && f.endsWith(".whl")).sort().pop();
   if (found === undefined) throw new Error(`no ${prefix}* wheel in ${cache}: run \`npx tsx scripts/test-python.ts\``);
   return found;
-}
-
-async function metadataOf(file: string): Promise<string> {
-  const zip = await yauzl.openPromise(file, { lazyEntries: true });
-  try {
-    for await (const entry of zip.eachEntry()) {
-      if (!/^[^/]+\.dist-info\/METADATA$/.test(entry.fileName)) continue;
-      const chunks: Buffer[] = [];
-      for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString("utf8");
-    }
-  } finally {
-    zip.close();
-  }
-  throw new Error(`${file} has no METADATA`);
 }
 
 const sliceOf = (file: string) => ({ file, start: 0, size: statSync(file).size });
@@ -91,13 +76,14 @@ describe("the builtin wheel installer against pip, with real wheels", () => {
       if (!parsed.ok) throw new Error(parsed.reason);
       return parsed.requirement;
     });
-    const metadata = new Map(await Promise.all(files.map(async (f) => [path.basename(f), await metadataOf(f)] as const)));
+    const metadata = new Map(await Promise.all(files.map(async (f) => [path.basename(f), await wheelMetadata(f)] as const)));
 
     const ours = await venv("builtin");
-    const result = await installWheels({
-      venvPython: ours.python, requirements, wheels: files.map((f) => ({ file: path.basename(f), slice: sliceOf(f) })), metadata, target, env: hermeticInstallEnv(),
-    });
-    expect(result.wheels.sort()).toEqual([...names].sort()); // pytest's dependencies found through Requires-Dist
+    await installWheels({ kind: "builtin" }, { requirements, wheels: files.map((f) => ({ file: path.basename(f), slice: sliceOf(f) })), metadata, target },
+      { venvPython: ours.python, basePython });
+    // pytest's dependencies found through Requires-Dist
+    const distInfos = readdirSync(ours.scheme.paths.purelib).filter((d) => d.endsWith(".dist-info")).map((d) => d.slice(0, -".dist-info".length).toLowerCase());
+    expect(distInfos.sort()).toEqual(names.map((n) => n.split("-").slice(0, 2).join("-").toLowerCase()).sort());
 
     const theirs = await venv("pip");
     await run(basePython, ["-m", "pip", "--python", theirs.python, "install", "--isolated", "--no-index", "--find-links", cache, "--no-compile", "-q", ...requirementLines],
@@ -133,7 +119,7 @@ describe("the builtin wheel installer against pip, with real wheels", () => {
 });
 
 /** A hand-made wheel with every part the format has: .data dirs, a #!python script, entry points, modes. */
-function demoWheel(extra: Forged[] = [], overrides: Record<string, string | null> = {}): Buffer {
+function demoWheel(extra: Forged[] = [], overrides: Record<string, string | null> = {}, options: ForgeOptions = {}): Buffer {
   const files: Record<string, string | null> = {
     "demo/__init__.py": "def main():\n    print('demo main')\n\ndef gui():\n    print('demo gui')\n",
     "demo/big.txt": "0123456789abcdef".repeat(20_000) + Array.from({ length: 3000 }, (_, i) => `${i * 7919}`).join(","),
@@ -152,13 +138,13 @@ function demoWheel(extra: Forged[] = [], overrides: Record<string, string | null
   const record = Object.entries(files).filter(([, v]) => v !== null)
     .map(([name, content]) => `${name},sha256=${createHash("sha256").update(content!).digest("base64url")},${Buffer.byteLength(content!)}`);
   entries.push(deflated("demo-1.0.dist-info/RECORD", [...record, "demo-1.0.dist-info/RECORD,,"].join("\n") + "\n"), ...extra);
-  return forgeZip(entries);
+  return forgeZip(entries, options);
 }
 
 function writeWheel(name: string, data: Buffer): WheelSource {
   const file = path.join(work, name);
   writeFileSync(file, data);
-  return { file: "demo-1.0-py3-none-any.whl", slice: sliceOf(file), requested: true };
+  return { file: "demo-1.0-py3-none-any.whl", slice: sliceOf(file), requested: true, name: "demo" };
 }
 
 describe("the builtin wheel installer places every part of a wheel", () => {
@@ -221,6 +207,60 @@ describe("the builtin wheel installer places every part of a wheel", () => {
   });
 });
 
+/** A minimal wheel `<name>-1.0` holding `files` (deflated), with METADATA, WHEEL and RECORD. */
+function plainWheel(name: string, files: Record<string, Buffer>): WheelSource {
+  const all: Record<string, Buffer> = {
+    ...files,
+    [`${name}-1.0.dist-info/METADATA`]: Buffer.from(`Metadata-Version: 2.1\nName: ${name}\nVersion: 1.0\n`),
+    [`${name}-1.0.dist-info/WHEEL`]: Buffer.from("Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
+  };
+  const record = Object.entries(all).map(([p, data]) => `${p},sha256=${createHash("sha256").update(data).digest("base64url")},${data.length}`);
+  const file = path.join(work, `${name}-1.0-py3-none-any.whl`);
+  writeFileSync(file, forgeZip([...Object.entries(all).map(([p, data]) => deflated(p, data)), deflated(`${name}-1.0.dist-info/RECORD`, `${record.join("\n")}\n${name}-1.0.dist-info/RECORD,,\n`)]));
+  return { file: path.basename(file), slice: sliceOf(file), requested: true, name };
+}
+
+describe("two wheels that ship the same path", () => {
+  it("the later one in install order wins, whole, every time, whichever lane writes it", async () => {
+    const noise = (seed: number) => Buffer.from(Array.from({ length: 3 * 1024 * 1024 }, (_, i) => (i * 2654435761 + seed * 40503) >>> 24));
+    const first = plainWheel("first", { "shared/lib.bin": noise(1), "shared/small.py": Buffer.from("FROM = 'first'\n") });
+    const second = plainWheel("second", { "shared/lib.bin": noise(2), "shared/small.py": Buffer.from("FROM = 'second'\n") });
+    for (let round = 0; round < 3; round++) {
+      const v = await venv(`overlap-${round}`);
+      // Small inline and stream thresholds too: the big entry goes through a lane, then through a stream.
+      await unpackWheels([first, second], v.scheme, round === 2 ? { inlineBytes: 64, streamBytes: 1024 } : DEFAULT_TUNING);
+      const shared = path.join(v.scheme.paths.purelib, "shared");
+      expect(readFileSync(path.join(shared, "lib.bin")).equals(noise(2)), `round ${round}`).toBe(true);
+      expect(readFileSync(path.join(shared, "small.py"), "utf8")).toBe("FROM = 'second'\n");
+      // Each RECORD still lists the path with its own wheel's hash, as pip leaves it.
+      const firstRecord = parseRecord(readFileSync(path.join(v.scheme.paths.purelib, "first-1.0.dist-info", "RECORD"), "utf8"));
+      expect(firstRecord.find((r) => r.path === "shared/lib.bin")?.hash).toBe(`sha256=${createHash("sha256").update(noise(1)).digest("base64url")}`);
+    }
+  });
+});
+
+describe("the builtin wheel installer decides modes and names as pip does", () => {
+  it.runIf(process.platform === "linux")("any execute bit of a regular file makes it 0755, no file type bits make it 0644; ':' is an ordinary character", async () => {
+    const edge = demoWheel([
+      stored("demo/group-only-x.sh", "#!/bin/sh\n", { mode: 0o100654 }),
+      stored("demo/other-only-x.sh", "#!/bin/sh\n", { mode: 0o100645 }),
+      stored("demo/no-type-bits.sh", "#!/bin/sh\n", { mode: 0o000755 }),
+      stored("demo/time:12:00.txt", "colon\n"),
+    ]);
+    const source = writeWheel("edge.whl", edge);
+    const ours = await venv("edge-builtin");
+    await unpackWheels([source], ours.scheme);
+    const theirs = await venv("edge-pip");
+    const named = path.join(work, "edge-pip", "demo-1.0-py3-none-any.whl");
+    writeFileSync(named, edge);
+    await run(basePython, ["-m", "pip", "--python", theirs.python, "install", "--isolated", "--no-index", "--no-compile", "-q", named], { env: hermeticInstallEnv() });
+    const modes = (dir: string) => ["group-only-x.sh", "other-only-x.sh", "no-type-bits.sh", "time:12:00.txt"]
+      .map((f) => `${f} ${(statSync(path.join(dir, "demo", f)).mode & 0o777).toString(8)}`);
+    expect(modes(ours.scheme.paths.platlib)).toEqual(modes(theirs.scheme.paths.platlib));
+    expect(modes(ours.scheme.paths.platlib)).toEqual(["group-only-x.sh 755", "other-only-x.sh 755", "no-type-bits.sh 644", "time:12:00.txt 644"]);
+  });
+});
+
 describe("the builtin wheel installer refuses broken wheels with 2001 naming the wheel", () => {
   const cases: [string, () => Buffer, RegExp][] = [
     ["damaged data (CRC mismatch)", () => demoWheel([stored("demo/damaged.py", "x = 1\n", { crc: 1234 })]), /demo\/damaged\.py.*CRC-32/],
@@ -232,6 +272,8 @@ describe("the builtin wheel installer refuses broken wheels with 2001 naming the
     ["an entry point that is not module:attribute", () => demoWheel([], { "demo-1.0.dist-info/entry_points.txt": "[console_scripts]\nx = demo\n" }), /invalid script/],
     ["a symlink", () => demoWheel([stored("demo/link", "/etc/passwd", { mode: 0o120777 })]), /symbolic link/],
     ["the same name twice", () => demoWheel([stored("demo/twice.py", "a = 1\n"), stored("demo/twice.py", "a = 2\n")]), /duplicate name/],
+    ["more than 100,000 entries (a bomb by count; real wheels hold up to ~21,500)",
+      () => demoWheel(Array.from({ length: 100_000 }, (_, i) => stored(`demo/e${i}`)), {}, { zip64End: {} }), /entries, more than the limit of 100000/],
   ];
   for (const [name, wheel, message] of cases) {
     it(name, async () => {

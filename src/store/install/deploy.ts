@@ -1,13 +1,8 @@
 import { existsSync, lstatSync, statSync } from "node:fs";
 import { copyFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
-import { createVenv, hermeticInstallEnv, installFromWheels } from "../../install/venv.js";
-import { installFromWheelsUv, type InstallerChoice } from "../../install/uv.js";
-import type { Requirement } from "../../requirements/index.js";
+import { createVenv } from "../../install/venv.js";
 import type { FileSlice, SafeZip } from "../../safe-zip/index.js";
-import { installWheels as installWheelsBuiltin } from "../../wheel-install/index.js";
-import type { WheelTarget } from "../../wheel-tags/index.js";
 
 /** A wheel of the package: its file name and where its bytes are. */
 export interface PackageWheel {
@@ -46,51 +41,9 @@ export async function createPackageVenv(basePython: string, dir: string, runtime
   return createVenv(basePython, path.join(dir, "venv"), runtimeEnv);
 }
 
-export interface WheelsStep {
-  basePython: string;
-  venvPython: string;
-  dir: string;
-  /** Sanitized requirements: exactly what gets installed. */
-  requirementsText: string;
-  requirements: readonly Requirement[];
-  installer: InstallerChoice;
-  wheels: readonly PackageWheel[];
-  /** METADATA of each wheel, by file name (the builtin installer resolves dependencies with it). */
-  metadata: ReadonlyMap<string, string>;
-  target: WheelTarget;
-  /** What an embedded runtime needs to start; none for the runner's own interpreter. */
-  runtimeEnv?: Readonly<Record<string, string>>;
-}
-
-/** pip's "No matching distribution found for X" means a dependency (often a transitive one) has no wheel: 2004. */
-function missingDistribution(message: string): string | undefined {
-  return /No matching distribution found for ([^\s]+)/.exec(message)?.[1] ?? /Because ([^\s]+) was not found/.exec(message)?.[1];
-}
-
-/** Install step 3c: the pinned requirements from wheels/ only: no index, no network, no host configuration. */
-export async function installWheels(step: WheelsStep): Promise<void> {
-  // Kept in the venv: the record of what was installed, and what pip/uv read (never the package's raw file).
-  const requirementsFile = path.join(step.dir, "venv", "procvision-requirements.txt");
-  await writeFile(requirementsFile, step.requirementsText);
-  const install = { venvPython: step.venvPython, wheelsDir: path.join(step.dir, "wheels"), requirementsFile, ...(step.runtimeEnv ? { runtimeEnv: step.runtimeEnv } : {}) };
-  if (step.installer.kind === "builtin") {
-    await installWheelsBuiltin({
-      venvPython: step.venvPython, requirements: step.requirements, wheels: step.wheels, metadata: step.metadata, target: step.target, env: hermeticInstallEnv(process.env, step.runtimeEnv),
-    });
-    return;
-  }
-  try {
-    if (step.installer.kind === "uv") await installFromWheelsUv(step.installer.uv, install);
-    else await installFromWheels({ ...install, basePython: step.basePython });
-  } catch (err) {
-    const missing = isProcVisionError(err) ? missingDistribution(err.message) : undefined;
-    if (missing !== undefined) {
-      throw new ProcVisionError(ErrorCode.wheels_missing, `the package has no wheel for ${missing}, which a requirement depends on`, {
-        hint: "add it to requirements.txt (pinned) and rebuild the package with procvision-cli package", cause: err,
-      });
-    }
-    throw err;
-  }
+/** The sanitized requirements.txt kept in the venv: the record of what was installed (never the package's raw file). */
+export async function recordRequirements(dir: string, requirementsText: string): Promise<void> {
+  await writeFile(path.join(dir, "venv", "procvision-requirements.txt"), requirementsText);
 }
 
 /** Bytes on disk under `dir` (files only; links not followed). Sync stats: one await per file made it 5× slower. */
@@ -105,7 +58,7 @@ export async function directorySize(dir: string): Promise<number> {
 /**
  * The wheels the install uses, after the SDK replacement: those of `plan.wheelFiles`, plus the runner's SDK wheel when
  * it replaces the original. Left-out wheels extracted to wheels/ are deleted and the runner's is copied there, so
- * pip/uv, which read the directory, see the same set as the builtin installer.
+ * the wheels directory holds the same set as the installer gets.
  */
 export async function selectWheels(dir: string, wheels: readonly PackageWheel[], keep: readonly string[], runnerSdk: { file: string; path: string } | undefined): Promise<PackageWheel[]> {
   const wanted = new Set(keep);

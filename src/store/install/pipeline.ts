@@ -1,10 +1,10 @@
 import { copyFile, chmod, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
-import type { InstallerChoice } from "../../install/uv.js";
 import { digestFile } from "../../offline-zip/index.js";
 import type { SafeZip } from "../../safe-zip/index.js";
 import type { ValidationReport } from "../../validate/report.js";
+import { installWheels, type InstallerChoice } from "../../wheel-install/index.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
 import type { PackageRef } from "../decisions.js";
 import { archivedZip, packageDir, packageWorkerLaunch, type StoreLayout } from "../layout.js";
@@ -14,7 +14,7 @@ import type { PackageRecord, Repository } from "../repository.js";
 import { acceptPackage, type AcceptedPackage } from "./acceptance.js";
 import type { CompatibilityPlan } from "./compatibility.js";
 import type { BytecodeCompiler } from "./bytecode.js";
-import { createPackageVenv, directorySize, extractPackage, installWheels, selectWheels, storedWheels } from "./deploy.js";
+import { createPackageVenv, directorySize, extractPackage, recordRequirements, selectWheels, storedWheels } from "./deploy.js";
 import type { IntegrityPolicy } from "./integrity.js";
 import { pausePoint } from "./pause.js";
 import { hasRuntime, stageRuntime, type StagedRuntime } from "./runtime.js";
@@ -120,11 +120,11 @@ export async function deployPackage(pkg: PackageToDeploy, options: { dir: string
   await pausePoint("extracted");
   const python = await createPackageVenv(base.executable, dir, base.env);
   await pausePoint("venv");
-  await installWheels({
-    basePython: base.executable, venvPython: python, dir, requirementsText: plan.requirementsText, requirements: plan.requirements,
-    installer: options.installer, wheels, target: pkg.interpreter.target, runtimeEnv: base.env,
+  await recordRequirements(dir, plan.requirementsText);
+  await installWheels(options.installer, {
+    requirements: plan.requirements, wheels, target: pkg.interpreter.target,
     metadata: plan.usesRunnerSdk ? new Map([...pkg.metadata, [runnerSdk.file, runnerSdk.metadata]]) : pkg.metadata,
-  });
+  }, { venvPython: python, basePython: base.executable, runtimeEnv: base.env });
   // The archived zip keeps the wheels: a second copy next to the venv would double the disk use (PyTorch: GBs).
   await rm(path.join(dir, "wheels"), { recursive: true, force: true });
   await pausePoint("wheels");
