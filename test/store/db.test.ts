@@ -39,7 +39,7 @@ describe("runner.db", () => {
     old.db.exec("ALTER TABLE records DROP COLUMN guide_image; DELETE FROM schema_migrations WHERE version = 2;");
     old.db.close();
     const db = openDb(file);
-    expect(db.prepare("SELECT version FROM schema_migrations ORDER BY version").pluck().all()).toEqual([1, 2]);
+    expect(db.prepare("SELECT version FROM schema_migrations ORDER BY version").pluck().all()).toContain(2); // migration 2 ran again (and any later ones)
     const repo = new Repository(db);
     repo.addRecord({
       pid: "p1", session_id: "s", step_index: 0, method: "execute", name: "g3", version: "1", status: "OK", error_code: null,
