@@ -61,7 +61,8 @@ describe("a runner killed during an install", () => {
     const { runner, logged } = await reopen(root);
     try {
       expect(runner.recovery.removed).toEqual([{ name: "algorithm-example", version: "1.0", kind: "installing", message: "removed half-done install of algorithm-example 1.0" }]);
-      expect(logged).toEqual(["removed half-done install of algorithm-example 1.0"]);
+      // Other test files kill runners too: a sweep of their segments may be logged beside the recovery.
+      expect(logged.filter((l) => !l.includes("shared-memory segment"))).toEqual(["removed half-done install of algorithm-example 1.0"]);
       expect(await runner.list()).toEqual([]);
       expect(readdirSync(path.join(root, "deployed"))).toEqual([]);
       expect(readdirSync(path.join(root, "zips"))).toEqual([]);
@@ -77,7 +78,7 @@ describe("a runner killed during an install", () => {
     const { runner, logged } = await reopen(completeRoot);
     try {
       expect(runner.recovery.removed).toEqual([]);
-      expect(logged).toEqual([]);
+      expect(logged.filter((l) => !l.includes("shared-memory segment"))).toEqual([]);
       const [pkg] = await runner.list();
       expect(pkg).toMatchObject({ name: "algorithm-example", version: "1.0", state: "installed", validation: { summary: { status: "PASS" } } });
       const out = execFileSync(path.join(pkg!.dir, "venv", "bin", "python"), ["-c", "import algorithm_example.main, numpy; print('ok')"], { cwd: pkg!.dir, encoding: "utf8" });
