@@ -1,7 +1,20 @@
 // The runner's web console: one page over the HTTP API. No framework: the API is small and the page must load fast
 // on a station's browser. Mutations send the token kept in sessionStorage (asked once).
 
+import type { z } from "zod";
+import type * as responses from "../api/responses.js";
+
 type Json = Record<string, unknown>;
+/** The API's answers as src/api/responses.ts documents them (the same schemas feed /openapi.json). */
+type Of<K extends keyof typeof responses> = z.output<(typeof responses)[K]>;
+type PackageInfo = Of<"packageInfo">;
+type Binding = Of<"binding">;
+type Health = Of<"health">;
+type WorkerView = Health["workers"][number];
+type InspectionRecord = Of<"inspectionRecord">;
+type AuditEntry = Of<"auditEntry">;
+type TelemetryStatus = Of<"telemetryStatus">;
+type FleetStatus = Of<"fleet">;
 interface Rect { x: number; y: number; width: number; height: number; label?: string; score?: number }
 interface CallResult { status: string; message?: string; error_code?: string | null; data?: Json; latency_ms?: number }
 
@@ -103,13 +116,12 @@ async function act(description: string, run: () => Promise<unknown>): Promise<vo
 
 const pidsOf = (text: string) => text.split(",").map((p) => p.trim()).filter(Boolean);
 
-function renderPackages(packages: Json[], bindings: Json[]): void {
+function renderPackages(packages: PackageInfo[], bindings: Binding[]): void {
   const body = rows("packages");
   for (const p of packages) {
-    const name = String(p.name);
-    const version = String(p.version);
-    const bound = bindings.filter((b) => b.name === name && b.version === version).map((b) => String(b.pid));
-    const supported = (p.supported_pids as string[] | undefined) ?? [];
+    const { name, version } = p;
+    const bound = bindings.filter((b) => b.name === name && b.version === version).map((b) => b.pid);
+    const supported = p.supported_pids ?? [];
     const row = body.insertRow();
     row.dataset.package = `${name}@${version}`;
     cell(row, name);
@@ -136,7 +148,7 @@ function renderPackages(packages: Json[], bindings: Json[]): void {
   }
 }
 
-function renderBindings(bindings: Json[]): void {
+function renderBindings(bindings: Binding[]): void {
   const body = rows("bindings");
   const select = $<HTMLSelectElement>("inspect-pid");
   const chosen = select.value;
@@ -167,7 +179,7 @@ function renderBindings(bindings: Json[]): void {
 
 const seconds = (ms: unknown) => (typeof ms === "number" ? `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s` : "");
 
-function renderWorkers(workers: Json[]): void {
+function renderWorkers(workers: WorkerView[]): void {
   const body = rows("workers");
   for (const w of workers) {
     const row = body.insertRow();
@@ -183,7 +195,7 @@ function renderWorkers(workers: Json[]): void {
   }
 }
 
-function renderRecords(records: Json[]): void {
+function renderRecords(records: InspectionRecord[]): void {
   const body = rows("records");
   for (const r of records) {
     const row = body.insertRow();
@@ -204,22 +216,22 @@ function renderRecords(records: Json[]): void {
 
 /** A record's kept images (annotated with its rects, and as captured) in the dialog. */
 async function showImages(id: number): Promise<void> {
-  let listed: Json;
+  let listed: Of<"recordImages">;
   try {
-    listed = await api("GET", `/records/${id}/images`) as Json;
+    listed = await api("GET", `/records/${id}/images`) as Of<"recordImages">;
   } catch (err) {
     window.alert(`images of record ${id}: ${(err as Error).message}`);
     return;
   }
   const dialog = $<HTMLDialogElement>("dialog");
   $("dialog-text").textContent = `record ${id}`;
-  const figures = ((listed.images as Json[] | undefined) ?? []).sort((a, b) => Number(b.kind === "annotated") - Number(a.kind === "annotated")).map((image) => {
+  const figures = listed.images.sort((a, b) => Number(b.kind === "annotated") - Number(a.kind === "annotated")).map((image) => {
     const figure = document.createElement("figure");
     const img = document.createElement("img");
-    img.src = String(image.url);
-    img.alt = `${String(image.kind)} image of record ${id}`;
+    img.src = image.url;
+    img.alt = `${image.kind} image of record ${id}`;
     const caption = document.createElement("figcaption");
-    caption.textContent = `${image.kind === "annotated" ? "with rects" : "as captured"} · ${String(image.width)}×${String(image.height)} · ${image.uploaded ? "uploaded" : "not uploaded yet"}`;
+    caption.textContent = `${image.kind === "annotated" ? "with rects" : "as captured"} · ${image.width}×${image.height} · ${image.uploaded ? "uploaded" : "not uploaded yet"}`;
     figure.append(img, caption);
     return figure;
   });
@@ -228,7 +240,7 @@ async function showImages(id: number): Promise<void> {
   dialog.showModal();
 }
 
-function renderTelemetry(t: Json): void {
+function renderTelemetry(t: TelemetryStatus): void {
   const body = rows("telemetry");
   const toggle = $<HTMLButtonElement>("telemetry-toggle");
   toggle.hidden = t.enabled !== true;
@@ -246,20 +258,20 @@ function renderTelemetry(t: Json): void {
     return;
   }
   line("uploads", `${t.paused === true ? "paused" : "on"} → ${String(t.endpoint)} / ${String(t.bucket)}`, t.paused === true ? "error" : "ok");
-  const depth = (t.depth ?? {}) as Record<string, number>;
-  const lines = (t.pending_lines ?? {}) as Record<string, number>;
-  line("pending", Object.entries(depth).map(([k, n]) => `${k} ${n + (lines[k] ?? 0)}`).join(" · "));
+  const depth = t.depth ?? { records: 0, logs: 0, images: 0 };
+  const waiting = t.pending_lines ?? { records: 0, logs: 0 };
+  line("pending", `records ${depth.records + waiting.records} · logs ${depth.logs + waiting.logs} · images ${depth.images}`);
   line("oldest pending", seconds(t.oldest_pending_age_ms) || "none");
   line("last success", t.last_success ?? "never");
-  const error = t.last_error as { message: string; time: string } | null;
+  const error = t.last_error;
   line("last error", error ? `${error.time}: ${error.message}` : "", "error");
   line("sent", `${((Number(t.bytes_sent) || 0) / 1e6).toFixed(2)} MB in ${String(t.objects_sent ?? 0)} objects`);
-  const kept = (t.artifacts ?? {}) as Json;
-  line("images kept", `${String(kept.count ?? 0)} · ${((Number(kept.bytes) || 0) / 1e6).toFixed(1)} of ${((Number(kept.quota_bytes) || 0) / 1e6).toFixed(0)} MB`);
+  const kept = t.artifacts ?? { count: 0, bytes: 0, quota_bytes: 0 };
+  line("images kept", `${kept.count} · ${(kept.bytes / 1e6).toFixed(1)} of ${(kept.quota_bytes / 1e6).toFixed(0)} MB`);
   line("dropped by quota", t.dropped_by_quota, Number(t.dropped_by_quota) > 0 ? "error" : undefined);
 }
 
-function renderAudit(entries: Json[]): void {
+function renderAudit(entries: AuditEntry[]): void {
   const body = rows("audit");
   for (const e of entries) {
     const row = body.insertRow();
@@ -272,18 +284,17 @@ function renderAudit(entries: Json[]): void {
 }
 
 /** This station in the fleet: the desired state it follows, and how its last convergence went. */
-function renderFleet(fleet: Json): void {
-  const desired = fleet.desired as { ref: string; digest: string | null } | null;
-  const last = fleet.last_convergence as { at: string; ok: boolean; error: { error_code: string; message: string } | null } | null | undefined;
+function renderFleet(fleet: FleetStatus): void {
+  const { desired, last_convergence: last } = fleet;
   const summary = $("fleet-summary");
   $("fleet-poll").hidden = desired === null;
   if (desired === null) {
-    summary.textContent = `station ${String(fleet.workstation_id)} follows no desired state (fleet.desired in runner_config.json)`;
+    summary.textContent = `station ${fleet.workstation_id} follows no desired state (fleet.desired in runner_config.json)`;
     summary.className = "";
     return;
   }
   const state = last ? (last.ok ? `converged ${new Date(last.at).toLocaleString()}` : `[${last.error?.error_code ?? "?"}] ${last.error?.message ?? ""}`) : "not polled yet";
-  summary.textContent = `station ${String(fleet.workstation_id)} follows ${desired.ref}${desired.digest ? ` (${desired.digest.slice(0, 19)}…)` : ""}: ${state}`;
+  summary.textContent = `station ${fleet.workstation_id} follows ${desired.ref}${desired.digest ? ` (${desired.digest.slice(0, 19)}…)` : ""}: ${state}`;
   summary.className = last && !last.ok ? "error" : "";
 }
 
@@ -324,13 +335,13 @@ async function load(): Promise<void> {
     const [health, packages, bindings, records, audit, telemetry, fleet] = await Promise.all([
       api("GET", "/health"), api("GET", "/algorithms"), api("GET", "/algorithms/active"), api("GET", `/records?${filter.toString()}`), api("GET", "/audit?limit=50"),
       api("GET", "/telemetry"), api("GET", "/fleet"),
-    ]) as [Json, Json[], Json[], Json[], Json[], Json, Json];
+    ]) as [Health, PackageInfo[], Binding[], InspectionRecord[], AuditEntry[], TelemetryStatus, FleetStatus];
     telemetryPaused = telemetry.paused === true;
     draw("telemetry", renderTelemetry, telemetry);
     $("health").textContent = String(health.status ?? "?");
     draw("packages", renderPackages, packages, bindings);
     draw("bindings", renderBindings, bindings);
-    draw("workers", renderWorkers, (health.workers as Json[] | undefined) ?? []);
+    draw("workers", renderWorkers, health.workers);
     draw("records", renderRecords, records);
     draw("audit", renderAudit, audit);
     draw("fleet", renderFleet, fleet);
@@ -341,7 +352,7 @@ async function load(): Promise<void> {
 }
 
 /** The tail of one version's worker log (default: the first bound one), reloaded with every refresh. */
-async function loadLog(packages: Json[], bindings: Json[]): Promise<void> {
+async function loadLog(packages: PackageInfo[], bindings: Binding[]): Promise<void> {
   const select = $<HTMLSelectElement>("logs-package");
   const refs = packages.map((p) => `${String(p.name)}/${String(p.version)}`);
   if (JSON.stringify(refs) !== JSON.stringify([...select.options].map((o) => o.value))) {
@@ -353,7 +364,7 @@ async function loadLog(packages: Json[], bindings: Json[]): Promise<void> {
   if (!select.value) return;
   const [name = "", version = ""] = select.value.split("/");
   const text = await api("GET", `/algorithms/${encodeURIComponent(name)}/${encodeURIComponent(version)}/logs?lines=100`)
-    .then((r) => (r as { lines: string[] }).lines.join("\n") || "(no log lines yet)", (err: Error) => err.message); // e.g. just uninstalled
+    .then((r) => (r as Of<"logLines">).lines.join("\n") || "(no log lines yet)", (err: Error) => err.message); // e.g. just uninstalled
   const pre = $("logs");
   if (pre.textContent === text) return;
   const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
