@@ -7,7 +7,8 @@ import yauzl from "yauzl";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildOfflineZip, collectProjectFiles, formatSha256Sums, parseSha256Sums, type OfflineZipInput } from "../src/offline-zip/index.js";
 import { writeDeterministicZip, writeZip, zipTimestamp } from "../src/packaging/deterministic-zip.js";
-import { openSafeZip, verifyChecksums } from "../src/safe-zip/index.js";
+import { verifyChecksums } from "../src/offline-zip/index.js";
+import { openSafeZip } from "../src/safe-zip/index.js";
 import { generateKeyPair, loadPublicKey, verify } from "../src/signing/index.js";
 import { testPython } from "./helpers/python.js";
 

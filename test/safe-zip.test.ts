@@ -5,7 +5,8 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProcVisionError } from "../src/errors/index.js";
 import { buildOfflineZip } from "../src/offline-zip/index.js";
-import { openSafeZip, verifyChecksums, type SafeZipLimits } from "../src/safe-zip/index.js";
+import { verifyChecksums } from "../src/offline-zip/index.js";
+import { openSafeZip, type SafeZipLimits } from "../src/safe-zip/index.js";
 import { deflated, forgeZip, stored } from "./helpers/forge-zip.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-safe-zip-"));

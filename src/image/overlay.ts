@@ -1,6 +1,19 @@
-import type { StepOutcome } from "../local/run-local.js";
 import type { RawImage } from "./decode.js";
 import { loadSharp } from "./sharp.js";
+
+/** What the overlay and the report draw: a step's calls as the local harness answered them (its StepOutcome fits). */
+export interface DrawnStep {
+  step_index: number;
+  pre_execute?: DrawnCall;
+  execute: DrawnCall;
+}
+interface DrawnCall {
+  status: string;
+  error_code: string | null;
+  message: string;
+  latency_ms: number;
+  data: Record<string, unknown>;
+}
 
 export interface DrawnRect {
   x: number;
@@ -31,7 +44,7 @@ export function executeRects(data: Record<string, unknown>): DrawnRect[] {
   return [...rectsOf(data, "position_rects", "position"), ...rectsOf(data, "defect_rects", "defect")];
 }
 
-export function collectRects(steps: readonly StepOutcome[]): DrawnRect[] {
+export function collectRects(steps: readonly DrawnStep[]): DrawnRect[] {
   return steps.flatMap((s) => [
     ...rectsOf(s.pre_execute?.data ?? {}, "calibration_rects", "calibration"),
     ...rectsOf(s.execute.data, "position_rects", "position"),
@@ -54,7 +67,7 @@ export function svgLayer(width: number, height: number, rects: readonly DrawnRec
 }
 
 /** The (current) image as PNG with every returned rect drawn on it. */
-export async function renderOverlay(image: RawImage, steps: readonly StepOutcome[]): Promise<Buffer> {
+export async function renderOverlay(image: RawImage, steps: readonly DrawnStep[]): Promise<Buffer> {
   const svg = Buffer.from(svgLayer(image.width, image.height, collectRects(steps)));
   const sharp = await loadSharp();
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } })
@@ -64,7 +77,7 @@ export async function renderOverlay(image: RawImage, steps: readonly StepOutcome
 }
 
 /** A self-contained HTML report: the overlay image inline, and each call's status, verdict, rects and latency. */
-export async function renderReport(input: { title: string; pid: string; imageName: string; image: RawImage; steps: readonly StepOutcome[] }): Promise<string> {
+export async function renderReport(input: { title: string; pid: string; imageName: string; image: RawImage; steps: readonly DrawnStep[] }): Promise<string> {
   const png = (await renderOverlay(input.image, input.steps)).toString("base64");
   const rows = input.steps.flatMap((s) => (["pre_execute", "execute"] as const).flatMap((method) => {
     const call = s[method];

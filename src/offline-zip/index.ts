@@ -1,3 +1,4 @@
+export { verifyChecksums, type ChecksumProblem, type ChecksumResult } from "./checksums.js";
 export { buildOfflineZip, type OfflineZipInput, type OfflineZipResult } from "./build.js";
 export { digestFile, digestStream, type Digest } from "./digest.js";
 export { collectProjectFiles, IGNORE_FILE, type ProjectFile, type ProjectFiles } from "./project-files.js";

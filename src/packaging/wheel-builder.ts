@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { writeDeterministicZip, type ZipEntry } from "./deterministic-zip.js";
+import { expandTag } from "../wheel-tags/filename.js";
 
 export interface WheelSpec {
   /** Distribution name as written in METADATA, e.g. `procvision_algorithm_sdk`. */
@@ -20,12 +21,6 @@ export function wheelDistName(name: string): string {
 
 export function wheelFileName(spec: Pick<WheelSpec, "name" | "version" | "tag">): string {
   return `${wheelDistName(spec.name)}-${spec.version}-${spec.tag}.whl`;
-}
-
-/** `py2.py3-none-any` → `py2-none-any`, `py3-none-any` (compressed tag sets, PEP 425). */
-export function expandTag(tag: string): string[] {
-  const [py = "", abi = "", plat = ""] = tag.split("-");
-  return py.split(".").flatMap((p) => abi.split(".").flatMap((a) => plat.split(".").map((pl) => `${p}-${a}-${pl}`)));
 }
 
 function recordHash(data: Buffer): string {

@@ -26,7 +26,7 @@ import {
   Repository, type ActivationAction, type AuditEntry, type AuditFilter, type AuditOutcome, type Binding, type HistoryEntry,
   type InspectionRecord, type PackageRecord, type RecordFilter, type SessionRecord as StoredSession,
 } from "../store/repository.js";
-import type { ValidationReport } from "../validate/report.js";
+import type { ValidationReport } from "../checks/report.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import type { SessionRecord } from "../supervisor/sessions.js";
 import type { SupervisorEvent } from "../supervisor/events.js";

@@ -1,5 +1,5 @@
 import type { Manifest } from "../manifest/index.js";
-import type { ValidationReport } from "../validate/report.js";
+import type { ValidationReport } from "../checks/report.js";
 import type { Statement } from "better-sqlite3";
 import type { SessionRecord as LiveSession } from "../supervisor/sessions.js";
 import type { Db } from "./db.js";

@@ -2,7 +2,6 @@ import { performance } from "node:perf_hooks";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import type { CallPayload, Generation, SessionPayload, StepPayload } from "../protocol/messages.js";
-import type { RunnerConfig } from "../runner/config.js";
 import type { Segment } from "../shm/segment.js";
 import { CallNotStarted, Worker, type CallResult, type WorkerExit, type WorkerOptions } from "../worker/worker.js";
 import { backoffDelay, DEFAULT_BACKOFF, nextFailureCount, type BackoffPolicy } from "./backoff.js";
@@ -17,7 +16,7 @@ import { LogSink } from "./log-sink.js";
 import { CallMetrics, type PoolMetrics } from "./metrics.js";
 import { classifyFailure, shouldRetry, type AttemptEnd } from "./retry.js";
 import { WorkerSlot, type SlotState } from "./slot.js";
-import { packageKey, type LogLevel, type PackageSpec } from "./types.js";
+import { packageKey, type LogLevel, type PackageSpec, type SupervisorConfig } from "./types.js";
 
 /** Knobs that runner_config.json does not carry; defaults suit a station, tests shorten them. */
 export interface PoolTuning {
@@ -30,7 +29,7 @@ export interface PoolTuning {
   maxAffinity: number;
 }
 
-export function defaultTuning(config: RunnerConfig): PoolTuning {
+export function defaultTuning(config: SupervisorConfig): PoolTuning {
   return {
     backoff: DEFAULT_BACKOFF,
     breakerCooldownMs: Math.min(config.breaker_window_ms, 10_000),
@@ -88,7 +87,7 @@ export interface PoolStatus {
 }
 
 export interface VersionPoolOptions {
-  config: RunnerConfig;
+  config: SupervisorConfig;
   tuning?: Partial<PoolTuning>;
   /** Unique per supervisor: segment names are `procvision-<runnerPid>-<tagPrefix>w<slot>-0`. */
   tagPrefix: string;
@@ -121,7 +120,7 @@ function asError(err: unknown): ProcVisionError {
  */
 export class VersionPool {
   readonly key: string;
-  readonly #config: RunnerConfig;
+  readonly #config: SupervisorConfig;
   readonly #tuning: PoolTuning;
   readonly #breakerPolicy: BreakerPolicy;
   readonly #opts: VersionPoolOptions;

@@ -4,7 +4,6 @@ import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { checkParams, enforceResult, rectCounts, userParamsError } from "../inspection/index.js";
 import type { Manifest } from "../manifest/schema.js";
-import type { RunnerConfig } from "../runner/config.js";
 import { sweepStaleSegments } from "../shm/sweep.js";
 import { describeEvent, type SupervisorEvent, type SupervisorEventMap } from "./events.js";
 import type { Generation } from "../protocol/messages.js";
@@ -15,13 +14,13 @@ import { SessionManager, type SessionRecord, type SessionStore } from "./session
 import {
   jsonLineLogger, packageKey,
   type CallResponse, type InspectionRecord, type InspectMethod, type InspectRequest, type InspectResponse, type Logger,
-  type PackageRef, type PackageSpec, type StepMethod,
+  type PackageRef, type PackageSpec, type StepMethod, type SupervisorConfig,
 } from "./types.js";
 
 export type RunState = "running" | "executing" | "stopped";
 
 export interface SupervisorOptions {
-  config: RunnerConfig;
+  config: SupervisorConfig;
   /** The package version bound to a PID (the store's activations); undefined → 3004. */
   resolveActive: (pid: string) => PackageSpec | undefined;
   /** Session persistence (SQLite in the store); in memory by default. */
@@ -96,7 +95,7 @@ function isJson(value: unknown, depth = 0): boolean {
  */
 export class Supervisor extends EventEmitter<SupervisorEventMap> {
   readonly sessions: SessionManager;
-  readonly #config: RunnerConfig;
+  readonly #config: SupervisorConfig;
   readonly #opts: SupervisorOptions;
   readonly #logger: Logger;
   readonly #pools = new Map<string, VersionPool>();

@@ -2,6 +2,28 @@ import type { Manifest } from "../manifest/schema.js";
 import type { PreparedImage } from "./image.js";
 
 /** One installed package version the supervisor can run; the store resolves it, the supervisor never reads the disk for it. */
+/**
+ * The settings the supervisor runs by: the runner's config (runner_config.json) satisfies it, and the supervisor needs
+ * nothing else of the runner.
+ */
+export interface SupervisorConfig {
+  pre_execute_timeout_ms: number;
+  execute_timeout_ms: number;
+  startup_timeout_ms: number;
+  heartbeat_interval_ms: number;
+  heartbeat_grace_ms: number;
+  kill_grace_ms: number;
+  max_retries: number;
+  breaker_max_crashes: number;
+  breaker_window_ms: number;
+  instances: number;
+  queue_limit: number;
+  session_ttl_ms: number;
+  max_defects: number;
+  image_encoding: "raw" | "jpeg" | "png";
+  log_level: "debug" | "info" | "warn" | "error";
+}
+
 export interface PackageSpec {
   name: string;
   version: string;

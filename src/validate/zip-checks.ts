@@ -8,14 +8,13 @@ import { parseJson } from "../manifest/index.js";
 import { SHA256SUMS } from "../offline-zip/index.js";
 import { localTarget } from "../python/local-target.js";
 import { resolveInterpreter } from "../python/interpreter.js";
-import { parseRunnerConfig } from "../runner/config.js";
 import type { SafeZip } from "../safe-zip/index.js";
 import { acceptPackage, type Acceptance, type AcceptanceTarget } from "../store/install/acceptance.js";
-import { ACCEPTANCE_CHECKS } from "../store/install/findings.js";
+import { ACCEPTANCE_CHECKS } from "../checks/report.js";
 import type { IntegrityPolicy } from "../store/install/integrity.js";
 import { acceptForInstall, deployPackage } from "../store/install/pipeline.js";
 import { parseTargetEnv, resolveTarget } from "../target-env/index.js";
-import { fail, pass, warn, type Check } from "./report.js";
+import { fail, pass, warn, type Check } from "../checks/report.js";
 
 export interface ZipCheckOptions {
   zipPath: string;
@@ -92,7 +91,7 @@ export async function zipChecks(options: ZipCheckOptions): Promise<ZipVerdict> {
     if (refused !== undefined) return { checks, errorCode: refused.error.code };
     if (zip === undefined || acceptance.plan === undefined || accepted.interpreter === undefined) return { checks };
     // The runner's default installer, as a station with a default runner_config.json installs.
-    const installer = chooseInstaller(parseRunnerConfig({}).installer, findUv());
+    const installer = chooseInstaller("auto", findUv()); // the runner's default `installer`
     let deployed;
     try {
       deployed = await deployPackage({ ...accepted, zip, plan: acceptance.plan, interpreter: accepted.interpreter }, {

@@ -5,6 +5,7 @@ export { chooseInstaller, installerFor, installWheels, type InstallerSetting } f
 export type { InstallDestination, InstallerChoice, InstallerKind, InstallSource, WheelInstaller } from "./installer.js";
 export { parseCoreMetadata, parseEntryPoints, parseRecord, parseWheelInfo, formatRecord } from "./metadata.js";
 export { installOrder } from "./order.js";
+export { metadataIdentity, readWheelMetadata, readWheelsMetadata, type WheelMetadataRead } from "./zip-metadata.js";
 export { pipInstaller } from "./pip.js";
 export { resolveWheels, type ResolvedWheel } from "./resolve.js";
 export { probeScheme, SCHEME_PROBE, type InstallScheme } from "./scheme.js";

@@ -1,5 +1,4 @@
 import { explain } from "@renovatebot/pep440";
-import { expandTag } from "../packaging/wheel-builder.js";
 import { normalizeName } from "../requirements/parse.js";
 
 export interface WheelFilename {
@@ -39,4 +38,10 @@ export function parseWheelFilename(file: string): WheelFilenameParse {
   const wheel: WheelFilename = { fileName, distribution, normalizedName: normalizeName(distribution), version, tags: expandTag(`${python}-${abi}-${platform}`) };
   if (build !== undefined) wheel.build = build;
   return { ok: true, wheel };
+}
+
+/** `py2.py3-none-any` → `py2-none-any`, `py3-none-any` (compressed tag sets, PEP 425). */
+export function expandTag(tag: string): string[] {
+  const [py = "", abi = "", plat = ""] = tag.split("-");
+  return py.split(".").flatMap((p) => abi.split(".").flatMap((a) => plat.split(".").map((pl) => `${p}-${a}-${pl}`)));
 }

@@ -8,7 +8,8 @@ import path from "node:path";
 import yauzl from "yauzl";
 import { afterAll, describe, expect, it } from "vitest";
 import { buildOfflineZip } from "../../src/offline-zip/index.js";
-import { openSafeZip, verifyChecksums } from "../../src/safe-zip/index.js";
+import { verifyChecksums } from "../../src/offline-zip/index.js";
+import { openSafeZip } from "../../src/safe-zip/index.js";
 import { testPython } from "../helpers/python.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-zip64-"));

@@ -9,7 +9,7 @@ import type { Manifest } from "../../src/manifest/index.js";
 import { planBinding, planPrune, planRollback } from "../../src/store/decisions.js";
 import { judgePackage, type PackageFacts } from "../../src/store/install/acceptance.js";
 import { judgeCompatibility, type CompatibilityInput } from "../../src/store/install/compatibility.js";
-import { ACCEPTANCE_CHECKS } from "../../src/store/install/findings.js";
+import { ACCEPTANCE_CHECKS } from "../../src/checks/report.js";
 import { judgeIntegrity as judgeIntegrityFindings, type IntegrityFacts, type IntegrityPolicy } from "../../src/store/install/integrity.js";
 import { acquireLock, tryLock } from "../../src/store/lock.js";
 import { SerialQueue } from "../../src/store/queue.js";

@@ -4,7 +4,7 @@ import { discardHeadStart, headStart } from "../../local/head-start.js";
 import { projectPython } from "../../python/project-python.js";
 import { ErrorCode, errorCodeName } from "../../errors/index.js";
 import { loadPublicKey } from "../../signing/index.js";
-import { summarize, type ValidationReport } from "../../validate/report.js";
+import { summarize, type ValidationReport } from "../../checks/report.js";
 import { style, tick, UsageError, type CommandOutput } from "../output.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
 
@@ -58,7 +58,7 @@ export async function validateCommand(project: string, options: ValidateOptions)
     headStart({ projectDir, ...(manifestPath ? { manifestPath } : {}), ...(options.python ? { python: options.python } : {}), ...(entryPoint ? { entryPoint } : {}) });
     try {
       void projectPython(projectDir, options.python).catch(() => undefined);
-      const { projectChecks } = await import("../../validate/project-checks.js");
+      const { projectChecks } = await import("../../checks/project-checks.js");
       checks = await projectChecks({
         projectDir, ...(manifestPath ? { manifestPath } : {}), ...pick(options),
         ...(entryPoint ? { entryPoint } : {}),

@@ -1,14 +1,7 @@
 import type { ProcVisionError } from "../../errors/index.js";
 
-/**
- * What package acceptance judges, in the order `validate --zip` reports it (contract §2 check names). Every problem
- * and warning names the aspect it belongs to, so validate renders them as these checks and the store needs none.
- */
-export const ACCEPTANCE_CHECKS = [
-  "zip_open", "zip_paths_safe", "zip_manifest", "zip_requirements", "zip_wheels", "requirements_pinned",
-  "wheels_cover_requirements", "wheels_match_target", "checksums_valid",
-] as const;
-export type AcceptanceCheck = (typeof ACCEPTANCE_CHECKS)[number];
+// Each finding names the check of the validate report it belongs to (src/checks/report.ts, ACCEPTANCE_CHECKS).
+import type { AcceptanceCheck } from "../../checks/report.js";
 
 /** A reason to refuse the package: the error the store throws (code, message, hint) and the check validate fails. */
 export interface Problem {

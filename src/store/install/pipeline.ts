@@ -3,7 +3,7 @@ import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
 import { digestFile } from "../../offline-zip/index.js";
 import type { SafeZip } from "../../safe-zip/index.js";
-import type { ValidationReport } from "../../validate/report.js";
+import type { ValidationReport } from "../../checks/report.js";
 import { installWheels, type InstallerChoice } from "../../wheel-install/index.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
 import type { PackageRef } from "../decisions.js";

@@ -1,6 +1,6 @@
 import { isProcVisionError } from "../../errors/index.js";
-import { projectChecks } from "../../validate/project-checks.js";
-import { fail, summarize, type ValidationReport } from "../../validate/report.js";
+import { projectChecks } from "../../checks/project-checks.js";
+import { fail, summarize, type ValidationReport } from "../../checks/report.js";
 import type { WorkerLaunch } from "../../worker/env.js";
 
 /** `validate --image` / `--pid`: the image and PID to smoke with instead of the synthetic image and the first PID. */

@@ -1,5 +1,3 @@
-import { ACCEPTANCE_CHECKS } from "../store/install/findings.js";
-
 /** Check names of `procvision-cli validate`, in report order (contract §2). */
 export const PROJECT_CHECKS = [
   "manifest_exists", "manifest_load", "manifest_fields", "manifest_schema", "entry_import", "get_info", "step_schema",
@@ -8,6 +6,16 @@ export const PROJECT_CHECKS = [
   "ng_reason_present", "defect_rects_type", "defect_rects_count_limit", "rects_within_image", "smoke_execute",
   "stdout_clean",
 ] as const;
+
+/**
+ * What package acceptance judges (src/store/install/acceptance.ts), in the order `validate --zip` reports it (contract
+ * §2 check names). Every problem and warning names the aspect it belongs to, so validate renders them as these checks.
+ */
+export const ACCEPTANCE_CHECKS = [
+  "zip_open", "zip_paths_safe", "zip_manifest", "zip_requirements", "zip_wheels", "requirements_pinned",
+  "wheels_cover_requirements", "wheels_match_target", "checksums_valid",
+] as const;
+export type AcceptanceCheck = (typeof ACCEPTANCE_CHECKS)[number];
 
 /** `--zip`: package acceptance (the runner's own, see store/install/acceptance.ts), then with `--full` its install. */
 export const ZIP_CHECKS = [...ACCEPTANCE_CHECKS, "zip_install", "zip_smoke"] as const;

@@ -2,8 +2,8 @@ import { eq } from "@renovatebot/pep440";
 import type { Entry, ZipFile } from "yauzl";
 import { normalizeName } from "../requirements/parse.js";
 import { parseWheelFilename } from "../wheel-tags/filename.js";
-import { parseHeaders } from "../wheel-install/metadata.js";
-import type { SafeZip } from "./open.js";
+import { parseHeaders } from "./metadata.js";
+import type { SafeZip } from "../safe-zip/open.js";
 
 const METADATA = /^([^/]+)\.dist-info\/METADATA$/;
 const METADATA_LIMIT = 1024 * 1024;

@@ -1,7 +1,7 @@
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
-import { digestStream } from "../offline-zip/digest.js";
-import { parseSha256Sums, SHA256SUMS, SIGNATURE } from "../offline-zip/sha256sums.js";
-import type { SafeZip } from "./open.js";
+import { digestStream } from "./digest.js";
+import { parseSha256Sums, SHA256SUMS, SIGNATURE } from "./sha256sums.js";
+import type { SafeZip } from "../safe-zip/open.js";
 
 export interface ChecksumProblem {
   path: string;
