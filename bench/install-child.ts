@@ -3,11 +3,11 @@
 // Argument: JSON {choice, wheels, requirements, venv}. Prints JSON {install_ms, rss_before_kb}.
 import { statSync } from "node:fs";
 import path from "node:path";
-import { createVenv } from "../src/install/venv.js";
+import { createVenv } from "../src/python/venv.js";
 import { localTarget } from "../src/python/local-target.js";
 import { resolveInterpreter } from "../src/python/interpreter.js";
 import { parseRequirementLine } from "../src/requirements/index.js";
-import { installWheels, type InstallerChoice } from "../src/wheel-install/index.js";
+import { installWheels, type InstallerChoice } from "../src/wheel-installer/index.js";
 import { wheelMetadata } from "../test/helpers/wheel-set.js";
 
 interface Job { choice: InstallerChoice; wheels: string[]; requirements: string[]; venv: string }

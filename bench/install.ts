@@ -8,7 +8,7 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFi
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { digestFile } from "../src/offline-zip/index.js";
+import { digestFile } from "../src/offline-package/index.js";
 import { localTarget } from "../src/python/local-target.js";
 import { resolveInterpreter } from "../src/python/interpreter.js";
 import { Runner } from "../src/runner/runner.js";
@@ -16,7 +16,7 @@ import { acceptPackage } from "../src/store/install/acceptance.js";
 import { packageWorkerLaunch } from "../src/store/layout.js";
 import { BytecodeCompiler } from "../src/store/install/bytecode.js";
 import { createPackageVenv, directorySize, extractPackage, storedWheels } from "../src/store/install/deploy.js";
-import { chooseInstaller, findUv, installWheels } from "../src/wheel-install/index.js";
+import { chooseInstaller, findUv, installWheels } from "../src/wheel-installer/index.js";
 import { smokeCheck } from "../src/store/install/smoke.js";
 import { settle } from "./page-cache.js";
 import { cachedWheel, numpyWheel, packageZip, sdkPin, sdkWheel } from "./zip.js";

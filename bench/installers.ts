@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } f
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { directorySize } from "../src/store/install/deploy.js";
-import { chooseInstaller, type InstallerChoice } from "../src/wheel-install/index.js";
+import { chooseInstaller, type InstallerChoice } from "../src/wheel-installer/index.js";
 import { cachedUv, LARGE_SET, wheelSet } from "../test/helpers/wheel-set.js";
 import { OPENCV, PILLOW } from "./install.js";
 import { settle } from "./page-cache.js";

@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
-import { buildOfflineZip, collectProjectFiles } from "../src/offline-zip/index.js";
+import { buildOfflineZip, collectProjectFiles } from "../src/offline-package/index.js";
 import { bundledSdkWheel } from "../src/sdk-bundle.js";
 
 export const LOCAL_ENV = { python_version: "3.11", implementation: "cp", abi: "cp311", wheels_platform: ["manylinux_2_17_x86_64"] };

@@ -1,6 +1,6 @@
 // The floor plan: the folders of src/ are rooms, and no two rooms import each other, even through others (static,
 // type-only and dynamic imports alike). A cycle means a concern lives in the wrong room: move it, do not suppress this.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "./helpers/python.js";
@@ -67,6 +67,17 @@ describe("the rooms of src/", () => {
       ...group.flatMap((a) => [...(graph.get(a) ?? new Map<string, string[]>())].filter(([b]) => group.includes(b)).map(([b, why]) => `  ${a} → ${b}: ${why.join(", ")}`)),
     ].join("\n"));
     expect(explained).toEqual([]);
+  });
+
+  it("docs/ARCHITECTURE.md names every room, and every src/ path it names exists", () => {
+    const doc = readFileSync(path.join(repoRoot, "docs", "ARCHITECTURE.md"), "utf8");
+    const rooms = readdirSync(SRC, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    expect(rooms.filter((r) => !doc.includes(`\`src/${r}`))).toEqual([]);
+    const named = [...doc.matchAll(/`(src\/[\w./{},-]+)`/g)].flatMap(([, p]) => {
+      const braces = /^(.*)\{(.*)\}(.*)$/.exec(p!);
+      return braces ? braces[2]!.split(",").map((x) => `${braces[1]}${x}${braces[3]}`) : [p!];
+    });
+    expect(named.filter((p) => !existsSync(path.join(repoRoot, p.replace(/\/$/, ""))))).toEqual([]);
   });
 
   it("the check finds a cycle when there is one", () => {

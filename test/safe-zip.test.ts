@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProcVisionError } from "../src/errors/index.js";
-import { buildOfflineZip } from "../src/offline-zip/index.js";
-import { verifyChecksums } from "../src/offline-zip/index.js";
+import { buildOfflineZip } from "../src/offline-package/index.js";
+import { verifyChecksums } from "../src/offline-package/index.js";
 import { openSafeZip, type SafeZipLimits } from "../src/safe-zip/index.js";
 import { deflated, forgeZip, stored } from "./helpers/forge-zip.js";
 

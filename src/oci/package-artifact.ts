@@ -5,7 +5,7 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
-import { SHA256SUMS, SIGNATURE } from "../offline-zip/sha256sums.js";
+import { SHA256SUMS, SIGNATURE } from "../offline-package/sha256sums.js";
 import { acceptPackage } from "../store/install/acceptance.js";
 import { OCI_MANIFEST } from "./registry.js";
 

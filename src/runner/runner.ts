@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
-import { chooseInstaller, findUv } from "../wheel-install/index.js";
+import { chooseInstaller, findUv } from "../wheel-installer/index.js";
 import type { FleetAgent, FleetStatus } from "../fleet/agent.js";
 import type { RegistrySettings } from "../oci/access.js";
 import { isOciReference } from "../oci/reference.js";

@@ -11,11 +11,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createVenv, hermeticInstallEnv } from "../../src/install/venv.js";
+import { createVenv, hermeticInstallEnv } from "../../src/python/venv.js";
 import { localTarget } from "../../src/python/local-target.js";
 import { resolveInterpreter } from "../../src/python/interpreter.js";
 import { parseRequirementLine, type Requirement } from "../../src/requirements/index.js";
-import { installWheels, parseRecord, type InstallerChoice, type InstallSource } from "../../src/wheel-install/index.js";
+import { installWheels, parseRecord, type InstallerChoice, type InstallSource } from "../../src/wheel-installer/index.js";
 import { repoRoot } from "../helpers/python.js";
 import { cachedUv, FIDELITY_SET, wheelMetadata, wheelSet } from "../helpers/wheel-set.js";
 

@@ -1,5 +1,5 @@
 // A real ZIP64 package: a wheel over 4 GiB (sparse on disk, so it costs no disk to make) and entries past the 4 GiB
-// offset. It writes a 4 GiB zip, so `npm test` runs it in the heavy phase, alone (test/offline-zip.test.ts also covers
+// offset. It writes a 4 GiB zip, so `npm test` runs it in the heavy phase, alone (test/offline-package.test.ts also covers
 // the ZIP64 records cheaply with a lowered threshold).
 import { execFileSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, ftruncateSync } from "node:fs";
@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import yauzl from "yauzl";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildOfflineZip } from "../../src/offline-zip/index.js";
-import { verifyChecksums } from "../../src/offline-zip/index.js";
+import { buildOfflineZip } from "../../src/offline-package/index.js";
+import { verifyChecksums } from "../../src/offline-package/index.js";
 import { openSafeZip } from "../../src/safe-zip/index.js";
 import { testPython } from "../helpers/python.js";
 

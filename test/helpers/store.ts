@@ -4,7 +4,7 @@ import type { KeyObject } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import yauzl from "yauzl";
-import { buildOfflineZip, collectProjectFiles, SHA256SUMS } from "../../src/offline-zip/index.js";
+import { buildOfflineZip, collectProjectFiles, SHA256SUMS } from "../../src/offline-package/index.js";
 import { writeDeterministicZip } from "../../src/packaging/deterministic-zip.js";
 import { repoRoot } from "./python.js";
 

@@ -28,7 +28,7 @@ vi.mock("node:fs/promises", async (importOriginal) => {
   return { ...actual, open, default: { ...actual, open } };
 });
 
-const { buildOfflineZip } = await import("../../src/offline-zip/index.js");
+const { buildOfflineZip } = await import("../../src/offline-package/index.js");
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-zip-change-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

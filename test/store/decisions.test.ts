@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProcVisionError } from "../../src/errors/index.js";
-import { chooseInstaller, findUv } from "../../src/wheel-install/index.js";
+import { chooseInstaller, findUv } from "../../src/wheel-installer/index.js";
 import type { Manifest } from "../../src/manifest/index.js";
 import { planBinding, planPrune, planRollback } from "../../src/store/decisions.js";
 import { judgePackage, type PackageFacts } from "../../src/store/install/acceptance.js";

@@ -143,7 +143,7 @@ describe("packages that cannot install on this station", () => {
     });
     const err = await rejection(zip);
     // Caught by the wheel check before the registry row (yauzl refuses the name), with the code the installer's own
-    // entry checks give (the second line of defence, test/wheel-install).
+    // entry checks give (the second line of defence, test/wheel-installer).
     expect(err.code).toBe("2001");
     expect(err.message).toMatch(/evil-1\.0-py3-none-any\.whl is not a readable wheel .*evil\.py/);
     expectStoreUntouched();

@@ -4,7 +4,7 @@ import path from "node:path";
 import type { KeyObject } from "node:crypto";
 import { loadManifest, type Manifest } from "../../manifest/index.js";
 import { ErrorCode, isProcVisionError } from "../../errors/index.js";
-import { buildOfflineZip, collectProjectFiles, collectRuntimeFiles, type ProjectFile } from "../../offline-zip/index.js";
+import { buildOfflineZip, collectProjectFiles, collectRuntimeFiles, type ProjectFile } from "../../offline-package/index.js";
 import { noWheelParagraph, parsePipNoMatch, uncoveredParagraph } from "../../packaging/no-wheel.js";
 import { pipEnv, pipFreeze, runPip } from "../../python/pip.js";
 import { localTarget } from "../../python/local-target.js";

@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
 import type { Manifest } from "../../manifest/index.js";
-import { SHA256SUMS } from "../../offline-zip/index.js";
+import { SHA256SUMS } from "../../offline-package/index.js";
 import { MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, openSafeZip, type SafeZip, type SafeZipLimits } from "../../safe-zip/index.js";
-import { readWheelsMetadata } from "../../wheel-install/index.js";
+import { readWheelsMetadata } from "../../wheel-installer/index.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
 import { judgeCompatibility, type CompatibilityPlan } from "./compatibility.js";
 import type { AcceptanceCheck } from "../../checks/report.js";

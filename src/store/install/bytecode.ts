@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { setPriority } from "node:os";
-import { hermeticInstallEnv } from "../../install/venv.js";
+import { hermeticInstallEnv } from "../../python/venv.js";
 import { packageEnv } from "../../python/runtime.js";
 
 export interface CompileOutcome {

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, statSync } from "node:fs";
 import { copyFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { createVenv } from "../../install/venv.js";
+import { createVenv } from "../../python/venv.js";
 import type { FileSlice, SafeZip } from "../../safe-zip/index.js";
 
 /** A wheel of the package: its file name and where its bytes are. */

@@ -1,10 +1,10 @@
 import { copyFile, chmod, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
-import { digestFile } from "../../offline-zip/index.js";
+import { digestFile } from "../../offline-package/index.js";
 import type { SafeZip } from "../../safe-zip/index.js";
 import type { ValidationReport } from "../../checks/report.js";
-import { installWheels, type InstallerChoice } from "../../wheel-install/index.js";
+import { installWheels, type InstallerChoice } from "../../wheel-installer/index.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
 import type { PackageRef } from "../decisions.js";
 import { archivedZip, packageDir, packageWorkerLaunch, type StoreLayout } from "../layout.js";

@@ -4,7 +4,7 @@ import { ErrorCode, ProcVisionError } from "../../errors/index.js";
 import { normalizeName } from "../../requirements/index.js";
 import type { SafeZip } from "../../safe-zip/index.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
-import { parseCoreMetadata } from "../../wheel-install/index.js";
+import { parseCoreMetadata } from "../../wheel-installer/index.js";
 import { parseWheelFilename } from "../../wheel-tags/index.js";
 import { SDK_NAME, type RunnerSdk } from "./sdk-replacement.js";
 

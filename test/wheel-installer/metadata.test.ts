@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { formatRecord, parseCoreMetadata, parseEntryPoints, parseRecord, parseWheelInfo } from "../../src/wheel-install/index.js";
-import { launcherScript, rewriteScript, shebang } from "../../src/wheel-install/scripts.js";
+import { formatRecord, parseCoreMetadata, parseEntryPoints, parseRecord, parseWheelInfo } from "../../src/wheel-installer/index.js";
+import { launcherScript, rewriteScript, shebang } from "../../src/wheel-installer/scripts.js";
 
 describe("wheel metadata files", () => {
   it("METADATA: every Requires-Dist, Requires-Python, folded lines, nothing from the body", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ProcVisionError } from "../../src/errors/index.js";
 import { parseRequirementLine, type MarkerEnvironment, type Requirement } from "../../src/requirements/index.js";
-import { installOrder, parseCoreMetadata, resolveWheels } from "../../src/wheel-install/index.js";
+import { installOrder, parseCoreMetadata, resolveWheels } from "../../src/wheel-installer/index.js";
 import { rankWheels, type WheelTarget } from "../../src/wheel-tags/index.js";
 
 const target: WheelTarget = { pythonVersion: "3.11", implementation: "cp", abi: "cp311", platforms: ["linux_x86_64", "manylinux_2_36_x86_64"] };

@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcVisionError } from "../../src/errors/index.js";
-import { createVenv } from "../../src/install/venv.js";
+import { createVenv } from "../../src/python/venv.js";
 import { localTarget } from "../../src/python/local-target.js";
 import { resolveInterpreter } from "../../src/python/interpreter.js";
 import { parseRequirementLine } from "../../src/requirements/index.js";
-import { installWheels, type InstallerChoice, type InstallSource } from "../../src/wheel-install/index.js";
+import { installWheels, type InstallerChoice, type InstallSource } from "../../src/wheel-installer/index.js";
 import { repoRoot } from "../helpers/python.js";
 import { cachedUv, wheelMetadata } from "../helpers/wheel-set.js";
 

@@ -1,6 +1,6 @@
 import { accessSync, constants } from "node:fs";
 import path from "node:path";
-import { hermeticInstallEnv } from "../install/venv.js";
+import { hermeticInstallEnv } from "../python/venv.js";
 import { runInstallTool, withFindLinks } from "./external.js";
 import type { InstallDestination, InstallSource, WheelInstaller } from "./installer.js";
 

@@ -1,5 +1,5 @@
 import { rankWheels } from "../wheel-tags/index.js";
-import { hermeticInstallEnv } from "../install/venv.js";
+import { hermeticInstallEnv } from "../python/venv.js";
 import type { InstallDestination, InstallSource, WheelInstaller } from "./installer.js";
 import { parseCoreMetadata } from "./metadata.js";
 import { installOrder } from "./order.js";

@@ -1,4 +1,4 @@
-import { hermeticInstallEnv } from "../install/venv.js";
+import { hermeticInstallEnv } from "../python/venv.js";
 import { runInstallTool, withFindLinks } from "./external.js";
 import type { InstallDestination, InstallSource, WheelInstaller } from "./installer.js";
 

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
-import { venvPython } from "../python/project-python.js";
+import { venvPython } from "./project-python.js";
 import { buildWorkerEnv } from "../worker/env.js";
 
 const run = promisify(execFile);

@@ -6,12 +6,12 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcVisionError } from "../../src/errors/index.js";
-import { createVenv, hermeticInstallEnv } from "../../src/install/venv.js";
+import { createVenv, hermeticInstallEnv } from "../../src/python/venv.js";
 import { resolveInterpreter } from "../../src/python/interpreter.js";
 import { parseRequirementLine } from "../../src/requirements/index.js";
 import {
   DEFAULT_TUNING, INSTALLER_NAME, installWheels, parseRecord, probeScheme, unpackWheels, type InstallScheme, type WheelSource,
-} from "../../src/wheel-install/index.js";
+} from "../../src/wheel-installer/index.js";
 import type { WheelTarget } from "../../src/wheel-tags/index.js";
 import { localTarget } from "../../src/python/local-target.js";
 import { deflated, forgeZip, stored, type Forged, type ForgeOptions } from "../helpers/forge-zip.js";
