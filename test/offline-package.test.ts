@@ -1,13 +1,12 @@
 import { execFileSync } from "node:child_process";
-import { createHash, createPrivateKey } from "node:crypto";
+import { createHash, createPrivateKey, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import yauzl from "yauzl";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildOfflineZip, collectProjectFiles, formatSha256Sums, parseSha256Sums, type OfflineZipInput } from "../src/offline-package/index.js";
+import { buildOfflineZip, collectProjectFiles, deflatesWell, formatSha256Sums, parseSha256Sums, verifyChecksums, type OfflineZipInput } from "../src/offline-package/index.js";
 import { writeDeterministicZip, writeZip, zipTimestamp } from "../src/packaging/deterministic-zip.js";
-import { verifyChecksums } from "../src/offline-package/index.js";
 import { openSafeZip } from "../src/safe-zip/index.js";
 import { generateKeyPair, loadPublicKey, verify } from "../src/signing/index.js";
 import { testPython } from "./helpers/python.js";
@@ -152,6 +151,22 @@ describe("buildOfflineZip", () => {
     expect(entries.find((e) => e.name === "manifest.json")?.data).toEqual(manifest);
   });
 
+  it("stores a big file that does not compress (model weights) and deflates one that does; both read back exactly", async () => {
+    const dir = mkdtempSync(path.join(work, "weights-"));
+    const random = randomBytes(1024 * 1024);
+    const text = Buffer.from("defect threshold 0.5\n".repeat(50_000));
+    writeFileSync(path.join(dir, "weights.bin"), random);
+    writeFileSync(path.join(dir, "labels.txt"), text);
+    const { files } = await collectProjectFiles(dir);
+    const outPath = path.join(dir, "w-v1.0-offline.zip");
+    await buildOfflineZip({ outPath, projectFiles: files, wheelFiles: [], env: {}, extraEntries: [{ path: "manifest.json", data: manifest }] });
+    const entries = await readZip(outPath);
+    expect(entries.find((e) => e.name === "weights.bin")).toMatchObject({ method: 0, data: random });
+    expect(entries.find((e) => e.name === "labels.txt")).toMatchObject({ method: 8, data: text });
+    expect(deflatesWell(random.subarray(0, 256 * 1024))).toBe(false);
+    expect(deflatesWell(text.subarray(0, 256 * 1024))).toBe(true);
+  });
+
   it("lists every other entry in SHA256SUMS with its real hash", async () => {
     const { outPath, result } = await build("sums-offline.zip");
     const entries = await readZip(outPath);
@@ -293,10 +308,11 @@ describe("offline package layout (one read per file)", () => {
   const dir = mkdtempSync(path.join(work, "layout-"));
   // Large files take the chunked path: wheels STORED through the ring (not chunk multiples, more chunks than the
   // ring has slots), a large asset DEFLATEd in a stream; the small ones are read whole.
-  const big = (name: string, bytes: number, seed: number): string => {
+  // Pseudo-random bytes, or with `compressible` bytes deflate shrinks (a big project file that does not is stored).
+  const big = (name: string, bytes: number, seed: number, compressible = false): string => {
     const file = path.join(dir, name);
     const data = Buffer.alloc(bytes);
-    for (let i = 0; i + 4 <= bytes; i += 4) data.writeUInt32LE(Math.imul(i + seed, 2654435761) >>> 0, i);
+    for (let i = 0; i + 4 <= bytes; i += 4) data.writeUInt32LE(((Math.imul(i + seed, 2654435761) >>> 0) & (compressible ? 0x0f0f0f0f : 0xffffffff)) >>> 0, i);
     writeFileSync(file, data);
     return file;
   };
@@ -309,7 +325,7 @@ describe("offline package layout (one read per file)", () => {
   const projectFiles = [
     { path: "Assets/UPPER.txt", absPath: big("upper.txt", 64, 5), size: 64, mode: 0o644 },
     { path: "algo/main.py", absPath: big("main.py", 4000, 6), size: 4000, mode: 0o755 },
-    { path: "assets/model.bin", absPath: big("model.bin", 2 * 1024 * 1024 + 7, 7), size: 2 * 1024 * 1024 + 7, mode: 0o644 },
+    { path: "assets/model.bin", absPath: big("model.bin", 2 * 1024 * 1024 + 7, 7, true), size: 2 * 1024 * 1024 + 7, mode: 0o644 },
   ];
   const extraEntries = [{ path: "manifest.json", data: Buffer.from('{"name": "x"}') }];
   const pair = generateKeyPair();

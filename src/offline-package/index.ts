@@ -1,5 +1,5 @@
 export { verifyChecksums, type ChecksumProblem, type ChecksumResult } from "./checksums.js";
-export { buildOfflineZip, type OfflineZipInput, type OfflineZipResult } from "./build.js";
+export { buildOfflineZip, deflatesWell, type OfflineZipInput, type OfflineZipResult } from "./build.js";
 export { digestFile, digestStream, type Digest } from "./digest.js";
 export { collectProjectFiles, IGNORE_FILE, type ProjectFile, type ProjectFiles } from "./project-files.js";
 export { collectRuntimeFiles, type RuntimeFiles } from "./runtime-files.js";
