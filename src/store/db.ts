@@ -154,6 +154,23 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
 
 /** Opens (creating) the store database: WAL, foreign keys, a busy timeout for a second process, migrations. */
+/**
+ * Statements compiled once per text (and per row mode): preparing costs more than running the small queries of the
+ * inspection path. `raw` statements return rows as arrays.
+ */
+export function statementCache(db: Db): (text: string, raw?: boolean) => Database.Statement {
+  const statements = new Map<string, Database.Statement>();
+  return (text, raw = false) => {
+    const key = raw ? `raw:${text}` : text;
+    let statement = statements.get(key);
+    if (!statement) {
+      statement = raw ? db.prepare(text).raw(true) : db.prepare(text);
+      statements.set(key, statement);
+    }
+    return statement;
+  };
+}
+
 export function openDb(file: string): Db {
   const db = new Database(file);
   try {

@@ -2,7 +2,7 @@ import type { Manifest } from "../manifest/index.js";
 import type { ValidationReport } from "../checks/report.js";
 import type { Statement } from "better-sqlite3";
 import type { SessionRecord as LiveSession } from "../supervisor/sessions.js";
-import type { Db } from "./db.js";
+import { statementCache, type Db } from "./db.js";
 
 /*
  * Typed access to runner.db. Public records use the contract's snake_case field names: they go out unchanged as
@@ -161,18 +161,11 @@ function where(clauses: readonly [string, unknown][]): { sql: string; params: un
 const limitOf = (limit: number | undefined): number => Math.max(1, Math.min(limit ?? 100, 10_000));
 
 export class Repository {
-  readonly #statements = new Map<string, Statement>();
 
-  constructor(readonly db: Db) {}
+  private readonly sql: (text: string) => Statement;
 
-  /** Statements are compiled once: preparing costs more than running the small queries of the inspection path. */
-  private sql(text: string): Statement {
-    let statement = this.#statements.get(text);
-    if (!statement) {
-      statement = this.db.prepare(text);
-      this.#statements.set(text, statement);
-    }
-    return statement;
+  constructor(readonly db: Db) {
+    this.sql = statementCache(db);
   }
 
   transaction<T>(fn: () => T): T {

@@ -1,5 +1,5 @@
 import type { Statement } from "better-sqlite3";
-import type { Db } from "../store/db.js";
+import { statementCache, type Db } from "../store/db.js";
 import { batchIngestId, objectKey, recordLine, type RecordLine, type TelemetryKind } from "./keys.js";
 
 /*
@@ -85,30 +85,22 @@ const MAX_REMEMBERED = 100_000;
 const toArtifact = (r: ArtifactRow): Artifact => ({ ...r, uploaded: r.uploaded === 1 });
 
 export class TelemetryStore {
-  readonly #statements = new Map<string, Statement>();
   /** Committed records waiting for their batch: the record until its line is written, then the line. */
   readonly #recent = new Map<number, LineSource | string>();
 
-  constructor(readonly db: Db, private readonly keyOf: { prefix: string; workstationId: string }) {}
+  readonly #statement: (text: string, raw?: boolean) => Statement;
+
+  constructor(readonly db: Db, private readonly keyOf: { prefix: string; workstationId: string }) {
+    this.#statement = statementCache(db);
+  }
 
   private sql(text: string): Statement {
-    let statement = this.#statements.get(text);
-    if (!statement) {
-      statement = this.db.prepare(text);
-      this.#statements.set(text, statement);
-    }
-    return statement;
+    return this.#statement(text);
   }
 
   /** A statement that returns rows as arrays. */
   private raw(text: string): Statement {
-    const key = `raw:${text}`;
-    let statement = this.#statements.get(key);
-    if (!statement) {
-      statement = this.db.prepare(text).raw(true);
-      this.#statements.set(key, statement);
-    }
-    return statement;
+    return this.#statement(text, true);
   }
 
   /** A record's line, to be written when its batch is sealed; call it inside the record's transaction. */
