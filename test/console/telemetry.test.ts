@@ -1,7 +1,7 @@
 // The console's telemetry parts in a real browser (Debian chromium through playwright-core) against a real
 // `procvision-runner serve` with telemetry to a real S3 server: an NG record opens its kept images, and the telemetry
 // panel shows the outbox and pauses and resumes uploads with the token.
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Runner } from "../../src/index.js";
 import { loadRunnerConfig } from "../../src/runner/config.js";
 import { repoRoot } from "../helpers/python.js";
+import { serveRunner, type Served } from "../helpers/cli.js";
 import { startS3Server, type S3Server } from "../helpers/s3-server.js";
 import { EXAMPLE, exampleZip } from "../helpers/store.js";
 
@@ -21,8 +22,7 @@ const work = mkdtempSync(path.join(tmpdir(), "pv-console-telemetry-"));
 const root = path.join(work, "root");
 const configFile = path.join(work, "runner_config.json");
 let s3: S3Server | undefined;
-let server: ChildProcessWithoutNullStreams | undefined;
-let serverLog = "";
+let server: Served | undefined;
 let browser: Browser | undefined;
 let page: Page;
 let url = "";
@@ -36,25 +36,15 @@ beforeAll(async () => {
   s3 = await startS3Server();
   writeFileSync(configFile, JSON.stringify({
     workstation_id: "st-console",
-    telemetry: { endpoint: s3.endpoint, bucket: s3.bucket, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey, batch: { max_age_ms: 100 } },
+    telemetry: { ...s3.target, batch: { max_age_ms: 100 } },
   }));
   const zip = await exampleZip(work);
   const runner = await Runner.open({ root, config: await loadRunnerConfig(configFile), log: () => undefined });
   expect((await runner.install(zip)).state).toBe("installed");
   await runner.activate("algorithm-example", "1.0", ["p001"]);
   await runner.close();
-  const child = spawn(process.execPath, [RUNNER_CLI, "serve", "--root", root, "--port", "0", "--config", configFile], { cwd: work });
-  server = child;
-  url = await new Promise<string>((resolve, reject) => {
-    let stdout = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-      const match = /listening on (\S+)/.exec(stdout);
-      if (match?.[1]) resolve(match[1]);
-    });
-    child.stderr.on("data", (d: Buffer) => (serverLog += d.toString()));
-    child.on("exit", (code) => reject(new Error(`runner exited (${code}) before listening:\n${serverLog}`)));
-  });
+  server = await serveRunner(root, ["--config", configFile]);
+  url = server.url;
   token = readFileSync(path.join(root, "token"), "utf8").trim();
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] });
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
@@ -70,11 +60,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server?.once("exit", resolve));
-    server.kill("SIGTERM");
-    await exited;
-  }
+  await server?.stop();
   await s3?.close();
   rmSync(work, { recursive: true, force: true });
 }, 60_000);

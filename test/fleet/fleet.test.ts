@@ -71,7 +71,7 @@ beforeAll(async () => {
     writeFileSync(path.join(root, "runner_config.json"), JSON.stringify({
       workstation_id: station, fleet: { desired: desiredRef, poll_ms: 300 },
       // Only the inventory goes to the bucket here: records, logs and images have their own tests.
-      telemetry: { endpoint: s3.endpoint, bucket: s3.bucket, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey, upload: { records: false, logs: false, ng_images: false } },
+      telemetry: { ...s3.target, upload: { records: false, logs: false, ng_images: false } },
     }));
     served.set(station, await serveRunner(root));
   }

@@ -16,6 +16,8 @@ export interface S3Server {
   accessKeyId: string;
   secretAccessKey: string;
   client: S3Client;
+  /** The `telemetry` keys of runner_config.json that point a runner at this server and bucket. */
+  target: { endpoint: string; bucket: string; access_key_id: string; secret_access_key: string };
   /** Every key in the bucket. */
   keys(prefix?: string): Promise<string[]>;
   get(key: string): Promise<{ body: Buffer; metadata: Record<string, string>; contentType: string | undefined }>;
@@ -100,6 +102,7 @@ export async function startS3Server(o: { dir?: string; port?: number; bucket?: s
   };
   return {
     endpoint, port, bucket, dir, accessKeyId, secretAccessKey, client,
+    target: { endpoint, bucket, access_key_id: accessKeyId, secret_access_key: secretAccessKey },
     async keys(prefix) {
       const out: string[] = [];
       let token: string | undefined;

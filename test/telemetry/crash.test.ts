@@ -40,7 +40,7 @@ beforeAll(async () => {
   writeFileSync(configFile, JSON.stringify({
     workstation_id: "st-crash",
     telemetry: {
-      endpoint: s3.endpoint, bucket: s3.bucket, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey,
+      ...s3.target,
       upload: { records: true, logs: true, ng_images: true }, batch: { max_lines: 4, max_age_ms: 50, max_bytes: 64 * 1024 },
     },
   }));

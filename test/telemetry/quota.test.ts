@@ -26,7 +26,7 @@ beforeAll(async () => {
     config: {
       workstation_id: "st-quota",
       telemetry: {
-        endpoint: s3.endpoint, bucket: s3.bucket, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey,
+        ...s3.target,
         upload: { records: true, logs: false, ng_images: true }, quota_mb: QUOTA_MB, batch: { max_lines: 50, max_age_ms: 100, max_bytes: 1024 * 1024 },
       },
     },

@@ -33,7 +33,7 @@ beforeAll(async () => {
     config: {
       workstation_id: "line3-st07",
       telemetry: {
-        endpoint: s3.endpoint, bucket: s3.bucket, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey, prefix: "plant-a",
+        ...s3.target, prefix: "plant-a",
         upload: { records: true, logs: true, ng_images: true }, batch: { max_lines: 5, max_age_ms: 100, max_bytes: 1024 * 1024 },
       },
     },
@@ -242,7 +242,7 @@ describe("telemetry failures (contract §8)", { timeout: 60_000 }, () => {
   it("max_kbps bounds the upload rate: 4 objects of 50 kB at 800 kbit/s take at least 1.5 s", async () => {
     const paced = await Runner.open({
       root: path.join(work, "paced"), log: () => undefined,
-      config: { workstation_id: "st-paced", telemetry: { endpoint: s3.endpoint, bucket: s3.bucket, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey, max_kbps: 800, upload: { logs: false } } },
+      config: { workstation_id: "st-paced", telemetry: { ...s3.target, max_kbps: 800, upload: { logs: false } } },
     });
     try {
       const t = paced.telemetryHandle!;
