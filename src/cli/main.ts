@@ -167,7 +167,7 @@ registryOptions(desired.command("show <ref>").description("print the desired sta
 
 program.command("fleet").description("the fleet as its stations report it").command("status")
   .description("every station's last reported state from the telemetry bucket: station, desired, actual, last seen, error")
-  .requiredOption("--endpoint <url>", "S3-compatible endpoint, e.g. http://minio.plant:9000")
+  .option("--endpoint <url>", "S3-compatible endpoint, e.g. http://minio.plant:9000 (default: $AWS_ENDPOINT_URL_S3, else $AWS_ENDPOINT_URL)")
   .requiredOption("--bucket <name>", "the telemetry bucket the stations upload to")
   .option("--prefix <prefix>", "the stations' telemetry prefix", "")
   .option("--region <region>", "region (most on-prem servers ignore it)")

@@ -165,6 +165,11 @@ describe("a line of three stations following one desired state", () => {
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/^station\s+desired\s+actual\s+last seen\s+error/m);
     expect(human.stdout).toContain("p002=algorithm-example@1.0");
+    const byEnv = await runCli(["fleet", "status", "--bucket", s3.bucket, "--json"], { env: { ...env, AWS_ENDPOINT_URL: s3.endpoint } });
+    expect((byEnv.json as Reported[]).map((s) => s.workstation_id)).toEqual(["st-1", "st-2", "st-3"]);
+    const noEndpoint = await runCli(["fleet", "status", "--bucket", s3.bucket], { env: { ...env, AWS_ENDPOINT_URL: "", AWS_ENDPOINT_URL_S3: "" } });
+    expect(noEndpoint.code).toBe(2);
+    expect(noEndpoint.stderr).toContain("--endpoint");
     const noKeys = await runCli(args, { env: { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" } });
     expect(noKeys.code).toBe(2);
     expect(noKeys.stderr).toContain("AWS_ACCESS_KEY_ID");

@@ -3,7 +3,7 @@ import { stationsPrefix } from "../../telemetry/keys.js";
 import { UsageError, type CommandOutput } from "../output.js";
 
 export interface FleetStatusFlags {
-  endpoint: string;
+  endpoint?: string;
   bucket: string;
   prefix?: string;
   region?: string;
@@ -24,13 +24,15 @@ interface StationStatus {
  * each runner with its telemetry) as a table: station, desired, actual, last seen, error.
  */
 export async function fleetStatusCommand(flags: FleetStatusFlags): Promise<CommandOutput> {
+  const endpoint = flags.endpoint ?? (process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL);
+  if (!endpoint) throw new UsageError("no S3 endpoint: pass --endpoint or set AWS_ENDPOINT_URL", "e.g. --endpoint http://minio.plant:9000");
   const credentials = {
     accessKeyId: fromFileOrEnv(flags.accessKeyIdFile, "AWS_ACCESS_KEY_ID", "--access-key-id-file"),
     secretAccessKey: fromFileOrEnv(flags.secretAccessKeyFile, "AWS_SECRET_ACCESS_KEY", "--secret-access-key-file"),
   };
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const { S3Client, ListObjectsV2Command, GetObjectCommand } = await import("@aws-sdk/client-s3");
-  const client = new S3Client({ endpoint: flags.endpoint, region: flags.region ?? "us-east-1", forcePathStyle: true, credentials, maxAttempts: 2 });
+  const client = new S3Client({ endpoint, region: flags.region ?? "us-east-1", forcePathStyle: true, credentials, maxAttempts: 2 });
   try {
     const prefix = stationsPrefix(flags.prefix ?? "");
     const keys: string[] = [];
