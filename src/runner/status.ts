@@ -1,0 +1,30 @@
+import type { Binding } from "../store/repository.js";
+import type { MetricsSnapshot } from "../supervisor/metrics.js";
+import type { SupervisorPoolStatus } from "../supervisor/supervisor.js";
+
+export interface RunnerStatus {
+  root: string;
+  packages: number;
+  bindings: Binding[];
+  pools: { name: string; version: string; state: string; circuit: string; sessions: number }[];
+  workers: {
+    name: string; version: string; slot: number; pid: number | null; state: string; uptime_ms: number | null; restarts: number;
+    /** Calls sent to the worker and not answered: the running one and those held behind it (short calls). */
+    calls: number; inflight: number; heartbeat_age_ms: number | null; circuit: string;
+  }[];
+}
+
+/** Health as `status()` reports it: the store's counts and bindings, each pool and each of its workers flattened. */
+export function runnerStatus(store: { root: string; packages: number; bindings: Binding[] }, pools: readonly SupervisorPoolStatus[]): RunnerStatus {
+  return {
+    ...store,
+    pools: pools.map((p) => ({ name: p.name, version: p.version, state: p.state, circuit: p.circuit, sessions: p.sessions })),
+    workers: pools.flatMap((p) => p.workers.map((w) => ({
+      name: p.name, version: p.version, slot: w.slot, pid: w.pid, state: w.state, uptime_ms: w.uptime_ms, restarts: w.restarts,
+      calls: w.calls, inflight: w.inflight, heartbeat_age_ms: w.last_heartbeat_age_ms, circuit: w.circuit,
+    }))),
+  };
+}
+
+/** The metrics of a runner that runs no workers (opened with its own host). */
+export const NO_WORKER_METRICS: MetricsSnapshot = { pools: [], sessions: 0, shm_bytes: 0, latency_buckets_ms: [] };
