@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // procvision-cli: the list of its commands. Each definition is light; its handler's code loads when it runs.
-import { runCli } from "../command-line/definition.js";
+import { runCli } from "../command-line/program.js";
 import { desired } from "./definitions/desired.js";
 import { fleet } from "./definitions/fleet.js";
 import { init } from "./definitions/init.js";

@@ -1,10 +1,9 @@
 import { ErrorCode, ProcVisionError, type ErrorCodeValue } from "../errors/index.js";
 
-/**
- * The one reporter of both CLIs (procvision-cli and procvision-runner): a handler returns a CommandOutput or throws, and
- * this prints it. Success: the JSON on stdout with --json, else the human lines on stdout. Failure: the contract's error
- * object on stdout with --json, else `✗ [code] message` and the hint on stderr. Exit 0, 1 (the job failed) or 2 (usage).
- */
+// The one reporter of both CLIs (procvision-cli and procvision-runner): a handler returns a CommandOutput or throws,
+// and report() prints it. Success: the JSON on stdout with --json, else the human lines on stdout. Failure: the
+// contract's error object ({error_code, message, hint?}) on stdout with --json, else on stderr `✗ message` (a UsageError
+// or CheckFailure) or `✗ [code] message` (any other error) and the hint. Exit 0, 1 (the job failed) or 2 (usage).
 
 /** What a command handler returns: the one reporter prints it, human or --json. */
 export interface CommandOutput {

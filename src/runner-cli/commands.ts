@@ -1,6 +1,6 @@
 // procvision-runner: the list of its commands (imported by main.ts once V8's start-up flags are set). The client
 // commands are light (an HTTP call and a table); `serve` loads the server, the store and the supervisor when it runs.
-import { runCli } from "../command-line/definition.js";
+import { runCli } from "../command-line/program.js";
 import { audit } from "./definitions/audit.js";
 import { activate, deactivate, rollback, switchVersion } from "./definitions/bindings.js";
 import { fleet } from "./definitions/fleet.js";
