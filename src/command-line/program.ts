@@ -43,7 +43,7 @@ function addCommand(parent: Command, definition: CommandDefinition): void {
 }
 
 /** Builds the CLI from its list of commands (commander parses), runs the one asked for, and ends as parse-errors.ts says. */
-export async function runCli(cli: CliDefinition, argv: readonly string[] = process.argv): Promise<void> {
+export async function runCli(cli: CliDefinition): Promise<void> {
   const version = (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
   const program = new Command(cli.name).description(cli.description).version(version, "--version");
   if (cli.positionalOptions) program.enablePositionalOptions();
@@ -55,8 +55,8 @@ export async function runCli(cli: CliDefinition, argv: readonly string[] = proce
     } else addCommand(program, entry);
   }
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(process.argv);
   } catch (err) {
-    endOnParseError(err, argv);
+    endOnParseError(err, process.argv);
   }
 }
