@@ -1,4 +1,5 @@
 /** Human output of the runner CLI: plain aligned tables and one-line summaries (the API's JSON is `--json`). */
+import type { CommandOutput } from "../command-line/reporter.js";
 
 export function table(rows: readonly Record<string, unknown>[], columns: readonly [key: string, title: string][]): string[] {
   if (rows.length === 0) return ["(none)"];
@@ -82,4 +83,9 @@ export function summary(action: string, body: unknown): string[] {
     case "validate": return [`${(b.summary as { status?: string } | undefined)?.status === "PASS" ? "✓" : "✗"} ${pkg} validation ${(b.summary as { status?: string } | undefined)?.status ?? ""}`];
     default: return [`✓ ${action}${pkg ? ` ${pkg}` : ""}`];
   }
+}
+
+/** A runner answer for the reporter: the API's JSON body under --json, else its table or summary line. */
+export function apiOutput(action: string, body: unknown): CommandOutput {
+  return { exitCode: 0, json: body, human: formatters[action]?.(body) ?? summary(action, body) };
 }

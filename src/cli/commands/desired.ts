@@ -1,6 +1,6 @@
 import { setDesired, stationPackages, type DesiredDocument } from "../../fleet/document.js";
 import { readDesired, resolveEntry, writeDesired, type SettingsFor } from "../../fleet/registry-state.js";
-import { tick, UsageError, type CommandOutput } from "../output.js";
+import { tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
 import { registryFlags, type RegistryFlags } from "./registry-flags.js";
 
 export interface DesiredSetFlags extends RegistryFlags {

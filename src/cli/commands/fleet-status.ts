@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { stationsPrefix } from "../../telemetry/keys.js";
-import { UsageError, type CommandOutput } from "../output.js";
+import { UsageError, type CommandOutput } from "../../command-line/reporter.js";
 
 export interface FleetStatusFlags {
   endpoint?: string;

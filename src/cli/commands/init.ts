@@ -9,7 +9,7 @@ import { localTargetEnv } from "../../python/local-target.js";
 import { className, invalidAlgorithmName, moduleName } from "../../scaffold/names.js";
 import { scaffoldFiles } from "../../scaffold/templates.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
-import { tick, UsageError, type CommandOutput } from "../output.js";
+import { tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
 
 const run = promisify(execFile);
 /** Pinned when the local Python has no numpy: wheels exist for CPython 3.10–3.13 on Linux and Windows. */

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { generateKeyPair, keyFingerprint, loadPublicKey } from "../../signing/index.js";
-import { tick, UsageError, type CommandOutput } from "../output.js";
+import { tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
 
 export async function keygenCommand(options: { out: string; force?: boolean }): Promise<CommandOutput> {
   const privateFile = path.resolve(`${options.out}.key`);

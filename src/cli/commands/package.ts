@@ -15,7 +15,7 @@ import { bundledSdkWheel } from "../../sdk-bundle.js";
 import { loadPrivateKey } from "../../signing/index.js";
 import { parseTargetEnv, pipDownloadArgs, resolveTarget, shippedIndexSettings, withoutSecrets, type TargetEnvFile, type TargetResolution } from "../../target-env/index.js";
 import { matchRequirementsToWheels, parseWheelFilename, versionNodot } from "../../wheel-tags/index.js";
-import { CheckFailure, style, tick, UsageError, type CommandOutput } from "../output.js";
+import { CheckFailure, style, tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
 
 /** A Python runtime to put into the zip as `python_runtime/` (contract §5a, `--embed-python`). */
 export interface EmbedRuntime {

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { ErrorCode } from "../../errors/index.js";
 import { formatOciReference, isLoopbackRegistry, parseOciReference } from "../../oci/reference.js";
 import { publishPackage } from "../../oci/publish.js";
-import { tick, UsageError, type CommandOutput } from "../output.js";
+import { tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
 import { registryFlags, type RegistryFlags } from "./registry-flags.js";
 
 export type PublishFlags = RegistryFlags;

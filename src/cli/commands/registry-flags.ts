@@ -1,5 +1,5 @@
 import type { RegistrySettings } from "../../oci/access.js";
-import { UsageError } from "../output.js";
+import { UsageError } from "../../command-line/reporter.js";
 
 /** The flags every registry command shares (publish, desired). */
 export interface RegistryFlags {

@@ -8,7 +8,7 @@ import type { Manifest } from "../../manifest/index.js";
 import type { CallOutcome, StepInputs } from "../../local/run-local.js";
 import { discardHeadStart, headStart } from "../../local/head-start.js";
 import { projectPython } from "../../python/project-python.js";
-import { style, tick, UsageError, type CommandOutput } from "../output.js";
+import { style, tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
 
 export interface RunOptions {

@@ -1,5 +1,5 @@
 import { bundledSdkWheel } from "../../sdk-bundle.js";
-import type { CommandOutput } from "../output.js";
+import type { CommandOutput } from "../../command-line/reporter.js";
 
 export function sdkCommand(): CommandOutput {
   const wheel = bundledSdkWheel();

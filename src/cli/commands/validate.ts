@@ -5,7 +5,7 @@ import { projectPython } from "../../python/project-python.js";
 import { ErrorCode, errorCodeName } from "../../errors/index.js";
 import { loadPublicKey } from "../../signing/index.js";
 import { summarize, type ValidationReport } from "../../checks/report.js";
-import { style, tick, UsageError, type CommandOutput } from "../output.js";
+import { style, tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
 
 export interface ValidateOptions {

@@ -1,6 +1,6 @@
 import { ENTRY_POINT } from "../../manifest/entry-point.js";
 import type { StderrLine } from "../../worker/stderr-tail.js";
-import { UsageError } from "../output.js";
+import { UsageError } from "../../command-line/reporter.js";
 
 /** `--entry MOD:CLASS` (the original CLI's flag): runs that class instead of the manifest's entry_point. */
 export function checkEntryPoint(value: string): string {

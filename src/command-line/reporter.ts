@@ -1,5 +1,10 @@
 import { ErrorCode, ProcVisionError, type ErrorCodeValue } from "../errors/index.js";
 
+// The one reporter of both CLIs (procvision-cli and procvision-runner): a handler returns a CommandOutput or throws,
+// and report() prints it. Success: the JSON on stdout with --json, else the human lines on stdout. Failure: the
+// contract's error object ({error_code, message, hint?}) on stdout with --json, else on stderr `✗ message` (a UsageError
+// or CheckFailure) or `✗ [code] message` (any other error) and the hint. Exit 0, 1 (the job failed) or 2 (usage).
+
 /** What a command handler returns: the one reporter prints it, human or --json. */
 export interface CommandOutput {
   /** 0 success, 1 the check/job failed, 2 usage or input error. */
@@ -47,4 +52,25 @@ export function errorOutput(err: unknown): CommandOutput {
     json: error.toJSON(),
     human: [`${tick(false)} [${error.code}] ${error.message}`, ...(error.hint ? [style.dim(`  hint: ${error.hint}`)] : [])],
   };
+}
+
+/**
+ * Runs a handler and prints what it returned or threw; the exit code goes to process.exitCode, so the process ends
+ * when its work does. `endOnError`: a server whose start failed may hold open what it opened, so its error ends the
+ * process at once.
+ */
+export async function report(json: boolean, handler: () => Promise<CommandOutput>, endOnError = false): Promise<void> {
+  let output: CommandOutput;
+  try {
+    output = await handler();
+  } catch (err) {
+    output = errorOutput(err);
+    if (!json) process.stderr.write(output.human.join("\n") + "\n");
+    else printOutput(output, true);
+    if (endOnError) process.exit(output.exitCode);
+    process.exitCode = output.exitCode;
+    return;
+  }
+  printOutput(output, json);
+  process.exitCode = output.exitCode;
 }

@@ -1,5 +1,5 @@
 import { CommanderError } from "commander";
-import { ErrorCode } from "./errors/index.js";
+import { ErrorCode } from "../errors/index.js";
 
 /**
  * How both CLIs end on a commander error. Help and version exit 0; a parse problem (unknown option, missing
