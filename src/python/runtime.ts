@@ -2,16 +2,15 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
+import { RUNTIME_DIR } from "../offline-package/layout.js";
 import { INTERPRETER_PROBE, interpreterTarget } from "../wheel-tags/probe.js";
 import type { WheelTarget } from "../wheel-tags/supported.js";
 import { probeFailure, runProbe } from "./probe.js";
 
-/**
- * An embedded Python runtime (contract §5a): a copied CPython installation shipped in a package as `python_runtime/`,
- * on which the station installs and runs that package instead of its own interpreter. Everything the product knows
- * about such a runtime is here: where its interpreter is and what environment it needs to start.
- */
-export const RUNTIME_DIR = "python_runtime";
+// An embedded Python runtime (contract §5a): a copied CPython installation shipped in a package as `python_runtime/`
+// (RUNTIME_DIR, a name of the package format), on which the station installs and runs that package instead of its own
+// interpreter. Everything the product knows about such a runtime is here: where its interpreter is and what
+// environment it needs to start.
 
 function isExecutableFile(file: string): boolean {
   try {

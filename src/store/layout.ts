@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { packageZipName } from "../offline-package/layout.js";
 import { venvPython } from "../python/project-python.js";
 import { packageEnv } from "../python/runtime.js";
 import type { WorkerLaunch } from "../worker/env.js";
@@ -42,7 +43,7 @@ export function packageDir(layout: StoreLayout, name: string, version: string): 
 
 /** The archived zip, named as `procvision-cli package` names it. */
 export function archivedZip(layout: StoreLayout, name: string, version: string): string {
-  return path.join(layout.zips, `${name}-v${version}-offline.zip`);
+  return path.join(layout.zips, packageZipName(name, version));
 }
 
 /**
