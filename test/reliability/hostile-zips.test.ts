@@ -16,7 +16,7 @@ import path from "node:path";
 import { deflateRawSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcVisionError, Runner } from "../../src/index.js";
-import { writeWheel } from "../../src/packaging/wheel-builder.js";
+import { writeWheel } from "../../src/wheel-builder/write.js";
 import { zipChecks } from "../../src/validate/zip-checks.js";
 import { runCli } from "../helpers/cli.js";
 import { deflated, forgePackage, forgeZip, stored, type Forged } from "../helpers/forge-zip.js";

@@ -8,7 +8,7 @@ import {
   buildOfflineZip, collectProjectFiles, collectRuntimeFiles, packageZipName, REQUIREMENTS, RUNTIME_BOOTSTRAP, RUNTIME_DIR, TARGET_ENV_FILE, WHEELS, WHEELS_DIR,
   type ProjectFile,
 } from "../../offline-package/index.js";
-import { noWheelParagraph, parsePipNoMatch, uncoveredParagraph } from "../../packaging/no-wheel.js";
+import { noWheelParagraph, parsePipNoMatch, uncoveredParagraph } from "./no-wheel.js";
 import { pipEnv, pipFreeze, runPip } from "../../python/pip.js";
 import { localTarget } from "../../python/local-target.js";
 import { projectInterpreter } from "../../python/project-python.js";
