@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { SHA256SUMS, SIGNATURE, TARGET_ENV_FILE } from "../offline-package/layout.js";
-import { acceptPackage } from "../store/install/acceptance.js";
+import { acceptPackage } from "../offline-package/acceptance/acceptance.js";
 import { OCI_MANIFEST } from "./registry.js";
 
 /** Contract §9: an offline package is an OCI artifact of this type with the zip as its one layer. */

@@ -1,7 +1,7 @@
 // Issue 7 part 1, issue 15: one table-driven corpus of hostile and broken offline packages, run against every way a
 // package is judged: `validate --zip` (zipChecks in process), `validate --zip --full` in the built CLI (a real
 // subprocess: the runner's acceptance, then its install pipeline into a throw-away directory) and the runner install
-// (Runner.install). All three share one acceptance path (src/store/install/acceptance.ts), so each case must be
+// (Runner.install). All three share one acceptance path (src/offline-package/acceptance/acceptance.ts), so each case must be
 // refused by all three with the same contract code (§6: 2001 invalid_zip, 2002 manifest, 2004 wheels, 2008
 // integrity), the runner's message in the failed check, within a time bound, with bounded memory, and without a byte
 // written anywhere outside the staging area. Good packages (ours, another tool's, the original CLI's) are accepted

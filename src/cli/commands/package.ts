@@ -5,7 +5,7 @@ import type { KeyObject } from "node:crypto";
 import { loadManifest, type Manifest } from "../../manifest/index.js";
 import { ErrorCode, isProcVisionError } from "../../errors/index.js";
 import {
-  buildOfflineZip, collectProjectFiles, collectRuntimeFiles, packageZipName, REQUIREMENTS, RUNTIME_BOOTSTRAP, RUNTIME_DIR, TARGET_ENV_FILE, WHEELS, WHEELS_DIR,
+  buildOfflineZip, collectProjectFiles, collectRuntimeFiles, MANIFEST, packageZipName, REQUIREMENTS, RUNTIME_BOOTSTRAP, RUNTIME_DIR, TARGET_ENV_FILE, WHEELS, WHEELS_DIR,
   type ProjectFile,
 } from "../../offline-package/index.js";
 import { noWheelParagraph, parsePipNoMatch, uncoveredParagraph } from "./no-wheel.js";
@@ -111,7 +111,7 @@ Promise<{ text: string; source: string; frozen?: string[]; frozenDropped: { line
     if (!existsSync(o.requirements)) throw new UsageError(`requirements file ${o.requirements} not found`);
     return { text: await readFile(o.requirements, "utf8"), source: path.resolve(o.requirements), frozenDropped: [] };
   }
-  const own = path.join(projectDir, "requirements.txt");
+  const own = path.join(projectDir, REQUIREMENTS);
   if (existsSync(own)) return { text: await readFile(own, "utf8"), source: own, frozenDropped: [] };
   if (!autoFreeze) {
     throw new CheckFailure(ErrorCode.invalid_params, `${own} not found`, "write requirements.txt (every line name==version), or pass --auto-freeze to write it from pip freeze of the project's Python");
@@ -247,7 +247,7 @@ function humanSize(bytes: number): string {
 export async function packageCommand(project: string, o: PackageOptions): Promise<CommandOutput> {
   const projectDir = path.resolve(project);
   if (!existsSync(projectDir) || !(await stat(projectDir)).isDirectory()) throw new UsageError(`project ${projectDir} not found`);
-  const manifestPath = path.join(projectDir, "manifest.json");
+  const manifestPath = path.join(projectDir, MANIFEST);
   if (!existsSync(manifestPath)) throw new UsageError(`${manifestPath} not found`, "run procvision-cli init, or package the folder that holds manifest.json", ErrorCode.manifest_missing);
   const manifest: Manifest = await loadManifest(manifestPath);
   const signingKey: KeyObject | undefined = o.sign === undefined ? undefined : loadKey(o.sign);

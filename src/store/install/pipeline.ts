@@ -11,11 +11,11 @@ import { archivedZip, packageDir, packageWorkerLaunch, type StoreLayout } from "
 import { removePackageFiles } from "../recovery.js";
 import { removeVersion } from "./remove.js";
 import type { PackageRecord, Repository } from "../repository.js";
-import { acceptPackage, type AcceptedPackage } from "./acceptance.js";
-import type { CompatibilityPlan } from "./compatibility.js";
+import { acceptPackage, type AcceptedPackage } from "../../offline-package/acceptance/acceptance.js";
+import type { CompatibilityPlan } from "../../offline-package/acceptance/compatibility.js";
 import type { BytecodeCompiler } from "./bytecode.js";
 import { createPackageVenv, directorySize, extractPackage, recordRequirements, selectWheels, storedWheels } from "./deploy.js";
-import type { IntegrityPolicy } from "./integrity.js";
+import type { IntegrityPolicy } from "../../offline-package/acceptance/integrity.js";
 import { pausePoint } from "./pause.js";
 import { hasRuntime, stageRuntime, type StagedRuntime } from "./runtime.js";
 import { smokeCheck, type SmokeOptions } from "./smoke.js";

@@ -1,9 +1,8 @@
 import { existsSync } from "node:fs";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
 import type { Manifest } from "../../manifest/index.js";
-import {
-  MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, openPackageZip, packageWheels, packageZipName, REQUIREMENTS, SHA256SUMS, TARGET_ENV_FILE, wheelFileOf,
-} from "../../offline-package/index.js";
+import { MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, packageZipName, REQUIREMENTS, SHA256SUMS, TARGET_ENV_FILE, wheelFileOf } from "../layout.js";
+import { openPackageZip, packageWheels } from "../package-zip.js";
 import type { SafeZip, SafeZipLimits } from "../../zip/index.js";
 import { readWheelsMetadata } from "../../wheel-installer/index.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
