@@ -37,6 +37,13 @@ describe("openPackageZip refuses zips that are no package", () => {
   });
 });
 
+describe("openPackageZip says what to do about a broken package", () => {
+  it("a zip the reader refuses (2001) gets the package's hint: rebuild it with procvision-cli package", async () => {
+    const error = await openPackageZip(zipFile(forgeZip([manifest, stored("../evil", "x")]))).then((zip) => zip.close(), (err: unknown) => err);
+    expect(error).toMatchObject({ code: "2001", message: /"\.\.\/evil": '\.\.' segment/, hint: /rebuild it with procvision-cli package/, details: { rule: "'..' segment (path traversal)" } });
+  });
+});
+
 describe("openPackageZip places the package", () => {
   it("reads a zip of the original tool (one top-level folder, wheels/ at the root) as if the folder were the root", async () => {
     const zip = await openPackageZip(zipFile(forgeZip([

@@ -6,7 +6,7 @@
 // integrity), the runner's message in the failed check, within a time bound, with bounded memory, and without a byte
 // written anywhere outside the staging area. Good packages (ours, another tool's, the original CLI's) are accepted
 // by both with the same warnings.
-// test/safe-zip.test.ts and test/store/install-rejects.test.ts hold finer-grained corpora of the zip reader and the
+// test/zip/safe-zip.test.ts and test/store/install-rejects.test.ts hold finer-grained corpora of the zip reader and the
 // store; this one is the cross-path proof, and adds what they lack (bombs by count, ZIP64 lies, forged wheels,
 // manifest injection, requirements that point elsewhere).
 import { createHash, randomBytes } from "node:crypto";
