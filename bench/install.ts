@@ -12,7 +12,7 @@ import { digestFile } from "../src/offline-package/index.js";
 import { localTarget } from "../src/python/local-target.js";
 import { resolveInterpreter } from "../src/python/interpreter.js";
 import { Runner } from "../src/runner/runner.js";
-import { acceptPackage } from "../src/store/install/acceptance.js";
+import { acceptPackage } from "../src/offline-package/acceptance/acceptance.js";
 import { packageWorkerLaunch } from "../src/store/layout.js";
 import { BytecodeCompiler } from "../src/store/install/bytecode.js";
 import { createPackageVenv, directorySize, extractPackage, storedWheels } from "../src/store/install/deploy.js";

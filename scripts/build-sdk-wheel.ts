@@ -2,7 +2,7 @@
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { wheelFileName, writeWheel } from "../src/packaging/wheel-builder.js";
+import { wheelFileName, writeWheel } from "../src/wheel-builder/write.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const sdkRoot = path.join(root, "sdk", "python");

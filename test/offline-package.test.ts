@@ -5,9 +5,10 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import yauzl from "yauzl";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildOfflineZip, collectProjectFiles, deflatesWell, formatSha256Sums, parseSha256Sums, verifyChecksums, type OfflineZipInput } from "../src/offline-package/index.js";
-import { writeDeterministicZip, writeZip, zipTimestamp } from "../src/packaging/deterministic-zip.js";
-import { openSafeZip } from "../src/safe-zip/index.js";
+import {
+  buildOfflineZip, collectProjectFiles, deflatesWell, formatSha256Sums, openPackageZip, parseSha256Sums, verifyChecksums, type OfflineZipInput,
+} from "../src/offline-package/index.js";
+import { writeDeterministicZip, writeZip, zipTimestamp } from "../src/zip/write.js";
 import { generateKeyPair, loadPublicKey, verify } from "../src/signing/index.js";
 import { testPython } from "./helpers/python.js";
 
@@ -354,7 +355,7 @@ describe("offline package layout (one read per file)", () => {
       .map((e) => ({ path: e.name, sha256: sha256(e.data) }))));
     expect(verify(Buffer.from(result.sha256sums), entries.find((e) => e.name === "SIGNATURE")!.data.toString(), [loadPublicKey(pair.publicKeyPem)])).toBe(true);
 
-    const safe = await openSafeZip(result.path);
+    const safe = await openPackageZip(result.path);
     try {
       expect(await verifyChecksums(safe)).toEqual({ ok: true, sha256sums: result.sha256sums });
     } finally {
@@ -386,7 +387,7 @@ describe("offline package layout (one read per file)", () => {
     expect(entries.find((e) => e.name === "wheels/beta-2.0-py3-none-any.whl")!.data.equals(readFileSync(wheelFiles[1]!.absPath))).toBe(true);
     expect(entries.find((e) => e.name === "SHA256SUMS")!.data.toString())
       .toBe(formatSha256Sums(entries.filter((e) => e.name !== "SHA256SUMS").map((e) => ({ path: e.name, sha256: sha256(e.data) }))));
-    const safe = await openSafeZip(out);
+    const safe = await openPackageZip(out);
     try {
       expect(await verifyChecksums(safe)).toMatchObject({ ok: true });
     } finally {

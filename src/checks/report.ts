@@ -8,7 +8,7 @@ export const PROJECT_CHECKS = [
 ] as const;
 
 /**
- * What package acceptance judges (src/store/install/acceptance.ts), in the order `validate --zip` reports it (contract
+ * What package acceptance judges (src/offline-package/acceptance/acceptance.ts), in the order `validate --zip` reports it (contract
  * §2 check names). Every problem and warning names the aspect it belongs to, so validate renders them as these checks.
  */
 export const ACCEPTANCE_CHECKS = [
@@ -17,7 +17,7 @@ export const ACCEPTANCE_CHECKS = [
 ] as const;
 export type AcceptanceCheck = (typeof ACCEPTANCE_CHECKS)[number];
 
-/** `--zip`: package acceptance (the runner's own, see store/install/acceptance.ts), then with `--full` its install. */
+/** `--zip`: package acceptance (the runner's own, see offline-package/acceptance/acceptance.ts), then with `--full` its install. */
 export const ZIP_CHECKS = [...ACCEPTANCE_CHECKS, "zip_install", "zip_smoke"] as const;
 
 export type CheckName = (typeof PROJECT_CHECKS)[number] | (typeof ZIP_CHECKS)[number];

@@ -5,8 +5,8 @@ import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
-import { SHA256SUMS, SIGNATURE } from "../offline-package/sha256sums.js";
-import { acceptPackage } from "../store/install/acceptance.js";
+import { SHA256SUMS, SIGNATURE, TARGET_ENV_FILE } from "../offline-package/layout.js";
+import { acceptPackage } from "../offline-package/acceptance/acceptance.js";
 import { OCI_MANIFEST } from "./registry.js";
 
 /** Contract §9: an offline package is an OCI artifact of this type with the zip as its one layer. */
@@ -113,7 +113,7 @@ export async function packageFacts(zipPath: string): Promise<PackageFacts> {
     const text = async (name: string) => (zip.entries.has(name) ? zip.readText(name, 1024 * 1024) : undefined);
     const sums = await text(SHA256SUMS);
     const signature = await text(SIGNATURE);
-    const env = await text(".procvision_env.json");
+    const env = await text(TARGET_ENV_FILE);
     return {
       fileName: path.basename(zipPath), name: acceptance.manifest.name, version: acceptance.manifest.version, target: targetOf(env),
       ...(sums !== undefined ? { sums: createHash("sha256").update(sums).digest("hex") } : {}),

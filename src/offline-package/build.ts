@@ -1,10 +1,11 @@
 import type { KeyObject } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
 import { deflateRawSync } from "node:zlib";
-import { writeZip, type ZipEntry, type ZipFileEntry } from "../packaging/deterministic-zip.js";
+import { writeZip, type ZipEntry, type ZipFileEntry } from "../zip/write.js";
 import { sign } from "../signing/index.js";
 import type { ProjectFile } from "./project-files.js";
-import { formatSha256Sums, SHA256SUMS, SIGNATURE } from "./sha256sums.js";
+import { SHA256SUMS, SIGNATURE } from "./layout.js";
+import { formatSha256Sums } from "./sha256sums.js";
 
 export interface OfflineZipInput {
   outPath: string;

@@ -1,7 +1,8 @@
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
 import { digestStream } from "./digest.js";
-import { parseSha256Sums, SHA256SUMS, SIGNATURE } from "./sha256sums.js";
-import type { SafeZip } from "../safe-zip/open.js";
+import { SHA256SUMS, SIGNATURE } from "./layout.js";
+import { parseSha256Sums } from "./sha256sums.js";
+import type { SafeZip } from "../zip/index.js";
 
 export interface ChecksumProblem {
   path: string;

@@ -1,8 +1,8 @@
 import { lstat, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import ignore from "ignore";
-import { compareZipPaths } from "../packaging/deterministic-zip.js";
-import { entryNameProblem, foldCase } from "../safe-zip/entry-name.js";
+import { entryNameProblem, foldCase } from "../zip/entry-name.js";
+import { compareZipPaths } from "../zip/write.js";
 
 export const IGNORE_FILE = ".procvisionignore";
 

@@ -1,7 +1,7 @@
 import { lstat, readdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
-import { compareZipPaths } from "../packaging/deterministic-zip.js";
-import { RUNTIME_DIR } from "../python/runtime.js";
+import { compareZipPaths } from "../zip/write.js";
+import { RUNTIME_DIR } from "./layout.js";
 import { assertPackable, type ProjectFile } from "./project-files.js";
 
 export interface RuntimeFiles {

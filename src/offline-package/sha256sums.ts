@@ -1,8 +1,4 @@
-import { compareZipPaths } from "../packaging/deterministic-zip.js";
-
-/** Names of the two generated entries: every other entry is listed in SHA256SUMS, SIGNATURE signs its bytes. */
-export const SHA256SUMS = "SHA256SUMS";
-export const SIGNATURE = "SIGNATURE";
+import { compareZipPaths } from "../zip/write.js";
 
 export interface Sha256Entry {
   path: string;

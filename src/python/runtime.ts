@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
@@ -6,12 +6,9 @@ import { INTERPRETER_PROBE, interpreterTarget } from "../wheel-tags/probe.js";
 import type { WheelTarget } from "../wheel-tags/supported.js";
 import { probeFailure, runProbe } from "./probe.js";
 
-/**
- * An embedded Python runtime (contract §5a): a copied CPython installation shipped in a package as `python_runtime/`,
- * on which the station installs and runs that package instead of its own interpreter. Everything the product knows
- * about such a runtime is here: where its interpreter is and what environment it needs to start.
- */
-export const RUNTIME_DIR = "python_runtime";
+// An embedded Python runtime (contract §5a): a copied CPython installation shipped in a package as `python_runtime/`,
+// on which the station installs and runs that package instead of its own interpreter. Everything the product knows
+// about such a runtime is here: where its interpreter is and what environment it needs to start.
 
 function isExecutableFile(file: string): boolean {
   try {
@@ -52,18 +49,6 @@ export function runtimeEnv(runtimeDir: string, parent: NodeJS.ProcessEnv = proce
   if (process.platform === "win32" || process.platform === "darwin") return {};
   const lib = path.join(path.resolve(runtimeDir), "lib");
   return { LD_LIBRARY_PATH: [lib, parent.LD_LIBRARY_PATH].filter((p) => p !== undefined && p !== "").join(path.delimiter) };
-}
-
-/** The embedded runtime of a package (or project) directory, when it has one. */
-export function packageRuntime(packageDir: string): { dir: string; python: string | undefined } | undefined {
-  const dir = path.join(path.resolve(packageDir), RUNTIME_DIR);
-  return existsSync(dir) ? { dir, python: runtimeInterpreter(dir) } : undefined;
-}
-
-/** The environment additions for running a package's Python: its runtime's when it embeds one, else none. */
-export function packageEnv(packageDir: string, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const runtime = packageRuntime(packageDir);
-  return runtime === undefined ? {} : runtimeEnv(runtime.dir, parent);
 }
 
 function definedEnv(env: NodeJS.ProcessEnv): Record<string, string> {

@@ -1,7 +1,9 @@
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
+import { packageZipName, RUNTIME_DIR } from "../offline-package/layout.js";
 import { venvPython } from "../python/project-python.js";
-import { packageEnv } from "../python/runtime.js";
+import { runtimeEnv, runtimeInterpreter } from "../python/runtime.js";
 import type { WorkerLaunch } from "../worker/env.js";
 
 /** The store's directory layout (contract §7 Store). */
@@ -42,7 +44,7 @@ export function packageDir(layout: StoreLayout, name: string, version: string): 
 
 /** The archived zip, named as `procvision-cli package` names it. */
 export function archivedZip(layout: StoreLayout, name: string, version: string): string {
-  return path.join(layout.zips, `${name}-v${version}-offline.zip`);
+  return path.join(layout.zips, packageZipName(name, version));
 }
 
 /**
@@ -52,6 +54,18 @@ export function archivedZip(layout: StoreLayout, name: string, version: string):
  */
 export function packageWorkerLaunch(dir: string): WorkerLaunch {
   return { python: packagePython(dir), cwd: dir, env: packageEnv(dir) };
+}
+
+/** The embedded runtime of an installed package directory, when it has one. */
+export function packageRuntime(packageDir: string): { dir: string; python: string | undefined } | undefined {
+  const dir = path.join(path.resolve(packageDir), RUNTIME_DIR);
+  return existsSync(dir) ? { dir, python: runtimeInterpreter(dir) } : undefined;
+}
+
+/** The environment additions for running a package's Python: its runtime's when it embeds one, else none. */
+export function packageEnv(packageDir: string, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const runtime = packageRuntime(packageDir);
+  return runtime === undefined ? {} : runtimeEnv(runtime.dir, parent);
 }
 
 /** The venv interpreter of an installed package. */

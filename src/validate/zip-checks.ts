@@ -5,13 +5,13 @@ import path from "node:path";
 import { isProcVisionError } from "../errors/procvision-error.js";
 import { chooseInstaller, findUv } from "../wheel-installer/index.js";
 import { parseJson } from "../manifest/index.js";
-import { SHA256SUMS } from "../offline-package/index.js";
+import { SHA256SUMS, TARGET_ENV_FILE } from "../offline-package/index.js";
 import { localTarget } from "../python/local-target.js";
 import { resolveInterpreter } from "../python/interpreter.js";
-import type { SafeZip } from "../safe-zip/index.js";
-import { acceptPackage, type Acceptance, type AcceptanceTarget } from "../store/install/acceptance.js";
+import type { SafeZip } from "../zip/index.js";
+import { acceptPackage, type Acceptance, type AcceptanceTarget } from "../offline-package/acceptance/acceptance.js";
 import { ACCEPTANCE_CHECKS } from "../checks/report.js";
-import type { IntegrityPolicy } from "../store/install/integrity.js";
+import type { IntegrityPolicy } from "../offline-package/acceptance/integrity.js";
 import { acceptForInstall, deployPackage } from "../store/install/pipeline.js";
 import { parseTargetEnv, resolveTarget } from "../target-env/index.js";
 import { fail, pass, warn, type Check } from "../checks/report.js";
@@ -41,8 +41,8 @@ export interface ZipVerdict {
 async function declaredTarget(zip: SafeZip, python: string): Promise<AcceptanceTarget> {
   const local = await localTarget(python);
   const here = { interpreter: local, path: python };
-  if (!zip.entries.has(SHA256SUMS) || !zip.entries.has(".procvision_env.json")) return here;
-  const json = parseJson(await zip.readText(".procvision_env.json").catch(() => ""));
+  if (!zip.entries.has(SHA256SUMS) || !zip.entries.has(TARGET_ENV_FILE)) return here;
+  const json = parseJson(await zip.readText(TARGET_ENV_FILE).catch(() => ""));
   const parsed = json.ok ? parseTargetEnv(json.value) : undefined;
   if (!parsed?.ok) return here; // acceptance reports the unreadable env file
   const { target } = resolveTarget({}, parsed.data, local);

@@ -1,5 +1,5 @@
 import type { Requirement } from "../requirements/index.js";
-import type { FileSlice } from "../safe-zip/index.js";
+import type { FileSlice } from "../zip/index.js";
 import type { WheelTarget } from "../wheel-tags/index.js";
 
 /**

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { createInflateRaw, crc32, inflateRaw, inflateRawSync } from "node:zlib";
 import type { ZipFile } from "yauzl";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../errors/index.js";
-import { entryError, foldCase, openCheckedZip, WHEEL_LIMITS, type CheckedZipEntry, type FileSlice, type TargetFileSystem } from "../safe-zip/index.js";
+import { DEFAULT_SAFE_ZIP_LIMITS, entryError, foldCase, openCheckedZip, type CheckedZipEntry, type FileSlice, type SafeZipLimits, type TargetFileSystem } from "../zip/index.js";
 import { formatRecord, parseEntryPoints, parseRecord, parseWheelInfo, type EntryPoint, type RecordRow } from "./metadata.js";
 import { isSchemeKey, type InstallScheme } from "./scheme.js";
 import { launcherScript, rewriteScript, versionedScripts } from "./scripts.js";
@@ -38,6 +38,14 @@ export interface UnpackTuning {
  * whole compressed and inflated library, up to 170 MB) and was not slower (bench/installers.ts).
  */
 export const DEFAULT_TUNING: UnpackTuning = { inlineBytes: 1024 * 1024, streamBytes: 16 * 1024 * 1024 };
+
+/**
+ * A wheel's bounds. Real wheels hold padded libraries far beyond a package zip's ratio rule (pillow's libXau: 224:1),
+ * and deflate cannot pass ~1032:1 anyway: the total size and the overlap rule stop a bomb by size. Real wheels also
+ * hold more entries than a package (ansible 12: 21,488): 100,000 leaves room for those and still stops a bomb by count
+ * (millions of empty entries exhausting inodes and time) long before it hurts.
+ */
+const WHEEL_LIMITS: SafeZipLimits = { ...DEFAULT_SAFE_ZIP_LIMITS, maxEntries: 100_000, maxRatio: 1100 };
 
 /** Where the wheels land: on Linux a name may differ only in letter case or hold `:`, as pip installs it. */
 const TARGET_FS: TargetFileSystem = { caseSensitive: process.platform === "linux", colonAllowed: process.platform !== "win32" };

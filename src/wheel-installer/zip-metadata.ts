@@ -3,7 +3,7 @@ import type { Entry, ZipFile } from "yauzl";
 import { normalizeName } from "../requirements/parse.js";
 import { parseWheelFilename } from "../wheel-tags/filename.js";
 import { parseHeaders } from "./metadata.js";
-import type { SafeZip } from "../safe-zip/open.js";
+import type { SafeZip } from "../zip/open.js";
 
 const METADATA = /^([^/]+)\.dist-info\/METADATA$/;
 const METADATA_LIMIT = 1024 * 1024;

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openSafeZip } from "../../src/safe-zip/index.js";
+import { openPackageZip } from "../../src/offline-package/index.js";
 import { runCli, type Report } from "../helpers/cli.js";
 import { serveIndex } from "../helpers/index-server.js";
 import { originalCli, originalVenv } from "../helpers/original-cli.js";
@@ -39,7 +39,7 @@ interface Packaged {
 }
 
 async function zipText(zip: string, entry: string): Promise<string> {
-  const opened = await openSafeZip(zip);
+  const opened = await openPackageZip(zip);
   try {
     return await opened.readText(entry);
   } finally {

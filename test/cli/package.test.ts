@@ -2,8 +2,8 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rea
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { writeDeterministicZip } from "../../src/packaging/deterministic-zip.js";
-import { openSafeZip } from "../../src/safe-zip/index.js";
+import { writeDeterministicZip } from "../../src/zip/write.js";
+import { openPackageZip } from "../../src/offline-package/index.js";
 import { failedChecks, runCli, type Report } from "../helpers/cli.js";
 import { serveIndex } from "../helpers/index-server.js";
 import { fixture, repoRoot } from "../helpers/python.js";
@@ -55,7 +55,7 @@ interface Packaged {
 }
 
 async function zipNames(zip: string): Promise<string[]> {
-  const opened = await openSafeZip(zip);
+  const opened = await openPackageZip(zip);
   try {
     return [...opened.entries.keys()].sort();
   } finally {
@@ -114,7 +114,7 @@ describe("procvision-cli package", SLOW, () => {
       "fakepkg-1.0-cp310-cp310-win_amd64.whl", "numpy-2.2.6-cp310-cp310-win_amd64.whl", `procvision_algorithm_sdk-${SDK_VERSION}-py3-none-any.whl`,
     ]);
     const env = JSON.parse((await (async () => {
-      const z = await openSafeZip(out.path);
+      const z = await openPackageZip(out.path);
       try { return await z.readText(".procvision_env.json"); } finally { z.close(); }
     })())) as Record<string, unknown>;
     expect(env).toMatchObject({ python_version: "3.10", abi: "cp310", wheels_platform: ["win_amd64"] });
@@ -127,7 +127,7 @@ describe("procvision-cli package", SLOW, () => {
     const secretIndex = index.url.replace("://", "://builder:s3cr3t-t0ken@");
     const run = await runCli(["package", dir, "--isolated", "--index-url", secretIndex, "--find-links", fakes, "--json"]);
     expect(run.code, run.stderr).toBe(0);
-    const zip = await openSafeZip((run.json as Packaged).path);
+    const zip = await openPackageZip((run.json as Packaged).path);
     let env: string, requirements: string;
     try {
       [env, requirements] = [await zip.readText(".procvision_env.json"), await zip.readText("requirements.txt")];
@@ -313,7 +313,7 @@ describe("procvision-cli validate --zip on bad packages", SLOW, () => {
 
   /** The good package's entries, changed by `edit`, zipped again (SHA256SUMS kept as it was unless edited). */
   async function variant(name: string, edit: (entries: Map<string, Buffer>) => void): Promise<string> {
-    const zip = await openSafeZip(good);
+    const zip = await openPackageZip(good);
     const entries = new Map<string, Buffer>();
     try {
       for (const p of zip.entries.keys()) entries.set(p, await zip.readBuffer(p, 1 << 30));

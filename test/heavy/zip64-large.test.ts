@@ -7,9 +7,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import yauzl from "yauzl";
 import { afterAll, describe, expect, it } from "vitest";
-import { buildOfflineZip } from "../../src/offline-package/index.js";
-import { verifyChecksums } from "../../src/offline-package/index.js";
-import { openSafeZip } from "../../src/safe-zip/index.js";
+import { buildOfflineZip, openPackageZip, verifyChecksums } from "../../src/offline-package/index.js";
 import { testPython } from "../helpers/python.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-zip64-"));
@@ -45,7 +43,7 @@ describe("ZIP64 beyond 4 GiB", () => {
       expect(central.find((c) => c.name === name)!.offset).toBeGreaterThan(2 ** 32);
     }
 
-    const safe = await openSafeZip(out, { maxTotalBytes: 2 ** 34 });
+    const safe = await openPackageZip(out, { maxTotalBytes: 2 ** 34 });
     try {
       expect(await verifyChecksums(safe)).toEqual({ ok: true, sha256sums: result.sha256sums });
     } finally {

@@ -1,4 +1,4 @@
-// A raw zip writer that can forge anything (hostile corpus). Same writer as test/safe-zip.test.ts, shared here so
+// A raw zip writer that can forge anything (hostile corpus). Same writer as test/zip/safe-zip.test.ts, shared here so
 // the runner's install tests can run a corpus of their own.
 import { createHash } from "node:crypto";
 import { crc32, deflateRawSync } from "node:zlib";

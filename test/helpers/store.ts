@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSy
 import path from "node:path";
 import yauzl from "yauzl";
 import { buildOfflineZip, collectProjectFiles, SHA256SUMS } from "../../src/offline-package/index.js";
-import { writeDeterministicZip } from "../../src/packaging/deterministic-zip.js";
+import { writeDeterministicZip } from "../../src/zip/write.js";
 import { repoRoot } from "./python.js";
 
 export const EXAMPLE = path.join(repoRoot, "examples", "algorithm-example");

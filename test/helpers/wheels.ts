@@ -1,5 +1,5 @@
 import path from "node:path";
-import { wheelFileName, writeWheel } from "../../src/packaging/wheel-builder.js";
+import { wheelFileName, writeWheel } from "../../src/wheel-builder/write.js";
 
 /** A small real wheel (importable module `<name>` with `__version__`) with chosen tags, for index tests. */
 export async function fakeWheel(dir: string, spec: { name: string; version: string; tag: string; requires?: string[] }): Promise<string> {

@@ -1,12 +1,12 @@
 // Issue 7 part 1, issue 15: one table-driven corpus of hostile and broken offline packages, run against every way a
 // package is judged: `validate --zip` (zipChecks in process), `validate --zip --full` in the built CLI (a real
 // subprocess: the runner's acceptance, then its install pipeline into a throw-away directory) and the runner install
-// (Runner.install). All three share one acceptance path (src/store/install/acceptance.ts), so each case must be
+// (Runner.install). All three share one acceptance path (src/offline-package/acceptance/acceptance.ts), so each case must be
 // refused by all three with the same contract code (§6: 2001 invalid_zip, 2002 manifest, 2004 wheels, 2008
 // integrity), the runner's message in the failed check, within a time bound, with bounded memory, and without a byte
 // written anywhere outside the staging area. Good packages (ours, another tool's, the original CLI's) are accepted
 // by both with the same warnings.
-// test/safe-zip.test.ts and test/store/install-rejects.test.ts hold finer-grained corpora of the zip reader and the
+// test/zip/safe-zip.test.ts and test/store/install-rejects.test.ts hold finer-grained corpora of the zip reader and the
 // store; this one is the cross-path proof, and adds what they lack (bombs by count, ZIP64 lies, forged wheels,
 // manifest injection, requirements that point elsewhere).
 import { createHash, randomBytes } from "node:crypto";
@@ -16,7 +16,7 @@ import path from "node:path";
 import { deflateRawSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProcVisionError, Runner } from "../../src/index.js";
-import { writeWheel } from "../../src/packaging/wheel-builder.js";
+import { writeWheel } from "../../src/wheel-builder/write.js";
 import { zipChecks } from "../../src/validate/zip-checks.js";
 import { runCli } from "../helpers/cli.js";
 import { deflated, forgePackage, forgeZip, stored, type Forged } from "../helpers/forge-zip.js";

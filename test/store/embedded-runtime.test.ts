@@ -9,9 +9,9 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isProcVisionError, type ProcVisionError } from "../../src/errors/index.js";
 import { runtimeEnv, runtimeInterpreter } from "../../src/python/runtime.js";
-import { writeDeterministicZip, type ZipEntry } from "../../src/packaging/deterministic-zip.js";
+import { writeDeterministicZip, type ZipEntry } from "../../src/zip/write.js";
 import { Runner } from "../../src/runner/runner.js";
-import { openSafeZip } from "../../src/safe-zip/index.js";
+import { openPackageZip } from "../../src/offline-package/index.js";
 import { runCli } from "../helpers/cli.js";
 import { serveIndex } from "../helpers/index-server.js";
 import { repoRoot } from "../helpers/python.js";
@@ -89,7 +89,7 @@ interface Packaged {
 }
 
 async function zipEntries(zip: string): Promise<Map<string, { executable: boolean }>> {
-  const opened = await openSafeZip(zip);
+  const opened = await openPackageZip(zip);
   try {
     return new Map([...opened.entries].map(([p, e]) => [p, { executable: e.executable }]));
   } finally {
@@ -146,7 +146,7 @@ describe("package --embed-python, then a runner installs and runs the package on
     expect(entries.has("python_runtime/lib/python3.12/os.py")).toBe(true);
     expect([...entries.keys()].filter((p) => p.includes("__pycache__") || p.endsWith(".pyc"))).toEqual([]);
     expect([...entries.keys()].some((p) => /^wheels\/numpy-2\.2\.6-cp312-cp312-manylinux.*\.whl$/.test(p))).toBe(true);
-    const opened = await openSafeZip(packaged.path);
+    const opened = await openPackageZip(packaged.path);
     try {
       const sums = await opened.readText("SHA256SUMS");
       expect(sums).toMatch(/ {2}python_runtime\/bin\/python3\.12\n/);
@@ -208,7 +208,7 @@ describe("package --embed-python, then a runner installs and runs the package on
   }, 600_000);
 
   it("the original tool's layout (everything in one top-level folder, wheels/ at the root, no SHA256SUMS) installs on its runtime too", async () => {
-    const opened = await openSafeZip(packaged.path);
+    const opened = await openPackageZip(packaged.path);
     const entries: ZipEntry[] = [];
     try {
       for (const e of opened.entries.values()) {
@@ -235,7 +235,7 @@ describe("package --embed-python, then a runner installs and runs the package on
   }, 600_000);
 
   it("a runtime that does not start on this station (another platform, a broken copy) → 2003; nothing left behind", async () => {
-    const opened = await openSafeZip(packaged.path);
+    const opened = await openPackageZip(packaged.path);
     const entries: ZipEntry[] = [];
     try {
       for (const e of opened.entries.values()) {

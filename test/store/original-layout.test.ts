@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { writeDeterministicZip, type ZipEntry } from "../../src/packaging/deterministic-zip.js";
+import { writeDeterministicZip, type ZipEntry } from "../../src/zip/write.js";
 import { Runner } from "../../src/runner/runner.js";
 import { EXAMPLE, realWheels } from "../helpers/store.js";
 

@@ -4,12 +4,15 @@ import path from "node:path";
 import type { KeyObject } from "node:crypto";
 import { loadManifest, type Manifest } from "../../manifest/index.js";
 import { ErrorCode, isProcVisionError } from "../../errors/index.js";
-import { buildOfflineZip, collectProjectFiles, collectRuntimeFiles, type ProjectFile } from "../../offline-package/index.js";
-import { noWheelParagraph, parsePipNoMatch, uncoveredParagraph } from "../../packaging/no-wheel.js";
+import {
+  buildOfflineZip, collectProjectFiles, collectRuntimeFiles, MANIFEST, packageZipName, REQUIREMENTS, RUNTIME_BOOTSTRAP, RUNTIME_DIR, TARGET_ENV_FILE, WHEELS, WHEELS_DIR,
+  type ProjectFile,
+} from "../../offline-package/index.js";
+import { noWheelParagraph, parsePipNoMatch, uncoveredParagraph } from "./no-wheel.js";
 import { pipEnv, pipFreeze, runPip } from "../../python/pip.js";
 import { localTarget } from "../../python/local-target.js";
 import { projectInterpreter } from "../../python/project-python.js";
-import { probeRuntime, RUNTIME_DIR, type ProbedRuntime } from "../../python/runtime.js";
+import { probeRuntime, type ProbedRuntime } from "../../python/runtime.js";
 import { filterFreezeOutput, formatRequirement, pinRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
 import { loadPrivateKey } from "../../signing/index.js";
@@ -73,10 +76,9 @@ export function packageOptions(flags: PackageFlags): PackageOptions {
 }
 
 const SDK_NAME = "procvision_algorithm_sdk";
-const ENV_FILE = ".procvision_env.json";
 
 async function readEnvFile(projectDir: string): Promise<TargetEnvFile | undefined> {
-  const file = path.join(projectDir, ENV_FILE);
+  const file = path.join(projectDir, TARGET_ENV_FILE);
   if (!existsSync(file)) return undefined;
   let value: unknown;
   try {
@@ -109,7 +111,7 @@ Promise<{ text: string; source: string; frozen?: string[]; frozenDropped: { line
     if (!existsSync(o.requirements)) throw new UsageError(`requirements file ${o.requirements} not found`);
     return { text: await readFile(o.requirements, "utf8"), source: path.resolve(o.requirements), frozenDropped: [] };
   }
-  const own = path.join(projectDir, "requirements.txt");
+  const own = path.join(projectDir, REQUIREMENTS);
   if (existsSync(own)) return { text: await readFile(own, "utf8"), source: own, frozenDropped: [] };
   if (!autoFreeze) {
     throw new CheckFailure(ErrorCode.invalid_params, `${own} not found`, "write requirements.txt (every line name==version), or pass --auto-freeze to write it from pip freeze of the project's Python");
@@ -124,12 +126,12 @@ Promise<{ text: string; source: string; frozen?: string[]; frozenDropped: { line
 /** A fresh wheels/ filled by pip download; the old one is replaced only when the download succeeded. */
 async function downloadWheels(projectDir: string, requirements: string, resolution: TargetResolution, python: string, o: PackageOptions):
 Promise<void> {
-  const wheelsDir = path.join(projectDir, "wheels");
+  const wheelsDir = path.join(projectDir, WHEELS_DIR);
   const staging = await mkdtemp(path.join(projectDir, ".procvision-download-"));
   try {
     const reqFile = path.join(staging, "requirements.txt");
     await writeFile(reqFile, requirements);
-    const downloadDir = path.join(staging, "wheels");
+    const downloadDir = path.join(staging, WHEELS_DIR);
     const sdkDir = path.dirname(bundledSdkWheel().path);
     const args = ["download", ...(o.isolated ? ["--isolated"] : []), "--disable-pip-version-check", "--progress-bar", "off",
       "-r", reqFile, "-d", downloadDir, ...pipDownloadArgs(resolution.target), "--find-links", sdkDir];
@@ -245,7 +247,7 @@ function humanSize(bytes: number): string {
 export async function packageCommand(project: string, o: PackageOptions): Promise<CommandOutput> {
   const projectDir = path.resolve(project);
   if (!existsSync(projectDir) || !(await stat(projectDir)).isDirectory()) throw new UsageError(`project ${projectDir} not found`);
-  const manifestPath = path.join(projectDir, "manifest.json");
+  const manifestPath = path.join(projectDir, MANIFEST);
   if (!existsSync(manifestPath)) throw new UsageError(`${manifestPath} not found`, "run procvision-cli init, or package the folder that holds manifest.json", ErrorCode.manifest_missing);
   const manifest: Manifest = await loadManifest(manifestPath);
   const signingKey: KeyObject | undefined = o.sign === undefined ? undefined : loadKey(o.sign);
@@ -266,16 +268,16 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
   if (!o.skipDownload) {
     o.progress?.(`downloading wheels for ${target.wheelsPlatform.join(", ")} / ${target.abi}`);
     await downloadWheels(projectDir, withSdkText, resolution, python, o);
-  } else if (!existsSync(path.join(projectDir, "wheels"))) {
-    throw new CheckFailure(ErrorCode.wheels_missing, `${path.join(projectDir, "wheels")} not found`, "run package without --skip-download to download the wheels");
+  } else if (!existsSync(path.join(projectDir, WHEELS_DIR))) {
+    throw new CheckFailure(ErrorCode.wheels_missing, `${path.join(projectDir, WHEELS_DIR)} not found`, "run package without --skip-download to download the wheels");
   }
 
-  const wheelsDir = path.join(projectDir, "wheels");
+  const wheelsDir = path.join(projectDir, WHEELS_DIR);
   const wheelNames = (await readdir(wheelsDir)).filter((f) => f.endsWith(".whl")).sort();
   // The bundled SDK wheel is always the one shipped, whatever wheels/ held.
   const wheelFiles = [
-    ...wheelNames.filter((f) => !f.startsWith(`${SDK_NAME}-`)).map((f) => ({ path: `wheels/${f}`, absPath: path.join(wheelsDir, f) })),
-    { path: `wheels/${path.basename(sdk.path)}`, absPath: sdk.path },
+    ...wheelNames.filter((f) => !f.startsWith(`${SDK_NAME}-`)).map((f) => ({ path: `${WHEELS}${f}`, absPath: path.join(wheelsDir, f) })),
+    { path: `${WHEELS}${path.basename(sdk.path)}`, absPath: sdk.path },
   ].sort((a, b) => (a.path < b.path ? -1 : 1));
   const { requirements, pinned } = pinFromWheels(withSdk, wheelFiles.map((w) => path.basename(w.path)), resolution);
   const uncovered = uncoveredParagraph(matchRequirementsToWheels(requirements, wheelFiles.map((w) => path.basename(w.path)), target), target);
@@ -300,18 +302,18 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
     ? [...project_.warnings, `left out ${RUNTIME_DIR}/: pass --embed-python to ship it as the package's Python runtime`] : project_.warnings;
   // What the original tool writes beside an embedded runtime; the runner finds the runtime by its directory.
   const bootstrap = runtime === undefined ? [] : [{
-    path: "deploy_bootstrap.json",
+    path: RUNTIME_BOOTSTRAP,
     data: Buffer.from(`${JSON.stringify({ has_embedded_python: true, python_version: target.pythonVersion, abi: target.abi, implementation: target.implementation }, null, 2)}\n`),
   }];
-  const outPath = path.resolve(o.output ?? path.join(projectDir, `${manifest.name}-v${manifest.version}-offline.zip`));
+  const outPath = path.resolve(o.output ?? path.join(projectDir, packageZipName(manifest.name, manifest.version)));
   o.progress?.(`writing ${outPath}`);
   const zip = await buildOfflineZip({
     outPath,
     projectFiles,
     wheelFiles,
     extraEntries: [
-      { path: "requirements.txt", data: Buffer.from(requirementsTxt) },
-      { path: ENV_FILE, data: Buffer.from(`${JSON.stringify(envJson, null, 2)}\n`) },
+      { path: REQUIREMENTS, data: Buffer.from(requirementsTxt) },
+      { path: TARGET_ENV_FILE, data: Buffer.from(`${JSON.stringify(envJson, null, 2)}\n`) },
       ...bootstrap,
     ],
     ...(signingKey ? { signingKey } : {}),
@@ -345,7 +347,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
 function describeSources(resolution: TargetResolution): string {
   const s = resolution.sources;
   const from = new Set([s.python_version, s.abi, s.wheels_platform]);
-  return [...from].map((x) => ({ flag: "flags", "env-file": ENV_FILE, local: "local interpreter", runtime: "embedded runtime", derived: "derived", default: "default" })[x]).join(" + ");
+  return [...from].map((x) => ({ flag: "flags", "env-file": TARGET_ENV_FILE, local: "local interpreter", runtime: "embedded runtime", derived: "derived", default: "default" })[x]).join(" + ");
 }
 
 function loadKey(file: string): KeyObject {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { setPriority } from "node:os";
 import { hermeticInstallEnv } from "../../python/venv.js";
-import { packageEnv } from "../../python/runtime.js";
+import { packageEnv } from "../layout.js";
 
 export interface CompileOutcome {
   dir: string;

@@ -2,7 +2,8 @@ import { existsSync, lstatSync, statSync } from "node:fs";
 import { copyFile, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { createVenv } from "../../python/venv.js";
-import type { FileSlice, SafeZip } from "../../safe-zip/index.js";
+import { packageWheels, wheelFileOf, WHEELS_DIR } from "../../offline-package/index.js";
+import type { FileSlice, SafeZip } from "../../zip/index.js";
 
 /** A wheel of the package: its file name and where its bytes are. */
 export interface PackageWheel {
@@ -17,11 +18,11 @@ export interface PackageWheel {
  */
 export async function extractPackage(zip: SafeZip, dir: string, inPlace: ReadonlyMap<string, FileSlice> = new Map(),
   elsewhere: (p: string) => boolean = () => false): Promise<PackageWheel[]> {
-  const wheels = zip.wheelFiles();
+  const wheels = packageWheels(zip);
   await zip.extractTo(dir, (e) => !inPlace.has(e.path) && !elsewhere(e.path));
   return wheels.map((e) => {
-    const file = e.path.slice("wheels/".length);
-    return { file, slice: inPlace.get(e.path) ?? { file: path.join(dir, "wheels", file), start: 0, size: e.size } };
+    const file = wheelFileOf(e.path)!;
+    return { file, slice: inPlace.get(e.path) ?? { file: path.join(dir, WHEELS_DIR, file), start: 0, size: e.size } };
   });
 }
 
@@ -62,7 +63,7 @@ export async function directorySize(dir: string): Promise<number> {
  */
 export async function selectWheels(dir: string, wheels: readonly PackageWheel[], keep: readonly string[], runnerSdk: { file: string; path: string } | undefined): Promise<PackageWheel[]> {
   const wanted = new Set(keep);
-  const wheelsDir = path.join(dir, "wheels");
+  const wheelsDir = path.join(dir, WHEELS_DIR);
   const selected: PackageWheel[] = [];
   for (const wheel of wheels) {
     if (wanted.has(wheel.file)) selected.push(wheel);

@@ -1,8 +1,8 @@
 import { copyFile, chmod, rename, rm } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
-import { digestFile } from "../../offline-package/index.js";
-import type { SafeZip } from "../../safe-zip/index.js";
+import { digestFile, packageWheels, WHEELS_DIR } from "../../offline-package/index.js";
+import type { SafeZip } from "../../zip/index.js";
 import type { ValidationReport } from "../../checks/report.js";
 import { installWheels, type InstallerChoice } from "../../wheel-installer/index.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
@@ -11,11 +11,11 @@ import { archivedZip, packageDir, packageWorkerLaunch, type StoreLayout } from "
 import { removePackageFiles } from "../recovery.js";
 import { removeVersion } from "./remove.js";
 import type { PackageRecord, Repository } from "../repository.js";
-import { acceptPackage, type AcceptedPackage } from "./acceptance.js";
-import type { CompatibilityPlan } from "./compatibility.js";
+import { acceptPackage, type AcceptedPackage } from "../../offline-package/acceptance/acceptance.js";
+import type { CompatibilityPlan } from "../../offline-package/acceptance/compatibility.js";
 import type { BytecodeCompiler } from "./bytecode.js";
 import { createPackageVenv, directorySize, extractPackage, recordRequirements, selectWheels, storedWheels } from "./deploy.js";
-import type { IntegrityPolicy } from "./integrity.js";
+import type { IntegrityPolicy } from "../../offline-package/acceptance/integrity.js";
 import { pausePoint } from "./pause.js";
 import { hasRuntime, stageRuntime, type StagedRuntime } from "./runtime.js";
 import { smokeCheck, type SmokeOptions } from "./smoke.js";
@@ -110,7 +110,7 @@ export interface PackageToDeploy {
  */
 export async function deployPackage(pkg: PackageToDeploy, options: { dir: string; installer: InstallerChoice; startupTimeoutMs?: number; smoke?: SmokeOptions }): Promise<{ python: string; validation: ValidationReport }> {
   const { zip, plan, runnerSdk, runtime, dir } = { ...pkg, ...options };
-  const wheelPaths = zip.wheelFiles().map((e) => e.path);
+  const wheelPaths = packageWheels(zip).map((e) => e.path);
   // The builtin installer reads stored wheels straight from the zip: only pip/uv need them on disk.
   const inPlace = options.installer.kind === "builtin" ? await storedWheels(zip, wheelPaths) : new Map();
   const wheels = await selectWheels(dir, await extractPackage(zip, dir, inPlace, runtime?.isRuntimeEntry), plan.wheelFiles,
@@ -126,7 +126,7 @@ export async function deployPackage(pkg: PackageToDeploy, options: { dir: string
     metadata: plan.usesRunnerSdk ? new Map([...pkg.metadata, [runnerSdk.file, runnerSdk.metadata]]) : pkg.metadata,
   }, { venvPython: python, basePython: base.executable, runtimeEnv: base.env });
   // The archived zip keeps the wheels: a second copy next to the venv would double the disk use (PyTorch: GBs).
-  await rm(path.join(dir, "wheels"), { recursive: true, force: true });
+  await rm(path.join(dir, WHEELS_DIR), { recursive: true, force: true });
   await pausePoint("wheels");
   // Python writes the bytecode of what the smoke check imports (what a worker imports at start-up); the rest is
   // compiled in the background once the package is registered.

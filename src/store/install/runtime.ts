@@ -1,7 +1,8 @@
 import { mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import path from "node:path";
-import { probeRuntime, RUNTIME_DIR, runtimeEnv, type ProbedRuntime } from "../../python/runtime.js";
-import type { SafeZip } from "../../safe-zip/index.js";
+import { RUNTIME_DIR } from "../../offline-package/layout.js";
+import { probeRuntime, runtimeEnv, type ProbedRuntime } from "../../python/runtime.js";
+import type { SafeZip } from "../../zip/index.js";
 
 const PREFIX = `${RUNTIME_DIR}/`;
 

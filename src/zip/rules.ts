@@ -11,14 +11,6 @@ export interface SafeZipLimits {
 
 export const DEFAULT_SAFE_ZIP_LIMITS: SafeZipLimits = { maxEntries: 20_000, maxTotalBytes: 8 * 1024 ** 3, maxRatio: 200 };
 
-/**
- * A wheel inside a package. Real wheels hold padded libraries far beyond the package zip's ratio rule (pillow's
- * libXau: 224:1), and deflate cannot pass ~1032:1 anyway: the total size and the overlap rule stop a bomb by size.
- * Real wheels also hold more entries than a package (ansible 12: 21,488): 100,000 leaves room for those and still
- * stops a bomb by count (millions of empty entries exhausting inodes and time) long before it hurts.
- */
-export const WHEEL_LIMITS: SafeZipLimits = { ...DEFAULT_SAFE_ZIP_LIMITS, maxEntries: 100_000, maxRatio: 1100 };
-
 /** What the file system that receives the entries accepts beyond the portable rules. */
 export interface TargetFileSystem {
   /** Names that differ only in letter case are distinct files. */
@@ -27,7 +19,7 @@ export interface TargetFileSystem {
   colonAllowed: boolean;
 }
 
-/** Portable: what extracts the same on Linux, macOS and Windows (offline packages). */
+/** Portable: what extracts the same on Linux, macOS and Windows. */
 export const PORTABLE_FILE_SYSTEM: TargetFileSystem = { caseSensitive: false, colonAllowed: false };
 
 /** Small files may compress very well (zeros, sparse tables) without being a bomb. */
@@ -53,7 +45,7 @@ export interface CheckedEntry {
   compressedSize: number;
 }
 
-const HINT = "the zip is damaged, forged, or not an offline package; rebuild it with procvision-cli package and copy it again";
+const HINT = "the zip is damaged, forged, or not the kind of zip expected here; rebuild it and copy it again";
 
 export function zipError(message: string, details?: Record<string, unknown>): ProcVisionError {
   return new ProcVisionError(ErrorCode.invalid_zip, message, { hint: HINT, details });
@@ -145,14 +137,14 @@ export function checkEntries(entries: readonly CentralEntry[], limits: SafeZipLi
 }
 
 export interface PlacedEntry {
-  /** Path in the package, without a trailing slash. */
+  /** Path as the zip's view places it, without a trailing slash. */
   path: string;
   zipPath: string;
   isDirectory: boolean;
 }
 
 /** Duplicates (exact or by letter case) and files that are also used as directories. A directory listed twice is
- * harmless (a zip of the original tool may have `wheels/` both at the root and in its folder). */
+ * harmless (a view may place two folders of the zip at one path). */
 export function checkCollisions(entries: readonly PlacedEntry[], caseSensitive = false): void {
   const byKey = new Map<string, PlacedEntry>();
   const keyOf = caseSensitive ? (p: string) => p : foldCase;

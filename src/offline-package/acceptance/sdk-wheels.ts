@@ -2,7 +2,7 @@ import path from "node:path";
 import yauzl, { type Entry, type ZipFile } from "yauzl";
 import { ErrorCode, ProcVisionError } from "../../errors/index.js";
 import { normalizeName } from "../../requirements/index.js";
-import type { SafeZip } from "../../safe-zip/index.js";
+import type { SafeZip } from "../../zip/index.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
 import { parseCoreMetadata } from "../../wheel-installer/index.js";
 import { parseWheelFilename } from "../../wheel-tags/index.js";

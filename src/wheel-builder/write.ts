@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { writeDeterministicZip, type ZipEntry } from "./deterministic-zip.js";
+import { writeDeterministicZip, type ZipEntry } from "../zip/write.js";
 import { expandTag } from "../wheel-tags/filename.js";
 
 export interface WheelSpec {

@@ -1,6 +1,6 @@
 import { ErrorCode, ProcVisionError } from "../../errors/index.js";
 import { parseJson, validateManifest, type Manifest } from "../../manifest/index.js";
-import { manifestTooLarge } from "../../safe-zip/index.js";
+import { manifestTooLarge } from "../layout.js";
 
 const MANIFEST_HINT = "fix manifest.json (procvision-cli validate lists every problem) and build the package again";
 

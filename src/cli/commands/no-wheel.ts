@@ -1,5 +1,5 @@
-import { formatRequirement } from "../requirements/parse.js";
-import type { RequirementMatch } from "../wheel-tags/match.js";
+import { formatRequirement } from "../../requirements/parse.js";
+import type { RequirementMatch } from "../../wheel-tags/match.js";
 
 /** The target as the no-wheel paragraph names it. */
 export interface TargetLabel {

@@ -1,8 +1,8 @@
 import type { KeyObject } from "node:crypto";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
-import { SHA256SUMS, SIGNATURE } from "../../offline-package/index.js";
-import { verifyChecksums, type ChecksumProblem } from "../../offline-package/index.js";
-import type { SafeZip } from "../../safe-zip/index.js";
+import { verifyChecksums, type ChecksumProblem } from "../checksums.js";
+import { SHA256SUMS, SIGNATURE } from "../layout.js";
+import type { SafeZip } from "../../zip/index.js";
 import { verify } from "../../signing/index.js";
 import type { Findings } from "./findings.js";
 

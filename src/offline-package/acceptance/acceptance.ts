@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
 import type { Manifest } from "../../manifest/index.js";
-import { SHA256SUMS } from "../../offline-package/index.js";
-import { MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, openSafeZip, type SafeZip, type SafeZipLimits } from "../../safe-zip/index.js";
+import { MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, packageZipName, REQUIREMENTS, SHA256SUMS, TARGET_ENV_FILE, wheelFileOf } from "../layout.js";
+import { openPackageZip, packageWheels } from "../package-zip.js";
+import type { SafeZip, SafeZipLimits } from "../../zip/index.js";
 import { readWheelsMetadata } from "../../wheel-installer/index.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
 import { judgeCompatibility, type CompatibilityPlan } from "./compatibility.js";
@@ -197,25 +198,25 @@ export async function acceptPackage(zipPath: string, options: AcceptOptions): Pr
   const runnerSdk = await runnerSdkWheel();
   const context: AcceptanceContext = { runnerSdk, integrity: options.integrity };
   if (!existsSync(zipPath)) {
-    const error = new ProcVisionError(ErrorCode.invalid_zip, `${zipPath} does not exist`, { hint: "check the path of the offline package zip (<name>-v<version>-offline.zip)" });
+    const error = new ProcVisionError(ErrorCode.invalid_zip, `${zipPath} does not exist`, { hint: `check the path of the offline package zip (${packageZipName("<name>", "<version>")})` });
     return { acceptance: judgePackage({ open: { ok: false, error } }, context), metadata: new Map(), runnerSdk };
   }
   let zip: SafeZip;
   try {
-    zip = await openSafeZip(zipPath, options.limits);
+    zip = await openPackageZip(zipPath, options.limits);
   } catch (err) {
     if (!isProcVisionError(err)) throw err;
     return { acceptance: judgePackage({ open: { ok: false, error: err } }, context), metadata: new Map(), runnerSdk };
   }
   try {
-    const wheelPaths = zip.wheelFiles().map((e) => e.path);
+    const wheelPaths = packageWheels(zip).map((e) => e.path);
     const size = zip.entries.get(MANIFEST)?.size ?? 0;
     const facts: PackageFacts = {
       open: { ok: true, entries: zip.entries.size, rootPrefix: zip.rootPrefix },
       ...(zip.entries.has(MANIFEST) ? { manifest: { size, text: manifestTooLarge(size) === null ? await readPackageText(zip, MANIFEST, MANIFEST_MAX_BYTES) : { text: "" } } } : {}),
-      requirements: await readPackageText(zip, "requirements.txt"),
-      envFile: await readPackageText(zip, ".procvision_env.json"),
-      wheelFiles: wheelPaths.map((p) => p.slice("wheels/".length)),
+      requirements: await readPackageText(zip, REQUIREMENTS),
+      envFile: await readPackageText(zip, TARGET_ENV_FILE),
+      wheelFiles: wheelPaths.map((p) => wheelFileOf(p)!),
       hasChecksums: zip.entries.has(SHA256SUMS),
       integrity: await integrityFacts(zip, options.integrity.trustedKeys),
     };

@@ -5,14 +5,13 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { crc32 } from "node:zlib";
 import yauzl, { type Entry, type ZipFile } from "yauzl";
-import { packagePath, packageRoot, WHEELS } from "./layout.js";
 import {
   checkCollisions, checkEntries, checkEntryCount, DEFAULT_SAFE_ZIP_LIMITS, entryError, PORTABLE_FILE_SYSTEM, zipError,
   type CentralEntry, type CheckedEntry, type SafeZipLimits, type TargetFileSystem,
 } from "./rules.js";
 
 export interface SafeEntry {
-  /** Path inside the package (relative to `rootPrefix`), without a trailing slash. */
+  /** Path as the zip's view places it (by default its name), without a trailing slash. */
   path: string;
   /** Name as stored in the zip. */
   zipPath: string;
@@ -39,14 +38,29 @@ async function* verified(source: Readable, entry: SafeEntry, expectedCrc: number
   if (crc !== expectedCrc) throw entryError(entry.zipPath, "CRC-32 mismatch (damaged data)");
 }
 
-/** An offline package zip whose central directory passed every safety rule. Close it when done. */
+/**
+ * Which entries of a zip are read, and under which path: `rootPrefix` is the folder they are read from ("" for the
+ * whole zip), `pathOf` the path of an entry (directories keep their trailing "/") or null to leave it out.
+ */
+export interface ZipView {
+  rootPrefix: string;
+  pathOf: (zipName: string) => string | null;
+}
+
+/** Chooses the view from the zip's file names (directories left out), once their names passed the rules. */
+export type ChooseView = (fileNames: readonly string[]) => ZipView;
+
+/** Every entry, under its own name. */
+export const WHOLE_ZIP: ChooseView = () => ({ rootPrefix: "", pathOf: (name) => name });
+
+/** A zip whose central directory passed every safety rule. Close it when done. */
 export class SafeZip {
   constructor(
     /** The zip file. */
     readonly file: string,
-    /** "" or the top-level folder ("algo/") that zips of the original tool wrap the package in. */
+    /** The folder of the zip the entries are read from (see `ZipView`); "" for the whole zip. */
     readonly rootPrefix: string,
-    /** By path inside the package, in central directory order. */
+    /** By path (see `ZipView`), in central directory order. */
     readonly entries: ReadonlyMap<string, SafeEntry>,
     private readonly zip: ZipFile,
     private readonly raw: ReadonlyMap<string, Entry>,
@@ -57,11 +71,6 @@ export class SafeZip {
     const raw = this.raw.get(p);
     if (entry === undefined || raw === undefined || entry.isDirectory) throw zipError(`the zip has no file ${JSON.stringify(p)}`);
     return { entry, raw };
-  }
-
-  /** The files directly in `wheels/` (whatever their names), in central directory order. */
-  wheelFiles(): SafeEntry[] {
-    return [...this.entries.values()].filter((e) => !e.isDirectory && e.path.startsWith(WHEELS) && !e.path.includes("/", WHEELS.length));
   }
 
   /** The entry's data, checked against its declared size and CRC-32 while it streams. */
@@ -93,7 +102,7 @@ export class SafeZip {
   }
 
   /**
-   * Extracts the package (the entries `include` accepts) into `dir`, which must be empty or absent (so nothing already there, such as a planted
+   * Extracts the entries (those `include` accepts) into `dir`, which must be empty or absent (so nothing already there, such as a planted
    * symlink, can redirect a write). Files get mode 0644, or 0755 when executable in the zip. On failure the partial
    * tree stays for the caller to remove.
    */
@@ -118,9 +127,9 @@ export class SafeZip {
   }
 
   /**
-   * A file of the package that is itself a zip (a wheel), opened for reading its central directory without extracting
+   * A file of the zip that is itself a zip (a wheel in a package), opened for reading its central directory without extracting
    * it: a stored entry is read in place (a PyTorch wheel is GBs), a deflated one up to `maxInflateBytes` via memory.
-   * The outer CRC is not checked here (SHA256SUMS covers the file). Close the result when done.
+   * The outer CRC is not checked here (the caller's own digest covers the file). Close the result when done.
    */
   async openNestedZip(p: string, maxInflateBytes = 64 * 1024 * 1024): Promise<ZipFile> {
     const options = { lazyEntries: true, autoClose: false, decodeStrings: true, validateEntrySizes: true } as const;
@@ -266,10 +275,11 @@ export async function openCheckedZip(
 }
 
 /**
- * Opens an offline package zip after checking its whole central directory (contract §7 Install step 1): unsafe
- * names, symlinks, duplicates, encryption, size limits and bombs → 2001; no manifest.json → 2002.
+ * Opens a zip after checking its whole central directory (contract §7 Install step 1): unsafe names, symlinks,
+ * duplicates, encryption, size limits and bombs → 2001. `view` chooses which entries are read and under which path;
+ * duplicates are judged among those.
  */
-export async function openSafeZip(zipPath: string, limits: Partial<SafeZipLimits> = {}): Promise<SafeZip> {
+export async function openSafeZip(zipPath: string, limits: Partial<SafeZipLimits> = {}, view: ChooseView = WHOLE_ZIP): Promise<SafeZip> {
   const lim: SafeZipLimits = { ...DEFAULT_SAFE_ZIP_LIMITS, ...limits };
   let zip: ZipFile;
   try {
@@ -283,15 +293,15 @@ export async function openSafeZip(zipPath: string, limits: Partial<SafeZipLimits
     checkEntryCount(zip.entryCount, lim); // before reading a central directory of any size
     const raws = await readCentralDirectory(zip, zipPath);
     const checked = checkEntries(raws.map(centralEntry), lim);
-    const root = packageRoot(checked.filter((c) => !c.isDirectory).map((c) => c.name));
+    const { rootPrefix, pathOf } = view(checked.filter((c) => !c.isDirectory).map((c) => c.name));
     const entries = new Map<string, SafeEntry>();
     const raw = new Map<string, Entry>();
     const placed: SafeEntry[] = [];
     checked.forEach((c, i) => {
-      const inPackage = packagePath(c.name, root);
-      if (inPackage === null) return;
+      const viewed = pathOf(c.name);
+      if (viewed === null) return;
       const entry: SafeEntry = {
-        path: c.isDirectory ? inPackage.slice(0, -1) : inPackage, zipPath: c.name,
+        path: c.isDirectory ? viewed.slice(0, -1) : viewed, zipPath: c.name,
         isDirectory: c.isDirectory, size: c.size, compressedSize: c.compressedSize, executable: c.executable,
       };
       placed.push(entry);
@@ -299,7 +309,7 @@ export async function openSafeZip(zipPath: string, limits: Partial<SafeZipLimits
       raw.set(entry.path, raws[i]!);
     });
     checkCollisions(placed);
-    return new SafeZip(zipPath, root, entries, zip, raw);
+    return new SafeZip(zipPath, rootPrefix, entries, zip, raw);
   } catch (err) {
     zip.close();
     throw err;
