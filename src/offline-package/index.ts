@@ -2,7 +2,7 @@ export { verifyChecksums, type ChecksumProblem, type ChecksumResult } from "./ch
 export { buildOfflineZip, deflatesWell, type OfflineZipInput, type OfflineZipResult } from "./build.js";
 export { digestFile, digestStream, type Digest } from "./digest.js";
 export {
-  MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, packagePath, packageRoot, packageView, packageZipName, REQUIREMENTS, RUNTIME_BOOTSTRAP, RUNTIME_DIR,
+  MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, packagePath, packageStart, packageView, packageZipName, REQUIREMENTS, RUNTIME_BOOTSTRAP, RUNTIME_DIR,
   SHA256SUMS, SIGNATURE, TARGET_ENV_FILE, wheelFileOf, WHEELS, WHEELS_DIR,
 } from "./layout.js";
 export { openPackageZip, packageWheels } from "./package-zip.js";

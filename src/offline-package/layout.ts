@@ -41,7 +41,7 @@ export function wheelFileOf(entryPath: string): string | null {
  * Where the package starts inside the zip: "" when manifest.json is at the root; "<folder>/" for zips of the original
  * ProcVision tool, which put the package in one top-level folder (the only one holding a manifest.json).
  */
-export function packageRoot(fileNames: readonly string[]): string {
+export function packageStart(fileNames: readonly string[]): string {
   if (fileNames.includes(MANIFEST)) return "";
   const folders = fileNames.filter((n) => /^[^/]+\/manifest\.json$/.test(n)).map((n) => n.slice(0, -MANIFEST.length));
   if (folders.length === 1) return folders[0]!;
@@ -62,6 +62,6 @@ export function packagePath(zipName: string, root: string): string | null {
 
 /** A zip seen as a package: entries under their path in the package, those outside it left out; no manifest → 2002. */
 export const packageView: ChooseView = (fileNames) => {
-  const rootPrefix = packageRoot(fileNames);
+  const rootPrefix = packageStart(fileNames);
   return { rootPrefix, pathOf: (zipName) => packagePath(zipName, rootPrefix) };
 };
