@@ -188,8 +188,10 @@ export class TelemetryStore {
     let sealed = 0;
     for (;;) {
       let through: number | undefined;
+      let fromMemory = false;
       this.db.transaction(() => {
         const rows: LineRow[] = kind === "records" ? this.#waitingRecords(limits.max_lines) : this.#waitingLogs(limits.max_lines);
+        fromMemory = rows.length > 0 && rows[0] === this.#remembered[0];
         const first = rows[0];
         if (first === undefined) return;
         let bytes = 0;
@@ -219,6 +221,9 @@ export class TelemetryStore {
       // Moved only once the transaction is committed: a failed one leaves the records waiting, in memory too.
       if (kind === "records") this.#advance(through);
       sealed += 1;
+      // Memory is used up: records committed since are reported in a moment (the writer's loop may be sealing now),
+      // so they are not read back and built twice; the timer or `all` gets any the writer never reported.
+      if (fromMemory && !all && this.#remembered.length === 0) return sealed;
     }
   }
 
