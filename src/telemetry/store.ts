@@ -135,7 +135,8 @@ export class TelemetryStore {
    * until its batch is sealed. Nothing is written: the record's own row is what waits.
    */
   remember(record: LineSource & { id: number }): void {
-    if (this.#remembered.length < MAX_REMEMBERED) this.#remembered.push(this.#waitingRecord(record.id, record));
+    // Already sealed when read back from the table (memory missed one before it), or past the bound: left to the table.
+    if (record.id > this.#watermark && this.#remembered.length < MAX_REMEMBERED) this.#remembered.push(this.#waitingRecord(record.id, record));
   }
 
   /** Log lines `[time_ms, line]`, in one transaction. */
