@@ -42,7 +42,7 @@ export class RecordWriter {
   #timer: NodeJS.Immediate | undefined;
   #sincePrune = 0;
 
-  /** `tap`: telemetry, which writes its outbox lines in the records' transaction and keeps NG images once committed. */
+  /** `tap`: telemetry, told of every committed record (its line waits for a batch, an NG image is kept). */
   constructor(private readonly repo: Repository, private readonly onRecorded: (record: StoreRecord) => void, private readonly tap?: RecordTap) {}
 
   readonly add = (r: CallRecord): Promise<void> => {
@@ -72,11 +72,7 @@ export class RecordWriter {
     const tap = this.tap;
     let written: StoreRecord[];
     try {
-      written = batch.length === 0 ? [] : this.repo.transaction(() => batch.map((record, i) => {
-        const stored = { id: this.repo.addRecord(record), ...record } as StoreRecord;
-        if (tap) tap.inTransaction(stored, calls[i]!);
-        return stored;
-      }));
+      written = batch.length === 0 ? [] : this.repo.transaction(() => batch.map((record) => ({ id: this.repo.addRecord(record), ...record }) as StoreRecord));
     } catch (err) {
       committed?.reject(err);
       throw err;

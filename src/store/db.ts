@@ -149,6 +149,19 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 4,
+    // Records wait for their NDJSON batch in the records table itself: telemetry_state 'records_watermark' is the id
+    // of the last record in a sealed batch, moved in the transaction that writes the batch, so the inspection path
+    // writes nothing for telemetry. telemetry_lines keeps log lines only. Record lines an older runner left waiting
+    // are sent once: the watermark starts just below the first of them (ids only grow, and every later record was
+    // unsealed too). Without any, telemetry sets it to the newest record at its first start.
+    sql: `
+      INSERT INTO telemetry_state (key, value)
+        SELECT 'records_watermark', CAST(min(record_id) - 1 AS TEXT) FROM telemetry_lines WHERE kind = 'records' GROUP BY kind;
+      DELETE FROM telemetry_lines WHERE kind = 'records';
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -79,6 +79,6 @@ export function recordLine(workstationId: string, r: Omit<StoredRecord, "id" | "
  * session and step may share a millisecond, so the ingest id alone could name two batches); a logs batch
  * `<workstation_id>/log/<batch number>/<first line ms>`, numbered by runner.db.
  */
-export function batchIngestId(workstationId: string, first: { time_ms: number; record?: { line: RecordLine; id: number }; logBatch?: number }): string {
-  return first.record ? `${first.record.line.ingest_id}.${first.record.id}` : `${workstationId}/log/${first.logBatch ?? 0}/${first.time_ms}`;
+export function batchIngestId(workstationId: string, first: { time_ms: number; record?: { ingest_id: string; id: number }; logBatch?: number }): string {
+  return first.record ? `${first.record.ingest_id}.${first.record.id}` : `${workstationId}/log/${first.logBatch ?? 0}/${first.time_ms}`;
 }

@@ -1,10 +1,10 @@
 import type { Statement } from "better-sqlite3";
 import { statementCache, type Db } from "../store/db.js";
-import { batchIngestId, objectKey, recordLine, type RecordLine, type TelemetryKind } from "./keys.js";
+import { batchIngestId, objectKey, recordLine, type TelemetryKind } from "./keys.js";
 
 /*
- * Typed access to runner.db's telemetry tables (migration 3): lines waiting for a batch, the outbox, kept artifacts
- * and counters. Nothing else reads or writes them.
+ * Typed access to runner.db's telemetry tables (migrations 3 and 4): records past the watermark and log lines waiting
+ * for a batch, the outbox, kept artifacts and counters. Nothing else writes them.
  */
 
 /** Records and health first, then logs, then images: a backlog of images never holds up a record. */
@@ -72,26 +72,53 @@ const COUNTER_DEFAULTS: Counters = {
 
 interface OutboxRow extends Omit<OutboxItem, "metadata"> { metadata: string }
 interface ArtifactRow extends Omit<Artifact, "uploaded"> { uploaded: number }
-interface LineRow { id: number; time_ms: number; line: string; record_id?: number }
+/** A line waiting for its batch; a record's carries its ingest id (a records batch is named after its first). */
+interface LineRow { id: number; time_ms: number; line: string; ingest_id?: string }
+interface WaitingRecord extends LineRow { ingest_id: string }
 /** What a record line is written from. */
 type LineSource = Parameters<typeof recordLine>[1];
 type RecordRow = [
-  time: string, pid: string, sessionId: string | null, step: number | null, method: string, name: string, version: string, status: string,
-  errorCode: string | null, resultStatus: string | null, ngReason: string | null, defects: number, latency: number,
+  id: number, time: string, pid: string, sessionId: string | null, step: number | null, method: string, name: string, version: string,
+  status: string, errorCode: string | null, resultStatus: string | null, ngReason: string | null, defects: number, latency: number,
 ];
 /** Records kept in memory waiting for their batch, at most (sealing is local, so a handful of batches in practice). */
 const MAX_REMEMBERED = 100_000;
+/** telemetry_state key: records with a greater id are not in a batch yet (migration 4). */
+const WATERMARK = "records_watermark";
 
 const toArtifact = (r: ArtifactRow): Artifact => ({ ...r, uploaded: r.uploaded === 1 });
 
+export interface TelemetryStoreOptions {
+  prefix: string;
+  workstationId: string;
+  /** Inspection records are sent (`upload.records`); when not, the watermark just follows the records table. */
+  records?: boolean;
+}
+
 export class TelemetryStore {
-  /** Committed records waiting for their batch: the record until its line is written, then the line. */
-  readonly #recent = new Map<number, LineSource | string>();
+  /**
+   * Records committed by this process past the watermark, in id order, their lines built once: a batch is sealed
+   * without reading them back. Only a cache: runner.db is the truth (after a restart, a gap or past the bound,
+   * batches are written from the records table).
+   */
+  #remembered: WaitingRecord[] = [];
+  /** The id of the last record in a sealed batch; kept in telemetry_state, moved only by a sealing transaction. */
+  #watermark: number;
 
   readonly #statement: (text: string, raw?: boolean) => Statement;
+  readonly #records: boolean;
 
-  constructor(readonly db: Db, private readonly keyOf: { prefix: string; workstationId: string }) {
+  constructor(readonly db: Db, private readonly keyOf: TelemetryStoreOptions) {
     this.#statement = statementCache(db);
+    this.#records = keyOf.records ?? true;
+    const stored = this.sql("SELECT value FROM telemetry_state WHERE key = ?").pluck().get(WATERMARK) as string | undefined;
+    if (stored === undefined) {
+      // Telemetry's first start on this runner.db: the records it already holds are not reported.
+      this.#watermark = this.#maxRecordId();
+      this.#set(WATERMARK, this.#watermark);
+    } else {
+      this.#watermark = Number(JSON.parse(stored));
+    }
   }
 
   private sql(text: string): Statement {
@@ -103,17 +130,13 @@ export class TelemetryStore {
     return this.#statement(text, true);
   }
 
-  /** A record's line, to be written when its batch is sealed; call it inside the record's transaction. */
-  addRecordLine(recordId: number, timeMs: number): void {
-    this.sql("INSERT INTO telemetry_lines (kind, time_ms, record_id) VALUES ('records', ?, ?)").run(timeMs, recordId);
-  }
-
   /**
-   * A committed record, kept in memory until its batch is sealed so the batch is written without reading it back
-   * (after a restart, or past the bound, lines are written from runner.db instead).
+   * A committed record (call it once its transaction is committed, in commit order): its line is built now and kept
+   * until its batch is sealed. Nothing is written: the record's own row is what waits.
    */
   remember(record: LineSource & { id: number }): void {
-    if (this.#recent.size < MAX_REMEMBERED) this.#recent.set(record.id, record);
+    // Already sealed when read back from the table (memory missed one before it), or past the bound: left to the table.
+    if (record.id > this.#watermark && this.#remembered.length < MAX_REMEMBERED) this.#remembered.push(this.#waitingRecord(record.id, record));
   }
 
   /** Log lines `[time_ms, line]`, in one transaction. */
@@ -123,58 +146,55 @@ export class TelemetryStore {
     })();
   }
 
-  /** A record's NDJSON line: from memory (built once), else from its row; undefined when the record was pruned. */
-  #recordLine(recordId: number): string | undefined {
-    const known = this.#recent.get(recordId);
-    if (typeof known === "string") return known;
-    let source = known;
-    if (source === undefined) {
-      const row = this.raw(`SELECT time, pid, session_id, step_index, method, name, version, status, error_code, result_status, ng_reason,
-        defect_count, latency_ms FROM records WHERE id = ?`).get(recordId) as RecordRow | undefined;
-      if (row === undefined) return undefined;
-      const [time, pid, sessionId, step, method, name, version, status, errorCode, resultStatus, ngReason, defects, latency] = row;
-      source = {
-        time, pid, session_id: sessionId, step_index: step, method, name, version, status, error_code: errorCode, result_status: resultStatus,
-        ng_reason: ngReason, defect_count: defects, latency_ms: latency,
-      };
-    }
-    const line = JSON.stringify(recordLine(this.keyOf.workstationId, source));
-    this.#recent.set(recordId, line);
-    return line;
+  #waitingRecord(id: number, source: LineSource): WaitingRecord {
+    const line = recordLine(this.keyOf.workstationId, source);
+    return { id, time_ms: line.timestamp_ms, ingest_id: line.ingest_id, line: JSON.stringify(line) };
   }
 
-  /** The oldest waiting lines of a kind (a record pruned meanwhile is skipped), and the last line id looked at. */
-  #waiting(kind: "records" | "logs", limit: number): { rows: LineRow[]; lastId: number | undefined } {
-    if (kind === "logs") {
-      const rows = this.sql("SELECT id, time_ms, line FROM telemetry_lines WHERE kind = 'logs' ORDER BY id LIMIT ?").all(limit) as LineRow[];
-      return { rows, lastId: rows.at(-1)?.id };
-    }
-    const refs = this.raw("SELECT id, time_ms, record_id FROM telemetry_lines WHERE kind = 'records' ORDER BY id LIMIT ?").all(limit) as [number, number, number][];
-    const rows: LineRow[] = [];
-    for (const [id, timeMs, recordId] of refs) {
-      const line = this.#recordLine(recordId);
-      if (line === undefined) continue;
-      rows.push({ id, time_ms: timeMs, line, record_id: recordId });
-    }
-    return { rows, lastId: refs.at(-1)?.[0] };
+  #maxRecordId(): number {
+    return this.sql("SELECT coalesce(max(id), 0) FROM records").pluck().get() as number;
+  }
+
+  /**
+   * The oldest records past the watermark: from memory when it holds exactly the next ones (ids are dense: AUTOINCREMENT,
+   * and a rolled-back id is reused), else from the records table (a record pruned meanwhile is simply not there).
+   */
+  #waitingRecords(limit: number): WaitingRecord[] {
+    const mem = this.#remembered;
+    const first = mem[0];
+    if (first !== undefined && first.id === this.#watermark + 1 && mem.at(-1)!.id - first.id + 1 === mem.length) return mem.slice(0, limit);
+    const rows = this.raw(`SELECT id, time, pid, session_id, step_index, method, name, version, status, error_code, result_status, ng_reason,
+      defect_count, latency_ms FROM records WHERE id > ? ORDER BY id LIMIT ?`).all(this.#watermark, limit) as RecordRow[];
+    return rows.map(([id, time, pid, sessionId, step, method, name, version, status, errorCode, resultStatus, ngReason, defects, latency]) => this.#waitingRecord(id, {
+      time, pid, session_id: sessionId, step_index: step, method, name, version, status, error_code: errorCode, result_status: resultStatus,
+      ng_reason: ngReason, defect_count: defects, latency_ms: latency,
+    }));
+  }
+
+  /** The oldest waiting log lines. */
+  #waitingLogs(limit: number): LineRow[] {
+    return this.sql("SELECT id, time_ms, line FROM telemetry_lines WHERE kind = 'logs' ORDER BY id LIMIT ?").all(limit) as LineRow[];
   }
 
   /**
    * Seals waiting lines of `kind` into NDJSON batches, in one transaction each: full batches (max_lines or
    * max_bytes) always, the rest when its oldest line is max_age_ms old or `all` is set. Returns how many were sealed.
+   * Records: the batch's outbox row and the watermark move together. Logs: the batch's lines are deleted.
    */
   sealBatches(kind: "records" | "logs", limits: BatchThresholds, nowMs: number, all = false): number {
+    if (kind === "records" && !this.#records) {
+      this.#skipRecords();
+      return 0;
+    }
     let sealed = 0;
-    let sealedRecords: LineRow[] = [];
     for (;;) {
-      const done = this.db.transaction(() => {
-        const { rows, lastId } = this.#waiting(kind, limits.max_lines);
+      let through: number | undefined;
+      let fromMemory = false;
+      this.db.transaction(() => {
+        const rows: LineRow[] = kind === "records" ? this.#waitingRecords(limits.max_lines) : this.#waitingLogs(limits.max_lines);
+        fromMemory = rows.length > 0 && rows[0] === this.#remembered[0];
         const first = rows[0];
-        if (first === undefined) {
-          // Only rows of records pruned before their batch: nothing to send for them.
-          if (lastId !== undefined) this.sql("DELETE FROM telemetry_lines WHERE kind = ? AND id <= ?").run(kind, lastId);
-          return lastId !== undefined;
-        }
+        if (first === undefined) return;
         let bytes = 0;
         let take = 0;
         for (const row of rows) {
@@ -184,29 +204,45 @@ export class TelemetryStore {
           take += 1;
         }
         const full = take < rows.length || rows.length === limits.max_lines || bytes >= limits.max_bytes;
-        if (!full && !all && nowMs - first.time_ms < limits.max_age_ms) return false;
+        if (!full && !all && nowMs - first.time_ms < limits.max_age_ms) return;
         const batch = rows.slice(0, take);
-        // Up to the last line taken, and any skipped (pruned) rows before the first line left out.
-        const through = take < rows.length ? rows[take]!.id - 1 : lastId!;
         const body = Buffer.from(`${batch.map((r) => r.line).join("\n")}\n`);
-        const firstRecord = kind === "records" ? (JSON.parse(first.line) as RecordLine) : undefined;
         const ingest = batchIngestId(this.keyOf.workstationId, {
-          time_ms: first.time_ms, ...(firstRecord ? { record: { line: firstRecord, id: first.record_id! } } : { logBatch: this.#nextLogBatch() }),
+          time_ms: first.time_ms, ...(first.ingest_id !== undefined ? { record: { ingest_id: first.ingest_id, id: first.id } } : { logBatch: this.#nextLogBatch() }),
         });
-        const key = objectKey({ ...this.keyOf, kind, timeMs: first.time_ms, ingestId: ingest, suffix: ".ndjson" });
+        const key = objectKey({ prefix: this.keyOf.prefix, workstationId: this.keyOf.workstationId, kind, timeMs: first.time_ms, ingestId: ingest, suffix: ".ndjson" });
         this.sql(`INSERT INTO telemetry_outbox (kind, priority, object_key, content_type, body, metadata, bytes, created_ms)
           VALUES (?, ?, ?, 'application/x-ndjson', ?, ?, ?, ?)`)
           .run(kind, PRIORITY[kind], key, body, JSON.stringify({ lines: String(batch.length) }), body.length, first.time_ms);
-        this.sql("DELETE FROM telemetry_lines WHERE kind = ? AND id <= ?").run(kind, through);
-        sealedRecords = batch;
-        return true;
+        through = batch.at(-1)!.id;
+        if (kind === "records") this.#set(WATERMARK, through);
+        else this.sql("DELETE FROM telemetry_lines WHERE kind = 'logs' AND id <= ?").run(through);
       })();
-      // Forgotten only once the transaction is committed: a failed one leaves them waiting, in memory too.
-      for (const row of sealedRecords) if (row.record_id !== undefined) this.#recent.delete(row.record_id);
-      sealedRecords = [];
-      if (!done) return sealed;
+      if (through === undefined) return sealed;
+      // Moved only once the transaction is committed: a failed one leaves the records waiting, in memory too.
+      if (kind === "records") this.#advance(through);
       sealed += 1;
+      // Memory is used up: records committed since are reported in a moment (the writer's loop may be sealing now),
+      // so they are not read back and built twice; the timer or `all` gets any the writer never reported.
+      if (fromMemory && !all && this.#remembered.length === 0) return sealed;
     }
+  }
+
+  /** The watermark is at `id`: what memory holds up to it is in a batch. */
+  #advance(id: number): void {
+    this.#watermark = id;
+    const mem = this.#remembered;
+    let drop = 0;
+    while (drop < mem.length && mem[drop]!.id <= id) drop += 1;
+    if (drop > 0) this.#remembered = drop === mem.length ? [] : mem.slice(drop);
+  }
+
+  /** Records are not sent: the watermark follows the table, so switching them on later does not send the backlog. */
+  #skipRecords(): void {
+    const max = this.#maxRecordId();
+    if (max === this.#watermark) return;
+    this.#set(WATERMARK, max);
+    this.#advance(max);
   }
 
   /** Registers a record's kept images and, in the same transaction, their uploads (each image plus its sidecar JSON). */
@@ -271,9 +307,11 @@ export class TelemetryStore {
   depth(): { outbox: Record<TelemetryKind, number>; lines: Record<"records" | "logs", number>; oldest_ms: number | null; bytes: number } {
     const outbox = { records: 0, logs: 0, images: 0 };
     for (const r of this.sql("SELECT kind, count(*) AS n FROM telemetry_outbox GROUP BY kind").all() as { kind: TelemetryKind; n: number }[]) outbox[r.kind] = r.n;
-    const lines = { records: 0, logs: 0 };
-    for (const r of this.sql("SELECT kind, count(*) AS n FROM telemetry_lines GROUP BY kind").all() as { kind: "records" | "logs"; n: number }[]) lines[r.kind] = r.n;
-    const oldest = this.sql(`SELECT min(t) FROM (SELECT min(created_ms) AS t FROM telemetry_outbox UNION ALL SELECT min(time_ms) FROM telemetry_lines)`).pluck().get() as number | null;
+    const records = this.#records ? this.sql("SELECT count(*) FROM records WHERE id > ?").pluck().get(this.#watermark) as number : 0;
+    const lines = { records, logs: this.sql("SELECT count(*) FROM telemetry_lines WHERE kind = 'logs'").pluck().get() as number };
+    const oldestRecord = records === 0 ? undefined : this.sql("SELECT time FROM records WHERE id > ? ORDER BY id LIMIT 1").pluck().get(this.#watermark) as string;
+    const oldest = this.sql(`SELECT min(t) FROM (SELECT min(created_ms) AS t FROM telemetry_outbox UNION ALL SELECT min(time_ms) FROM telemetry_lines
+      UNION ALL SELECT ?)`).pluck().get(oldestRecord === undefined ? null : Date.parse(oldestRecord)) as number | null;
     const bytes = this.sql("SELECT coalesce(sum(bytes), 0) FROM telemetry_outbox").pluck().get() as number;
     return { outbox, lines, oldest_ms: oldest, bytes };
   }
@@ -323,7 +361,7 @@ export class TelemetryStore {
       ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + excluded.value`).run(key, String(by));
   }
 
-  #set(key: keyof Counters, value: unknown): void {
+  #set(key: keyof Counters | typeof WATERMARK, value: unknown): void {
     this.sql("INSERT INTO telemetry_state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, JSON.stringify(value));
   }
 }

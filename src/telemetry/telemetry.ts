@@ -9,9 +9,8 @@ import { DEFAULT_RETRY, paceUntil, retryDelay, type RetryPolicy } from "./retry.
 import { headerSafe, s3Target, type ObjectTarget } from "./s3-target.js";
 import { TelemetryStore, type Artifact } from "./store.js";
 
-/** What the record writer calls: inside the records' transaction, and once they are committed. */
+/** What the record writer calls once records are committed, in commit order. */
 export interface RecordTap {
-  inTransaction(record: StoredRecord, call: CallRecord): void;
   committed(record: StoredRecord, call: CallRecord): void;
 }
 
@@ -58,7 +57,7 @@ const MAX_IMAGE_JOBS = 64;
 const AGE_PRUNE_EVERY_MS = 10 * 60_000;
 
 /**
- * Telemetry (contract §8): record lines join the outbox in the records' own transaction; NG images are encoded and
+ * Telemetry (contract §8): committed records wait in their own table past a watermark; NG images are encoded and
  * kept under artifacts/ off the answer path; a timer seals NDJSON batches; one pump uploads the outbox by priority
  * with backoff and a bandwidth bound. Everything that must leave the station is in runner.db or on disk first, so
  * a kill at any moment loses nothing and a retry rewrites the same object.
@@ -86,7 +85,7 @@ export class Telemetry {
   constructor(options: TelemetryOptions) {
     this.#o = options;
     this.#retry = options.retry ?? DEFAULT_RETRY;
-    this.store = new TelemetryStore(options.db, { prefix: options.config.prefix, workstationId: options.workstationId });
+    this.store = new TelemetryStore(options.db, { prefix: options.config.prefix, workstationId: options.workstationId, records: options.config.upload.records });
     this.#paused = this.store.counters().paused;
   }
 
@@ -112,17 +111,15 @@ export class Telemetry {
     this.#kick();
   }
 
-  // ---- intake (the inspection path: SQLite inserts and a frame copy for NG calls, nothing else) --------------------
+  // ---- intake (the inspection path: a record's line in memory and a frame copy for NG calls, nothing else) -------
 
   readonly tap: RecordTap = {
-    inTransaction: (record, call) => {
-      if (!this.#o.config.upload.records) return;
-      this.store.addRecordLine(record.id, call.timestamp_ms);
-      this.#linesSinceSeal += 1;
-    },
     committed: (record, call) => {
-      if (this.#o.config.upload.records) this.store.remember(record);
-      if (this.#linesSinceSeal >= this.#o.config.batch.max_lines) this.#seal(false);
+      if (this.#o.config.upload.records) {
+        this.store.remember(record);
+        this.#linesSinceSeal += 1;
+        if (this.#linesSinceSeal >= this.#o.config.batch.max_lines) this.#seal(false);
+      }
       if (!isNg(call) || call.image === undefined || this.#closed) return;
       if (this.#imageJobs.size >= MAX_IMAGE_JOBS) {
         this.#imageSkipped += 1;

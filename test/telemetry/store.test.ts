@@ -1,5 +1,6 @@
-// The outbox in a real runner.db: batches close by count, age or bytes, each line in exactly one batch, and a record
-// pruned before its batch is left out instead of blocking the rest.
+// The outbox in a real runner.db: records past the watermark and log lines are sealed into batches that close by
+// count, age or bytes, each line in exactly one batch, the same whether the lines come from memory or are read back
+// from the records table; a record pruned before its batch is left out instead of blocking the rest.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -11,18 +12,22 @@ import { TelemetryStore } from "../../src/telemetry/store.js";
 const work = mkdtempSync(path.join(tmpdir(), "pv-telemetry-store-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function fresh(name: string): { repo: Repository; store: TelemetryStore; add: (n: number, t0: number) => number[] } {
+/** A fresh runner.db; `add` commits records and, with `remember`, tells the store as the record writer does. */
+function fresh(name: string, remember = false): { repo: Repository; store: TelemetryStore; add: (n: number, t0: number) => number[] } {
   const db = openDb(path.join(work, `${name}.db`));
   const repo = new Repository(db);
   const store = new TelemetryStore(db, { prefix: "p", workstationId: "ws" });
-  const add = (n: number, t0: number) => repo.transaction(() => Array.from({ length: n }, (_, i) => {
-    const id = repo.addRecord({
-      time: new Date(t0 + i).toISOString(), pid: "p1", session_id: `s${i}`, step_index: 1, method: "execute", name: "a", version: "1",
-      status: "OK", error_code: null, result_status: "OK", ng_reason: null, defect_count: 0, position_count: 0, calibration_count: 0, latency_ms: 1,
-    });
-    store.addRecordLine(id, t0 + i);
-    return id;
-  }));
+  const add = (n: number, t0: number) => {
+    const records = repo.transaction(() => Array.from({ length: n }, (_, i) => {
+      const r = {
+        time: new Date(t0 + i).toISOString(), pid: "p1", session_id: `s${i}`, step_index: 1, method: "execute", name: "a", version: "1",
+        status: "OK", error_code: null, result_status: "OK", ng_reason: null, defect_count: 0, position_count: 0, calibration_count: 0, latency_ms: 1,
+      };
+      return { id: repo.addRecord(r), ...r };
+    }));
+    if (remember) for (const r of records) store.remember(r);
+    return records.map((r) => r.id);
+  };
   return { repo, store, add };
 }
 
@@ -31,8 +36,8 @@ const bodies = (store: TelemetryStore) => (store.db.prepare("SELECT body FROM te
   .map((b) => b.toString().trimEnd().split("\n").map((l) => (JSON.parse(l) as { session_id: string }).session_id));
 
 describe("TelemetryStore.sealBatches", () => {
-  it("closes full batches at once and the rest only when its oldest line is max_age_ms old", () => {
-    const { store, add } = fresh("count-age");
+  it.each([["read back from runner.db", false], ["remembered by the record writer", true]])("closes full batches at once and the rest only when its oldest line is max_age_ms old (%s)", (_, remember) => {
+    const { store, add } = fresh(`count-age-${remember}`, remember);
     const t0 = Date.UTC(2026, 11, 3);
     add(10, t0);
     expect(store.sealBatches("records", limits, t0 + 10)).toBe(2);
@@ -63,6 +68,49 @@ describe("TelemetryStore.sealBatches", () => {
     expect(store.sealBatches("records", limits, 1, true)).toBe(1);
     expect(bodies(store)).toEqual([["s1", "s2"]]);
     expect(store.depth().lines.records).toBe(0);
+  });
+
+  it("reads back what memory lacks (a record the writer did not report), in id order, each record once", () => {
+    const { repo, store, add } = fresh("gap", true);
+    add(3, 0);
+    const silent = repo.addRecord({ time: new Date(3).toISOString(), pid: "p1", session_id: "s-silent", step_index: 1, method: "execute", name: "a", version: "1",
+      status: "OK", error_code: null, result_status: "OK", ng_reason: null, defect_count: 0, position_count: 0, calibration_count: 0, latency_ms: 1 });
+    add(3, 4);
+    expect(store.depth().lines.records).toBe(7);
+    expect(store.sealBatches("records", limits, 5, true)).toBe(2);
+    expect(bodies(store)).toEqual([["s0", "s1", "s2", "s-silent"], ["s0", "s1", "s2"]]);
+    expect(silent).toBe(4);
+    expect(store.depth().lines.records).toBe(0);
+  });
+
+  it("moves the watermark only with its batch: a failed seal leaves the records waiting, and the retry writes the same key", () => {
+    const { store, add } = fresh("failed-seal", true);
+    add(4, 0);
+    const key = "p/records/ws/1970/01/01/ws/s0/1/0.1.ndjson";
+    store.db.prepare("INSERT INTO telemetry_outbox (kind, priority, object_key, content_type, bytes, created_ms) VALUES ('logs', 1, ?, 'x', 0, 0)").run(key);
+    expect(() => store.sealBatches("records", limits, 1)).toThrow(/UNIQUE/);
+    expect(store.depth().lines.records).toBe(4);
+    store.db.prepare("DELETE FROM telemetry_outbox").run();
+    expect(store.sealBatches("records", limits, 1)).toBe(1);
+    expect(store.db.prepare("SELECT object_key FROM telemetry_outbox").pluck().all()).toEqual([key]);
+    expect(bodies(store)).toEqual([["s0", "s1", "s2", "s3"]]);
+  });
+
+  it("starts at the newest record on telemetry's first start, keeps its place across restarts, and follows the table while records are not sent", () => {
+    const { repo, store, add } = fresh("first-start");
+    add(2, 0);
+    const later = new TelemetryStore(repo.db, { prefix: "p", workstationId: "ws" });
+    expect(later.depth().lines.records).toBe(2); // the watermark was set when `store` first opened this runner.db
+    const db = openDb(path.join(work, "first-start-2.db"));
+    const before = new Repository(db);
+    before.addRecord({ time: new Date(0).toISOString(), pid: "p1", session_id: "s-before", step_index: 1, method: "execute", name: "a", version: "1",
+      status: "OK", error_code: null, result_status: "OK", ng_reason: null, defect_count: 0, position_count: 0, calibration_count: 0, latency_ms: 1 });
+    expect(new TelemetryStore(db, { prefix: "p", workstationId: "ws" }).depth().lines.records).toBe(0);
+    const off = new TelemetryStore(repo.db, { prefix: "p", workstationId: "ws", records: false });
+    expect(off.depth().lines.records).toBe(0);
+    expect(off.sealBatches("records", limits, 1, true)).toBe(0);
+    expect(new TelemetryStore(repo.db, { prefix: "p", workstationId: "ws" }).depth().lines.records).toBe(0);
+    expect(store.db.prepare("SELECT count(*) FROM telemetry_outbox").pluck().get()).toBe(0);
   });
 
   it("numbers logs batches, so a burst sealed within one millisecond never reuses a key", () => {
