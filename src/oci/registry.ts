@@ -1,9 +1,5 @@
 import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { open, rm } from "node:fs/promises";
-import { Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { open, rm, type FileHandle } from "node:fs/promises";
 import { ErrorCode, type ErrorCodeValue } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { basicAuthorization, parseChallenge, type RegistryCredentials } from "./credentials.js";
@@ -199,20 +195,22 @@ export class RegistryClient {
     if (!res.ok || !res.body) throw await this.failure(res, `blob ${digest}`);
     const hash = createHash("sha256");
     let received = 0;
-    const check = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        received += chunk.length;
-        if (received > size) {
-          done(new ProcVisionError(ErrorCode.integrity_failed, `blob ${digest} is longer than the ${size} bytes its manifest says`));
-          return;
-        }
-        hash.update(chunk);
-        onProgress?.(received);
-        done(null, chunk);
-      },
-    });
+    const file = await open(dest, "w");
+    const out = new BatchedWrites(file);
     try {
-      await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), check, createWriteStream(dest));
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          received += chunk.byteLength;
+          if (received > size) throw new ProcVisionError(ErrorCode.integrity_failed, `blob ${digest} is longer than the ${size} bytes its manifest says`);
+          hash.update(chunk);
+          await out.add(chunk);
+          onProgress?.(received);
+        }
+        await out.end();
+      } finally {
+        await out.settled();
+        await file.close();
+      }
       const got = `sha256:${hash.digest("hex")}`;
       if (got !== digest || received !== size) {
         throw new ProcVisionError(ErrorCode.integrity_failed, `blob ${digest} from ${this.registry} arrived as ${got} (${received} of ${size} bytes)`, {
@@ -220,6 +218,7 @@ export class RegistryClient {
         });
       }
     } catch (err) {
+      await res.body.cancel().catch(() => undefined);
       await rm(dest, { force: true });
       throw err;
     }
@@ -229,6 +228,45 @@ export class RegistryClient {
   private resolve(location: string | null): string {
     if (!location) throw new ProcVisionError(ErrorCode.install_failed, `registry ${this.registry} started an upload without a Location`);
     return new URL(location, `${this.options.plainHttp ? "http" : "https"}://${this.registry}`).toString();
+  }
+}
+
+/**
+ * Writes a download in batches of about 1 MiB, one batch in flight while the next fills. A write per network chunk
+ * (64 KiB) made a 300 MB pull spend more time queueing writes on the thread pool than receiving and hashing
+ * (1.3 s against 0.7 s batched; bench section `fleet`).
+ */
+class BatchedWrites {
+  static readonly BATCH_BYTES = 1024 * 1024;
+  #parts: Uint8Array[] = [];
+  #bytes = 0;
+  #inFlight: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly file: FileHandle) {}
+
+  async add(chunk: Uint8Array): Promise<void> {
+    this.#parts.push(chunk);
+    this.#bytes += chunk.byteLength;
+    if (this.#bytes >= BatchedWrites.BATCH_BYTES) await this.#flush();
+  }
+
+  async end(): Promise<void> {
+    await this.#flush();
+    await this.#inFlight;
+  }
+
+  /** Waits out a write still running (after a failure elsewhere), so the file is closed only when nothing uses it. */
+  async settled(): Promise<void> {
+    await this.#inFlight.catch(() => undefined);
+  }
+
+  async #flush(): Promise<void> {
+    await this.#inFlight;
+    if (this.#parts.length === 0) return;
+    const parts = this.#parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+    this.#parts = [];
+    this.#bytes = 0;
+    this.#inFlight = this.file.writev(parts);
   }
 }
 

@@ -1,6 +1,6 @@
 // Packages through a real OCI registry (Debian's docker-registry, CNCF distribution 2.8): publish, install by tag and
 // by digest, a tampered blob, a non-package artifact, Basic auth by flag, Docker config and runner config.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -74,6 +74,22 @@ describe("an anonymous registry", () => {
       await runner.close();
     }
   }, 300_000);
+
+  it("a blob that grew or shrank in storage is 2008 and its file is removed (the download is cut off at the size)", async () => {
+    const client = new RegistryClient(registry.host, { plainHttp: true });
+    for (const [name, change] of [["grown", (b: Buffer) => Buffer.concat([b, Buffer.alloc(3 << 20, 7)])], ["shrunk", (b: Buffer) => b.subarray(0, b.length - 1)]] as const) {
+      // Several MiB, so the download spans many chunks and batched writes.
+      const bytes = Buffer.alloc(5 << 20, name.length);
+      const digest = sha256Digest(bytes);
+      await client.pushBlobBytes(`vision/${name}`, bytes, digest);
+      writeFileSync(registry.blobFile(digest), change(bytes));
+      const dest = path.join(work, `${name}.zip`);
+      await expect(client.pullBlobToFile(`vision/${name}`, digest, bytes.length, dest)).rejects.toMatchObject({
+        code: "2008", message: expect.stringMatching(name === "grown" ? /longer than the 5242880 bytes/ : /of 5242880 bytes/),
+      });
+      expect(existsSync(dest)).toBe(false);
+    }
+  }, 120_000);
 
   it("a reference to nothing is 3006; an artifact that is not a package is 2001", async () => {
     const runner = await Runner.open({ root: path.join(work, "runner-wrong"), log: quiet });
