@@ -1,14 +1,7 @@
 import { ProcVisionError } from "../errors/index.js";
-import type { AuditOutcome, Repository } from "../store/repository.js";
+import type { AuditEntry, AuditOutcome, Repository } from "../store/repository.js";
 
-export type AuditRow = {
-  operator: string;
-  action: string;
-  target: string;
-  outcome: AuditOutcome;
-  error_code: string | null;
-  detail: string | null;
-};
+export type AuditRow = Omit<AuditEntry, "id" | "time">;
 
 /** An audit row (contract §7: every mutation, its operator, action, target and outcome); a failure names its code and message. */
 export function auditRow(operator: string, action: string, target: string, outcome: AuditOutcome, err?: unknown, detail?: string): AuditRow {

@@ -1,6 +1,8 @@
 // A raw zip writer that can forge anything (hostile corpus). Same writer as test/zip/safe-zip.test.ts, shared here so
 // the runner's install tests can run a corpus of their own.
 import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { crc32, deflateRawSync } from "node:zlib";
 
 export interface Forged {
@@ -141,4 +143,14 @@ export function forgePackage(files: Record<string, string | Buffer>, o: { sums?:
     entries.push(stored("SHA256SUMS", lines.join("")));
   }
   return forgeZip([...entries, ...(o.extra ?? [])]);
+}
+
+/** Writes forged zips into `dir` under fresh names: `const zipFile = zipFiles(work); openSafeZip(zipFile(bytes))`. */
+export function zipFiles(dir: string): (bytes: Buffer) => string {
+  let counter = 0;
+  return (bytes) => {
+    const file = path.join(dir, `z${counter++}.zip`);
+    writeFileSync(file, bytes);
+    return file;
+  };
 }

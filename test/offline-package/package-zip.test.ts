@@ -7,17 +7,12 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProcVisionError } from "../../src/errors/index.js";
 import { buildOfflineZip, openPackageZip, packageWheels, verifyChecksums } from "../../src/offline-package/index.js";
-import { forgeZip, stored } from "../helpers/forge-zip.js";
+import { forgeZip, stored, zipFiles } from "../helpers/forge-zip.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-package-zip-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-let counter = 0;
-function zipFile(bytes: Buffer): string {
-  const file = path.join(work, `z${counter++}.zip`);
-  writeFileSync(file, bytes);
-  return file;
-}
+const zipFile = zipFiles(work);
 
 const manifest = stored("manifest.json", '{"name": "x"}');
 

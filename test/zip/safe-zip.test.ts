@@ -1,20 +1,15 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProcVisionError } from "../../src/errors/index.js";
 import { openSafeZip, type SafeZipLimits } from "../../src/zip/index.js";
-import { deflated, forgeZip, stored } from "../helpers/forge-zip.js";
+import { deflated, forgeZip, stored, zipFiles } from "../helpers/forge-zip.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-safe-zip-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-let counter = 0;
-function zipFile(bytes: Buffer): string {
-  const file = path.join(work, `z${counter++}.zip`);
-  writeFileSync(file, bytes);
-  return file;
-}
+const zipFile = zipFiles(work);
 
 const manifest = stored("manifest.json", '{"name": "x"}');
 
