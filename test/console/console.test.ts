@@ -6,15 +6,15 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "../helpers/python.js";
+import { openConsoleBrowser, requireChromium, type ConsoleBrowser } from "../helpers/console-browser.js";
 import { publishPackage } from "../../src/oci/publish.js";
 import { startRegistry } from "../helpers/oci-registry.js";
 import { EXAMPLE, exampleZip } from "../helpers/store.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const RUNNER_CLI = path.join(repoRoot, "dist", "bin", "procvision-runner.js");
 const SHOTS = path.join(repoRoot, "test-artifacts", "console");
 const SAMPLE = path.join(EXAMPLE, "sample.png");
@@ -28,12 +28,9 @@ let serverLog = "";
 let url = "";
 let token = "";
 let v11Zip = "";
-let browser: Browser | undefined;
+let ui: ConsoleBrowser | undefined;
 let page: Page;
 /** What the page asked or said through window.prompt/alert, and any uncaught error: the test checks them. */
-const prompts: string[] = [];
-const alerts: string[] = [];
-const pageErrors: string[] = [];
 
 /** `procvision-runner serve --port 0` as an operator starts it; resolves with the URL it prints. */
 function startServer(): Promise<string> {
@@ -82,7 +79,7 @@ function rectsIn(answer: { pre_execute?: CallResult; execute?: CallResult }): Re
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install chromium (.ci/run does)`);
+  requireChromium();
   if (!existsSync(RUNNER_CLI)) throw new Error(`${RUNNER_CLI} missing: run npm run build`);
   mkdirSync(SHOTS, { recursive: true });
   const [v10Zip, v11] = await Promise.all([exampleZip(work, { version: "1.0" }), exampleZip(work, { version: "1.1" })]);
@@ -93,26 +90,12 @@ beforeAll(async () => {
   await http("POST", "/algorithms/install", await readFile(v10Zip));
   await http("POST", "/algorithms/activate", { name: NAME, version: "1.0", pids: ["p001", "p002"] });
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.setDefaultTimeout(20_000);
-  page.on("dialog", (dialog) => {
-    if (dialog.type() === "prompt") {
-      prompts.push(dialog.message());
-      void dialog.accept(token);
-    } else {
-      alerts.push(dialog.message());
-      void dialog.dismiss();
-    }
-  });
-  page.on("pageerror", (err) => pageErrors.push(err.message));
+  ui = await openConsoleBrowser(() => token);
+  page = ui.page;
 }, 240_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await ui?.browser.close();
   if (server && server.exitCode === null) {
     const exited = new Promise((resolve) => server?.once("exit", resolve));
     server.kill("SIGTERM"); // a clean stop: the runner stops its workers
@@ -254,7 +237,7 @@ describe("web console", () => {
   }, 120_000);
 
   it("asked for the token once and kept it for the session", async () => {
-    expect(prompts).toHaveLength(1);
+    expect(ui!.prompts).toHaveLength(1);
     // A string, not a function: the test is compiled without the DOM lib.
     expect(await page.evaluate("sessionStorage.getItem(\"procvision-token\")")).toBe(token);
     // Still kept after a reload: another inspection (step 2: screw positions) asks nothing.
@@ -269,9 +252,9 @@ describe("web console", () => {
     const expected = rectsIn(answer);
     expect(expected.position).toBeGreaterThan(0);
     await expect.poll(() => page.locator("#inspect-overlay rect.position").count(), WAIT).toBe(expected.position);
-    expect(prompts).toHaveLength(1);
-    expect(alerts).toEqual([]);
-    expect(pageErrors).toEqual([]);
+    expect(ui!.prompts).toHaveLength(1);
+    expect(ui!.alerts).toEqual([]);
+    expect(ui!.pageErrors).toEqual([]);
     // The rollback cancelled with Escape never ran.
     expect(await bindings()).toEqual({ p001: "1.1", p002: "1.0" });
     expect(await cellOf("audit", "", 3)).not.toContain("rollback");
@@ -292,7 +275,7 @@ describe("web console", () => {
       await page.click("#install-ref-form button[type=submit]");
       await expect.poll(() => texts("#install-ref-status"), { ...WAIT, timeout: 180_000 }).toEqual([`installed ${NAME} 1.2 (installed)`]);
       await expect.poll(() => cellOf("packages", `[data-package="${NAME}@1.2"]`, 3), WAIT).toEqual(["installed"]);
-      expect(pageErrors).toEqual([]);
+      expect(ui!.pageErrors).toEqual([]);
       await shot("06-installed-from-registry");
     } finally {
       await registry.stop();

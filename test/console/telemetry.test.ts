@@ -6,16 +6,16 @@ import { promisify } from "node:util";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Runner } from "../../src/index.js";
 import { loadRunnerConfig } from "../../src/runner/config.js";
 import { repoRoot } from "../helpers/python.js";
+import { openConsoleBrowser, requireChromium, type ConsoleBrowser } from "../helpers/console-browser.js";
 import { serveRunner, type Served } from "../helpers/cli.js";
 import { startS3Server, type S3Server } from "../helpers/s3-server.js";
 import { EXAMPLE, exampleZip } from "../helpers/store.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const RUNNER_CLI = path.join(repoRoot, "dist", "bin", "procvision-runner.js");
 const WAIT = { timeout: 20_000, interval: 100 };
 const work = mkdtempSync(path.join(tmpdir(), "pv-console-telemetry-"));
@@ -23,15 +23,13 @@ const root = path.join(work, "root");
 const configFile = path.join(work, "runner_config.json");
 let s3: S3Server | undefined;
 let server: Served | undefined;
-let browser: Browser | undefined;
+let ui: ConsoleBrowser | undefined;
 let page: Page;
 let url = "";
 let token = "";
-const prompts: string[] = [];
-const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install chromium (.ci/run does)`);
+  requireChromium();
   if (!existsSync(RUNNER_CLI)) throw new Error(`${RUNNER_CLI} missing: run npm run build`);
   s3 = await startS3Server();
   writeFileSync(configFile, JSON.stringify({
@@ -46,20 +44,12 @@ beforeAll(async () => {
   server = await serveRunner(root, ["--config", configFile]);
   url = server.url;
   token = readFileSync(path.join(root, "token"), "utf8").trim();
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"] });
-  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-  page.setDefaultTimeout(20_000);
-  page.on("dialog", (dialog) => {
-    if (dialog.type() === "prompt") {
-      prompts.push(dialog.message());
-      void dialog.accept(token);
-    } else void dialog.dismiss();
-  });
-  page.on("pageerror", (err) => pageErrors.push(err.message));
+  ui = await openConsoleBrowser(() => token);
+  page = ui.page;
 }, 240_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await ui?.browser.close();
   await server?.stop();
   await s3?.close();
   rmSync(work, { recursive: true, force: true });
@@ -98,13 +88,13 @@ describe("web console: telemetry", () => {
     expect((await panel()).workstation).toBe("st-console");
     await page.locator("#telemetry-toggle").click();
     await expect.poll(() => page.locator("#telemetry-toggle").innerText(), WAIT).toBe("Resume uploads");
-    expect(prompts).toHaveLength(1);
+    expect(ui!.prompts).toHaveLength(1);
     expect(((await (await fetch(`${url}/telemetry`)).json()) as { paused: boolean }).paused).toBe(true);
     expect((await panel()).uploads).toMatch(/^paused/);
     await page.locator("#telemetry-toggle").click();
     await expect.poll(() => page.locator("#telemetry-toggle").innerText(), WAIT).toBe("Pause uploads");
     expect(((await (await fetch(`${url}/telemetry`)).json()) as { paused: boolean }).paused).toBe(false);
-    expect(pageErrors).toEqual([]);
+    expect(ui!.pageErrors).toEqual([]);
     expect(JSON.stringify(await panel())).not.toContain(s3!.secretAccessKey);
   }, 60_000);
 
