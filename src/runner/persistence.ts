@@ -86,7 +86,8 @@ export class RecordWriter {
     this.#sincePrune += batch.length;
     if (this.#sincePrune >= PRUNE_EVERY) {
       this.#sincePrune = 0;
-      this.repo.pruneRecords(RECORD_RETENTION);
+      // Records telemetry has not uploaded yet stay past the bound (a batch's object is written from them).
+      this.repo.pruneRecords(RECORD_RETENTION, Date.now(), this.tap?.oldestNeededRecord());
     }
   }
 

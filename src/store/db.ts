@@ -162,6 +162,15 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
       DELETE FROM telemetry_lines WHERE kind = 'records';
     `,
   },
+  {
+    version: 5,
+    // A records batch is a range of the records table (its object is written from the rows at upload time, by the
+    // uploader thread), not a copy of their lines: sealing writes one small row. Rows of older runners keep their body.
+    sql: `
+      ALTER TABLE telemetry_outbox ADD COLUMN record_from INTEGER;
+      ALTER TABLE telemetry_outbox ADD COLUMN record_through INTEGER;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

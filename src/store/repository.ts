@@ -331,18 +331,18 @@ export class Repository {
     return rows.map((row) => ({ ...row, guide_image: row.guide_image === 1 }));
   }
 
-  /** Applies the retention bound; returns how many records were dropped. Cheap enough to call after every insert batch. */
-  pruneRecords(bound: RetentionBound, at = Date.now()): number {
+  /** Applies the retention bound to records below `keepFrom` (an id); returns how many were dropped. Cheap enough to call after every insert batch. */
+  pruneRecords(bound: RetentionBound, at = Date.now(), keepFrom = Number.MAX_SAFE_INTEGER): number {
     return this.transaction(() => {
       let dropped = 0;
       if (bound.maxAgeMs !== undefined) {
-        dropped += this.sql("DELETE FROM records WHERE time < ?").run(new Date(at - bound.maxAgeMs).toISOString()).changes;
+        dropped += this.sql("DELETE FROM records WHERE time < ? AND id < ?").run(new Date(at - bound.maxAgeMs).toISOString(), keepFrom).changes;
       }
       if (bound.maxRows !== undefined) {
         // ids grow with time and only the oldest rows are ever deleted, so the newest maxRows rows are the ids above
         // max(id) − maxRows: two b-tree lookups, where counting maxRows rows down (OFFSET) walked the whole table.
-        dropped += this.sql("DELETE FROM records WHERE id <= (SELECT max(id) FROM records) - ?")
-          .run(Math.max(0, bound.maxRows)).changes;
+        dropped += this.sql("DELETE FROM records WHERE id <= (SELECT max(id) FROM records) - ? AND id < ?")
+          .run(Math.max(0, bound.maxRows), keepFrom).changes;
       }
       return dropped;
     });

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { S3Credentials, TelemetryConfig } from "./config.js";
@@ -16,14 +15,16 @@ export interface ObjectTarget {
   close(): void;
 }
 
-/** Files above this go up in parts (lib-storage multipart); below it one PUT with Content-MD5. */
+/** Files above this go up in parts (lib-storage multipart); below it one PUT. */
 export const MULTIPART_FROM_BYTES = 16 * 1024 * 1024;
 const PART_BYTES = 8 * 1024 * 1024;
 
 /**
  * An S3-compatible target (MinIO, Ceph RGW, versitygw, AWS S3) through @aws-sdk/client-s3, loaded only here, when
- * telemetry is configured. Path-style addressing (on-prem servers have no per-bucket DNS names); Content-MD5 on
- * single PUTs on top of the SDK's own CRC checksums; no SDK retries: the outbox owns retry and backoff.
+ * telemetry is configured. Path-style addressing (on-prem servers have no per-bucket DNS names). The content check is
+ * SigV4's: the payload's sha256 is signed (x-amz-content-sha256) and the server recomputes it, refusing a body that
+ * changed on the way (XAmzContentSHA256Mismatch), so a Content-MD5 on top would only hash every byte twice. No SDK
+ * retries: the outbox owns retry and backoff.
  */
 export async function s3Target(t: TelemetryConfig, credentials: S3Credentials): Promise<ObjectTarget> {
   // The SDK warns on every runner start that its releases after January 2027 need Node 22; the lock file pins one
@@ -40,10 +41,7 @@ export async function s3Target(t: TelemetryConfig, credentials: S3Credentials): 
       const metadata = o.metadata;
       if (Buffer.isBuffer(o.body) || o.body.bytes < MULTIPART_FROM_BYTES) {
         const body = Buffer.isBuffer(o.body) ? o.body : await readFile(o.body.file);
-        await client.send(new PutObjectCommand({
-          Bucket: t.bucket, Key: o.key, Body: body, ContentType: o.contentType, Metadata: metadata,
-          ContentMD5: createHash("md5").update(body).digest("base64"),
-        }));
+        await client.send(new PutObjectCommand({ Bucket: t.bucket, Key: o.key, Body: body, ContentType: o.contentType, Metadata: metadata }));
         return;
       }
       const { Upload } = await import("@aws-sdk/lib-storage");

@@ -1,9 +1,10 @@
 import type { Statement } from "better-sqlite3";
 import { statementCache, type Db } from "../store/db.js";
-import { batchIngestId, objectKey, recordLine, type TelemetryKind } from "./keys.js";
+import { batchIngestId, ingestId, objectKey, type TelemetryKind } from "./keys.js";
+import { nextRecordBatch, type RecordRange } from "./record-batches.js";
 
 /*
- * Typed access to runner.db's telemetry tables (migrations 3 and 4): records past the watermark and log lines waiting
+ * Typed access to runner.db's telemetry tables (migrations 3 to 5): records past the watermark and log lines waiting
  * for a batch, the outbox, kept artifacts and counters. Nothing else writes them.
  */
 
@@ -15,8 +16,10 @@ export interface OutboxItem {
   kind: TelemetryKind;
   object_key: string;
   content_type: string;
-  /** The object's bytes; null: the artifact's file. */
+  /** The object's bytes; null: written from `records`, or the artifact's file. */
   body: Buffer | null;
+  /** A records batch: the range of the records table its object is written from. */
+  records: RecordRange | null;
   artifact_id: number | null;
   /** Relative path of the artifact file under the root (null for bodies). */
   path: string | null;
@@ -70,19 +73,10 @@ const COUNTER_DEFAULTS: Counters = {
   bytes_sent: 0, objects_sent: 0, dropped_by_quota: 0, failures: 0, last_success_ms: null, last_error: null, last_error_ms: null, paused: false,
 };
 
-interface OutboxRow extends Omit<OutboxItem, "metadata"> { metadata: string }
+interface OutboxRow extends Omit<OutboxItem, "metadata" | "records"> { metadata: string; record_from: number | null; record_through: number | null }
 interface ArtifactRow extends Omit<Artifact, "uploaded"> { uploaded: number }
-/** A line waiting for its batch; a record's carries its ingest id (a records batch is named after its first). */
-interface LineRow { id: number; time_ms: number; line: string; ingest_id?: string }
-interface WaitingRecord extends LineRow { ingest_id: string }
-/** What a record line is written from. */
-type LineSource = Parameters<typeof recordLine>[1];
-type RecordRow = [
-  id: number, time: string, pid: string, sessionId: string | null, step: number | null, method: string, name: string, version: string,
-  status: string, errorCode: string | null, resultStatus: string | null, ngReason: string | null, defects: number, latency: number,
-];
-/** Records kept in memory waiting for their batch, at most (sealing is local, so a handful of batches in practice). */
-const MAX_REMEMBERED = 100_000;
+/** A log line waiting for its batch. */
+interface LineRow { id: number; time_ms: number; line: string }
 /** telemetry_state key: records with a greater id are not in a batch yet (migration 4). */
 const WATERMARK = "records_watermark";
 
@@ -96,12 +90,6 @@ export interface TelemetryStoreOptions {
 }
 
 export class TelemetryStore {
-  /**
-   * Records committed by this process past the watermark, in id order, their lines built once: a batch is sealed
-   * without reading them back. Only a cache: runner.db is the truth (after a restart, a gap or past the bound,
-   * batches are written from the records table).
-   */
-  #remembered: WaitingRecord[] = [];
   /** The id of the last record in a sealed batch; kept in telemetry_state, moved only by a sealing transaction. */
   #watermark: number;
 
@@ -125,20 +113,6 @@ export class TelemetryStore {
     return this.#statement(text);
   }
 
-  /** A statement that returns rows as arrays. */
-  private raw(text: string): Statement {
-    return this.#statement(text, true);
-  }
-
-  /**
-   * A committed record (call it once its transaction is committed, in commit order): its line is built now and kept
-   * until its batch is sealed. Nothing is written: the record's own row is what waits.
-   */
-  remember(record: LineSource & { id: number }): void {
-    // Already sealed when read back from the table (memory missed one before it), or past the bound: left to the table.
-    if (record.id > this.#watermark && this.#remembered.length < MAX_REMEMBERED) this.#remembered.push(this.#waitingRecord(record.id, record));
-  }
-
   /** Log lines `[time_ms, line]`, in one transaction. */
   addLogLines(lines: readonly [number, string][]): void {
     this.db.transaction(() => {
@@ -146,29 +120,8 @@ export class TelemetryStore {
     })();
   }
 
-  #waitingRecord(id: number, source: LineSource): WaitingRecord {
-    const line = recordLine(this.keyOf.workstationId, source);
-    return { id, time_ms: line.timestamp_ms, ingest_id: line.ingest_id, line: JSON.stringify(line) };
-  }
-
   #maxRecordId(): number {
     return this.sql("SELECT coalesce(max(id), 0) FROM records").pluck().get() as number;
-  }
-
-  /**
-   * The oldest records past the watermark: from memory when it holds exactly the next ones (ids are dense: AUTOINCREMENT,
-   * and a rolled-back id is reused), else from the records table (a record pruned meanwhile is simply not there).
-   */
-  #waitingRecords(limit: number): WaitingRecord[] {
-    const mem = this.#remembered;
-    const first = mem[0];
-    if (first !== undefined && first.id === this.#watermark + 1 && mem.at(-1)!.id - first.id + 1 === mem.length) return mem.slice(0, limit);
-    const rows = this.raw(`SELECT id, time, pid, session_id, step_index, method, name, version, status, error_code, result_status, ng_reason,
-      defect_count, latency_ms FROM records WHERE id > ? ORDER BY id LIMIT ?`).all(this.#watermark, limit) as RecordRow[];
-    return rows.map(([id, time, pid, sessionId, step, method, name, version, status, errorCode, resultStatus, ngReason, defects, latency]) => this.#waitingRecord(id, {
-      time, pid, session_id: sessionId, step_index: step, method, name, version, status, error_code: errorCode, result_status: resultStatus,
-      ng_reason: ngReason, defect_count: defects, latency_ms: latency,
-    }));
   }
 
   /** The oldest waiting log lines. */
@@ -179,20 +132,41 @@ export class TelemetryStore {
   /**
    * Seals waiting lines of `kind` into NDJSON batches, in one transaction each: full batches (max_lines or
    * max_bytes) always, the rest when its oldest line is max_age_ms old or `all` is set. Returns how many were sealed.
-   * Records: the batch's outbox row and the watermark move together. Logs: the batch's lines are deleted.
+   * Records: the batch is a range of the records table, its outbox row and the watermark move together. Logs: the
+   * batch's lines become its body and are deleted.
    */
   sealBatches(kind: "records" | "logs", limits: BatchThresholds, nowMs: number, all = false): number {
-    if (kind === "records" && !this.#records) {
+    if (kind === "logs") return this.#sealLogs(limits, nowMs, all);
+    if (!this.#records) {
       this.#skipRecords();
       return 0;
     }
+    const { workstationId, prefix } = this.keyOf;
+    let sealed = 0;
+    for (;;) {
+      const batch = nextRecordBatch(this.db, workstationId, this.#watermark, limits);
+      if (batch === undefined || (!batch.full && !all && nowMs - batch.first.time_ms < limits.max_age_ms)) return sealed;
+      const { time_ms: timeMs, session_id: sessionId, step_index: step } = batch.first;
+      const ingest = batchIngestId(workstationId, { time_ms: timeMs, record: { ingest_id: ingestId(workstationId, sessionId ?? "", step ?? 0, timeMs), id: batch.from } });
+      const key = objectKey({ prefix, workstationId, kind, timeMs, ingestId: ingest, suffix: ".ndjson" });
+      this.db.transaction(() => {
+        this.sql(`INSERT INTO telemetry_outbox (kind, priority, object_key, content_type, record_from, record_through, metadata, bytes, created_ms)
+          VALUES ('records', ?, ?, 'application/x-ndjson', ?, ?, ?, ?, ?)`)
+          .run(PRIORITY.records, key, batch.from, batch.through, JSON.stringify({ lines: String(batch.lines) }), batch.bytes, timeMs);
+        this.#set(WATERMARK, batch.through);
+      })();
+      // Moved only once the transaction is committed: a failed one leaves the records waiting.
+      this.#watermark = batch.through;
+      sealed += 1;
+    }
+  }
+
+  #sealLogs(limits: BatchThresholds, nowMs: number, all: boolean): number {
     let sealed = 0;
     for (;;) {
       let through: number | undefined;
-      let fromMemory = false;
       this.db.transaction(() => {
-        const rows: LineRow[] = kind === "records" ? this.#waitingRecords(limits.max_lines) : this.#waitingLogs(limits.max_lines);
-        fromMemory = rows.length > 0 && rows[0] === this.#remembered[0];
+        const rows = this.#waitingLogs(limits.max_lines);
         const first = rows[0];
         if (first === undefined) return;
         let bytes = 0;
@@ -207,34 +181,26 @@ export class TelemetryStore {
         if (!full && !all && nowMs - first.time_ms < limits.max_age_ms) return;
         const batch = rows.slice(0, take);
         const body = Buffer.from(`${batch.map((r) => r.line).join("\n")}\n`);
-        const ingest = batchIngestId(this.keyOf.workstationId, {
-          time_ms: first.time_ms, ...(first.ingest_id !== undefined ? { record: { ingest_id: first.ingest_id, id: first.id } } : { logBatch: this.#nextLogBatch() }),
-        });
-        const key = objectKey({ prefix: this.keyOf.prefix, workstationId: this.keyOf.workstationId, kind, timeMs: first.time_ms, ingestId: ingest, suffix: ".ndjson" });
+        const ingest = batchIngestId(this.keyOf.workstationId, { time_ms: first.time_ms, logBatch: this.#nextLogBatch() });
+        const key = objectKey({ prefix: this.keyOf.prefix, workstationId: this.keyOf.workstationId, kind: "logs", timeMs: first.time_ms, ingestId: ingest, suffix: ".ndjson" });
         this.sql(`INSERT INTO telemetry_outbox (kind, priority, object_key, content_type, body, metadata, bytes, created_ms)
-          VALUES (?, ?, ?, 'application/x-ndjson', ?, ?, ?, ?)`)
-          .run(kind, PRIORITY[kind], key, body, JSON.stringify({ lines: String(batch.length) }), body.length, first.time_ms);
+          VALUES ('logs', ?, ?, 'application/x-ndjson', ?, ?, ?, ?)`)
+          .run(PRIORITY.logs, key, body, JSON.stringify({ lines: String(batch.length) }), body.length, first.time_ms);
         through = batch.at(-1)!.id;
-        if (kind === "records") this.#set(WATERMARK, through);
-        else this.sql("DELETE FROM telemetry_lines WHERE kind = 'logs' AND id <= ?").run(through);
+        this.sql("DELETE FROM telemetry_lines WHERE kind = 'logs' AND id <= ?").run(through);
       })();
       if (through === undefined) return sealed;
-      // Moved only once the transaction is committed: a failed one leaves the records waiting, in memory too.
-      if (kind === "records") this.#advance(through);
       sealed += 1;
-      // Memory is used up: records committed since are reported in a moment (the writer's loop may be sealing now),
-      // so they are not read back and built twice; the timer or `all` gets any the writer never reported.
-      if (fromMemory && !all && this.#remembered.length === 0) return sealed;
     }
   }
 
-  /** The watermark is at `id`: what memory holds up to it is in a batch. */
-  #advance(id: number): void {
-    this.#watermark = id;
-    const mem = this.#remembered;
-    let drop = 0;
-    while (drop < mem.length && mem[drop]!.id <= id) drop += 1;
-    if (drop > 0) this.#remembered = drop === mem.length ? [] : mem.slice(drop);
+  /**
+   * The oldest record telemetry still needs: the first of a batch not uploaded yet, else the first past the
+   * watermark. Retention keeps every record from it on (a batch's object is written from the table).
+   */
+  oldestNeededRecord(): number {
+    const pending = this.sql("SELECT min(record_from) FROM telemetry_outbox").pluck().get() as number | null;
+    return Math.min(pending ?? Infinity, this.#watermark + 1);
   }
 
   /** Records are not sent: the watermark follows the table, so switching them on later does not send the backlog. */
@@ -242,7 +208,7 @@ export class TelemetryStore {
     const max = this.#maxRecordId();
     if (max === this.#watermark) return;
     this.#set(WATERMARK, max);
-    this.#advance(max);
+    this.#watermark = max;
   }
 
   /** Registers a record's kept images and, in the same transaction, their uploads (each image plus its sidecar JSON). */
@@ -266,11 +232,13 @@ export class TelemetryStore {
 
   /** The next object due for upload: by priority, then age. */
   nextDue(nowMs: number): OutboxItem | undefined {
-    const row = this.sql(`SELECT o.id, o.kind, o.object_key, o.content_type, o.body, o.artifact_id, o.metadata, o.bytes, o.created_ms, o.attempts,
-        CASE WHEN o.body IS NULL THEN a.path END AS path
+    const row = this.sql(`SELECT o.id, o.kind, o.object_key, o.content_type, o.body, o.record_from, o.record_through, o.artifact_id, o.metadata,
+        o.bytes, o.created_ms, o.attempts, CASE WHEN o.body IS NULL THEN a.path END AS path
       FROM telemetry_outbox o LEFT JOIN telemetry_artifacts a ON a.id = o.artifact_id
       WHERE o.next_attempt_ms <= ? ORDER BY o.priority, o.id LIMIT 1`).get(nowMs) as OutboxRow | undefined;
-    return row === undefined ? undefined : { ...row, metadata: JSON.parse(row.metadata) as Record<string, string> };
+    if (row === undefined) return undefined;
+    const { record_from: from, record_through: through, ...rest } = row;
+    return { ...rest, records: from === null || through === null ? null : { from, through }, metadata: JSON.parse(row.metadata) as Record<string, string> };
   }
 
   /** When the earliest waiting object may be tried (null: the outbox is empty). */
@@ -283,12 +251,12 @@ export class TelemetryStore {
     this.sql("UPDATE telemetry_outbox SET next_attempt_ms = 0").run();
   }
 
-  /** The object is stored: the row goes, its artifact (a file upload) is marked uploaded, and the counters move. */
-  markSent(item: OutboxItem, nowMs: number): void {
+  /** The object (`bytes` long) is stored: the row goes, its artifact (a file upload) is marked uploaded, and the counters move. */
+  markSent(item: OutboxItem, nowMs: number, bytes = item.bytes): void {
     this.db.transaction(() => {
       this.sql("DELETE FROM telemetry_outbox WHERE id = ?").run(item.id);
       if (item.body === null && item.artifact_id !== null) this.sql("UPDATE telemetry_artifacts SET uploaded = 1 WHERE id = ?").run(item.artifact_id);
-      this.#bump("bytes_sent", item.bytes);
+      this.#bump("bytes_sent", bytes);
       this.#bump("objects_sent", 1);
       this.#set("last_success_ms", nowMs);
     })();

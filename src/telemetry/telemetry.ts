@@ -5,13 +5,17 @@ import type { InspectionRecord as CallRecord } from "../supervisor/types.js";
 import { artifactPaths, deleteFiles, encodeArtifacts, planPrune, readSpooled, spooledIds, spoolImage, sweepOrphans, unspool, writeAtomically, type SpooledCall } from "./artifacts.js";
 import { publicTelemetryConfig, type S3Credentials, type TelemetryConfig } from "./config.js";
 import { ingestId, objectKey, stationStatusKey, type LogLine, type TelemetryKind } from "./keys.js";
+import { lineEstimateOf } from "./record-batches.js";
 import { DEFAULT_RETRY, paceUntil, retryDelay, type RetryPolicy } from "./retry.js";
-import { headerSafe, s3Target, type ObjectTarget } from "./s3-target.js";
+import { headerSafe } from "./s3-target.js";
 import { TelemetryStore, type Artifact } from "./store.js";
+import { Uploader } from "./uploader.js";
 
 /** What the record writer calls once records are committed, in commit order. */
 export interface RecordTap {
   committed(record: StoredRecord, call: CallRecord): void;
+  /** Records from this id on are still to be uploaded: retention keeps them. */
+  oldestNeededRecord(): number;
 }
 
 export interface TelemetryStatus {
@@ -48,8 +52,6 @@ export interface TelemetryOptions {
   workstationId: string;
   log: (line: string) => void;
   retry?: RetryPolicy;
-  /** The target (default: S3 from the config, loaded on first upload). */
-  target?: () => Promise<ObjectTarget>;
 }
 
 /** NG frames waiting to be encoded beyond this are not kept (each waits as a file in artifacts/.spool/). */
@@ -58,15 +60,16 @@ const AGE_PRUNE_EVERY_MS = 10 * 60_000;
 
 /**
  * Telemetry (contract §8): committed records wait in their own table past a watermark; NG images are encoded and
- * kept under artifacts/ off the answer path; a timer seals NDJSON batches; one pump uploads the outbox by priority
- * with backoff and a bandwidth bound. Everything that must leave the station is in runner.db or on disk first, so
- * a kill at any moment loses nothing and a retry rewrites the same object.
+ * kept under artifacts/ off the answer path; a timer seals batches (a records batch is a range of the table); one
+ * pump uploads the outbox by priority with backoff and a bandwidth bound, through the uploader thread. Everything
+ * that must leave the station is in runner.db or on disk first, so a kill at any moment loses nothing and a retry
+ * rewrites the same object.
  */
 export class Telemetry {
   readonly store: TelemetryStore;
   readonly #o: TelemetryOptions;
   readonly #retry: RetryPolicy;
-  #target: Promise<ObjectTarget> | undefined;
+  #uploader: Uploader | undefined;
   #paused: boolean;
   #closed = false;
   #failures = 0;
@@ -74,7 +77,10 @@ export class Telemetry {
   #wake: (() => void) | undefined;
   #sealTimer: NodeJS.Timeout | undefined;
   #ageTimer: NodeJS.Timeout | undefined;
+  /** Records committed since the last seal, and their lines' estimated bytes: a batch is full, seal now. */
   #linesSinceSeal = 0;
+  #bytesSinceSeal = 0;
+  readonly #lineBytes: (record: StoredRecord) => number;
   #imageJobs = new Set<Promise<void>>();
   #imageChain: Promise<void> = Promise.resolve();
   #imageSkipped = 0;
@@ -87,6 +93,7 @@ export class Telemetry {
     this.#retry = options.retry ?? DEFAULT_RETRY;
     this.store = new TelemetryStore(options.db, { prefix: options.config.prefix, workstationId: options.workstationId, records: options.config.upload.records });
     this.#paused = this.store.counters().paused;
+    this.#lineBytes = lineEstimateOf(options.workstationId).of;
   }
 
   get config(): TelemetryConfig {
@@ -106,19 +113,21 @@ export class Telemetry {
     this.#sealTimer.unref();
     this.#ageTimer = setInterval(() => void this.#prune().catch((err: unknown) => this.#o.log(`telemetry: pruning kept images failed: ${(err as Error).message}`)), AGE_PRUNE_EVERY_MS);
     this.#ageTimer.unref();
-    // The S3 client (~100 ms of module loading) loads now, in the background, not in the middle of the first batch.
-    void this.#connect().catch(() => undefined);
+    // The thread loads the S3 client (~100 ms of module loading) now, not in the middle of the first batch.
+    this.#connect();
     this.#kick();
   }
 
-  // ---- intake (the inspection path: a record's line in memory and a frame copy for NG calls, nothing else) -------
+  // ---- intake (the inspection path: a count, and a frame copy for NG calls, nothing else) ----------------------------
 
   readonly tap: RecordTap = {
+    oldestNeededRecord: () => this.store.oldestNeededRecord(),
     committed: (record, call) => {
       if (this.#o.config.upload.records) {
-        this.store.remember(record);
         this.#linesSinceSeal += 1;
-        if (this.#linesSinceSeal >= this.#o.config.batch.max_lines) this.#seal(false);
+        this.#bytesSinceSeal += this.#lineBytes(record);
+        const { max_lines: lines, max_bytes: bytes } = this.#o.config.batch;
+        if (this.#linesSinceSeal >= lines || this.#bytesSinceSeal >= bytes) this.#seal(false);
       }
       if (!isNg(call) || call.image === undefined || this.#closed) return;
       if (this.#imageJobs.size >= MAX_IMAGE_JOBS) {
@@ -225,6 +234,7 @@ export class Telemetry {
   #seal(all: boolean): void {
     if (this.#closed) return;
     this.#linesSinceSeal = 0;
+    this.#bytesSinceSeal = 0;
     const now = Date.now();
     let sealed = 0;
     try {
@@ -274,21 +284,22 @@ export class Telemetry {
         continue;
       }
       const started = Date.now();
+      const uploader = this.#connect();
       try {
-        const target = await this.#connect();
-        await target.put({
+        const sent = await uploader.put({
           key: item.object_key, contentType: item.content_type, metadata: item.metadata,
-          body: item.body ?? { file: path.join(this.#o.root, item.path ?? ""), bytes: item.bytes },
+          body: item.body ?? (item.records ? { records: item.records } : { file: path.join(this.#o.root, item.path ?? ""), bytes: item.bytes }),
         });
         if (this.#closed) return;
-        this.store.markSent(item, Date.now());
+        this.store.markSent(item, Date.now(), sent);
         if (this.#failures > 0) this.#o.log(`telemetry: ${this.#o.config.endpoint} reachable again after ${this.#failures} failed upload(s)`);
         this.#failures = 0;
         this.#lastErrorLogged = undefined;
         nextStart = paceUntil(started, item.bytes, this.#o.config.max_kbps);
       } catch (err) {
         if (this.#closed) return;
-        this.#target = undefined;
+        // A failed request keeps the thread; a thread that died is replaced at the next attempt.
+        if (!uploader.alive && this.#uploader === uploader) this.#uploader = undefined;
         this.#failures += 1;
         const message = describeError(err, this.#o.credentials);
         const delay = retryDelay(this.#failures, this.#retry);
@@ -304,9 +315,11 @@ export class Telemetry {
     }
   }
 
-  #connect(): Promise<ObjectTarget> {
-    this.#target ??= (this.#o.target ?? (() => s3Target(this.#o.config, this.#o.credentials)))();
-    return this.#target;
+  #connect(): Uploader {
+    this.#uploader ??= new Uploader({
+      config: this.#o.config, credentials: this.#o.credentials, dbFile: this.#o.db.name, workstationId: this.#o.workstationId,
+    });
+    return this.#uploader;
   }
 
   /** Sleeps up to `ms`; new work (#kick), pause and close wake it early. */
@@ -328,8 +341,7 @@ export class Telemetry {
    */
   async putStationStatus(status: Record<string, unknown>): Promise<void> {
     if (this.#closed || this.#paused) return;
-    const target = await this.#connect();
-    await target.put({
+    await this.#connect().put({
       key: stationStatusKey(this.#o.config.prefix, this.#o.workstationId), contentType: "application/json", metadata: {},
       body: Buffer.from(`${JSON.stringify({ ...status, reported_at: new Date().toISOString() })}\n`),
     });
@@ -399,7 +411,7 @@ export class Telemetry {
     this.#wake?.();
     // An upload in flight to a hung server is not waited for: its row stays and is sent again at the next start.
     await Promise.race([this.#pumping, new Promise((r) => setTimeout(r, 2_000).unref())]);
-    if (this.#target) (await this.#target.catch(() => undefined))?.close();
+    await this.#uploader?.close();
   }
 }
 

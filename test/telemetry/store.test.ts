@@ -1,43 +1,44 @@
 // The outbox in a real runner.db: records past the watermark and log lines are sealed into batches that close by
-// count, age or bytes, each line in exactly one batch, the same whether the lines come from memory or are read back
-// from the records table; a record pruned before its batch is left out instead of blocking the rest.
+// count, age or bytes, each line in exactly one batch. A records batch is a range of the records table, written out
+// when uploaded: a record pruned before its batch is left out instead of blocking the rest, and retention keeps the
+// records of a batch not uploaded yet.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openDb } from "../../src/store/db.js";
 import { Repository } from "../../src/store/repository.js";
+import { recordBatchBody } from "../../src/telemetry/record-batches.js";
 import { TelemetryStore } from "../../src/telemetry/store.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-telemetry-store-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** A fresh runner.db; `add` commits records and, with `remember`, tells the store as the record writer does. */
-function fresh(name: string, remember = false): { repo: Repository; store: TelemetryStore; add: (n: number, t0: number) => number[] } {
+/** A fresh runner.db; `add` commits records as the record writer does. */
+function fresh(name: string): { repo: Repository; store: TelemetryStore; add: (n: number, t0: number) => number[] } {
   const db = openDb(path.join(work, `${name}.db`));
   const repo = new Repository(db);
   const store = new TelemetryStore(db, { prefix: "p", workstationId: "ws" });
   const add = (n: number, t0: number) => {
-    const records = repo.transaction(() => Array.from({ length: n }, (_, i) => {
-      const r = {
-        time: new Date(t0 + i).toISOString(), pid: "p1", session_id: `s${i}`, step_index: 1, method: "execute", name: "a", version: "1",
-        status: "OK", error_code: null, result_status: "OK", ng_reason: null, defect_count: 0, position_count: 0, calibration_count: 0, latency_ms: 1,
-      };
-      return { id: repo.addRecord(r), ...r };
-    }));
-    if (remember) for (const r of records) store.remember(r);
-    return records.map((r) => r.id);
+    return repo.transaction(() => Array.from({ length: n }, (_, i) => repo.addRecord({
+      time: new Date(t0 + i).toISOString(), pid: "p1", session_id: `s${i}`, step_index: 1, method: "execute", name: "a", version: "1",
+      status: "OK", error_code: null, result_status: "OK", ng_reason: null, defect_count: 0, position_count: 0, calibration_count: 0, latency_ms: 1,
+    })));
   };
   return { repo, store, add };
 }
 
 const limits = { max_lines: 4, max_age_ms: 1000, max_bytes: 1024 * 1024 };
-const bodies = (store: TelemetryStore) => (store.db.prepare("SELECT body FROM telemetry_outbox ORDER BY id").pluck().all() as Buffer[])
+/** The objects the outbox's records batches would upload now. */
+const objects = (store: TelemetryStore) => (store.db.prepare("SELECT record_from, record_through FROM telemetry_outbox WHERE kind = 'records' ORDER BY id").raw().all() as [number, number][])
+  .map(([from, through]) => recordBatchBody(store.db, "ws", { from, through }).body);
+/** The session ids in each of those objects. */
+const bodies = (store: TelemetryStore) => objects(store)
   .map((b) => b.toString().trimEnd().split("\n").map((l) => (JSON.parse(l) as { session_id: string }).session_id));
 
 describe("TelemetryStore.sealBatches", () => {
-  it.each([["read back from runner.db", false], ["remembered by the record writer", true]])("closes full batches at once and the rest only when its oldest line is max_age_ms old (%s)", (_, remember) => {
-    const { store, add } = fresh(`count-age-${remember}`, remember);
+  it("closes full batches at once and the rest only when its oldest line is max_age_ms old", () => {
+    const { store, add } = fresh("count-age");
     const t0 = Date.UTC(2026, 11, 3);
     add(10, t0);
     expect(store.sealBatches("records", limits, t0 + 10)).toBe(2);
@@ -54,11 +55,12 @@ describe("TelemetryStore.sealBatches", () => {
   it("closes a batch at max_bytes", () => {
     const { store, add } = fresh("bytes");
     add(6, 0);
-    // ~330-byte lines: three fill a 1 KiB batch; the other three wait for more lines or for their age.
-    expect(store.sealBatches("records", { max_lines: 500, max_age_ms: 1e9, max_bytes: 1024 }, 1)).toBe(1);
-    expect(bodies(store)).toEqual([["s0", "s1", "s2"]]);
-    expect(store.depth().lines.records).toBe(3);
-    for (const body of store.db.prepare("SELECT body FROM telemetry_outbox").pluck().all() as Buffer[]) expect(body.length).toBeLessThanOrEqual(1024);
+    // 261-byte lines, estimated at their widest numbers (~350 bytes, so that a batch never overflows): two fill a
+    // 1 KiB batch; the last two wait for more lines or their age.
+    expect(store.sealBatches("records", { max_lines: 500, max_age_ms: 1e9, max_bytes: 1024 }, 1)).toBe(2);
+    expect(bodies(store)).toEqual([["s0", "s1"], ["s2", "s3"]]);
+    expect(store.depth().lines.records).toBe(2);
+    for (const body of objects(store)) expect(body.length).toBeLessThanOrEqual(1024);
   });
 
   it("leaves out a record pruned before its batch", () => {
@@ -70,21 +72,24 @@ describe("TelemetryStore.sealBatches", () => {
     expect(store.depth().lines.records).toBe(0);
   });
 
-  it("reads back what memory lacks (a record the writer did not report), in id order, each record once", () => {
-    const { repo, store, add } = fresh("gap", true);
-    add(3, 0);
-    const silent = repo.addRecord({ time: new Date(3).toISOString(), pid: "p1", session_id: "s-silent", step_index: 1, method: "execute", name: "a", version: "1",
-      status: "OK", error_code: null, result_status: "OK", ng_reason: null, defect_count: 0, position_count: 0, calibration_count: 0, latency_ms: 1 });
-    add(3, 4);
-    expect(store.depth().lines.records).toBe(7);
-    expect(store.sealBatches("records", limits, 5, true)).toBe(2);
-    expect(bodies(store)).toEqual([["s0", "s1", "s2", "s-silent"], ["s0", "s1", "s2"]]);
-    expect(silent).toBe(4);
-    expect(store.depth().lines.records).toBe(0);
+  it("keeps the records of a batch not uploaded yet past retention, and lets them go once it is sent", () => {
+    const { repo, store, add } = fresh("retention");
+    add(6, 0);
+    expect(store.sealBatches("records", limits, 1, true)).toBe(2);
+    const before = objects(store).map((b) => b.toString());
+    // A bound of one row would drop all but the newest: the batches' records stay.
+    expect(repo.pruneRecords({ maxRows: 1 }, Date.now(), store.oldestNeededRecord())).toBe(0);
+    expect(objects(store).map((b) => b.toString())).toEqual(before);
+    const first = store.nextDue(Date.now())!;
+    expect(first.records).toEqual({ from: 1, through: 4 });
+    store.markSent(first, Date.now(), 1000);
+    expect(repo.pruneRecords({ maxRows: 1 }, Date.now(), store.oldestNeededRecord())).toBe(4);
+    expect(bodies(store)).toEqual([["s4", "s5"]]);
+    expect(store.counters().bytes_sent).toBe(1000);
   });
 
   it("moves the watermark only with its batch: a failed seal leaves the records waiting, and the retry writes the same key", () => {
-    const { store, add } = fresh("failed-seal", true);
+    const { store, add } = fresh("failed-seal");
     add(4, 0);
     const key = "p/records/ws/1970/01/01/ws/s0/1/0.1.ndjson";
     store.db.prepare("INSERT INTO telemetry_outbox (kind, priority, object_key, content_type, bytes, created_ms) VALUES ('logs', 1, ?, 'x', 0, 0)").run(key);

@@ -1,0 +1,128 @@
+import type { Statement } from "better-sqlite3";
+import { statementCache, type Db } from "../store/db.js";
+import { recordLine } from "./keys.js";
+
+/*
+ * Records batches (contract §8). A sealed batch is a range of the records table, not a copy of its lines: the seal
+ * writes one small outbox row, and the NDJSON object is written from the rows when it is uploaded (by the uploader
+ * thread, off the inspection path). Both halves live here: where the next batch ends, and the object's bytes.
+ */
+
+/** Records `from`..`through` (ids, inclusive); rows pruned meanwhile are simply not in the object. */
+export interface RecordRange {
+  from: number;
+  through: number;
+}
+
+/** The next batch the waiting records make, as the seal decides it. */
+export interface NextRecordBatch extends RecordRange {
+  lines: number;
+  /** Estimated bytes of the object (see LINE_BYTES). */
+  bytes: number;
+  /** max_lines or max_bytes reached: sealed now, whatever its age. */
+  full: boolean;
+  /** The first record's time and call identity: the batch's key and age come from it. */
+  first: { time_ms: number; session_id: string | null; step_index: number | null };
+}
+
+/** The text fields of a record line and how often each is in it (session_id twice: once in its ingest_id). */
+const TEXT_FIELDS = [
+  ["session_id", 2], ["pid", 1], ["method", 1], ["status", 1], ["name", 1], ["version", 1], ["error_code", 1], ["result_status", 1], ["ng_reason", 1],
+] as const;
+
+type TextFields = { [K in (typeof TEXT_FIELDS)[number][0]]: string | null };
+
+export interface LineEstimate {
+  /** A record line's bytes from its row, in SQL. */
+  sql: string;
+  /** The fewest bytes the estimate gives a line. */
+  least: number;
+  /** The same from a record in hand, counting UTF-16 units for bytes (so at most the SQL figure): when to seal. */
+  of(record: TextFields): number;
+}
+
+/**
+ * A record line's bytes estimated without building it: the widest line of empty fields (recordLine of a template
+ * with the longest numbers) plus the UTF-8 length of each text field. Exact up to JSON escapes and narrower numbers,
+ * which only make real lines shorter, so a batch cut by it stays within max_bytes unless its text needs escaping.
+ */
+function lineEstimate(workstationId: string): LineEstimate {
+  const widest = recordLine(workstationId, {
+    time: "9999-12-31T23:59:59.999Z", pid: "", session_id: "", step_index: -2147483648, method: "", name: "", version: "", status: "",
+    error_code: null, result_status: null, ng_reason: null, defect_count: -2147483648, latency_ms: -Number.MAX_VALUE,
+  });
+  // A null prints as `null` (counted here); a string as its bytes plus quotes, so `+ length` bounds both.
+  const least = Buffer.byteLength(JSON.stringify(widest)) + 1;
+  return {
+    sql: [String(least), ...TEXT_FIELDS.map(([c, times]) => `${times} * coalesce(octet_length(${c}), 0)`)].join(" + "),
+    least,
+    of: (r) => {
+      let bytes = least;
+      for (const [c, times] of TEXT_FIELDS) bytes += times * (r[c]?.length ?? 0);
+      return bytes;
+    },
+  };
+}
+
+const caches = new WeakMap<Db, (text: string, raw?: boolean) => Statement>();
+/** A raw statement of `db`, prepared once. */
+function statement(db: Db, text: string): Statement {
+  let cache = caches.get(db);
+  if (cache === undefined) caches.set(db, cache = statementCache(db));
+  return cache(text, true);
+}
+
+const estimates = new Map<string, LineEstimate & { nextBatch: string }>();
+
+/** The line estimate of a station's records, and the seal's query made with it. */
+export function lineEstimateOf(workstationId: string): LineEstimate & { nextBatch: string } {
+  let e = estimates.get(workstationId);
+  if (e === undefined) {
+    const estimate = lineEstimate(workstationId);
+    e = {
+      ...estimate,
+      nextBatch: `SELECT count(*), count(*) FILTER (WHERE cum <= :bytes), max(id) FILTER (WHERE cum <= :bytes), max(cum) FILTER (WHERE cum <= :bytes),
+          min(id), min(cum)
+        FROM (SELECT id, sum(${estimate.sql}) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS cum
+          FROM records WHERE id > :after ORDER BY id LIMIT :lines)`,
+    };
+    estimates.set(workstationId, e);
+  }
+  return e;
+}
+
+/**
+ * The batch the records after `watermark` make: up to `maxLines` of them, as many as fit in `maxBytes` (at least
+ * one). One query in SQLite over no more rows than can fit (every line is at least the fixed part): the seal costs
+ * well under a microsecond per record.
+ */
+export function nextRecordBatch(db: Db, workstationId: string, watermark: number, limits: { max_lines: number; max_bytes: number }): NextRecordBatch | undefined {
+  const query = lineEstimateOf(workstationId);
+  // One row past what can fit, so that a batch cut by bytes is seen as full.
+  const scan = Math.min(limits.max_lines, Math.floor(limits.max_bytes / query.least) + 1);
+  const [rows, fit, fitThrough, fitBytes, firstId, firstBytes] = statement(db, query.nextBatch).get({ after: watermark, lines: scan, bytes: limits.max_bytes }) as [number, number, number | null, number | null, number | null, number | null];
+  if (rows === 0 || firstId === null) return undefined;
+  const [through, bytes, lines] = fit > 0 ? [fitThrough!, fitBytes!, fit] : [firstId, firstBytes!, 1];
+  const [time, sessionId, stepIndex] = statement(db, "SELECT time, session_id, step_index FROM records WHERE id = ?").get(firstId) as [string, string | null, number | null];
+  return {
+    from: firstId, through, lines, bytes, full: lines < rows || lines === limits.max_lines || bytes >= limits.max_bytes,
+    first: { time_ms: Date.parse(time), session_id: sessionId, step_index: stepIndex },
+  };
+}
+
+type RecordRow = [
+  id: number, time: string, pid: string, sessionId: string | null, step: number | null, method: string, name: string, version: string,
+  status: string, errorCode: string | null, resultStatus: string | null, ngReason: string | null, defects: number, latency: number,
+];
+
+/** The NDJSON object of a records batch: one line per record of the range still in the table, in id order. */
+export function recordBatchBody(db: Db, workstationId: string, range: RecordRange): { body: Buffer; lines: number } {
+  const rows = statement(db, `SELECT id, time, pid, session_id, step_index, method, name, version, status, error_code, result_status, ng_reason,
+    defect_count, latency_ms FROM records WHERE id BETWEEN ? AND ? ORDER BY id`).all(range.from, range.through) as RecordRow[];
+  const text = rows.map(([, time, pid, sessionId, step, method, name, version, status, errorCode, resultStatus, ngReason, defects, latency]) =>
+    `${JSON.stringify(recordLine(workstationId, {
+      time, pid, session_id: sessionId, step_index: step, method, name, version, status, error_code: errorCode, result_status: resultStatus,
+      ng_reason: ngReason, defect_count: defects, latency_ms: latency,
+    }))}\n`).join("");
+  return { body: Buffer.from(text), lines: rows.length };
+}
