@@ -24,8 +24,9 @@ export interface LoadResult {
   seconds: number;
   calls_per_s: number;
   latency_ms: Stats;
-  /** CPU per call, µs: this (Node) process, and the workers together. */
+  /** CPU per call, µs: this (Node) process (every thread), its main thread alone, and the workers together. */
   node_cpu_us_per_call: number;
+  main_thread_cpu_us_per_call: number;
   workers_cpu_us_per_call: number;
 }
 
@@ -53,8 +54,8 @@ export interface ThroughputBench {
   results: InstancesResult[];
 }
 
-/** utime + stime of a process, in µs (clock ticks of 10 ms). */
-function processCpuUs(pid: number): number {
+/** utime + stime of a process (or of one thread: `self/task/<tid>`), in µs (clock ticks of 10 ms). */
+export function processCpuUs(pid: number | string): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -68,12 +69,15 @@ const nodeCpuUs = (): number => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
+/** The main thread's CPU: the event loop that answers inspections (Node 20 has no per-thread cpuUsage). */
+const mainThreadCpuUs = (): number => processCpuUs(`self/task/${process.pid}`);
 
 /** `concurrency` callers in closed loops until `total` calls are done; latency per call (also the telemetry section's load). */
 export async function load<T>(total: number, concurrency: number, workerPids: number[], call: (i: number) => Promise<T>, onResult?: (r: T, ms: number) => void): Promise<LoadResult> {
   const latencies: number[] = [];
   let next = 0;
   const cpu0 = nodeCpuUs();
+  const main0 = mainThreadCpuUs();
   const wcpu0 = workerPids.reduce((s, p) => s + processCpuUs(p), 0);
   const t0 = performance.now();
   await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -88,10 +92,11 @@ export async function load<T>(total: number, concurrency: number, workerPids: nu
   }));
   const seconds = (performance.now() - t0) / 1000;
   const nodeCpu = nodeCpuUs() - cpu0;
+  const mainCpu = mainThreadCpuUs() - main0;
   const workersCpu = workerPids.reduce((s, p) => s + processCpuUs(p), 0) - wcpu0;
   return {
     concurrency, calls: total, seconds, calls_per_s: total / seconds, latency_ms: stats(latencies),
-    node_cpu_us_per_call: nodeCpu / total, workers_cpu_us_per_call: workersCpu / total,
+    node_cpu_us_per_call: nodeCpu / total, main_thread_cpu_us_per_call: mainCpu / total, workers_cpu_us_per_call: workersCpu / total,
   };
 }
 
@@ -105,6 +110,7 @@ async function bareWorkers(instances: number, python: string, dir: string, total
     const latencies: number[] = [];
     const pids = workers.map((w) => w.pid ?? 0);
     const cpu0 = nodeCpuUs();
+    const main0 = mainThreadCpuUs();
     const wcpu0 = pids.reduce((s, p) => s + processCpuUs(p), 0);
     const t0 = performance.now();
     await Promise.all(workers.map(async (w) => {
@@ -119,7 +125,7 @@ async function bareWorkers(instances: number, python: string, dir: string, total
     const seconds = (performance.now() - t0) / 1000;
     return {
       concurrency: instances, calls: total, seconds, calls_per_s: total / seconds, latency_ms: stats(latencies),
-      node_cpu_us_per_call: (nodeCpuUs() - cpu0) / total, workers_cpu_us_per_call: (pids.reduce((s, p) => s + processCpuUs(p), 0) - wcpu0) / total,
+      node_cpu_us_per_call: (nodeCpuUs() - cpu0) / total, main_thread_cpu_us_per_call: (mainThreadCpuUs() - main0) / total, workers_cpu_us_per_call: (pids.reduce((s, p) => s + processCpuUs(p), 0) - wcpu0) / total,
     };
   } finally {
     await Promise.all(workers.map((w) => w.shutdown()));

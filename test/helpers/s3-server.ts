@@ -16,6 +16,8 @@ export interface S3Server {
   accessKeyId: string;
   secretAccessKey: string;
   client: S3Client;
+  /** The server's process id while it runs (benchmarks read its CPU time). */
+  readonly pid: number | undefined;
   /** The `telemetry` keys of runner_config.json that point a runner at this server and bucket. */
   target: { endpoint: string; bucket: string; access_key_id: string; secret_access_key: string };
   /** Every key in the bucket. */
@@ -104,6 +106,9 @@ export async function startS3Server(o: { dir?: string; port?: number; bucket?: s
   };
   return {
     endpoint, port, bucket, dir, accessKeyId, secretAccessKey, client,
+    get pid() {
+      return child?.pid;
+    },
     target: { endpoint, bucket, access_key_id: accessKeyId, secret_access_key: secretAccessKey },
     async keys(prefix) {
       const out: string[] = [];
