@@ -18,6 +18,8 @@ export interface FleetBench {
   copy_s: Stats;
   /** sha256 of the zip in Node: the digest check alone, a floor under any verified pull. */
   sha256_s: Stats;
+  /** curl of the blob into a file, no digest check: how fast this registry serves it, a floor for any client. */
+  curl_s: Stats;
   publish_s: Stats;
   pull_s: Stats;
 }
@@ -35,7 +37,7 @@ export async function benchFleet(root: string, quick: boolean): Promise<FleetBen
     writeFileSync(path.join(project, "algorithm_example", "model.bin"), model);
     const zip = await packageZip({ projectDir: project, wheels: [sdkWheel(), numpyWheel(root)], requirements: `numpy==2.2.6\n${sdkPin()}\n`, outPath: path.join(work, "bench-fleet-v1.0-offline.zip") });
     const size = statSync(zip).size;
-    const samples = { copy: [] as number[], sha256: [] as number[], publish: [] as number[], pull: [] as number[] };
+    const samples = { copy: [] as number[], sha256: [] as number[], curl: [] as number[], publish: [] as number[], pull: [] as number[] };
     execFileSync("cat", [zip], { stdio: ["ignore", "ignore", "inherit"] }); // warm the page cache
     for (let i = 0; i < rounds; i++) {
       const copy = path.join(work, `copy-${i}.zip`);
@@ -51,6 +53,12 @@ export async function benchFleet(root: string, quick: boolean): Promise<FleetBen
       t0 = performance.now();
       await publishPackage(zip, ref);
       samples.publish.push((performance.now() - t0) / 1000);
+      const digest = (await fileBlob(zip)).digest;
+      const fetched = path.join(work, `curl-${i}.zip`);
+      t0 = performance.now();
+      execFileSync("curl", ["--silent", "--fail", "--output", fetched, `http://${registry.host}/v2/bench/fleet-${i}/blobs/${digest}`]);
+      samples.curl.push((performance.now() - t0) / 1000);
+      rmSync(fetched);
       const dir = path.join(work, `pull-${i}`);
       mkdirSync(dir);
       t0 = performance.now();
@@ -58,7 +66,10 @@ export async function benchFleet(root: string, quick: boolean): Promise<FleetBen
       samples.pull.push((performance.now() - t0) / 1000);
       rmSync(dir, { recursive: true });
     }
-    return { zip_mb: size / 1e6, copy_s: stats(samples.copy), sha256_s: stats(samples.sha256), publish_s: stats(samples.publish), pull_s: stats(samples.pull) };
+    return {
+      zip_mb: size / 1e6, copy_s: stats(samples.copy), sha256_s: stats(samples.sha256), curl_s: stats(samples.curl), publish_s: stats(samples.publish),
+      pull_s: stats(samples.pull),
+    };
   } finally {
     await registry.stop();
     rmSync(work, { recursive: true, force: true });
@@ -77,6 +88,7 @@ export function fleetLines(r: FleetBench): string[] {
     "|---|---|---|---|---|",
     row("`cp --reflink=never` of the zip (baseline)", r.copy_s),
     row("sha256 of the zip (the digest check alone: a floor under a verified pull)", r.sha256_s),
+    row("`curl` of the blob into a file, no digest check (how fast this registry serves it: a floor for any client)", r.curl_s),
     row("publish", r.publish_s),
     row("pull + digest check", r.pull_s),
     "",
