@@ -1,10 +1,8 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
 import path from "node:path";
-import { pipeline } from "node:stream/promises";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
+import { sha256File } from "../offline-package/digest.js";
 import { SHA256SUMS, SIGNATURE, TARGET_ENV_FILE } from "../offline-package/layout.js";
 import { acceptPackage } from "../offline-package/acceptance/acceptance.js";
 import { OCI_MANIFEST } from "./registry.js";
@@ -95,9 +93,8 @@ function notPackage(where: string, why: string): ProcVisionError {
 
 /** The zip's sha256 and size, read once. */
 export async function fileBlob(file: string): Promise<Blob> {
-  const hash = createHash("sha256");
-  await pipeline(createReadStream(file, { highWaterMark: 1024 * 1024 }), hash);
-  return { digest: `sha256:${hash.digest("hex")}`, size: (await stat(file)).size };
+  const { sha256, size } = await sha256File(file);
+  return { digest: `sha256:${sha256}`, size };
 }
 
 /**

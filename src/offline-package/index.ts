@@ -1,6 +1,6 @@
 export { verifyChecksums, type ChecksumProblem, type ChecksumResult } from "./checksums.js";
 export { buildOfflineZip, deflatesWell, type OfflineZipInput, type OfflineZipResult } from "./build.js";
-export { digestFile, digestStream, type Digest } from "./digest.js";
+export { digestFile, digestStream, sha256File, type Digest } from "./digest.js";
 export {
   MANIFEST, MANIFEST_MAX_BYTES, manifestTooLarge, packagePath, packageStart, packageView, packageZipName, REQUIREMENTS, RUNTIME_BOOTSTRAP, RUNTIME_DIR,
   SHA256SUMS, SIGNATURE, TARGET_ENV_FILE, wheelFileOf, WHEELS, WHEELS_DIR,

@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
-import { createReadStream, watch, type FSWatcher } from "node:fs";
+import { watch, type FSWatcher } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
+import { sha256File } from "../offline-package/index.js";
 
 export interface DroppedZip {
   name: string;
@@ -29,12 +29,6 @@ async function scan(dir: string): Promise<DroppedZip[]> {
     if (s) out.push({ name: entry.name, size: s.size, mtimeMs: s.mtimeMs });
   }
   return out;
-}
-
-async function sha256(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
 
 export interface ZipWatcherOptions {
@@ -88,7 +82,7 @@ export class ZipWatcher {
       if (this.#closed) return;
       this.#handled.add(identity(zip));
       const file = path.join(this.options.dir, zip.name);
-      if (this.options.known().has(await sha256(file))) {
+      if (this.options.known().has((await sha256File(file)).sha256)) {
         // Said once per file and start: an operator who dropped a copy of an installed version sees why nothing happened.
         this.options.log(`zips/: ${zip.name} is already installed (same sha256): skipped`);
         continue;
