@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { open, rm, type FileHandle } from "node:fs/promises";
 import { ErrorCode, type ErrorCodeValue } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
-import { Hasher, Ring, RING_CHUNK } from "../hash-thread/index.js";
 import { basicAuthorization, parseChallenge, type RegistryCredentials } from "./credentials.js";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -191,52 +190,28 @@ export class RegistryClient {
    * Streams the blob into `dest`, hashing as it goes. A blob that is longer than `size` or does not hash to `digest`
    * is 2008 and `dest` is removed: nothing unverified is ever left for the install pipeline.
    */
-  /**
-   * Streams a blob into `dest`, its digest checked on the way: received bytes fill 1 MiB slots of shared memory,
-   * each written to the file on the thread pool and hashed by a sha256 thread while the next slot fills, so the
-   * digest check overlaps the download instead of following each chunk. A mismatch → 2008 and no file.
-   */
   async pullBlobToFile(repository: string, digest: string, size: number, dest: string, onProgress?: (received: number) => void): Promise<void> {
     const res = await this.send(this.url(`${repository}/blobs/${digest}`), {}, scopeOf(repository, "pull"));
     if (!res.ok || !res.body) throw await this.failure(res, `blob ${digest}`);
+    const hash = createHash("sha256");
     let received = 0;
     const file = await open(dest, "w");
-    const ring = new Ring();
-    const hasher = new Hasher(ring.memory);
+    const out = new BatchedWrites(file);
     try {
       try {
-        let slot = await ring.acquire();
-        let filled = 0;
-        let position = 0;
-        const flush = (): void => {
-          const written = writeFully(file, slot.buffer.subarray(0, filled), position);
-          slot.busy = Promise.all([written, hasher.update(slot.offset, filled)]).then(() => undefined);
-          slot.busy.catch(() => undefined);
-          position += filled;
-          filled = 0;
-        };
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           received += chunk.byteLength;
           if (received > size) throw new ProcVisionError(ErrorCode.integrity_failed, `blob ${digest} is longer than the ${size} bytes its manifest says`);
-          for (let taken = 0; taken < chunk.byteLength;) {
-            const n = Math.min(RING_CHUNK - filled, chunk.byteLength - taken);
-            slot.buffer.set(chunk.subarray(taken, taken + n), filled);
-            filled += n;
-            taken += n;
-            if (filled === RING_CHUNK) {
-              flush();
-              slot = await ring.acquire();
-            }
-          }
+          hash.update(chunk);
+          await out.add(chunk);
           onProgress?.(received);
         }
-        if (filled > 0) flush();
-        await ring.drain();
+        await out.end();
       } finally {
-        await ring.settle();
+        await out.settled();
         await file.close();
       }
-      const got = `sha256:${await hasher.digest()}`;
+      const got = `sha256:${hash.digest("hex")}`;
       if (got !== digest || received !== size) {
         throw new ProcVisionError(ErrorCode.integrity_failed, `blob ${digest} from ${this.registry} arrived as ${got} (${received} of ${size} bytes)`, {
           hint: "the registry's storage is corrupt or tampered with, or a proxy changed it; publish the package again and install by its digest",
@@ -246,8 +221,6 @@ export class RegistryClient {
       await res.body.cancel().catch(() => undefined);
       await rm(dest, { force: true });
       throw err;
-    } finally {
-      await hasher.close();
     }
   }
 
@@ -258,11 +231,42 @@ export class RegistryClient {
   }
 }
 
-/** Writes all of `data` at `position` (a write may take fewer bytes than asked). */
-async function writeFully(file: FileHandle, data: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < data.byteLength;) {
-    const { bytesWritten } = await file.write(data, done, data.byteLength - done, position + done);
-    done += bytesWritten;
+/**
+ * Writes a download in batches of about 1 MiB, one batch in flight while the next fills. A write per network chunk
+ * (64 KiB) made a 300 MB pull spend more time queueing writes on the thread pool than receiving and hashing
+ * (1.3 s against 0.7 s batched; bench section `fleet`).
+ */
+class BatchedWrites {
+  static readonly BATCH_BYTES = 1024 * 1024;
+  #parts: Uint8Array[] = [];
+  #bytes = 0;
+  #inFlight: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly file: FileHandle) {}
+
+  async add(chunk: Uint8Array): Promise<void> {
+    this.#parts.push(chunk);
+    this.#bytes += chunk.byteLength;
+    if (this.#bytes >= BatchedWrites.BATCH_BYTES) await this.#flush();
+  }
+
+  async end(): Promise<void> {
+    await this.#flush();
+    await this.#inFlight;
+  }
+
+  /** Waits out a write still running (after a failure elsewhere), so the file is closed only when nothing uses it. */
+  async settled(): Promise<void> {
+    await this.#inFlight.catch(() => undefined);
+  }
+
+  async #flush(): Promise<void> {
+    await this.#inFlight;
+    if (this.#parts.length === 0) return;
+    const parts = this.#parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+    this.#parts = [];
+    this.#bytes = 0;
+    this.#inFlight = this.file.writev(parts);
   }
 }
 

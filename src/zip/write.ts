@@ -3,8 +3,8 @@ import type { BigIntStats } from "node:fs";
 import { open, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
+import { Worker } from "node:worker_threads";
 import { crc32, createDeflateRaw, deflateRawSync } from "node:zlib";
-import { Hasher, Ring, RING_CHUNK as CHUNK, type Slot } from "../hash-thread/index.js";
 
 export interface ZipEntry {
   /** Forward-slash path inside the archive. */
@@ -264,8 +264,106 @@ class Output {
   }
 }
 
-/** Reads in flight ahead of the chunk being processed (must stay below RING_SLOTS). */
+/**
+ * A sha256 worker thread reading chunks from shared memory, so that hashing (the costliest step per byte) runs on
+ * the other core while the main thread reads, CRCs and writes. Requests are answered in order.
+ */
+const HASHER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const memory = Buffer.from(workerData);
+let hash = createHash("sha256");
+parentPort.on("message", (m) => {
+  if (m === null) {
+    parentPort.postMessage(hash.digest("hex"));
+    hash = createHash("sha256");
+  } else {
+    hash.update(memory.subarray(m[0], m[0] + m[1]));
+    parentPort.postMessage(null);
+  }
+});
+`;
+
+class Hasher {
+  private readonly worker: Worker;
+  private readonly waiting: { resolve: (value: string | null) => void; reject: (error: Error) => void }[] = [];
+  private failure: Error | null = null;
+  private closed = false;
+
+  constructor(memory: SharedArrayBuffer) {
+    this.worker = new Worker(HASHER_SOURCE, { eval: true, workerData: memory });
+    this.worker.on("message", (m: string | null) => this.waiting.shift()?.resolve(m));
+    this.worker.on("error", (error) => this.fail(error));
+    this.worker.on("exit", (code) => this.fail(new Error(`the sha256 worker exited (code ${code})`)));
+  }
+
+  private fail(error: Error): void {
+    if (this.closed) return;
+    this.failure ??= error;
+    for (const w of this.waiting.splice(0)) w.reject(this.failure);
+  }
+
+  private request(message: [number, number] | null): Promise<string | null> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.worker.postMessage(message);
+    });
+  }
+
+  /** Hashes `length` bytes of the shared memory at `offset` into the current file's digest. */
+  async update(offset: number, length: number): Promise<void> {
+    await this.request([offset, length]);
+  }
+
+  /** The current file's digest; the next update starts a new file. */
+  async digest(): Promise<string> {
+    return (await this.request(null))!;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.worker.terminate();
+  }
+}
+
+/** Large files are read in chunks of this size: big enough for few syscalls, small enough to stay in the caches. */
+const CHUNK = 1 << 20;
+/** Chunks in the ring: a chunk is busy from its read until both its write and its hashing are done. */
+const SLOTS = 8;
+/** Reads in flight ahead of the chunk being processed (must stay below SLOTS). */
 const READS_AHEAD = 4;
+
+interface Slot {
+  offset: number;
+  buffer: Buffer;
+  busy: Promise<void>;
+}
+
+class Ring {
+  readonly memory = new SharedArrayBuffer(CHUNK * SLOTS);
+  readonly slots: Slot[] = Array.from({ length: SLOTS }, (_, i) => ({
+    offset: i * CHUNK, buffer: Buffer.from(this.memory, i * CHUNK, CHUNK), busy: Promise.resolve(),
+  }));
+
+  private next = 0;
+
+  /** The next slot in turn, once its previous use is over (rethrows that use's failure). */
+  async acquire(): Promise<Slot> {
+    const slot = this.slots[this.next]!;
+    this.next = (this.next + 1) % SLOTS;
+    await slot.busy;
+    return slot;
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.slots.map((s) => s.busy));
+  }
+
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.slots.map((s) => s.busy));
+  }
+}
 
 /** Reads `length` bytes at `position` (fewer only at the end of the file). */
 async function readFully(file: FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {

@@ -78,7 +78,7 @@ describe("an anonymous registry", () => {
   it("a blob that grew or shrank in storage is 2008 and its file is removed (the download is cut off at the size)", async () => {
     const client = new RegistryClient(registry.host, { plainHttp: true });
     for (const [name, change] of [["grown", (b: Buffer) => Buffer.concat([b, Buffer.alloc(3 << 20, 7)])], ["shrunk", (b: Buffer) => b.subarray(0, b.length - 1)]] as const) {
-      // Several MiB, so the download spans many chunks and slots of the ring.
+      // Several MiB, so the download spans many chunks and batched writes.
       const bytes = Buffer.alloc(5 << 20, name.length);
       const digest = sha256Digest(bytes);
       await client.pushBlobBytes(`vision/${name}`, bytes, digest);
