@@ -17,7 +17,7 @@ export interface RecordRange {
 /** The next batch the waiting records make, as the seal decides it. */
 export interface NextRecordBatch extends RecordRange {
   lines: number;
-  /** Estimated bytes of the object (see LINE_BYTES). */
+  /** Estimated bytes of the object (see lineEstimate). */
   bytes: number;
   /** max_lines or max_bytes reached: sealed now, whatever its age. */
   full: boolean;
@@ -39,6 +39,8 @@ export interface LineEstimate {
   least: number;
   /** The same from a record in hand, counting UTF-16 units for bytes (so at most the SQL figure): when to seal. */
   of(record: TextFields): number;
+  /** The seal's query: the records after :after, up to :lines of them, with their running byte total. */
+  nextBatch: string;
 }
 
 /**
@@ -53,14 +55,18 @@ function lineEstimate(workstationId: string): LineEstimate {
   });
   // A null prints as `null` (counted here); a string as its bytes plus quotes, so `+ length` bounds both.
   const least = Buffer.byteLength(JSON.stringify(widest)) + 1;
+  const sql = [String(least), ...TEXT_FIELDS.map(([c, times]) => `${times} * coalesce(octet_length(${c}), 0)`)].join(" + ");
   return {
-    sql: [String(least), ...TEXT_FIELDS.map(([c, times]) => `${times} * coalesce(octet_length(${c}), 0)`)].join(" + "),
+    sql,
     least,
     of: (r) => {
       let bytes = least;
       for (const [c, times] of TEXT_FIELDS) bytes += times * (r[c]?.length ?? 0);
       return bytes;
     },
+    nextBatch: `SELECT count(*), count(*) FILTER (WHERE cum <= :bytes), max(id) FILTER (WHERE cum <= :bytes), max(cum) FILTER (WHERE cum <= :bytes),
+        min(id), min(cum)
+      FROM (SELECT id, sum(${sql}) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS cum FROM records WHERE id > :after ORDER BY id LIMIT :lines)`,
   };
 }
 
@@ -72,22 +78,12 @@ function statement(db: Db, text: string): Statement {
   return cache(text, true);
 }
 
-const estimates = new Map<string, LineEstimate & { nextBatch: string }>();
+const estimates = new Map<string, LineEstimate>();
 
-/** The line estimate of a station's records, and the seal's query made with it. */
-export function lineEstimateOf(workstationId: string): LineEstimate & { nextBatch: string } {
+/** The line estimate of a station's records (built once per workstation id). */
+export function lineEstimateOf(workstationId: string): LineEstimate {
   let e = estimates.get(workstationId);
-  if (e === undefined) {
-    const estimate = lineEstimate(workstationId);
-    e = {
-      ...estimate,
-      nextBatch: `SELECT count(*), count(*) FILTER (WHERE cum <= :bytes), max(id) FILTER (WHERE cum <= :bytes), max(cum) FILTER (WHERE cum <= :bytes),
-          min(id), min(cum)
-        FROM (SELECT id, sum(${estimate.sql}) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS cum
-          FROM records WHERE id > :after ORDER BY id LIMIT :lines)`,
-    };
-    estimates.set(workstationId, e);
-  }
+  if (e === undefined) estimates.set(workstationId, e = lineEstimate(workstationId));
   return e;
 }
 
