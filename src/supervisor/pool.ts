@@ -556,8 +556,9 @@ export class VersionPool {
     }
     slot.calls++;
     if (call.affinityKey !== undefined) this.#remember(call.affinityKey, slot.index);
-    // Built field by field: `{ ...spread, more }` is V8's slow path (~2 µs here), a real share of a short call.
-    const outcome: PoolCallOutcome = { end, attempts: job.attempts, worker_pid: worker.pid ?? null, latency_ms: performance.now() - job.enqueuedAt };
+    // Built field by field: `{ ...spread, more }` is V8's slow path (~2 µs here), a real share of a short call. The
+    // latency to the µs: what the clock honestly tells, and what a telemetry line prints exactly (record-batches.ts).
+    const outcome: PoolCallOutcome = { end, attempts: job.attempts, worker_pid: worker.pid ?? null, latency_ms: Math.round((performance.now() - job.enqueuedAt) * 1000) / 1000 };
     if (result) outcome.result = result;
     if (error) outcome.error = error;
     if (shouldRetry(end, job.attempts, this.#config.max_retries) && this.#live() && allowsCalls(this.#breaker)) {

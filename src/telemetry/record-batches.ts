@@ -106,19 +106,31 @@ export function nextRecordBatch(db: Db, workstationId: string, watermark: number
   };
 }
 
-type RecordRow = [
-  id: number, time: string, pid: string, sessionId: string | null, step: number | null, method: string, name: string, version: string,
-  status: string, errorCode: string | null, resultStatus: string | null, ngReason: string | null, defects: number, latency: number,
-];
+/**
+ * A records batch's NDJSON, written by SQLite in one statement: the lines of recordLine (keys.ts), key for key,
+ * json_quote escaping text as JSON.stringify does. Building them in JS costs ~4 µs per record (reading 14 columns into
+ * JS values, stringify, join, UTF-8 encoding); this ~1.4 µs. Latencies are kept to the µs (the pool rounds them), and
+ * `%.15g` prints such a number as JSON.stringify does.
+ */
+function recordBatchSql(): string {
+  const ms = "CAST(round((julianday(time) - 2440587.5) * 86400000) AS INTEGER)";
+  const session = "coalesce(session_id, '')";
+  const step = "coalesce(step_index, 0)";
+  const fields: [string, string][] = [
+    ["timestamp_ms", ms], ["workstation_id", "json_quote(:ws)"], ["session_id", `json_quote(${session})`], ["step_index", step],
+    ["pid", "json_quote(pid)"], ["method", "json_quote(method)"], ["status", "json_quote(status)"], ["error_code", "json_quote(error_code)"],
+    ["latency_ms", "printf('%.15g', latency_ms)"], ["name", "json_quote(name)"], ["version", "json_quote(version)"],
+    ["result_status", "json_quote(result_status)"], ["ng_reason", "json_quote(ng_reason)"], ["defect_rects_count", "defect_count"],
+    ["ingest_id", `json_quote(:ws || '/' || ${session} || '/' || ${step} || '/' || ${ms})`],
+  ];
+  const line = fields.map(([key, value], i) => `'${i === 0 ? "{" : ","}"${key}":' || ${value}`).join(" || ");
+  return `SELECT CAST(string_agg(${line} || '}' || char(10), '' ORDER BY id) AS BLOB), count(*) FROM records WHERE id BETWEEN :from AND :through`;
+}
+
+const RECORD_BATCH_SQL = recordBatchSql();
 
 /** The NDJSON object of a records batch: one line per record of the range still in the table, in id order. */
 export function recordBatchBody(db: Db, workstationId: string, range: RecordRange): { body: Buffer; lines: number } {
-  const rows = statement(db, `SELECT id, time, pid, session_id, step_index, method, name, version, status, error_code, result_status, ng_reason,
-    defect_count, latency_ms FROM records WHERE id BETWEEN ? AND ? ORDER BY id`).all(range.from, range.through) as RecordRow[];
-  const text = rows.map(([, time, pid, sessionId, step, method, name, version, status, errorCode, resultStatus, ngReason, defects, latency]) =>
-    `${JSON.stringify(recordLine(workstationId, {
-      time, pid, session_id: sessionId, step_index: step, method, name, version, status, error_code: errorCode, result_status: resultStatus,
-      ng_reason: ngReason, defect_count: defects, latency_ms: latency,
-    }))}\n`).join("");
-  return { body: Buffer.from(text), lines: rows.length };
+  const [body, lines] = statement(db, RECORD_BATCH_SQL).get({ ws: workstationId, from: range.from, through: range.through }) as [Buffer | null, number];
+  return { body: body ?? Buffer.alloc(0), lines };
 }

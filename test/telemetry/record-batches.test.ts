@@ -23,7 +23,8 @@ const record: fc.Arbitrary<NewInspectionRecord & { time: string }> = fc.record({
   method: fc.constantFrom("execute", "pre_execute"), name: text, version: text, status: fc.constantFrom("OK", "ERROR"),
   error_code: fc.option(text), result_status: fc.option(fc.constantFrom("OK", "NG")), ng_reason: fc.option(text),
   defect_count: fc.integer({ min: -2147483648, max: 2147483647 }), position_count: fc.constant(0), calibration_count: fc.constant(0),
-  latency_ms: fc.double({ noNaN: true, noDefaultInfinity: true }), guide_image: fc.constant(false),
+  // The pool keeps latencies to the µs.
+  latency_ms: fc.integer({ min: 0, max: 2 ** 40 }).map((us) => us / 1000), guide_image: fc.constant(false),
 });
 
 describe("records batches", () => {
@@ -45,6 +46,27 @@ describe("records batches", () => {
         expect(lineEstimateOf(ws).of(records[i]!)).toBeLessThanOrEqual(batch.bytes);
       }
     }), { numRuns: 200 });
+  });
+
+  it("writes any text as JSON.stringify would, and a full-precision latency (an older runner's row) as valid JSON", () => {
+    const db = openDb(path.join(work, "escapes.db"));
+    const repo = new Repository(db);
+    const anyText = fc.string({ unit: "binary", maxLength: 20 });
+    const older = record.chain((r) => fc.record({ pid: anyText, name: anyText, ng_reason: fc.option(anyText), latency_ms: fc.double({ min: 0, max: 1e9, noNaN: true }) })
+      .map((o) => ({ ...r, ...o })));
+    fc.assert(fc.property(older, anyText, (r, ws) => {
+      const id = repo.addRecord(r);
+      // What the store gives back (text is stored as UTF-8: a lone surrogate comes back as U+FFFD).
+      const stored = db.prepare("SELECT pid, name, ng_reason FROM records WHERE id = ?").get(id) as { pid: string; name: string; ng_reason: string | null };
+      const { body, lines } = recordBatchBody(db, ws, { from: id, through: id });
+      expect(lines).toBe(1);
+      expect(body.toString().endsWith("\n")).toBe(true);
+      const { latency_ms: latency, ...line } = JSON.parse(body.toString()) as { latency_ms: number };
+      const { latency_ms: expectedLatency, ...expected } = recordLine(ws, { ...r, ...stored });
+      expect(line).toEqual(expected);
+      // 15 significant digits.
+      expect(Math.abs(latency - expectedLatency)).toBeLessThanOrEqual(expectedLatency * 1e-14);
+    }), { numRuns: 300 });
   });
 
   it("cuts at max_lines or at max_bytes, whichever comes first, and says when a batch is not full yet", () => {
