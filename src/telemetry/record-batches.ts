@@ -108,8 +108,8 @@ export function nextRecordBatch(db: Db, workstationId: string, watermark: number
 
 /**
  * A records batch's NDJSON, written by SQLite in one statement: the lines of recordLine (keys.ts), key for key,
- * json_quote escaping text as JSON.stringify does. Building them in JS costs ~4 µs per record (reading 14 columns into
- * JS values, stringify, join, UTF-8 encoding); this ~2 µs. Latencies are kept to the µs (the pool rounds them), and
+ * json_quote escaping text as JSON.stringify does. About half the CPU of building them in JS (14 columns read into JS
+ * values, stringify, join, UTF-8 encoding), in a microbenchmark. Latencies are kept to the µs (the pool rounds them), and
  * `%.15g` prints such a number as JSON.stringify does.
  */
 function recordBatchSql(): string {
