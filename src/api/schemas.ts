@@ -19,6 +19,9 @@ const inspectFields = z.object({
   color_space: z.string().optional().meta({ description: "raw body only" }),
 });
 
+const since = () => z.string().optional()
+  .meta({ description: "inclusive: an ISO 8601 time (2026-12-03T19:29:18Z, with an offset, or a date; UTC when no zone is given) or epoch ms" });
+
 const file = z.string().meta({ format: "binary" });
 
 export const schemas = {
@@ -31,11 +34,12 @@ export const schemas = {
   session: z.strictObject({ pid: z.string().min(1), context: z.record(z.string(), z.unknown()).optional() }),
   recordsQuery: z.object({
     pid: z.string().optional(), name: z.string().optional(), version: z.string().optional(), status: z.string().optional(),
-    result_status: z.string().optional(), session_id: z.string().optional(), since: z.string().optional(),
+    result_status: z.string().optional(), session_id: z.string().optional(), since: since(),
     limit: z.coerce.number().int().min(1).max(10_000).optional(),
   }),
   auditQuery: z.object({
-    action: z.string().optional(), operator: z.string().optional(), since: z.string().optional(),
+    action: z.string().optional(), operator: z.string().optional(), target: z.string().optional(),
+    outcome: z.enum(["ok", "failed", "invalid"]).optional(), since: since(),
     limit: z.coerce.number().int().min(1).max(10_000).optional(),
   }),
   logsQuery: z.object({ lines: z.coerce.number().int().min(1).max(10_000).optional() }),

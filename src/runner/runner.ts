@@ -33,6 +33,7 @@ import { checkStateFilter, packageInfos, type PackageInfo } from "./package-info
 import { RecordWriter, sqliteSessionStore } from "./persistence.js";
 import type { PrometheusExporter } from "./prometheus.js";
 import { sessionView, type SessionView } from "./session-view.js";
+import { sinceInstant } from "./since.js";
 import { NO_WORKER_METRICS, runnerStatus, type RunnerStatus } from "./status.js";
 import { keptImages, openTelemetry, requireTelemetry } from "./telemetry-link.js";
 import { uninstall, type UninstallOptions, type UninstallResult } from "./uninstall.js";
@@ -230,13 +231,14 @@ export class Runner {
 
   async records(filter: RecordFilter = {}): Promise<InspectionRecord[]> {
     this.state.assertOpen();
+    const query = withInstant(filter);
     this.recorder.flush();
-    return this.repository.records(filter);
+    return this.repository.records(query);
   }
 
   async audit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
     this.state.assertOpen();
-    return this.repository.audit(filter);
+    return this.repository.audit(withInstant(filter));
   }
 
   // ---- bindings -----------------------------------------------------------------------------------------------------
@@ -402,4 +404,9 @@ export class Runner {
     this.state.closed = true;
     this.repository.db.close();
   }
+}
+
+/** The filter with its `since` in the stored time form (1006 if it is no time). */
+function withInstant<F extends { since?: string }>(filter: F): F {
+  return filter.since === undefined ? filter : { ...filter, since: sinceInstant(filter.since) };
 }

@@ -72,6 +72,7 @@ export interface AuditEntry {
 
 export interface AuditFilter {
   action?: string;
+  operator?: string;
   target?: string;
   outcome?: AuditOutcome;
   /** ISO time, inclusive. */
@@ -108,7 +109,10 @@ export interface RecordFilter {
   session_id?: string;
   name?: string;
   version?: string;
+  /** OK or ERROR: did the call itself succeed. */
+  status?: string;
   result_status?: string;
+  /** ISO time, inclusive. */
   since?: string;
   /** Newest first; default 100. */
   limit?: number;
@@ -307,7 +311,7 @@ export class Repository {
   }
 
   audit(filter: AuditFilter = {}): AuditEntry[] {
-    const w = where([["action = ?", filter.action], ["target = ?", filter.target], ["outcome = ?", filter.outcome], ["time >= ?", filter.since]]);
+    const w = where([["action = ?", filter.action], ["operator = ?", filter.operator], ["target = ?", filter.target], ["outcome = ?", filter.outcome], ["time >= ?", filter.since]]);
     return this.sql(`SELECT * FROM audit ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limitOf(filter.limit)) as AuditEntry[];
   }
 
@@ -325,7 +329,7 @@ export class Repository {
   records(filter: RecordFilter = {}): InspectionRecord[] {
     const w = where([
       ["pid = ?", filter.pid], ["session_id = ?", filter.session_id], ["name = ?", filter.name], ["version = ?", filter.version],
-      ["result_status = ?", filter.result_status], ["time >= ?", filter.since],
+      ["status = ?", filter.status], ["result_status = ?", filter.result_status], ["time >= ?", filter.since],
     ]);
     const rows = this.sql(`SELECT * FROM records ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limitOf(filter.limit)) as RecordRow[];
     return rows.map((row) => ({ ...row, guide_image: row.guide_image === 1 }));
