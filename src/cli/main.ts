@@ -16,5 +16,6 @@ await runCli({
   description: "Scaffold, validate, run and package ProcVision inspection algorithms for air-gapped stations.",
   // `init NAME --version 2.0.0` (contract §2) is init's --version, not the CLI's.
   positionalOptions: true,
+  usageExitCode: 2,
   commands: [sdk, init, validate, run, packageCommand, publish, desired, fleet, keygen],
 });

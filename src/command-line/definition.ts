@@ -51,5 +51,10 @@ export interface CliDefinition {
   description: string;
   /** Program options only before the command, so a command may reuse their names (`init NAME --version 2.0.0`). */
   positionalOptions?: boolean;
+  /**
+   * Exit code of a usage error (unknown command or flag, missing argument). procvision-cli's contract (§2) gives
+   * usage its own 2; procvision-runner's (§7) ends every failure with 1.
+   */
+  usageExitCode: 1 | 2;
   commands: readonly (CommandDefinition | CommandGroup)[];
 }

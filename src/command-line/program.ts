@@ -57,6 +57,6 @@ export async function runCli(cli: CliDefinition): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
-    endOnParseError(err, process.argv);
+    endOnParseError(err, process.argv, cli.usageExitCode);
   }
 }

@@ -16,6 +16,7 @@ import { start, stop } from "./definitions/workers.js";
 
 await runCli({
   name: "procvision-runner",
+  usageExitCode: 1,
   description: "Install offline algorithm packages on an air-gapped station, bind them to product ids and run them.",
   commands: [serve, install, list, status, fleet, validate, activate, switchVersion, rollback, deactivate, uninstall, start, stop, inspect, records, audit],
 });

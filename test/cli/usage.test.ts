@@ -45,11 +45,29 @@ describe("usage errors with --json (contract §6: every error carries a code)", 
     ["validate --zip of a missing zip", ["validate", "--zip", path.join(work, "missing.zip"), "--json"], "2001"],
     ["validate --zip with a --key that is no public key", ["validate", "--zip", someZip, "--key", notAKey, "--json"], "1006"],
     ["run with --params that are not JSON", ["run", fixture("cli-algo"), "--image", sample, "--params", "{oops", "--json"], "1006"],
+    ["run with a PID outside supported_pids", ["run", fixture("cli-algo"), "--pid", "Z99", "--image", sample, "--json"], "1001"],
   ];
   it.each(cases)("%s", async (_label, args, code) => {
     const run = await runCli(args, { cwd: work });
     expect(run.code, run.stdout + run.stderr).toBe(2);
     expect(run.json, run.stdout).toMatchObject({ error_code: code, message: expect.stringMatching(/\S/) as unknown });
+  });
+
+  it("inputs that are not there, and a PID the manifest does not list, come with a hint saying what to pass", async () => {
+    const expectations: [string[], RegExp][] = [
+      [["run", fixture("cli-algo"), "--pid", "Z99", "--image", sample, "--json"], /--pid A01.*supported_pids in manifest\.json/],
+      [["run", path.join(work, "nothere"), "--json"], /folder that holds manifest\.json/],
+      [["validate", path.join(work, "nothere"), "--json"], /folder that holds manifest\.json/],
+      [["package", path.join(work, "nothere"), "--json"], /folder that holds manifest\.json/],
+      [["run", fixture("cli-algo"), "--pid", "A01", "--image", path.join(work, "nope.png"), "--json"], /JPEG or PNG/],
+      [["run", fixture("cli-algo"), "--pid", "A01", "--image", sample, "--params", "@" + path.join(work, "nope.json"), "--json"], /path after the @/],
+      [["validate", fixture("cli-algo"), "--image", path.join(work, "nope.png"), "--json"], /JPEG or PNG/],
+    ];
+    for (const [args, hint] of expectations) {
+      const run = await runCli(args, { cwd: work });
+      expect(run.code, run.stdout + run.stderr).toBe(2);
+      expect(run.json, args.join(" ")).toMatchObject({ hint: expect.stringMatching(hint) as unknown });
+    }
   });
 
   it("keygen refusing to overwrite carries 1006", async () => {
@@ -60,11 +78,11 @@ describe("usage errors with --json (contract §6: every error carries a code)", 
     expect(run.json).toMatchObject({ error_code: "1006", hint: expect.stringMatching(/--force/) as unknown });
   });
 
-  it("procvision-runner's parse errors carry 1006 too (the same ending as procvision-cli's)", async () => {
-    for (const args of [["install", "--json"], ["list", "--bogus", "--json"]]) {
+  it("procvision-runner's parse errors carry 1006 too, and exit 1 like its other failures (contract §7)", async () => {
+    for (const args of [["install", "--json"], ["list", "--bogus", "--json"], ["activate", "a", "1.0", "--json"], ["inspect", "--pid", "p1", "--json"], ["frobnicate", "--json"]]) {
       const run = await runRunnerCli(args, { cwd: work });
-      expect(run.code, run.stderr).toBe(2);
-      expect(run.json, run.stdout).toMatchObject({ error_code: "1006", message: expect.stringMatching(/missing required argument 'zip'|unknown option '--bogus'/) as unknown });
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.json, run.stdout).toMatchObject({ error_code: "1006", message: expect.stringMatching(/missing required argument 'zip'|unknown option '--bogus'|required option '--pids|required option '--image|unknown command 'frobnicate'/) as unknown });
     }
   });
 });

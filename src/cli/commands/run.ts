@@ -9,6 +9,7 @@ import type { CallOutcome, StepInputs } from "../../local/run-local.js";
 import { discardHeadStart, headStart } from "../../local/head-start.js";
 import { projectPython } from "../../python/project-python.js";
 import { style, tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
+import { requireFile, requireProject } from "./inputs.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
 
 export interface RunOptions {
@@ -35,7 +36,7 @@ export interface RunOptions {
 /** The project's manifest, held to the schema the runner installs by: its steps' params are what `--params` must fit. */
 async function readManifest(projectDir: string): Promise<Manifest> {
   const file = path.join(projectDir, "manifest.json");
-  if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
+  requireProject(projectDir);
   if (!existsSync(file)) throw new UsageError(`${file} not found`, "run procvision-cli init, or point at the project folder", ErrorCode.manifest_missing);
   try {
     const { loadManifest } = await import("../../manifest/index.js");
@@ -51,7 +52,7 @@ async function readJsonFlag(flag: string, value: string, example: string): Promi
   let text = value;
   if (value.startsWith("@")) {
     const file = value.slice(1);
-    if (!existsSync(file)) throw new UsageError(`${flag} file ${file} not found`);
+    requireFile(`${flag} file`, file, `check the path after the @, or pass the JSON inline: ${flag} '${example}'`);
     text = await readFile(file, "utf8");
   }
   try {
@@ -62,7 +63,7 @@ async function readJsonFlag(flag: string, value: string, example: string): Promi
 }
 
 async function loadImage(flag: string, file: string): Promise<RawImage> {
-  if (!existsSync(file)) throw new UsageError(`${flag} ${file} not found`);
+  requireFile(flag, file, "pass the path of a JPEG or PNG file");
   try {
     // Loaded here, after the adapter's head start: the decoders are not on the way to spawning it.
     const { decodeImage } = await import("../../image/decode.js");
@@ -135,7 +136,9 @@ function choosePid(manifest: Manifest, pid: string | undefined): string {
   const pids = manifest.supported_pids;
   if (pids === undefined || pids.length === 0) return pid ?? "";
   if (pid === undefined) throw new UsageError(`--pid is required: the manifest lists supported_pids [${pids.join(", ")}]`, `e.g. --pid ${pids[0]}`);
-  if (!pids.includes(pid)) throw new UsageError(`PID "${pid}" is not in supported_pids [${pids.join(", ")}]`);
+  if (!pids.includes(pid)) {
+    throw new UsageError(`PID "${pid}" is not in supported_pids [${pids.join(", ")}]`, `run with one of them, e.g. --pid ${pids[0]}, or add "${pid}" to supported_pids in manifest.json`, ErrorCode.invalid_pid);
+  }
   return pid;
 }
 

@@ -6,6 +6,7 @@ import { ErrorCode, errorCodeName } from "../../errors/index.js";
 import { loadPublicKey } from "../../signing/index.js";
 import { summarize, type ValidationReport } from "../../checks/report.js";
 import { style, tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
+import { requireFile, requireProject } from "./inputs.js";
 import { checkEntryPoint, tailLogs } from "./worker-flags.js";
 
 export interface ValidateOptions {
@@ -34,11 +35,11 @@ export function reportLines(report: ValidationReport): string[] {
 
 /** Project checks, or with --zip the checks of an offline package (and with --full its install and smoke run). */
 export async function validateCommand(project: string, options: ValidateOptions): Promise<CommandOutput> {
-  if (options.image !== undefined && !existsSync(options.image)) throw new UsageError(`image ${options.image} not found`);
+  if (options.image !== undefined) requireFile("image", options.image, "pass the path of a JPEG or PNG file, or leave --image out for a synthetic one");
   let checks;
   let errorCode: string | undefined;
   if (options.zip !== undefined) {
-    if (!existsSync(options.zip)) throw new UsageError(`zip ${options.zip} not found`, undefined, ErrorCode.invalid_zip);
+    if (!existsSync(options.zip)) throw new UsageError(`zip ${options.zip} not found`, "pass the path of an offline package built by procvision-cli package", ErrorCode.invalid_zip);
     const keys = (options.key ?? []).map((k) => {
       try {
         return loadPublicKey(k);
@@ -51,7 +52,7 @@ export async function validateCommand(project: string, options: ValidateOptions)
     ({ checks, errorCode } = await zipChecks({ zipPath: path.resolve(options.zip), full: options.full === true, keys, ...pick(options) }));
   } else {
     const projectDir = path.resolve(project);
-    if (!existsSync(projectDir)) throw new UsageError(`project ${projectDir} not found`);
+    requireProject(projectDir);
     const manifestPath = options.manifest ? path.resolve(options.manifest) : undefined;
     const entryPoint = options.entry !== undefined ? checkEntryPoint(options.entry) : undefined;
     // The adapter (Python importing numpy and the algorithm) and the interpreter probe start while the checks' modules load.
