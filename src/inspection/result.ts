@@ -10,6 +10,8 @@ export interface ObservedCall {
   data: Record<string, unknown>;
   /** Set by the adapter when the method returned something other than a dict (its answer is then ERROR 9999). */
   invalid_return?: string;
+  /** Top-level keys of the returned dict outside {status, message, error_code, data, debug}. */
+  stray_keys?: readonly string[];
 }
 
 /** The runner's configurable limits on results (runner_config.json). */
@@ -103,6 +105,11 @@ export function checkResult(method: ResultMethod, call: ObservedCall, image: { w
     if (data.result_status !== undefined) {
       add("pre_status_valid", ".data.result_status", "must not return data.result_status (the verdict belongs to execute)", "return result_status from execute only");
     }
+    if (call.stray_keys?.includes("result_status")) {
+      // Held by validate only: a runner has always ignored keys beside data, so released packages keep running.
+      problems.push({ rule: "pre_status_valid", code: ErrorCode.coordinate_invalid, path: "pre_execute.result_status",
+        message: "pre_execute must not return result_status (the verdict belongs to execute)", hint: "return result_status from execute only, in its data", authoring: true });
+    }
     if (call.message.trim() === "") {
       problems.push({ rule: "pre_message_present", code: ErrorCode.coordinate_invalid, path: "pre_execute.message", message: "an OK pre_execute needs a message",
         hint: "say what pre_execute found, e.g. \"board located\"", authoring: true });
@@ -111,7 +118,9 @@ export function checkResult(method: ResultMethod, call: ObservedCall, image: { w
     rules.push("execute_result_status_valid", "ng_reason_present", "defect_rects_type", "defect_rects_count_limit");
     const verdict = data.result_status;
     if (verdict !== "OK" && verdict !== "NG") {
-      add("execute_result_status_valid", ".data.result_status", `data.result_status is ${JSON.stringify(verdict) ?? "missing"}, expected "OK" or "NG"`,
+      const beside = verdict === undefined && call.stray_keys?.includes("result_status") === true;
+      add("execute_result_status_valid", ".data.result_status",
+        `data.result_status is ${JSON.stringify(verdict) ?? "missing"}, expected "OK" or "NG"${beside ? " (result_status was returned beside data: move it into data)" : ""}`,
         "an OK execute gives its verdict in data.result_status");
     }
     if (verdict === "NG" && (typeof data.ng_reason !== "string" || data.ng_reason.trim() === "")) {

@@ -58,6 +58,8 @@ const result = z.looseObject({
   fatal: z.boolean().optional(),
   /** Set when the algorithm returned something other than a dict (its Python type name). */
   invalid_return: z.string().optional(),
+  /** Top-level keys of the returned dict outside {status, message, error_code, data, debug} (at most 20). */
+  stray_keys: z.array(z.string()).optional(),
   timestamp_ms: z.number().optional(),
 });
 

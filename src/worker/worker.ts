@@ -54,6 +54,8 @@ export interface CallResult {
   fatal: boolean;
   /** The Python type the algorithm returned instead of a dict, if it did. */
   invalid_return?: string;
+  /** Top-level keys of the returned dict that the result shape has no place for. */
+  stray_keys?: string[];
   latency_ms: number;
 }
 
@@ -396,6 +398,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       retryable: message.retryable === true,
       fatal: message.fatal === true,
       ...(message.invalid_return !== undefined ? { invalid_return: message.invalid_return } : {}),
+      ...(message.stray_keys !== undefined ? { stray_keys: message.stray_keys } : {}),
       latency_ms: performance.now() - pending.started,
     });
     // A worker that raised FatalError is replaced: what it answers next cannot be trusted, even answers already read

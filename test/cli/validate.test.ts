@@ -57,6 +57,7 @@ describe("procvision-cli validate", () => {
     ["ng_no_reason", "ng_reason_present", /ng_reason/],
     ["pre_no_message", "pre_message_present", /needs a message/],
     ["pre_result_status", "pre_status_valid", /result_status/],
+    ["pre_result_status_top", "pre_status_valid", /must not return result_status/],
     ["not_dict", "execute_return_dict", /expected a dict/],
     ["bad_status", "execute_status_valid", /MAYBE/],
     ["bad_result_status", "execute_result_status_valid", /MAYBE/],
@@ -74,6 +75,13 @@ describe("procvision-cli validate", () => {
       expect(code).toBe(1);
     });
   }
+
+  it("a verdict returned beside data fails execute_result_status_valid with a hint to move it into data", async () => {
+    const run = await runCli(["validate", project("verdict_beside_data"), "--json"]);
+    const report = run.json as Report;
+    expect(failedChecks(report)).toEqual(["execute_result_status_valid"]);
+    expect(run.stdout).toMatch(/returned beside data: move it into data/);
+  });
 
   it("a class that is not a BaseAlgorithm fails entry_import", async () => {
     const { report } = await validate(project("ok", (m) => ({ ...m, entry_point: "cli_algo.main:NotAnAlgorithm" })));

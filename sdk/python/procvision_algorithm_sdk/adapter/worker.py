@@ -211,6 +211,10 @@ class Worker:
             log.error(f"{name} hook raised", error=describe(exc), traceback=traceback.format_exc())
 
 
+_RESULT_KEYS = frozenset(("status", "message", "error_code", "data", "debug"))
+_MAX_STRAY_KEYS = 20
+
+
 def _returned_outcome(method: str, returned: Any) -> Dict[str, Any]:
     if not isinstance(returned, dict):
         outcome = exception_outcome(TypeError(f"{method} returned {type(returned).__name__}, expected a dict"))
@@ -228,13 +232,19 @@ def _returned_outcome(method: str, returned: Any) -> Dict[str, Any]:
         status = "OK"
     message = returned.get("message")
     error_code = returned.get("error_code")
-    return {
+    outcome = {
         "status": str(status),
         "message": "" if message is None else str(message),
         "error_code": None if error_code is None else str(error_code),
         "data": data,
         "debug": debug,
     }
+    # Keys the result shape has no place for (a verdict returned beside data instead of in it): the runner's checks
+    # name them, so an author learns where they belong.
+    stray = sorted(str(key) for key in returned if key not in _RESULT_KEYS)
+    if stray:
+        outcome["stray_keys"] = stray[:_MAX_STRAY_KEYS]
+    return outcome
 
 
 def _session(payload: Dict[str, Any]) -> Session:
