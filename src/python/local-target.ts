@@ -33,7 +33,8 @@ export async function localTargetEnv(python: string): Promise<TargetEnvFile> {
     implementation: target.implementation,
     abi: target.abi,
     wheels_platform: portable.length > 0 ? portable : [...target.platforms],
-    auto_freeze: false,
+    // As the original init: package freezes a project that has no requirements.txt (contract §5a).
+    auto_freeze: true,
     index_url: null,
     extra_index_urls: [],
     find_links: [],

@@ -31,7 +31,7 @@ describe("procvision-cli init", () => {
     expect(manifest).toMatchObject({ name: "screw-check", version: "1.2.0", description: "checks screws", supported_pids: ["A01", "A02"] });
     expect(readFileSync(path.join(dir, "requirements.txt"), "utf8")).toMatch(new RegExp(`^procvision_algorithm_sdk==${SDK_VERSION.replace(/\./g, "\\.")}\\nnumpy==\\d+\\.\\d+\\.\\d+\\n$`));
     const env = JSON.parse(readFileSync(path.join(dir, ".procvision_env.json"), "utf8")) as Record<string, unknown>;
-    expect(env).toMatchObject({ implementation: "cp", auto_freeze: false });
+    expect(env).toMatchObject({ implementation: "cp", auto_freeze: true });
     expect(String(env.abi)).toMatch(/^cp3\d+$/);
 
     for (const python of [[], ["--python", testPython()]]) {

@@ -206,7 +206,9 @@ describe("procvision-cli package", SLOW, () => {
     // auto_freeze false in the env file turns it off too; the flag wins over the file.
     rmSync(path.join(dir, "requirements.txt"));
     writeFileSync(path.join(dir, ".procvision_env.json"), JSON.stringify({ auto_freeze: false }));
-    expect((await runCli(["package", dir, "--python", fakePython, ...isolated()])).code).toBe(1);
+    const off = await runCli(["package", dir, "--python", fakePython, ...isolated()]);
+    expect(off.code).toBe(1);
+    expect(off.stderr).toMatch(/hint: \.procvision_env\.json sets "auto_freeze": false; write requirements\.txt/);
     expect((await runCli(["package", dir, "--auto-freeze", "--python", fakePython, ...isolated()])).code).toBe(0);
   });
 

@@ -8,6 +8,7 @@ import {
   buildOfflineZip, collectProjectFiles, collectRuntimeFiles, MANIFEST, packageZipName, REQUIREMENTS, RUNTIME_BOOTSTRAP, RUNTIME_DIR, TARGET_ENV_FILE, WHEELS, WHEELS_DIR,
   type ProjectFile,
 } from "../../offline-package/index.js";
+import { requireFile, requireProject } from "./inputs.js";
 import { noWheelParagraph, parsePipNoMatch, uncoveredParagraph } from "./no-wheel.js";
 import { pipEnv, pipFreeze, runPip } from "../../python/pip.js";
 import { localTarget } from "../../python/local-target.js";
@@ -105,16 +106,18 @@ function flagLayer(o: PackageOptions): TargetEnvFile {
 }
 
 /** The requirements text to sanitize: the given file, the project's, or (auto-freeze) pip freeze of its Python. */
-async function requirementsText(projectDir: string, o: PackageOptions, autoFreeze: boolean, python: string):
+async function requirementsText(projectDir: string, o: PackageOptions, autoFreeze: { on: boolean; source: string }, python: string):
 Promise<{ text: string; source: string; frozen?: string[]; frozenDropped: { line: string; reason: string }[] }> {
   if (o.requirements !== undefined) {
-    if (!existsSync(o.requirements)) throw new UsageError(`requirements file ${o.requirements} not found`);
+    requireFile("requirements file", o.requirements, "pass the path of a requirements.txt, or leave -r out to use the project's");
     return { text: await readFile(o.requirements, "utf8"), source: path.resolve(o.requirements), frozenDropped: [] };
   }
   const own = path.join(projectDir, REQUIREMENTS);
   if (existsSync(own)) return { text: await readFile(own, "utf8"), source: own, frozenDropped: [] };
-  if (!autoFreeze) {
-    throw new CheckFailure(ErrorCode.invalid_params, `${own} not found`, "write requirements.txt (every line name==version), or pass --auto-freeze to write it from pip freeze of the project's Python");
+  if (!autoFreeze.on) {
+    const why = autoFreeze.source === "env-file" ? `${TARGET_ENV_FILE} sets "auto_freeze": false; ` : "";
+    throw new CheckFailure(ErrorCode.invalid_params, `${own} not found`,
+      `${why}write requirements.txt (every line name==version), or pass --auto-freeze to write it from pip freeze of the project's Python`);
   }
   o.progress?.(`requirements.txt not found: writing it from pip freeze of ${python} (--no-auto-freeze turns this off)`);
   const frozen = filterFreezeOutput(await pipFreeze(python));
@@ -246,7 +249,7 @@ function humanSize(bytes: number): string {
 /** Contract §2 package: manifest, requirements, wheels for the target, the deterministic zip, optional signature. */
 export async function packageCommand(project: string, o: PackageOptions): Promise<CommandOutput> {
   const projectDir = path.resolve(project);
-  if (!existsSync(projectDir) || !(await stat(projectDir)).isDirectory()) throw new UsageError(`project ${projectDir} not found`);
+  requireProject(projectDir);
   const manifestPath = path.join(projectDir, MANIFEST);
   if (!existsSync(manifestPath)) throw new UsageError(`${manifestPath} not found`, "run procvision-cli init, or package the folder that holds manifest.json", ErrorCode.manifest_missing);
   const manifest: Manifest = await loadManifest(manifestPath);
@@ -259,7 +262,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
   const resolution = runtime === undefined ? resolveTarget(flagLayer(o), envFile, await localTarget(python)) : runtimeTarget(o, envFile, runtime);
   const { target } = resolution;
 
-  const source = await requirementsText(projectDir, o, target.autoFreeze, python);
+  const source = await requirementsText(projectDir, o, { on: target.autoFreeze, source: resolution.sources.auto_freeze }, python);
   const sanitized = sanitizeRequirements(source.text);
   const sdk = bundledSdkWheel();
   const withSdk = pinRequirement(sanitized.requirements, SDK_NAME, sdk.version);
