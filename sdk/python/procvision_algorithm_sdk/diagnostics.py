@@ -6,13 +6,14 @@ from typing import Any, Dict
 
 class Diagnostics:
     def __init__(self) -> None:
-        self._items: Dict[str, Any] = {}
+        # Public, as in the original SDK: algorithms read and write it directly.
+        self.items: Dict[str, Any] = {}
 
     def publish(self, key: str, value: Any) -> None:
-        self._items[key] = value
+        self.items[key] = value
 
     def get(self) -> Dict[str, Any]:
-        return dict(self._items)
+        return dict(self.items)
 
     def clear(self) -> None:
-        self._items.clear()
+        self.items.clear()

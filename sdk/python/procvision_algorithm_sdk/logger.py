@@ -12,6 +12,15 @@ class StructuredLogger:
         # None means "sys.stderr at call time", so redirections made after construction are honoured.
         self._sink = sink
 
+    @property
+    def sink(self) -> TextIO:
+        """Where lines go (public in the original SDK): the given stream, else sys.stderr as it is now."""
+        return self._sink if self._sink is not None else sys.stderr
+
+    @sink.setter
+    def sink(self, stream: Optional[TextIO]) -> None:
+        self._sink = stream
+
     def debug(self, message: str, **fields: Any) -> None:
         self._emit("debug", message, fields)
 
@@ -33,7 +42,7 @@ class StructuredLogger:
             line = json.dumps(record, ensure_ascii=False, default=str)
         except (TypeError, ValueError):
             line = json.dumps({key: _plain(value) for key, value in record.items()}, ensure_ascii=False)
-        sink = self._sink if self._sink is not None else sys.stderr
+        sink = self.sink
         try:
             sink.write(line + "\n")
             sink.flush()

@@ -168,6 +168,25 @@ def test_diagnostics() -> None:
     assert diagnostics.get() == {}
 
 
+def test_diagnostics_items_is_public_as_in_the_original_sdk() -> None:
+    diagnostics = Diagnostics()
+    diagnostics.items["score"] = 0.9
+    diagnostics.publish("model", "v2")
+    assert diagnostics.items == {"score": 0.9, "model": "v2"}
+    assert diagnostics.get() == diagnostics.items
+
+
+def test_logger_sink_is_public_as_in_the_original_sdk(capsys: pytest.CaptureFixture[str]) -> None:
+    logger = StructuredLogger()
+    assert logger.sink is sys.stderr
+    sink = io.StringIO()
+    logger.sink = sink
+    logger.info("redirected")
+    assert json.loads(sink.getvalue())["message"] == "redirected"
+    assert capsys.readouterr().err == ""
+    assert StructuredLogger(sink).sink is sink
+
+
 def test_sdk_import_does_not_write_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     assert "procvision_algorithm_sdk" in sys.modules
     assert capsys.readouterr().out == ""
