@@ -86,6 +86,15 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     const dualSession = (dual.json as { session_id: string }).session_id;
     const dualRecords = (await runner(["records", "--pid", "p001", "--limit", "1", ...R(), "--json"])).json as { session_id: string; guide_image: boolean }[];
     expect(dualRecords).toMatchObject([{ session_id: dualSession, guide_image: true }]);
+    // Filters: the dual inspection was the last OK call; a time after it leaves nothing; a bad time is 1006.
+    const okSince = (await runner(["records", "--status", "OK", "--since", new Date(Date.now() - 600_000).toISOString(), ...R(), "--json"])).json as { status: string }[];
+    expect(okSince.length).toBeGreaterThanOrEqual(3);
+    expect(okSince.every((r) => r.status === "OK")).toBe(true);
+    expect((await runner(["records", "--since", String(Date.now() + 60_000), ...R(), "--json"])).json).toEqual([]);
+    const badSince = await runner(["audit", "--since", "yesterday", ...R()]);
+    expect(badSince.code).toBe(1);
+    expect(badSince.stderr).toMatch(/\[1006\] since must be a time/);
+    expect(((await runner(["audit", "--action", "activate", ...R(), "--json"])).json as { action: string }[]).map((a) => a.action)).toEqual(["activate", "activate"]);
     for (const [flags, pattern] of [
       [["--guide-info", "[{oops"], /\[1006\] --guide-info is not valid JSON/],
       [["--guide-info", `@${path.join(work, "nope.json")}`], /\[1006\] --guide-info file .*nope\.json not found/],

@@ -29,5 +29,11 @@ export async function post(conn: Connection, route: string, json: unknown, flags
   return (await call(conn, "POST", route, { json, ...operatorHeader(flags) })).body;
 }
 
+/** The query string of a read: the filters given, by their API names. */
+export const queryOf = (filters: Record<string, string | undefined>): string =>
+  new URLSearchParams(Object.entries(filters).filter((e): e is [string, string] => e[1] !== undefined)).toString();
+
+export const SINCE_OPTION: OptionSpec = { flags: "--since <time>", description: "from this time on: ISO 8601 (UTC when no zone is given) or epoch ms" };
+
 export const pidList = (value: string): string[] => value.split(",").map((p) => p.trim()).filter(Boolean);
 export const enc = encodeURIComponent;
