@@ -363,6 +363,15 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     const samples = metrics.text.split("\n").filter((l) => l && !l.startsWith("#"));
     for (const line of samples) expect(line).toMatch(/^[a-zA-Z_:][\w:]*(\{[^}]*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?|[Nn]a[Nn]|[+-]Inf)( \d+)?$/);
     expect(metrics.text).toMatch(/procvision_calls_total\{name="algorithm-example",version="1.1",method="execute",status="OK",error_code=""\} \d+/);
+    // Typed as what they are, so Prometheus's rate() and histogram_quantile() read them without warnings.
+    expect(metrics.text).toMatch(/^# TYPE procvision_calls_total counter$/m);
+    expect(metrics.text).toMatch(/^# TYPE procvision_worker_restarts_total counter$/m);
+    expect(metrics.text).toMatch(/^# TYPE procvision_call_latency_ms histogram$/m);
+    expect(metrics.text).toMatch(/^procvision_call_latency_ms_bucket\{name="algorithm-example",version="1.1",method="execute",le="\+Inf"\} [1-9]/m);
+    expect(metrics.text).toMatch(/^procvision_call_latency_ms_count\{name="algorithm-example",version="1.1",method="execute"\} [1-9]/m);
+    // A scrape sets the totals, it does not add to them.
+    const okCalls = (text: string) => Number(/procvision_calls_total\{name="algorithm-example",version="1.1",method="execute",status="OK",error_code=""\} (\d+)/.exec(text)![1]);
+    expect(okCalls((await http("GET", "/metrics")).text)).toBe(okCalls(metrics.text));
     const unknown = await http("GET", "/no/such/route");
     expect(unknown.status).toBe(404);
     expect(unknown.body.error_code).toBe("3006");
