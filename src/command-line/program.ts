@@ -3,6 +3,7 @@ import path from "node:path";
 import { Command, Option } from "commander";
 import { packageRoot } from "../package-root.js";
 import type { CliDefinition, CommandDefinition } from "./definition.js";
+import { ErrorCode } from "../errors/index.js";
 import { endOnParseError } from "./parse-errors.js";
 import { report } from "./reporter.js";
 
@@ -47,7 +48,10 @@ export async function runCli(cli: CliDefinition): Promise<void> {
   const version = (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
   const program = new Command(cli.name).description(cli.description).version(version, "--version");
   if (cli.positionalOptions) program.enablePositionalOptions();
-  program.showHelpAfterError().exitOverride();
+  // A parse error reads like every other error of the CLI: `✗ [1006] message` (commander writes `error: message`).
+  program.showHelpAfterError().exitOverride().configureOutput({
+    outputError: (text, write) => write(text.replace(/^error: /, `✗ [${ErrorCode.invalid_params}] `)),
+  });
   for (const entry of cli.commands) {
     if ("commands" in entry) {
       const group = program.command(entry.name).description(entry.summary);

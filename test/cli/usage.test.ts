@@ -84,5 +84,10 @@ describe("usage errors with --json (contract §6: every error carries a code)", 
       expect(run.code, run.stderr).toBe(1);
       expect(run.json, run.stdout).toMatchObject({ error_code: "1006", message: expect.stringMatching(/missing required argument 'zip'|unknown option '--bogus'|required option '--pids|required option '--image|unknown command 'frobnicate'/) as unknown });
     }
+    // For people too: the code and the message, then the usage.
+    const human = await runRunnerCli(["activate", "a", "1.0"], { cwd: work });
+    expect(human.code).toBe(1);
+    expect(human.stderr).toMatch(/^✗ \[1006\] required option '--pids <list>' not specified\n/);
+    expect(human.stderr).toMatch(/Usage: procvision-runner activate/);
   });
 });
