@@ -170,14 +170,22 @@ describe("Worker with a real Python adapter", () => {
     expect(next.debug).toMatchObject({ calls: 3 });
   });
 
-  it("fails start-up with the algorithm's error and stderr when setup() raises", async () => {
-    const failure = behave({ env: { BEHAVE_SETUP_FAIL: "1" } });
+  it("setup() raising is a hook's failure (contract §3): logged, the worker is ready all the same and says what it raised", async () => {
+    const worker = await behave({ env: { BEHAVE_SETUP_FAIL: "1" } });
+    expect(worker.setupError).toBe("FileNotFoundError: model.onnx not found");
+    expect((await worker.call("execute", step({}))).status).toBe("OK");
+    await expect.poll(() => worker.stderrTail.text()).toMatch(/setup\(\) raised.*model\.onnx not found/);
+    expect((await behave()).setupError).toBeUndefined();
+  });
+
+  it("fails start-up with the algorithm's error and stderr when get_info() raises", async () => {
+    const failure = behave({ env: { BEHAVE_INFO_FAIL: "1" } });
     await expect(failure).rejects.toMatchObject({ code: expect.stringMatching(/^(1003|9999)$/) });
     await expect(failure).rejects.toThrow(/model.onnx not found/);
   });
 
   it("says in which phase start-up failed", async () => {
-    await expect(behave({ env: { BEHAVE_SETUP_FAIL: "1" } })).rejects.toMatchObject({ details: { phase: "setup" } });
+    await expect(behave({ env: { BEHAVE_INFO_FAIL: "1" } })).rejects.toMatchObject({ details: { phase: "get_info" } });
     await expect(behave({ entryPoint: "behave:Missing" })).rejects.toMatchObject({ details: { phase: "import" } });
   });
 

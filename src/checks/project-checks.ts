@@ -140,7 +140,8 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
     const { worker, generation } = harness;
     checks.push(worker.baseAlgorithm === false
       ? fail("entry_import", `${entryPoint} imports but is not a BaseAlgorithm subclass: inherit from procvision_algorithm_sdk.BaseAlgorithm`)
-      : pass("entry_import", `${entryPoint} imported: ${generation}, ${API[generation]} (Python ${python.interpreter.version}${sdkNote(python)})`));
+      : pass("entry_import", `${entryPoint} imported: ${generation}, ${API[generation]} (Python ${python.interpreter.version}${sdkNote(python)})`
+        + (worker.setupError ? `; setup() raised ${worker.setupError}: logged, and the worker went on without it, as a station's does` : "")));
     const info = worker.info;
     const infoPids = Array.isArray(info.supported_pids) ? info.supported_pids.filter((p): p is string => typeof p === "string") : [];
     const manifestPids = fields.supported_pids;

@@ -28,6 +28,8 @@ const ready = z.looseObject({
   generation: z.enum(GENERATIONS).default("G1"),
   /** False when the entry point is not a BaseAlgorithm subclass (it may still duck-type). */
   base_algorithm: z.boolean().optional(),
+  /** What setup() raised: a hook, so the worker went on without it (contract §3). */
+  setup_error: z.string().optional(),
 });
 
 const errorFrame = z.looseObject({

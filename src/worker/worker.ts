@@ -110,6 +110,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   info: Record<string, unknown> = {};
   /** Whether the entry point subclasses BaseAlgorithm (undefined for adapters that do not say). */
   baseAlgorithm: boolean | undefined;
+  /** What the algorithm's setup() raised, if it did: the worker is ready all the same (a hook, contract §3). */
+  setupError: string | undefined;
   /** Which algorithm API the entry class implements, as the adapter reported it in `ready`. */
   generation: Generation = "G1";
   readonly startedAt = Date.now();
@@ -344,6 +346,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       case "ready":
         this.info = message.info;
         this.baseAlgorithm = message.base_algorithm;
+        this.setupError = message.setup_error;
         this.generation = message.generation;
         if (this.state === "starting") {
           this.state = "ready";

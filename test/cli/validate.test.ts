@@ -76,6 +76,12 @@ describe("procvision-cli validate", () => {
     });
   }
 
+  it("a setup() that raises is named, and passes: the worker goes on, as the original SDK's and a station's do", async () => {
+    const { code, report } = await validate(project("setup_raises"));
+    expect(code).toBe(0);
+    expect(report.checks.find((c) => c.name === "entry_import")?.message).toMatch(/setup\(\) raised RuntimeError: optional warm-up failed: logged/);
+  });
+
   it("a verdict returned beside data fails execute_result_status_valid with a hint to move it into data", async () => {
     const run = await runCli(["validate", project("verdict_beside_data"), "--json"]);
     const report = run.json as Report;

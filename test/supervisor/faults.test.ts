@@ -151,7 +151,7 @@ describe("Supervisor fault handling with real workers", () => {
 
   it("a start that keeps failing opens the circuit and the probe reopens it until the fault is gone", async () => {
     const { pkg, h, execute } = await running({ breaker_max_crashes: 1 });
-    pkg.setControl({ setup_fail: true, crash_on: "execute" });
+    pkg.setControl({ start_fail: true, crash_on: "execute" });
     const reopened = nextEvent(h.sup, "breaker", (e) => e.from === "half_open" && e.to === "open");
     expect((await execute()).execute?.error_code).toBe("3001");
     await reopened;
@@ -190,10 +190,10 @@ describe("Supervisor fault handling with real workers", () => {
   });
 
   it("a worker that cannot start fails ensureRunning with its error and leaves nothing running", async () => {
-    const pkg = makePackage({ setup_fail: true });
+    const pkg = makePackage({ start_fail: true });
     const h = makeSupervisor(fastConfig(), { p001: pkg.spec });
     track(h);
-    await expect(h.sup.ensureRunning(pkg.spec)).rejects.toMatchObject({ message: expect.stringContaining("setup failed on purpose") });
+    await expect(h.sup.ensureRunning(pkg.spec)).rejects.toMatchObject({ message: expect.stringContaining("start failed on purpose") });
     expect(h.sup.status()).toEqual([]);
     await expect(h.sup.inspect({ pid: "p001", step_index: 1, image: rawImage() })).rejects.toMatchObject({ code: "3006" });
   });

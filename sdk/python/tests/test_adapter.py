@@ -372,22 +372,25 @@ def test_max_frame_bytes_option_limits_frames(project: Path) -> None:
         worker.kill()
 
 
-def test_setup_failure_sends_an_error_frame_and_exits_1(tmp_path: Path) -> None:
+def test_setup_failure_is_logged_and_the_worker_goes_on(tmp_path: Path) -> None:
     (tmp_path / "bad_setup.py").write_text(
         "from procvision_algorithm_sdk import BaseAlgorithm\n"
         "class Bad(BaseAlgorithm):\n"
         "    def setup(self): raise RuntimeError('model file missing')\n"
-        "    def get_info(self): return {}\n"
-        "    def pre_execute(self, *a): return {}\n"
-        "    def execute(self, *a): return {}\n"
+        "    def get_info(self): return {'name': 'bad'}\n"
+        "    def pre_execute(self, *a): return {'status': 'OK', 'message': 'ok'}\n"
+        "    def execute(self, *a): return {'status': 'OK', 'data': {'result_status': 'OK'}}\n"
     )
     worker = Adapter(tmp_path, "bad_setup:Bad")
     try:
         assert worker.recv()["type"] == "hello"
-        error = worker.recv()
-        assert error["type"] == "error" and error["request_id"] is None and error["error_code"] == "9999"
-        assert "bad_setup:Bad" in error["message"] and "RuntimeError: model file missing" in error["message"]
-        assert worker.wait() == 1
+        ready = worker.recv()
+        assert ready["type"] == "ready" and ready["info"] == {"name": "bad"}
+        assert ready["setup_error"] == "RuntimeError: model file missing"
+        worker.wait_stderr("setup() raised")
+        worker.send({"type": "shutdown"})
+        assert worker.recv()["type"] == "shutdown"
+        assert worker.wait() == 0
     finally:
         worker.kill()
 

@@ -122,14 +122,11 @@ def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Optional[_Starte
         log.error("cannot load the algorithm", entry_point=entry, error=describe(exc), traceback=traceback.format_exc())
         out.send(error_frame(None, UNKNOWN_ERROR, f"cannot load entry point {entry!r}: {describe(exc)}", "import"))
         return None
-    phase = "setup"
+    setup_error = _run_setup(algorithm, entry)
+    phase = "import"
     try:
-        setup = getattr(algorithm, "setup", None)  # hooks are optional for duck-typed algorithms
-        if callable(setup):
-            setup()
         generation = generation_of(type(algorithm))
         if generation == G3:
-            phase = "import"
             _require_image_reader()
         phase = "get_info"
         info = algorithm.get_info() if _has_get_info(algorithm, generation) else _manifest_info()
@@ -141,6 +138,7 @@ def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Optional[_Starte
                 "info": info,
                 "generation": generation,
                 "base_algorithm": isinstance(algorithm, BaseAlgorithm),
+                **({"setup_error": setup_error} if setup_error is not None else {}),
                 "timestamp_ms": now_ms(),
             }
         )
@@ -151,6 +149,23 @@ def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Optional[_Starte
         return None
     out.write(ready)
     return _Started(algorithm, generation, info)
+
+
+def _run_setup(algorithm: Any, entry: str) -> Optional[str]:
+    """``setup()`` is a hook: one that raises is logged and the worker goes on (contract §3), as the original SDK did.
+
+    Returns what it raised, which ``ready`` carries so that tools can tell the author.
+    """
+    setup = getattr(algorithm, "setup", None)  # hooks are optional for duck-typed algorithms
+    if not callable(setup):
+        return None
+    try:
+        setup()
+    except Exception as exc:
+        log.error("setup() raised; the worker goes on without it", entry_point=entry, error=describe(exc),
+                  traceback=traceback.format_exc())
+        return describe(exc)
+    return None
 
 
 def _require_image_reader() -> None:

@@ -30,7 +30,7 @@ def now_ms() -> int:
 
 
 def error_frame(request_id: Optional[str], error_code: str, message: str, phase: Optional[str] = None) -> Dict[str, Any]:
-    """``phase`` (start-up failures only: import, setup, get_info) tells tools like validate which check failed."""
+    """``phase`` (start-up failures only: import or get_info) tells tools like validate which check failed."""
     frame: Dict[str, Any] = {
         "type": "error",
         "request_id": request_id,
