@@ -77,15 +77,31 @@ def read_image_from_shared_memory(shared_mem_id: str, image_meta: Mapping[str, A
     without copying. JPEG/PNG payloads are decoded with Pillow, else OpenCV. Every mismatch raises
     ``ImageLoadError`` (error code 1002) saying what did not match.
     """
+    return _read(shared_mem_id, image_meta, writable=False)
+
+
+def read_image_copy_on_write(shared_mem_id: str, image_meta: Mapping[str, Any]) -> ImageArray:
+    """As ``read_image_from_shared_memory``, but the array is writable, as the decoded images of G3 always were.
+
+    A raw frame is mapped privately for the call: reading it copies nothing, and the pages the algorithm draws on
+    are copied on their first write (by the kernel), so the runner's segment never changes. Gray frames are expanded
+    into a new array.
+    """
+    return _read(shared_mem_id, image_meta, writable=True)
+
+
+def _read(shared_mem_id: str, image_meta: Mapping[str, Any], writable: bool) -> ImageArray:
     if not isinstance(image_meta, Mapping):
         raise ImageLoadError(f"image_meta must be a dict, got {type(image_meta).__name__}")
     width = _positive_int(image_meta, "width")
     height = _positive_int(image_meta, "height")
-    mm = _mapping(shared_mem_id)
+    # A private mapping is made for each call (a write to it must not linger into the next frame); the shared
+    # read-only one is made once.
+    mm = _map_file(_segment_path(shared_mem_id), shared_mem_id, private=True).mm if writable else _mapping(shared_mem_id)
     header = _checked_header(mm, shared_mem_id, image_meta, width, height)
     color_space = _color_space(image_meta, header)
     if ENCODINGS[header.encoding] == "raw":
-        return _raw_view(mm, header, color_space)
+        return _raw_view(mm, header, color_space, writable)
     payload = mm[header.header_size : header.header_size + header.payload_length]
     image = _decode(payload, ENCODINGS[header.encoding], shared_mem_id)
     if image.shape[:2] != (height, width):
@@ -99,10 +115,12 @@ def read_image_from_shared_memory(shared_mem_id: str, image_meta: Mapping[str, A
 def write_image_array_to_shared_memory(
     shared_mem_id: str, image_array: npt.ArrayLike, color_space: str = "RGB"
 ) -> Dict[str, Any]:
-    """Write a uint8 ``H×W``, ``H×W×1`` or ``H×W×3`` array as a raw frame; return the ``image_meta`` to read it."""
-    array = np.asarray(image_array)
-    if array.dtype != np.uint8:
-        raise ValueError(f"image_array must be uint8, got {array.dtype}")
+    """Write an ``H×W``, ``H×W×1`` or ``H×W×3`` array as a raw frame; return the ``image_meta`` to read it.
+
+    Other dtypes than uint8 are cast to it (``astype``: floats truncate, wider integers wrap), as the original SDK
+    handed them back.
+    """
+    array = np.asarray(image_array).astype(np.uint8, copy=False)
     if array.ndim == 3 and array.shape[2] in (1, 3):
         channels = array.shape[2]
     elif array.ndim == 2:
@@ -112,6 +130,7 @@ def write_image_array_to_shared_memory(
     height, width = array.shape[:2]
     if width == 0 or height == 0:
         raise ValueError(f"image_array is empty (shape {array.shape})")
+    color_space = str(color_space).strip().upper()
     if channels == 1:
         color_space = "GRAY"
     elif color_space not in ("RGB", "BGR"):
@@ -122,9 +141,16 @@ def write_image_array_to_shared_memory(
 
 
 def dev_write_image_to_shared_memory(shared_mem_id: str, image_bytes: bytes) -> Dict[str, Any]:
-    """Write PNG or JPEG file bytes as an encoded frame (for local development); return its ``image_meta``."""
+    """Write image file bytes (for local development); return the ``image_meta`` to read them.
+
+    PNG and JPEG stay encoded (the reader decodes them); any other format Pillow opens (BMP, TIFF, ...) is decoded
+    here and written as a raw frame, as the original SDK took whatever Pillow could read.
+    """
     data = bytes(image_bytes)
-    encoding, width, height, channels = _encoded_image_info(data)
+    try:
+        encoding, width, height, channels = _encoded_image_info(data)
+    except ImageLoadError:
+        return write_image_array_to_shared_memory(shared_mem_id, _decode_other(data))
     color_space = "GRAY" if channels == 1 else "RGB"
     sequence, timestamp_ms = _write_segment(shared_mem_id, data, width, height, channels, encoding, color_space)
     return _meta(width, height, channels, color_space, encoding, sequence, timestamp_ms)
@@ -172,9 +198,11 @@ def _mapping(shared_mem_id: str) -> mmap.mmap:
         return mapping.mm
 
 
-def _map_file(path: str, shared_mem_id: str) -> _Mapping:
+def _map_file(path: str, shared_mem_id: str, private: bool = False) -> _Mapping:
     try:
         fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        raise ImageLoadError(f"shared memory segment {shared_mem_id!r} does not exist ({path})") from None
     except OSError as exc:
         raise ImageLoadError(f"cannot open shared memory segment {shared_mem_id!r}: {exc}") from None
     try:
@@ -183,7 +211,8 @@ def _map_file(path: str, shared_mem_id: str) -> _Mapping:
             raise ImageLoadError(
                 f"shared memory segment {shared_mem_id!r} is {st.st_size} bytes, smaller than its {HEADER_SIZE}-byte header"
             )
-        return _Mapping(mmap.mmap(fd, st.st_size, access=mmap.ACCESS_READ), (st.st_dev, st.st_ino, st.st_size))
+        access = mmap.ACCESS_COPY if private else mmap.ACCESS_READ
+        return _Mapping(mmap.mmap(fd, st.st_size, access=access), (st.st_dev, st.st_ino, st.st_size))
     finally:
         os.close(fd)
 
@@ -247,18 +276,21 @@ def _color_space(image_meta: Mapping[str, Any], header: _Header) -> str:
     value = image_meta.get("color_space")
     if value is None:
         return COLOR_SPACES[header.color_space] if header.color_space < len(COLOR_SPACES) else "RGB"
-    if value not in COLOR_SPACES:
+    # Any case, as the original SDK read it ("bgr" is BGR).
+    normalized = str(value).strip().upper()
+    if normalized not in COLOR_SPACES:
         raise ImageLoadError(f"image_meta color_space {value!r} is not one of {', '.join(COLOR_SPACES)}")
-    return str(value)
+    return normalized
 
 
-def _raw_view(mm: mmap.mmap, header: _Header, color_space: str) -> ImageArray:
+def _raw_view(mm: mmap.mmap, header: _Header, color_space: str, writable: bool = False) -> ImageArray:
     flat = np.frombuffer(mm, dtype=np.uint8, count=header.payload_length, offset=header.header_size)
     view = flat.reshape(header.height, header.width, header.channels)
     if header.channels == 1:
-        return np.broadcast_to(view, (header.height, header.width, 3))
+        shape = (header.height, header.width, 3)
+        return np.repeat(view, 3, axis=2) if writable else np.broadcast_to(view, shape)
     rgb = view[:, :, ::-1] if color_space == "BGR" else view
-    rgb.flags.writeable = False
+    rgb.flags.writeable = writable
     return rgb
 
 
@@ -273,6 +305,20 @@ def _decode(payload: bytes, encoding: str, shared_mem_id: str) -> ImageArray:
         return decoder(payload)
     except Exception as exc:
         raise ImageLoadError(f"cannot decode the {encoding} image in segment {shared_mem_id!r}: {exc}") from None
+
+
+def _decode_other(data: bytes) -> ImageArray:
+    """Bytes of an image format other than PNG/JPEG, decoded with Pillow (gray stays one channel)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        message = "image_bytes is neither a PNG nor a JPEG file, and Pillow is not installed to read other formats"
+        raise ImageLoadError(message) from None
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return np.asarray(img.convert("L" if img.mode in ("1", "L", "I", "I;16", "F") else "RGB"))
+    except Exception as exc:
+        raise ImageLoadError(f"image_bytes is neither a PNG nor a JPEG file, and Pillow cannot read it: {exc}") from None
 
 
 @functools.lru_cache(maxsize=1)

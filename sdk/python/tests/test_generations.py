@@ -107,6 +107,10 @@ class DualCheck(BaseAlgorithm):
             "cur_writeable": bool(cur_image.flags.writeable),
             "guide": None if guide_image is None else {"shape": list(guide_image.shape), "mean": float(guide_image.mean())},
         }
+        # Drawing on the images, as original algorithms do (cv2.rectangle(cur_image, ...)): they are the algorithm's own.
+        cur_image[0:2, 0:2] = 255
+        if guide_image is not None:
+            guide_image[:, :] = 0
         rects = [dict(p) for item in guide_info or [] for p in item.get("posList", [])]
         if rects:
             data = {"result_status": "NG", "ng_reason": "guided defect", "defect_rects": rects, "debug": facts}
@@ -159,9 +163,14 @@ def test_g3_execute_gets_both_images_decoded_with_step_desc_and_guide_info(g3: A
     facts = data["debug"]
     assert facts == {
         "step_index": 0, "step_desc": "check screw 3", "guide_info": guide_info,
-        "cur_shape": [12, 16, 3], "cur_mean": 40.0, "cur_writeable": False,  # a read-only view of the segment
+        "cur_shape": [12, 16, 3], "cur_mean": 40.0, "cur_writeable": True,
         "guide": {"shape": [6, 8, 3], "mean": 200.0},
     }
+    # What the algorithm drew stayed in its own copy of the pages: the segments, and the next call, see the frames.
+    assert float(read_image_from_shared_memory("cur", cur).mean()) == 40.0
+    assert float(read_image_from_shared_memory("guide", guide).mean()) == 200.0
+    again = g3.call("execute", g3_payload(cur, guide, step_index=0, step_desc="check screw 3", guide_info=guide_info))
+    assert again["data"]["debug"]["cur_mean"] == 40.0 and again["data"]["debug"]["guide"]["mean"] == 200.0
 
 
 def test_g3_without_guide_image_gets_none_and_empty_guide_info(g3: Adapter) -> None:

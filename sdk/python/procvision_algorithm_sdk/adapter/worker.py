@@ -91,9 +91,10 @@ class Worker:
         self._torn_down = False
         if generation == G3:
             # Imported at start-up (numpy), not on the first call: a G3 worker reads images on every call.
-            from ..shared_memory import read_image_from_shared_memory
+            # G3 images were always the algorithm's own arrays (the original decoded them): writable, copied on write.
+            from ..shared_memory import read_image_copy_on_write
 
-            self._read_image = read_image_from_shared_memory
+            self._read_image = read_image_copy_on_write
 
     def handle(self, frame: Dict[str, Any]) -> bytes:
         """The encoded answer (a ``result`` or an ``error`` frame) to one ``call`` frame."""
