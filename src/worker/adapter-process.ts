@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessByStdio } from "node:child_process";
+import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { buildWorkerEnv } from "./env.js";
 
@@ -15,7 +16,10 @@ export interface AdapterLaunch {
   env?: Readonly<Record<string, string>>;
 }
 
-/** Spawns `python -m procvision_algorithm_sdk.adapter` with the worker environment; the caller speaks the protocol. */
+/**
+ * Spawns `python -m procvision_algorithm_sdk.adapter` with the worker environment; the caller speaks the protocol.
+ * PROC_ALGO_ROOT names the package root, as the original tools set it (algorithms find their assets by it).
+ */
 export function spawnAdapter(launch: AdapterLaunch): AdapterChild {
   return spawn(
     launch.python,
@@ -24,7 +28,7 @@ export function spawnAdapter(launch: AdapterLaunch): AdapterChild {
       cwd: launch.cwd,
       env: buildWorkerEnv(process.env, {
         ...(launch.pythonPath ? { pythonPath: launch.pythonPath } : {}),
-        ...(launch.env ? { extra: launch.env } : {}),
+        extra: { PROC_ALGO_ROOT: path.resolve(launch.cwd), ...launch.env },
       }),
       stdio: ["pipe", "pipe", "pipe"],
       windowsHide: true,

@@ -127,7 +127,7 @@ describe("run: a G3 algorithm", () => {
     expect(Object.keys(run.json as object)).toEqual(["execute"]);
     expect((run.json as G3Echo).execute).toMatchObject({ status: "OK", data: { result_status: "OK", debug: {
       step_index: 2, step_desc: "check screw 3", guide_info: [{ label: "1", posList: [{ x: 10, y: 20, width: 30, height: 40 }] }],
-      cur_image: [480, 640, 3], guide_image: [200, 320, 3], cur_writeable: false,
+      cur_image: [480, 640, 3], guide_image: [200, 320, 3], cur_writeable: true, // its own pages, copied on write, as the original's decoded arrays were
     } } });
   });
 
@@ -212,6 +212,13 @@ describe("run: G1 and the original flags", () => {
     const undeclared = await runCli(["run", dir, "--image", sample, "--step", "1", "--json"]);
     expect(undeclared.code).toBe(2);
     expect(undeclared.json).toEqual({ error_code: "1006", message: "cli-algo 1.0: step_index 1 is not a step (steps: 0)", hint: "use one of the steps manifest.json declares: 0" });
+  });
+
+  it("the algorithm finds its project in PROC_ALGO_ROOT, as the original run set it", async () => {
+    const dir = project("cli-algo", "algo_root");
+    const run = await runCli(["run", dir, "--pid", "A01", "--image", sample, "--json"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.json).toMatchObject({ execute: { data: { debug: { algo_root: path.resolve(dir) } } } });
   });
 
   it("--tail-logs passes on what a worker that fails to start wrote, before the error", async () => {

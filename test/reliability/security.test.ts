@@ -240,6 +240,7 @@ describe("workers and logs", () => {
     expect(env.PYTHONPATH).toBeUndefined();
     expect(env.PYTHONHOME).toBeUndefined();
     expect(env.PYTHONNOUSERSITE).toBe("1");
+    expect(env.PROC_ALGO_ROOT).toMatch(/[/\\]deployed[/\\]spy[/\\]1\.0$/);
     const allowed = new Set(["PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS",
       "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LD_LIBRARY_PATH", "PROC_SHM_DIR", "PYTHONNOUSERSITE", "PYTHONIOENCODING",
       "PROC_ENTRY_POINT", "LC_CTYPE", "PWD", "SHLVL", "_"]);

@@ -107,7 +107,7 @@ describe("execute-only generations", () => {
       status: "OK",
       data: {
         result_status: "NG", ng_reason: "part missing at guide position", step_index: 0, step_desc: "check screw 3", guide_info: guideInfo,
-        cur_shape: [6, 8, 3], cur_mean: 10, guide_shape: [9, 12, 3], guide_mean: 200, guide_writable: false,
+        cur_shape: [6, 8, 3], cur_mean: 10, guide_shape: [9, 12, 3], guide_mean: 200, guide_writable: true,
         defect_rects: [{ x: 2, y: 1, width: 3, height: 2, label: "missing" }],
       },
     });
