@@ -182,6 +182,12 @@ describe("Worker with a real Python adapter", () => {
     const failure = behave({ env: { BEHAVE_INFO_FAIL: "1" } });
     await expect(failure).rejects.toMatchObject({ code: expect.stringMatching(/^(1003|9999)$/) });
     await expect(failure).rejects.toThrow(/model.onnx not found/);
+    // The traceback travels on stderr, after the error frame on stdout: it is in the failure every time.
+    for (let i = 0; i < 5; i++) {
+      await expect(behave({ env: { BEHAVE_INFO_FAIL: "1" } })).rejects.toMatchObject({
+        details: { stderr_tail: expect.stringMatching(/Traceback[\s\S]*FileNotFoundError: model\.onnx not found/) as unknown },
+      });
+    }
   });
 
   it("says in which phase start-up failed", async () => {

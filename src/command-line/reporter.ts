@@ -1,4 +1,5 @@
 import { ErrorCode, ProcVisionError, type ErrorCodeValue } from "../errors/index.js";
+import { readableStderr } from "../worker/stderr-tail.js";
 
 // The one reporter of both CLIs (procvision-cli and procvision-runner): a handler returns a CommandOutput or throws,
 // and report() prints it. Success: the JSON on stdout with --json, else the human lines on stdout. Failure: the
@@ -47,12 +48,21 @@ export function errorOutput(err: unknown): CommandOutput {
     };
   }
   const error = ProcVisionError.from(err);
+  // A worker that failed to start says why on its stderr (the traceback): its last lines go with the error.
+  const tail = typeof error.details?.stderr_tail === "string" ? error.details.stderr_tail.trim() : "";
+  const shown = tail === "" ? [] : readableStderr(tail).slice(-STDERR_LINES);
   return {
     exitCode: 1,
-    json: error.toJSON(),
-    human: [`${tick(false)} [${error.code}] ${error.message}`, ...(error.hint ? [style.dim(`  hint: ${error.hint}`)] : [])],
+    json: { ...error.toJSON(), ...(tail !== "" ? { stderr_tail: tail } : {}) },
+    human: [
+      `${tick(false)} [${error.code}] ${error.message}`,
+      ...(error.hint ? [style.dim(`  hint: ${error.hint}`)] : []),
+      ...(shown.length > 0 ? [style.dim("  the worker's stderr ended with:"), ...shown.map((line) => style.dim(`    ${line}`))] : []),
+    ],
   };
 }
+
+const STDERR_LINES = 12;
 
 /**
  * Runs a handler and prints what it returned or threw; the exit code goes to process.exitCode, so the process ends

@@ -17,6 +17,9 @@ import {
 import { spawnAdapter, type AdapterChild } from "./adapter-process.js";
 import { StderrTail, type StderrLine } from "./stderr-tail.js";
 
+
+/** How long a start-up failure waits for the rest of the worker's stderr (normally: until it exits, a few ms). */
+const STDERR_DRAIN_MS = 2000;
 export const RUNNER_VERSION = "0.1.0";
 
 export interface WorkerOptions {
@@ -131,7 +134,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private stopRequested = false;
   private exitReason = "";
   private readonly exited: Promise<WorkerExit>;
-  private startup: { resolve: () => void; reject: (err: ProcVisionError) => void } | undefined;
+  private startup: { resolve: () => void; reject: (err: ProcVisionError) => void; stopClock: () => void } | undefined;
 
   private constructor(options: WorkerOptions) {
     super();
@@ -223,6 +226,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.startup = {
         resolve: () => { clearTimeout(timer); resolve(); },
         reject: (err) => { clearTimeout(timer); reject(err); },
+        stopClock: () => clearTimeout(timer),
       };
     });
   }
@@ -374,10 +378,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private onErrorFrame(requestId: string | null, code: string, message: string, phase?: string): void {
-    if (this.startup) {
-      this.exitReason ||= `worker reported error ${code} before ready: ${message}`;
-      this.startup.reject(this.failure(code, `worker failed to start: ${message}`, phase ? { phase } : {}));
+    const startup = this.startup;
+    if (startup) {
       this.startup = undefined;
+      startup.stopClock();
+      this.exitReason ||= `worker reported error ${code} before ready: ${message}`;
+      // The adapter exits right after this frame, and what it logged (the traceback) travels on another pipe: the
+      // failure is built once that pipe is drained (the process gone), or after a short wait, so it carries them.
+      const drained = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, STDERR_DRAIN_MS);
+        void this.exited.then(() => { clearTimeout(timer); resolve(); });
+      });
+      void drained.then(() => startup.reject(this.failure(code, `worker failed to start: ${message}`, phase ? { phase } : {})));
       return;
     }
     const pending = requestId === null ? undefined : this.take(requestId);

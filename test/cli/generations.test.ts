@@ -221,6 +221,15 @@ describe("run: G1 and the original flags", () => {
     expect(run.json).toMatchObject({ execute: { data: { debug: { algo_root: path.resolve(dir) } } } });
   });
 
+  it("a worker that fails to start shows the end of its stderr (the traceback) under the error, and in --json", async () => {
+    const dir = project("cli-algo", "missing_module");
+    const human = await runCli(["run", dir, "--pid", "A01", "--image", sample]);
+    expect(human.code).toBe(1);
+    expect(human.stderr).toMatch(/✗ \[9999\][^\n]*\n {2}the worker's stderr ended with:\n[\s\S]*import procvision_no_such_module[\s\S]*ModuleNotFoundError/);
+    const json = await runCli(["run", dir, "--pid", "A01", "--image", sample, "--json"]);
+    expect(json.json).toMatchObject({ error_code: "9999", stderr_tail: expect.stringMatching(/Traceback/) as unknown });
+  });
+
   it("--tail-logs passes on what a worker that fails to start wrote, before the error", async () => {
     const run = await runCli(["run", project("cli-algo", "missing_module"), "--pid", "A01", "--image", sample, "--tail-logs"]);
     expect(run.code).toBe(1);
