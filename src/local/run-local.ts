@@ -73,7 +73,20 @@ export class LocalHarness {
   private current: Published | undefined;
   private guide: Published | undefined;
 
-  private constructor(readonly worker: Worker, private readonly pool: SegmentPool, readonly startupMs: number) {}
+  private constructor(readonly worker: Worker, private readonly pool: SegmentPool, readonly startupMs: number) {
+    process.once("SIGINT", this.onSignal);
+    process.once("SIGTERM", this.onSignal);
+  }
+
+  /**
+   * Ctrl-C or a SIGTERM of the CLI: the worker (perhaps hung in a call) and the segments go with it, as they go with
+   * a runner (contract §4: no segment outlives its writer). Exit 130 / 143, as the shell expects of a signal.
+   */
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    void this.worker.kill(`procvision-cli got ${signal}`);
+    this.pool.close();
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
 
   static async start(options: HarnessOptions): Promise<LocalHarness> {
     const started = performance.now();
@@ -156,6 +169,8 @@ export class LocalHarness {
   }
 
   async close(): Promise<void> {
+    process.off("SIGINT", this.onSignal);
+    process.off("SIGTERM", this.onSignal);
     await this.worker.shutdown();
     this.pool.close();
   }

@@ -1,9 +1,10 @@
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCli, type Report } from "../helpers/cli.js";
+import { cliMain, runCli, type Report } from "../helpers/cli.js";
 import { fixture, repoRoot, testPython } from "../helpers/python.js";
 import { SDK_VERSION } from "../helpers/store.js";
 
@@ -120,6 +121,30 @@ describe("procvision-cli run", () => {
     }
   });
 
+  it("SIGTERM or Ctrl-C during a call: the worker and the shared-memory segments go with the CLI (exit 143 / 130)", async () => {
+    for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
+      const shm = mkdtempSync(path.join(work, "shm-"));
+      const child = spawn(process.execPath, [cliMain, "run", algo("hang"), "--pid", "A01", "--image", sample, "--tail-logs"],
+        { env: { ...process.env, PROC_SHM_DIR: shm }, stdio: ["ignore", "pipe", "pipe"] });
+      const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+      // The algorithm says it is in its call, and which process it is (--tail-logs passes its log lines on).
+      const workerPid = await new Promise<number>((resolve, reject) => {
+        let text = "";
+        child.stderr.on("data", (d: Buffer) => {
+          text += d.toString();
+          const found = /"message": "hanging", "pid": (\d+)/.exec(text);
+          if (found) resolve(Number(found[1]));
+        });
+        void exited.then(() => reject(new Error(`the CLI ended first: ${text}`)));
+      });
+      expect(readdirSync(shm).length).toBeGreaterThan(0);
+      child.kill(signal);
+      expect(await exited).toBe(code);
+      expect(readdirSync(shm)).toEqual([]);
+      await expect.poll(() => processGone(workerPid), { timeout: 10_000 }).toBe(true);
+    }
+  });
+
   it("a hung algorithm ends at --timeout-ms with 1005", async () => {
     const started = Date.now();
     const run = await runCli(["run", algo("hang"), "--pid", "A01", "--image", sample, "--timeout-ms", "1500", "--json"]);
@@ -128,3 +153,12 @@ describe("procvision-cli run", () => {
     expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
+
+/** The process has exited (a zombie not yet reaped counts as gone). */
+function processGone(pid: number): boolean {
+  try {
+    return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return true;
+  }
+}

@@ -11,7 +11,7 @@ export interface CliRun {
   json: unknown;
 }
 
-const cliMain = path.join(repoRoot, "dist", "bin", "procvision-cli.js");
+export const cliMain = path.join(repoRoot, "dist", "bin", "procvision-cli.js");
 const runnerMain = path.join(repoRoot, "dist", "bin", "procvision-runner.js");
 
 interface RunOptions {
