@@ -50,7 +50,7 @@ export class RecordWriter {
       time: iso(r.timestamp_ms), pid: r.pid, session_id: r.session_id, step_index: r.step_index, method: r.method, name: r.name,
       version: r.version, status: r.status, error_code: r.error_code, result_status: r.result_status, ng_reason: r.ng_reason,
       defect_count: r.defect_rects, position_count: r.position_rects, calibration_count: r.calibration_rects, latency_ms: r.latency_ms,
-      guide_image: r.guide_image,
+      guide_image: r.guide_image, trace_id: r.trace_id,
     });
     if (this.tap) this.#calls.push(r);
     const committed = this.#committed ??= deferred();

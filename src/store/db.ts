@@ -171,6 +171,11 @@ const MIGRATIONS: readonly { version: number; sql: string }[] = [
       ALTER TABLE telemetry_outbox ADD COLUMN record_through INTEGER;
     `,
   },
+  {
+    version: 6,
+    // The session's trace_id (its context's), carried by the record and its NDJSON line (contract §8 trace_id?).
+    sql: "ALTER TABLE records ADD COLUMN trace_id TEXT;",
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -100,9 +100,11 @@ export interface InspectionRecord {
   latency_ms: number;
   /** The inspection carried a guide image (G3). */
   guide_image: boolean;
+  /** The session context's trace_id, when it had one. */
+  trace_id: string | null;
 }
 
-export type NewInspectionRecord = Omit<InspectionRecord, "id" | "time" | "guide_image"> & { time?: string; guide_image?: boolean };
+export type NewInspectionRecord = Omit<InspectionRecord, "id" | "time" | "guide_image" | "trace_id"> & { time?: string; guide_image?: boolean; trace_id?: string | null };
 
 export interface RecordFilter {
   pid?: string;
@@ -319,10 +321,11 @@ export class Repository {
 
   addRecord(r: NewInspectionRecord): number {
     const info = this.sql(`INSERT INTO records (time, pid, session_id, step_index, method, name, version, status, error_code,
-        result_status, ng_reason, defect_count, position_count, calibration_count, latency_ms, guide_image)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+        result_status, ng_reason, defect_count, position_count, calibration_count, latency_ms, guide_image, trace_id)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(r.time ?? now(), r.pid, r.session_id, r.step_index, r.method, r.name, r.version, r.status, r.error_code,
-        r.result_status, r.ng_reason, r.defect_count, r.position_count, r.calibration_count, r.latency_ms, r.guide_image === true ? 1 : 0);
+        r.result_status, r.ng_reason, r.defect_count, r.position_count, r.calibration_count, r.latency_ms, r.guide_image === true ? 1 : 0,
+        r.trace_id ?? null);
     return Number(info.lastInsertRowid);
   }
 

@@ -441,6 +441,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
         attempts: outcome.attempts,
         worker_pid: outcome.worker_pid,
         guide_image: guideImage,
+        trace_id: traceId(session.context),
         data: r.data,
         image,
       });
@@ -476,4 +477,11 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     emit(event.type, event);
     emit("event", event);
   }
+}
+
+/** The trace id a session's context carries (the one on_step_start gets), as a record keeps it. */
+function traceId(context: Readonly<Record<string, unknown>>): string | null {
+  const value = context.trace_id;
+  if (typeof value === "string") return value === "" ? null : value;
+  return typeof value === "number" && Number.isFinite(value) ? String(value) : null;
 }

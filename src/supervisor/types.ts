@@ -138,6 +138,8 @@ export interface InspectionRecord {
   worker_pid: number | null;
   /** Whether the inspection carried a guide image (G3 dual-image inspections). */
   guide_image: boolean;
+  /** The session context's trace_id (what on_step_start got), or null. */
+  trace_id: string | null;
   /** The call's result data (verdict, rects): telemetry draws an NG image's annotated copy from it. */
   data?: Record<string, unknown>;
   /** The current image as the worker got it: telemetry keeps NG ones. Valid only until the call is answered. */

@@ -62,12 +62,14 @@ export interface LogLine {
 }
 
 /** A stored inspection record as its NDJSON line (contract §8 lists the fields). */
-export function recordLine(workstationId: string, r: Omit<StoredRecord, "id" | "position_count" | "calibration_count" | "guide_image">): RecordLine {
+export function recordLine(workstationId: string,
+  r: Omit<StoredRecord, "id" | "position_count" | "calibration_count" | "guide_image" | "trace_id"> & { trace_id?: string | null }): RecordLine {
   const timestampMs = Date.parse(r.time);
   const sessionId = r.session_id ?? "";
   const step = r.step_index ?? 0;
   return {
-    timestamp_ms: timestampMs, workstation_id: workstationId, session_id: sessionId, step_index: step, pid: r.pid, method: r.method,
+    timestamp_ms: timestampMs, workstation_id: workstationId, session_id: sessionId, step_index: step, pid: r.pid,
+    ...(typeof r.trace_id === "string" ? { trace_id: r.trace_id } : {}), method: r.method,
     status: r.status, error_code: r.error_code, latency_ms: r.latency_ms, name: r.name, version: r.version, result_status: r.result_status,
     ng_reason: r.ng_reason, defect_rects_count: r.defect_count, ingest_id: ingestId(workstationId, sessionId, step, timestampMs),
   };

@@ -27,10 +27,10 @@ export interface NextRecordBatch extends RecordRange {
 
 /** The text fields of a record line and how often each is in it (session_id twice: once in its ingest_id). */
 const TEXT_FIELDS = [
-  ["session_id", 2], ["pid", 1], ["method", 1], ["status", 1], ["name", 1], ["version", 1], ["error_code", 1], ["result_status", 1], ["ng_reason", 1],
+  ["session_id", 2], ["pid", 1], ["trace_id", 1], ["method", 1], ["status", 1], ["name", 1], ["version", 1], ["error_code", 1], ["result_status", 1], ["ng_reason", 1],
 ] as const;
 
-type TextFields = { [K in (typeof TEXT_FIELDS)[number][0]]: string | null };
+type TextFields = { [K in (typeof TEXT_FIELDS)[number][0]]?: string | null };
 
 export interface LineEstimate {
   /** A record line's bytes from its row, in SQL. */
@@ -50,10 +50,11 @@ export interface LineEstimate {
  */
 function lineEstimate(workstationId: string): LineEstimate {
   const widest = recordLine(workstationId, {
-    time: "9999-12-31T23:59:59.999Z", pid: "", session_id: "", step_index: -2147483648, method: "", name: "", version: "", status: "",
+    time: "9999-12-31T23:59:59.999Z", pid: "", trace_id: "", session_id: "", step_index: -2147483648, method: "", name: "", version: "", status: "",
     error_code: null, result_status: null, ng_reason: null, defect_count: -2147483648, latency_ms: -Number.MAX_VALUE,
   });
-  // A null prints as `null` (counted here); a string as its bytes plus quotes, so `+ length` bounds both.
+  // A null prints as `null` (counted here); a string as its bytes plus quotes, so `+ length` bounds both. A line
+  // without a trace_id has no such key: counted all the same, it only makes the estimate larger.
   const least = Buffer.byteLength(JSON.stringify(widest)) + 1;
   const sql = [String(least), ...TEXT_FIELDS.map(([c, times]) => `${times} * coalesce(octet_length(${c}), 0)`)].join(" + ");
   return {
@@ -118,15 +119,20 @@ function recordBatchSql(): string {
   const step = "coalesce(step_index, 0)";
   const fields: [string, string][] = [
     ["timestamp_ms", ms], ["workstation_id", "json_quote(:ws)"], ["session_id", `json_quote(${session})`], ["step_index", step],
-    ["pid", "json_quote(pid)"], ["method", "json_quote(method)"], ["status", "json_quote(status)"], ["error_code", "json_quote(error_code)"],
+    ["pid", "json_quote(pid)"], [TRACE_ID, ""], ["method", "json_quote(method)"], ["status", "json_quote(status)"], ["error_code", "json_quote(error_code)"],
     ["latency_ms", "printf('%.15g', latency_ms)"], ["name", "json_quote(name)"], ["version", "json_quote(version)"],
     ["result_status", "json_quote(result_status)"], ["ng_reason", "json_quote(ng_reason)"], ["defect_rects_count", "defect_count"],
     ["ingest_id", `json_quote(:ws || '/' || ${session} || '/' || ${step} || '/' || ${ms})`],
   ];
   // concat() builds the line in one pass (a chain of || copies it once per field).
-  const line = `concat(${fields.map(([key, value], i) => `'${i === 0 ? "{" : ","}"${key}":', ${value}`).join(", ")}, '}', char(10))`;
+  const part = ([key, value]: [string, string], i: number): string =>
+    key === TRACE_ID ? `iif(trace_id IS NULL, '', concat(',"trace_id":', json_quote(trace_id)))` : `'${i === 0 ? "{" : ","}"${key}":', ${value}`;
+  const line = `concat(${fields.map(part).join(", ")}, '}', char(10))`;
   return `SELECT CAST(string_agg(${line}, '' ORDER BY id) AS BLOB), count(*) FROM records WHERE id BETWEEN :from AND :through`;
 }
+
+/** The one key a line has only when the record has a value: trace_id (keys.ts leaves it out when null). */
+const TRACE_ID = "trace_id";
 
 const RECORD_BATCH_SQL = recordBatchSql();
 

@@ -15,7 +15,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const call = (timestampMs: number): InspectionRecord => ({
   timestamp_ms: timestampMs, pid: "p1", session_id: "s", step_index: 1, method: "execute", name: "a", version: "1", status: "OK", error_code: null,
   message: "", result_status: "OK", ng_reason: null, defect_rects: 0, position_rects: 0, calibration_rects: 0, latency_ms: 1, attempts: 1,
-  worker_pid: null, guide_image: false,
+  worker_pid: null, guide_image: false, trace_id: null,
 });
 
 /** 1000 records older than the age bound through a writer whose telemetry still needs records from `neededFrom` on. */

@@ -19,7 +19,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const text = fc.string({ unit: fc.constantFrom("a", "Z", "0", "-", "_", ".", " ", "é", "不", "良", "😀"), maxLength: 40 });
 const record: fc.Arbitrary<NewInspectionRecord & { time: string }> = fc.record({
   time: fc.integer({ min: 0, max: Date.UTC(9999, 11, 31) }).map((ms) => new Date(ms).toISOString()),
-  pid: text, session_id: fc.option(text), step_index: fc.option(fc.integer({ min: -2147483648, max: 2147483647 })),
+  pid: text, trace_id: fc.option(text), session_id: fc.option(text), step_index: fc.option(fc.integer({ min: -2147483648, max: 2147483647 })),
   method: fc.constantFrom("execute", "pre_execute"), name: text, version: text, status: fc.constantFrom("OK", "ERROR"),
   error_code: fc.option(text), result_status: fc.option(fc.constantFrom("OK", "NG")), ng_reason: fc.option(text),
   defect_count: fc.integer({ min: -2147483648, max: 2147483647 }), position_count: fc.constant(0), calibration_count: fc.constant(0),
@@ -52,12 +52,12 @@ describe("records batches", () => {
     const db = openDb(path.join(work, "escapes.db"));
     const repo = new Repository(db);
     const anyText = fc.string({ unit: "binary", maxLength: 20 });
-    const older = record.chain((r) => fc.record({ pid: anyText, name: anyText, ng_reason: fc.option(anyText), latency_ms: fc.double({ min: 0, max: 1e9, noNaN: true }) })
+    const older = record.chain((r) => fc.record({ pid: anyText, name: anyText, trace_id: fc.option(anyText), ng_reason: fc.option(anyText), latency_ms: fc.double({ min: 0, max: 1e9, noNaN: true }) })
       .map((o) => ({ ...r, ...o })));
     fc.assert(fc.property(older, anyText, (r, ws) => {
       const id = repo.addRecord(r);
       // What the store gives back (text is stored as UTF-8: a lone surrogate comes back as U+FFFD).
-      const stored = db.prepare("SELECT pid, name, ng_reason FROM records WHERE id = ?").get(id) as { pid: string; name: string; ng_reason: string | null };
+      const stored = db.prepare("SELECT pid, name, trace_id, ng_reason FROM records WHERE id = ?").get(id) as { pid: string; name: string; trace_id: string | null; ng_reason: string | null };
       const { body, lines } = recordBatchBody(db, ws, { from: id, through: id });
       expect(lines).toBe(1);
       expect(body.toString().endsWith("\n")).toBe(true);

@@ -65,7 +65,11 @@ describe("telemetry to S3 (contract §8)", { timeout: 120_000 }, () => {
   it("N inspections → exactly their NDJSON lines, and per NG inspection its image, annotated copy and sidecar with metadata", async () => {
     const calls = [1, 2, 1, 2, 1];
     const answers = [];
-    for (const step of calls) answers.push(await runner.inspect({ pid: "p001", step_index: step, image: { path: sample } }));
+    // The first inspection runs in a session whose context carries a trace id: its lines carry it too.
+    const traced = await runner.createSession("p001", { trace_id: "lot-42/part-7" });
+    for (const [i, step] of calls.entries()) {
+      answers.push(await runner.inspect({ pid: "p001", step_index: step, image: { path: sample }, ...(i === 0 ? { session_id: traced.session_id } : {}) }));
+    }
     await drained();
     const records = (await runner.records({ limit: 100 })).reverse();
     expect(records).toHaveLength(calls.length * 2);
@@ -76,12 +80,15 @@ describe("telemetry to S3 (contract §8)", { timeout: 120_000 }, () => {
       const t = Date.parse(r.time);
       const line = lines.find((l) => l.session_id === r.session_id && l.method === r.method);
       expect(line).toEqual({
-        timestamp_ms: t, workstation_id: "line3-st07", session_id: r.session_id, step_index: r.step_index, pid: "p001", method: r.method,
+        timestamp_ms: t, workstation_id: "line3-st07", session_id: r.session_id, step_index: r.step_index, pid: "p001",
+        ...(r.session_id === traced.session_id ? { trace_id: "lot-42/part-7" } : {}), method: r.method,
         status: r.status, error_code: r.error_code, latency_ms: r.latency_ms, name: "algorithm-example", version: "1.0",
         result_status: r.result_status, ng_reason: r.ng_reason, defect_rects_count: r.defect_count,
         ingest_id: `line3-st07/${r.session_id}/${r.step_index}/${t}`,
       });
     }
+    expect(records.filter((r) => r.trace_id === "lot-42/part-7").map((r) => r.session_id)).toEqual([traced.session_id, traced.session_id]);
+    expect(lines.filter((l) => "trace_id" in l)).toHaveLength(2);
     const ng = records.filter((r) => r.method === "execute" && r.result_status === "NG");
     expect(ng).toHaveLength(3);
     const imageKeys = await s3.keys("plant-a/images/");
