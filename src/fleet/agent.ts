@@ -43,8 +43,11 @@ export class FleetAgent {
   private running: Promise<void> | undefined;
   private stopped = false;
   private appliedDigest: string | undefined;
-  /** A desired state this station cannot run (a package refused or invalid here): not tried again until it changes. */
-  private refusedDigest: string | undefined;
+  /**
+   * A desired state this station cannot run (a package refused or invalid here), and the convergence that said so:
+   * not tried again until the document changes.
+   */
+  private refused: { digest: string | undefined; convergence: FleetStatus["last_convergence"] } | undefined;
   private lastDigest: string | null = null;
   private lastPoll: string | null = null;
   private lastConvergence: FleetStatus["last_convergence"] = null;
@@ -103,14 +106,17 @@ export class FleetAgent {
     try {
       digest = await desiredDigest(this.options.desired, this.options.settingsFor);
       this.lastDigest = digest ?? null;
-      if (digest !== undefined && digest !== this.appliedDigest && digest !== this.refusedDigest) await this.converge();
+      if (digest !== undefined && digest === this.refused?.digest) {
+        // Still the document this station refused: that refusal is the news, not an outage it may have seen since.
+        this.lastConvergence = this.refused.convergence;
+      } else if (digest !== undefined && digest !== this.appliedDigest) await this.converge();
       this.appliedDigest = digest;
       this.failures = 0;
     } catch (err) {
       const error = isProcVisionError(err) ? { error_code: err.code, message: err.message } : { error_code: "9999", message: String(err) };
       this.lastConvergence = { at: new Date().toISOString(), ok: false, digest: digest ?? null, error };
       if (isProcVisionError(err) && err.details?.refused === true) {
-        this.refusedDigest = digest;
+        this.refused = { digest, convergence: this.lastConvergence };
         this.port.log(`fleet: ${this.options.desired} ${digest ?? ""} cannot run here, bindings kept: ${error.message}`);
       } else {
         this.failures += 1;
@@ -138,7 +144,8 @@ export class FleetAgent {
         result = await this.port.install(install.ref, install.force);
       } catch (err) {
         // The package itself was refused (2001–2004, 2006–2008): trying it again cannot help until the state changes.
-        if (isProcVisionError(err) && /^20\d\d$/.test(err.code) && err.code !== ErrorCode.install_failed) {
+        // Bytes that arrived other than their digest (2008 in transfer) may arrive right next time: retried.
+        if (isProcVisionError(err) && /^20\d\d$/.test(err.code) && err.code !== ErrorCode.install_failed && err.details?.transfer !== true) {
           throw new ProcVisionError(err.code, err.message, { ...(err.hint ? { hint: err.hint } : {}), details: { refused: true } });
         }
         throw err;

@@ -171,7 +171,7 @@ export class RegistryClient {
     const bytes = Buffer.from(await res.arrayBuffer());
     const digest = sha256Digest(bytes);
     if (reference.startsWith("sha256:") && reference !== digest) {
-      throw new ProcVisionError(ErrorCode.integrity_failed, `the manifest ${repository}@${reference} from ${this.registry} hashes to ${digest}`, { hint: "the registry's storage is corrupt or tampered with; publish the package again" });
+      throw transferMismatch(`the manifest ${repository}@${reference} from ${this.registry} hashes to ${digest}`, "the registry's storage is corrupt or tampered with; publish the package again");
     }
     return { bytes, digest, mediaType: res.headers.get("content-type") ?? "" };
   }
@@ -181,7 +181,7 @@ export class RegistryClient {
     if (!res.ok) throw await this.failure(res, `blob ${digest}`);
     const bytes = Buffer.from(await res.arrayBuffer());
     if (bytes.length > maxBytes || sha256Digest(bytes) !== digest) {
-      throw new ProcVisionError(ErrorCode.integrity_failed, `blob ${digest} from ${this.registry} does not match its digest`, { hint: "the registry's storage is corrupt or tampered with; publish it again" });
+      throw transferMismatch(`blob ${digest} from ${this.registry} does not match its digest`, "the registry's storage is corrupt or tampered with; publish it again");
     }
     return bytes;
   }
@@ -201,7 +201,7 @@ export class RegistryClient {
       try {
         for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
           received += chunk.byteLength;
-          if (received > size) throw new ProcVisionError(ErrorCode.integrity_failed, `blob ${digest} is longer than the ${size} bytes its manifest says`);
+          if (received > size) throw transferMismatch(`blob ${digest} is longer than the ${size} bytes its manifest says`);
           hash.update(chunk);
           await out.add(chunk);
           onProgress?.(received);
@@ -213,9 +213,8 @@ export class RegistryClient {
       }
       const got = `sha256:${hash.digest("hex")}`;
       if (got !== digest || received !== size) {
-        throw new ProcVisionError(ErrorCode.integrity_failed, `blob ${digest} from ${this.registry} arrived as ${got} (${received} of ${size} bytes)`, {
-          hint: "the registry's storage is corrupt or tampered with, or a proxy changed it; publish the package again and install by its digest",
-        });
+        throw transferMismatch(`blob ${digest} from ${this.registry} arrived as ${got} (${received} of ${size} bytes)`,
+          "the registry's storage is corrupt or tampered with, or a proxy changed it; publish the package again and install by its digest");
       }
     } catch (err) {
       await res.body.cancel().catch(() => undefined);
@@ -282,4 +281,12 @@ function withQuery(url: string, key: string, value: string): string {
   const u = new URL(url);
   u.searchParams.set(key, value);
   return u.toString();
+}
+
+/**
+ * 2008 for bytes that arrived other than their digest says: the content addressed is fine, what came is not (a
+ * corrupt store, a proxy, a cut connection), so a later pull may succeed (`details.transfer`: a fleet station retries).
+ */
+function transferMismatch(message: string, hint?: string): ProcVisionError {
+  return new ProcVisionError(ErrorCode.integrity_failed, message, { ...(hint ? { hint } : {}), details: { transfer: true } });
 }

@@ -135,6 +135,15 @@ describe("a line of three stations following one desired state", () => {
     const attempts = ((await served.get("st-1")!.call("GET", "/audit?action=install")).json as unknown as { target: string }[])
       .filter((a) => a.target.includes(digests["1.2"]!) || a.target.includes("1.2"));
     expect(attempts).toHaveLength(1);
+    // An outage since does not hide the refusal: once the registry answers again, the refusal is what /fleet says.
+    await registry.pause();
+    try {
+      await expect.poll(async () => (await fleetOf("st-1")).failures, { timeout: 60_000, interval: 200 }).toBeGreaterThan(0);
+    } finally {
+      await registry.resume();
+    }
+    await expect.poll(async () => fleetOf("st-1"), { timeout: 60_000, interval: 200 })
+      .toMatchObject({ failures: 0, last_convergence: { ok: false, digest, error: { error_code: "2005", message: expect.stringMatching(/invalid/) as unknown } } });
   }, 300_000);
 
   it("with the registry down stations keep serving and retry; when it returns they converge", async () => {
@@ -174,4 +183,27 @@ describe("a line of three stations following one desired state", () => {
     expect(noKeys.code).toBe(2);
     expect(noKeys.stderr).toContain("AWS_ACCESS_KEY_ID");
   }, 120_000);
+
+  it("bytes that arrive other than their digest (2008 in transfer) are retried: once the blob is whole again, stations converge", async () => {
+    const published = await publishPackage(await exampleZip(work, { version: "1.3" }), `oci://${registry.host}/vision/algorithm-example:1.3`);
+    digests["1.3"] = published.digest;
+    const blob = registry.blobFile(published.zip_digest);
+    const whole = readFileSync(blob);
+    const flipped = Buffer.from(whole);
+    flipped[flipped.length - 1]! ^= 1;
+    writeFileSync(blob, flipped);
+    const digest = await setDesired("1.3", "p001");
+    try {
+      for (const station of STATIONS) {
+        await expect.poll(async () => {
+          const view = await fleetOf(station);
+          return view.failures > 0 ? view.last_convergence?.error?.error_code : undefined;
+        }, { timeout: 120_000, interval: 200 }).toBe("2008");
+        expect(bound(await fleetOf(station))).toContain("p001=1.0");
+      }
+    } finally {
+      writeFileSync(blob, whole);
+    }
+    await converged(digest, { "st-1": "p001=1.3 p002=1.1", "st-2": "p001=1.3 p002=1.0", "st-3": "p001=1.3 p002=1.1" });
+  }, 300_000);
 });
