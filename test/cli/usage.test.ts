@@ -45,6 +45,9 @@ describe("usage errors with --json (contract §6: every error carries a code)", 
     ["validate --zip of a missing zip", ["validate", "--zip", path.join(work, "missing.zip"), "--json"], "2001"],
     ["validate --zip with a --key that is no public key", ["validate", "--zip", someZip, "--key", notAKey, "--json"], "1006"],
     ["run with --params that are not JSON", ["run", fixture("cli-algo"), "--image", sample, "--params", "{oops", "--json"], "1006"],
+    ["publish to a malformed reference (upper case repository)", ["publish", someZip, "oci://127.0.0.1:5000/Vision:1.0", "--json"], "1006"],
+    ["desired set with a --package that is no OCI reference", ["desired", "set", "oci://127.0.0.1:5000/fleet/desired:line-3", "--package", "docker://x", "--pids", "A01", "--json"], "1006"],
+    ["desired show of a malformed reference", ["desired", "show", "https://registry/x", "--json"], "1006"],
     ["run with a PID outside supported_pids", ["run", fixture("cli-algo"), "--pid", "Z99", "--image", sample, "--json"], "1001"],
   ];
   it.each(cases)("%s", async (_label, args, code) => {

@@ -1,7 +1,7 @@
 import { setDesired, stationPackages, type DesiredDocument } from "../../fleet/document.js";
 import { readDesired, resolveEntry, writeDesired, type SettingsFor } from "../../fleet/registry-state.js";
 import { tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
-import { registryFlags, type RegistryFlags } from "./registry-flags.js";
+import { ociArgument, registryFlags, type RegistryFlags } from "./registry-flags.js";
 
 export interface DesiredSetFlags extends RegistryFlags {
   package: string;
@@ -13,6 +13,8 @@ export interface DesiredSetFlags extends RegistryFlags {
 export async function desiredSetCommand(ref: string, flags: DesiredSetFlags): Promise<CommandOutput> {
   const pids = flags.pids.split(",").map((p) => p.trim()).filter(Boolean);
   if (pids.length === 0) throw new UsageError("--pids needs at least one PID", "e.g. --pids A01,A02");
+  ociArgument(ref);
+  ociArgument(flags.package);
   const settings = await registryFlags(flags);
   const settingsFor: SettingsFor = () => settings;
   const resolved = await resolveEntry({ ref: flags.package, pids }, settingsFor);
@@ -28,6 +30,7 @@ export async function desiredSetCommand(ref: string, flags: DesiredSetFlags): Pr
 }
 
 export async function desiredShowCommand(ref: string, flags: RegistryFlags): Promise<CommandOutput> {
+  ociArgument(ref);
   const settings = await registryFlags(flags);
   const { doc, digest } = await readDesired(ref, () => settings);
   return { exitCode: 0, json: { ref, digest: digest ?? null, document: doc }, human: describe(ref, digest, doc) };

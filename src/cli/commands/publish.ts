@@ -1,16 +1,16 @@
 import { existsSync } from "node:fs";
 import { ErrorCode } from "../../errors/index.js";
-import { formatOciReference, isLoopbackRegistry, parseOciReference } from "../../oci/reference.js";
+import { formatOciReference, isLoopbackRegistry } from "../../oci/reference.js";
 import { publishPackage } from "../../oci/publish.js";
 import { tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
-import { registryFlags, type RegistryFlags } from "./registry-flags.js";
+import { ociArgument, registryFlags, type RegistryFlags } from "./registry-flags.js";
 
 export type PublishFlags = RegistryFlags;
 
 /** `publish <zip> oci://host/repo:tag`: the package as an OCI artifact; prints the digest to install and pin. */
 export async function publishCommand(zip: string, ref: string, flags: PublishFlags, progress?: (line: string) => void): Promise<CommandOutput> {
   if (!existsSync(zip)) throw new UsageError(`zip ${zip} not found`, "publish an offline package built by procvision-cli package", ErrorCode.invalid_zip);
-  const parsed = parseOciReference(ref);
+  const parsed = ociArgument(ref);
   let shown = -1;
   const published = await publishPackage(zip, ref, await registryFlags(flags), progress ? (sent, size) => {
     const percent = Math.floor((100 * sent) / size);

@@ -1,4 +1,6 @@
 import type { RegistrySettings } from "../../oci/access.js";
+import { parseOciReference, type OciReference } from "../../oci/reference.js";
+import { isProcVisionError } from "../../errors/index.js";
 import { UsageError } from "../../command-line/reporter.js";
 
 /** The flags every registry command shares (publish, desired). */
@@ -19,6 +21,16 @@ export async function registryFlags(flags: RegistryFlags): Promise<RegistrySetti
     ...(flags.plainHttp ? { plainHttp: true } : {}),
     ...(flags.username !== undefined && password !== undefined ? { credentials: { username: flags.username, password } } : {}),
   };
+}
+
+/** A reference typed on the command line: a malformed one is the user's input (exit 2), with the parser's code and hint. */
+export function ociArgument(text: string): OciReference {
+  try {
+    return parseOciReference(text);
+  } catch (err) {
+    if (isProcVisionError(err)) throw new UsageError(err.message, err.hint, err.code as UsageError["code"]);
+    throw err;
+  }
 }
 
 async function readStdin(): Promise<string> {
