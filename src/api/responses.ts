@@ -64,11 +64,11 @@ export const fleet = z.looseObject({
   workstation_id: z.string(),
   desired: z.looseObject({ ref: z.string(), digest: z.string().nullable() }).nullable(),
   actual: z.array(fleetBinding),
-  last_poll: z.string().nullable().optional(),
+  last_poll: z.string().nullable(),
   last_convergence: z.looseObject({
     at: z.string(), ok: z.boolean(), digest: z.string().nullable(), error: z.looseObject({ error_code: z.string(), message: z.string() }).nullable(),
-  }).nullable().optional(),
-  failures: z.number().int().optional(),
+  }).nullable(),
+  failures: z.number().int(),
 });
 
 export const health = z.looseObject({

@@ -8,11 +8,8 @@ import { install } from "./install-flow.js";
 import { registrySettings } from "./registry-settings.js";
 
 /** `GET /fleet` of a station that follows no desired state: only its bindings. */
-export interface UnmanagedFleetStatus {
-  workstation_id: string;
-  desired: null;
-  actual: { pid: string; name: string; version: string }[];
-}
+/** A station that follows no desired state: the same answer, with nothing desired and nothing polled. */
+export type UnmanagedFleetStatus = Omit<FleetStatus, "desired"> & { desired: null };
 
 const actualBindings = (repository: Repository): { pid: string; name: string; version: string }[] =>
   repository.bindings().map((b) => ({ pid: b.pid, name: b.name, version: b.version }));
@@ -38,7 +35,7 @@ export async function followDesiredState(ctx: RunnerContext, desired: string, te
 /** `GET /fleet`: the desired state, the bindings and the last convergence (only the bindings without fleet.desired). */
 export function fleetStatus(agent: FleetAgent | undefined, workstationId: string, repository: Repository): Promise<FleetStatus> | UnmanagedFleetStatus {
   if (agent) return agent.status();
-  return { workstation_id: workstationId, desired: null, actual: actualBindings(repository) };
+  return { workstation_id: workstationId, desired: null, actual: actualBindings(repository), last_poll: null, last_convergence: null, failures: 0 };
 }
 
 export function requireFleetAgent(agent: FleetAgent | undefined): FleetAgent {

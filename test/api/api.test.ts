@@ -93,6 +93,12 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     conforms(responses.health, health);
   });
 
+  it("GET /fleet of a station that follows no desired state: the whole answer, nothing desired, nothing polled", async () => {
+    const answer = await http("GET", "/fleet");
+    conforms(responses.fleet, answer);
+    expect(answer.body).toMatchObject({ desired: null, last_poll: null, last_convergence: null, failures: 0 });
+  });
+
   it("mutations need the bearer token: 401 with 3007, and nothing happens", async () => {
     for (const auth of [null, "wrong-token"]) {
       const denied = await http("POST", "/algorithms/install", { body: await readFile(v1), type: "application/zip", auth });
