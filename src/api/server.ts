@@ -1,3 +1,4 @@
+import type { LineLog } from "../supervisor/types.js";
 import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -23,7 +24,7 @@ export interface ApiOptions {
   uploadLimitBytes?: number;
   /** Largest image (multipart file or raw pixels) held in memory (default 128 MiB). */
   imageLimitBytes?: number;
-  log?: (line: string) => void;
+  log?: LineLog;
 }
 
 declare module "fastify" {
@@ -75,7 +76,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       const { status, body } = toErrorBody(new ProcVisionError(ErrorCode.unauthorized, `${request.method} ${request.url.split("?")[0]} needs the runner's token`, {
         hint: "send Authorization: Bearer <token>; the token is in <root>/token on the station",
       }));
-      options.log?.(`denied ${request.method} ${request.url.split("?")[0]} (no valid token)`);
+      options.log?.(`denied ${request.method} ${request.url.split("?")[0]} (no valid token)`, "warn");
       return reply.code(status).send(body);
     }
     return undefined;
@@ -83,7 +84,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, request, reply) => {
     const { status, body } = toErrorBody(err);
-    if (status >= 500) options.log?.(`${request.method} ${request.url.split("?")[0]} failed: ${body.message}`);
+    if (status >= 500) options.log?.(`${request.method} ${request.url.split("?")[0]} failed: ${body.message}`, "error");
     return reply.code(status).send(body);
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({

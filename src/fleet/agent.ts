@@ -1,3 +1,4 @@
+import type { LogLevel } from "../supervisor/types.js";
 import { ErrorCode } from "../errors/codes.js";
 import { isProcVisionError, ProcVisionError } from "../errors/procvision-error.js";
 import { stationPackages } from "./document.js";
@@ -12,7 +13,7 @@ export interface FleetPort {
   switchTo(name: string, version: string, pids: readonly string[]): Promise<unknown>;
   /** After every poll: the station's status for the inventory (uploaded with telemetry). */
   report(status: FleetStatus): Promise<void>;
-  log(line: string): void;
+  log(line: string, level?: LogLevel): void;
 }
 
 export interface FleetAgentOptions {
@@ -117,17 +118,17 @@ export class FleetAgent {
       this.lastConvergence = { at: new Date().toISOString(), ok: false, digest: digest ?? null, error };
       if (isProcVisionError(err) && err.details?.refused === true) {
         this.refused = { digest, convergence: this.lastConvergence };
-        this.port.log(`fleet: ${this.options.desired} ${digest ?? ""} cannot run here, bindings kept: ${error.message}`);
+        this.port.log(`fleet: ${this.options.desired} ${digest ?? ""} cannot run here, bindings kept: ${error.message}`, "error");
       } else {
         this.failures += 1;
-        this.port.log(`fleet: ${this.options.desired}: ${error.message} (retry ${this.failures})`);
+        this.port.log(`fleet: ${this.options.desired}: ${error.message} (retry ${this.failures})`, "warn");
       }
     }
     await this.port.report(await this.status()).then(() => {
       this.reportError = undefined;
     }, (err: unknown) => {
       const message = (err as Error).message;
-      if (message !== this.reportError) this.port.log(`fleet: reporting the station's status failed (retried at every poll): ${message}`);
+      if (message !== this.reportError) this.port.log(`fleet: reporting the station's status failed (retried at every poll): ${message}`, "warn");
       this.reportError = message;
     });
     this.schedule(this.delay());

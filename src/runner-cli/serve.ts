@@ -6,6 +6,7 @@ import { buildApi } from "../api/server.js";
 import { ensureToken } from "../api/token.js";
 import { loadRunnerConfig, parseRunnerConfig } from "../runner/config.js";
 import { Runner } from "../runner/runner.js";
+import type { LineLog } from "../supervisor/types.js";
 import { RUNNER_JSON } from "./client.js";
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
@@ -26,10 +27,11 @@ export async function serve(o: { root: string; host?: string; port: string; conf
   const port = Number(o.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0–65535, got ${o.port}`);
 
-  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const log: LineLog = (line, level = "info") => process.stderr.write(`${new Date().toISOString()} ${level} ${line}\n`);
   const runner = await Runner.open({ root, config, log });
   const token = await ensureToken(root);
-  const app = await buildApi({ runner, token, log });
+  // The runner's log: what the API logs (denied requests, failures) leaves the station with telemetry too.
+  const app = await buildApi({ runner, token, log: runner.log });
   const address = await app.listen({ host, port });
   // Off during start-up (see main.ts).
   setFlagsFromString("--sparkplug");
@@ -41,7 +43,7 @@ export async function serve(o: { root: string; host?: string; port: string; conf
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log(`${signal}: stopping`);
+    runner.log(`${signal}: stopping`);
     await app.close();
     await runner.close();
     await rm(path.join(root, RUNNER_JSON), { force: true });

@@ -1,3 +1,4 @@
+import type { LineLog } from "../supervisor/types.js";
 import { refLabel } from "../store/decisions.js";
 import type { HostedPackage, PackageHost } from "../store/host.js";
 import type { PackageRecord, Repository } from "../store/repository.js";
@@ -33,11 +34,11 @@ export class ActivePackages {
 export class BackgroundDrains {
   readonly #draining = new Set<Promise<void>>();
 
-  constructor(private readonly host: PackageHost, private readonly log: (line: string) => void) {}
+  constructor(private readonly host: PackageHost, private readonly log: LineLog) {}
 
   add(pkg: PackageRecord): void {
     const stop = this.host.stopWhenUnused ? this.host.stopWhenUnused(hosted(pkg)) : this.host.drainAndStop(hosted(pkg));
-    const done = stop.catch((err: unknown) => this.log(`stopping ${refLabel(pkg)} failed: ${(err as Error).message}`));
+    const done = stop.catch((err: unknown) => this.log(`stopping ${refLabel(pkg)} failed: ${(err as Error).message}`, "warn"));
     this.#draining.add(done);
     void done.finally(() => this.#draining.delete(done));
   }
@@ -48,7 +49,7 @@ export class BackgroundDrains {
 }
 
 /** Active packages get their workers back after a restart; one that cannot start is logged, not fatal. */
-export async function resumeActive(repository: Repository, host: PackageHost, log: (line: string) => void): Promise<void> {
+export async function resumeActive(repository: Repository, host: PackageHost, log: LineLog): Promise<void> {
   const bound = new Map(repository.bindings().map((b) => [refLabel(b), b]));
   for (const ref of bound.values()) {
     const pkg = repository.getPackage(ref.name, ref.version);
@@ -56,7 +57,7 @@ export async function resumeActive(repository: Repository, host: PackageHost, lo
     try {
       await host.ensureRunning(hosted(pkg));
     } catch (err) {
-      log(`${refLabel(pkg)}: workers did not start at resume: ${(err as Error).message}`);
+      log(`${refLabel(pkg)}: workers did not start at resume: ${(err as Error).message}`, "error");
     }
   }
 }

@@ -1,3 +1,4 @@
+import type { LineLog } from "../supervisor/types.js";
 import type { KeyObject } from "node:crypto";
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
 import type { PackageHost } from "../store/host.js";
@@ -27,7 +28,7 @@ export interface RunnerContext {
   /** Who the audit names when a call does not say. */
   readonly operator: string;
   readonly trustedKeys: readonly KeyObject[];
-  readonly log: (line: string) => void;
+  readonly log: LineLog;
   /** Bytecode of installed packages, compiled in the background after each install. */
   readonly bytecode: BytecodeCompiler;
   /** Installs, validations and uninstalls, one at a time (and one runner process per root, through the lock file). */

@@ -1,3 +1,4 @@
+import type { LineLog } from "../supervisor/types.js";
 import type { KeyObject } from "node:crypto";
 import os from "node:os";
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
@@ -34,7 +35,7 @@ export function loadTrustedKeys(keys: readonly string[]): KeyObject[] {
  * Recovers the store from a crash (half-done installs and removals cleared, logged and audited as `recover`), unless
  * a live runner is installing into this root: its `installing` row is not debris.
  */
-export async function recoverOnOpen(layout: StoreLayout, repo: Repository, log: (line: string) => void): Promise<RecoveryReport> {
+export async function recoverOnOpen(layout: StoreLayout, repo: Repository, log: LineLog): Promise<RecoveryReport> {
   let recovery: RecoveryReport;
   const lock = await tryLock(layout.lock);
   if ("release" in lock) {

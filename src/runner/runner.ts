@@ -13,7 +13,7 @@ import type { RecoveryReport } from "../store/recovery.js";
 import { Repository, type AuditEntry, type AuditFilter, type Binding, type HistoryEntry, type InspectionRecord, type PackageRecord, type RecordFilter } from "../store/repository.js";
 import type { ValidationReport } from "../checks/report.js";
 import { Supervisor } from "../supervisor/supervisor.js";
-import type { InspectResponse } from "../supervisor/types.js";
+import type { InspectResponse, LineLog } from "../supervisor/types.js";
 import type { RetryPolicy } from "../telemetry/retry.js";
 import type { Artifact } from "../telemetry/store.js";
 import { disabledStatus, type Telemetry, type TelemetryStatus } from "../telemetry/telemetry.js";
@@ -60,7 +60,7 @@ export interface RunnerOptions {
   /** Who the audit names when a call does not say (default `local:<user>`). */
   operator?: string;
   /** Where recovery and install notes go (default: stderr). */
-  log?: (line: string) => void;
+  log?: LineLog;
   /** Telemetry retry schedule while the target is unreachable (default 0.5 s doubling to 30 s, jittered). */
   telemetryRetry?: RetryPolicy;
 }
@@ -94,7 +94,7 @@ export class Runner {
     host: PackageHost,
     operator: string,
     trustedKeys: KeyObject[],
-    log: (line: string) => void,
+    log: LineLog,
     /** What recovery did when this runner opened. */
     readonly recovery: RecoveryReport,
     private readonly supervisor: Supervisor | undefined,
@@ -123,6 +123,11 @@ export class Runner {
     return this.layout.root;
   }
 
+  /** The runner's log: the host's (stderr by default), and with telemetry the station's uploaded log lines too. */
+  get log(): LineLog {
+    return this.ctx.log;
+  }
+
   /** Opens (creating) a store and recovers it from a crash: half-done installs and removals are cleared, and logged. */
   static async open(options: RunnerOptions): Promise<Runner> {
     const config = parseRunnerConfig(options.config ?? {});
@@ -133,9 +138,10 @@ export class Runner {
     const baseLog = options.log ?? stderrLog;
     let telemetry: Telemetry | undefined;
     let recovery: RecoveryReport;
-    let log: (line: string) => void;
+    let log: LineLog = baseLog;
     try {
-      telemetry = openTelemetry(layout, repo, config, baseLog, options.telemetryRetry);
+      // Telemetry's own lines (an upload failed, the server is back) are runner lines and are uploaded like them.
+      telemetry = openTelemetry(layout, repo, config, (line, level) => log(line, level), options.telemetryRetry);
       log = withTelemetry(baseLog, telemetry);
       recovery = await recoverOnOpen(layout, repo, log);
     } catch (err) {

@@ -1,3 +1,4 @@
+import type { LineLog } from "../supervisor/types.js";
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
 import type { StoreLayout } from "../store/layout.js";
 import type { Repository } from "../store/repository.js";
@@ -8,7 +9,7 @@ import { Telemetry } from "../telemetry/telemetry.js";
 import type { RunnerConfig } from "./config.js";
 
 /** The telemetry of a runner whose config has a `telemetry` section (contract §8); undefined without one. */
-export function openTelemetry(layout: StoreLayout, repo: Repository, config: RunnerConfig, log: (line: string) => void, retry: RetryPolicy | undefined): Telemetry | undefined {
+export function openTelemetry(layout: StoreLayout, repo: Repository, config: RunnerConfig, log: LineLog, retry: RetryPolicy | undefined): Telemetry | undefined {
   if (!config.telemetry) return undefined;
   return new Telemetry({
     root: layout.root, db: repo.db, config: config.telemetry, credentials: resolveCredentials(config.telemetry),

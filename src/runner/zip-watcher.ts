@@ -1,3 +1,4 @@
+import type { LineLog } from "../supervisor/types.js";
 import { watch, type FSWatcher } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
@@ -36,7 +37,7 @@ export interface ZipWatcherOptions {
   /** sha256 of zips the registry already knows (archived copies, earlier installs): not installed again. */
   known: () => ReadonlySet<string>;
   install: (file: string) => Promise<void>;
-  log: (line: string) => void;
+  log: LineLog;
   intervalMs?: number;
 }
 
@@ -70,7 +71,7 @@ export class ZipWatcher {
 
   /** Scans now (after the scan in progress): two scans apart a file must look the same to count as settled. */
   poke(): void {
-    this.#running = this.#running.then(() => this.scanOnce()).catch((err: unknown) => this.options.log(`zips/ watch: ${(err as Error).message}`));
+    this.#running = this.#running.then(() => this.scanOnce()).catch((err: unknown) => this.options.log(`zips/ watch: ${(err as Error).message}`, "warn"));
   }
 
   private async scanOnce(): Promise<void> {
@@ -91,7 +92,7 @@ export class ZipWatcher {
       try {
         await this.options.install(file);
       } catch (err) {
-        this.options.log(`zips/: ${zip.name} was not installed: ${(err as Error).message}`);
+        this.options.log(`zips/: ${zip.name} was not installed: ${(err as Error).message}`, "warn");
       }
     }
   }

@@ -148,6 +148,9 @@ export interface InspectionRecord {
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
+/** A runner log line and its level (info when not said): stderr shows it, telemetry uploads it with the level. */
+export type LineLog = (line: string, level?: LogLevel) => void;
+
 export interface Logger {
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
 }

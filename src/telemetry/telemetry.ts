@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { InspectionRecord as StoredRecord } from "../store/repository.js";
 import type { Db } from "../store/db.js";
-import type { InspectionRecord as CallRecord } from "../supervisor/types.js";
+import type { InspectionRecord as CallRecord, LineLog } from "../supervisor/types.js";
 import { artifactPaths, deleteFiles, encodeArtifacts, planPrune, readSpooled, spooledIds, spoolImage, sweepOrphans, unspool, writeAtomically, type SpooledCall } from "./artifacts.js";
 import { publicTelemetryConfig, type S3Credentials, type TelemetryConfig } from "./config.js";
 import { ingestId, objectKey, stationStatusKey, type LogLine, type TelemetryKind } from "./keys.js";
@@ -50,7 +50,7 @@ export interface TelemetryOptions {
   config: TelemetryConfig;
   credentials: S3Credentials;
   workstationId: string;
-  log: (line: string) => void;
+  log: LineLog;
   retry?: RetryPolicy;
 }
 
@@ -111,7 +111,7 @@ export class Telemetry {
     const every = Math.max(50, Math.min(1_000, Math.floor(this.#o.config.batch.max_age_ms / 2)));
     this.#sealTimer = setInterval(() => this.#seal(false), every);
     this.#sealTimer.unref();
-    this.#ageTimer = setInterval(() => void this.#prune().catch((err: unknown) => this.#o.log(`telemetry: pruning kept images failed: ${(err as Error).message}`)), AGE_PRUNE_EVERY_MS);
+    this.#ageTimer = setInterval(() => void this.#prune().catch((err: unknown) => this.#o.log(`telemetry: pruning kept images failed: ${(err as Error).message}`, "warn")), AGE_PRUNE_EVERY_MS);
     this.#ageTimer.unref();
     // The thread loads the S3 client (~100 ms of module loading) now, not in the middle of the first batch.
     this.#connect();
@@ -138,7 +138,7 @@ export class Telemetry {
       try {
         spoolImage(this.#o.root, record.id, call);
       } catch (err) {
-        this.#o.log(`telemetry: spooling the NG image of record ${record.id} failed: ${(err as Error).message}`);
+        this.#o.log(`telemetry: spooling the NG image of record ${record.id} failed: ${(err as Error).message}`, "warn");
         return;
       }
       this.#keepSpooled(record.id);
@@ -155,7 +155,7 @@ export class Telemetry {
       .then((spooled) => this.#keepImages(spooled))
       .then(() => unspool(this.#o.root, recordId))
       .catch((err: unknown) => {
-        this.#o.log(`telemetry: keeping the NG image of record ${recordId} failed: ${(err as Error).message}`);
+        this.#o.log(`telemetry: keeping the NG image of record ${recordId} failed: ${(err as Error).message}`, "warn");
       });
     this.#imageChain = job;
     this.#imageJobs.add(job);
@@ -222,7 +222,7 @@ export class Telemetry {
     const plan = planPrune(this.store.artifacts(), this.#quotaBytes(), this.#o.config.retain_days * 24 * 3600_000, Date.now());
     if (plan.remove.length === 0) return;
     this.store.removeArtifacts(plan.remove.map((a) => a.id), plan.forced);
-    if (plan.forced > 0) this.#o.log(`telemetry: quota_mb ${this.#o.config.quota_mb} forced out ${plan.forced} image file(s) not yet uploaded`);
+    if (plan.forced > 0) this.#o.log(`telemetry: quota_mb ${this.#o.config.quota_mb} forced out ${plan.forced} image file(s) not yet uploaded`, "warn");
     await deleteFiles(this.#o.root, plan.remove);
   }
 
@@ -241,7 +241,7 @@ export class Telemetry {
       for (const kind of ["records", "logs"] as const) sealed += this.store.sealBatches(kind, this.#o.config.batch, now, all);
     } catch (err) {
       // From a timer: logged, never thrown into the runner; the lines stay and the next seal tries again.
-      this.#o.log(`telemetry: sealing a batch failed: ${(err as Error).message}`);
+      this.#o.log(`telemetry: sealing a batch failed: ${(err as Error).message}`, "error");
     }
     if (sealed > 0) this.#kick();
   }
@@ -261,7 +261,7 @@ export class Telemetry {
     }
     this.#pumping ??= this.#pump().catch((err: unknown) => {
       // runner.db itself failed (the network's failures are handled inside): logged; the next kick starts again.
-      this.#o.log(`telemetry: the upload loop stopped: ${(err as Error).message}`);
+      this.#o.log(`telemetry: the upload loop stopped: ${(err as Error).message}`, "error");
     }).finally(() => {
       this.#pumping = undefined;
     });
@@ -307,7 +307,7 @@ export class Telemetry {
         this.store.markFailed(item, message, nowMs, nowMs + delay);
         if (this.#lastErrorLogged !== message) {
           this.#lastErrorLogged = message;
-          this.#o.log(`telemetry: upload of ${item.object_key} failed (${message}); retrying with backoff`);
+          this.#o.log(`telemetry: upload of ${item.object_key} failed (${message}); retrying with backoff`, "warn");
         }
         // The target is one server: when it fails, everything waits for the backoff, not just this object.
         nextStart = nowMs + delay;

@@ -41,7 +41,7 @@ beforeAll(async () => {
   expect((await runner.install(zip)).state).toBe("installed");
   await runner.activate("algorithm-example", "1.0", ["p001"]);
   token = await ensureToken(root);
-  app = await buildApi({ runner, token });
+  app = await buildApi({ runner, token, log: runner.log });
   url = await app.listen({ host: "127.0.0.1", port: 0 });
 }, 240_000);
 
@@ -141,15 +141,23 @@ describe("telemetry to S3 (contract §8)", { timeout: 120_000 }, () => {
 
 describe("log lines (contract §8)", { timeout: 60_000 }, () => {
   it("runner and worker log lines leave in NDJSON batches under logs/, each line once", async () => {
-    // An execute without pre_execute makes the example algorithm warn on stderr (it calibrates itself).
+    // An execute without pre_execute makes the example algorithm warn on stderr (it calibrates itself); a mutation
+    // without the token is a line of the API's.
     await runner.inspect({ pid: "p001", step_index: 2, method: "execute", image: { path: sample } });
+    expect((await fetch(`${url}/telemetry/pause`, { method: "POST" })).status).toBe(401);
     await drained();
     const keys = await s3.keys("plant-a/logs/line3-st07/");
     expect(keys.length).toBeGreaterThan(0);
-    const lines = (await Promise.all(keys.map((k) => s3.get(k)))).flatMap((o) => o.body.toString().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { source: string; message: string; workstation_id: string; timestamp_ms: number }));
+    const lines = (await Promise.all(keys.map((k) => s3.get(k)))).flatMap((o) => o.body.toString().split("\n").filter(Boolean)
+      .map((l) => JSON.parse(l) as { source: string; level: string; message: string; workstation_id: string; timestamp_ms: number }));
     expect(lines.every((l) => l.workstation_id === "line3-st07" && Number.isInteger(l.timestamp_ms))).toBe(true);
     expect(lines.some((l) => l.source === "worker:algorithm-example@1.0#0" && l.message.includes("calibrating now"))).toBe(true);
     expect(lines.some((l) => l.source === "runner")).toBe(true);
+    // Every runner line, with its level: the API's, and telemetry's own from the outage above.
+    const runnerLine = (level: string, text: RegExp) => lines.some((l) => l.source === "runner" && l.level === level && text.test(l.message));
+    expect(runnerLine("warn", /^denied POST \/telemetry\/pause \(no valid token\)$/)).toBe(true);
+    expect(runnerLine("warn", /^telemetry: upload of .* failed .*retrying with backoff$/)).toBe(true);
+    expect(runnerLine("info", /^telemetry: .* reachable again after \d+ failed upload/)).toBe(true);
     expect(new Set(lines.map((l) => JSON.stringify(l))).size).toBe(lines.length);
     expect(JSON.stringify(lines)).not.toContain(s3.secretAccessKey);
   });
