@@ -1,5 +1,4 @@
 import { ErrorCode, ProcVisionError, type ErrorCodeValue } from "../errors/index.js";
-import { readableStderr } from "../worker/stderr-tail.js";
 
 // The one reporter of both CLIs (procvision-cli and procvision-runner): a handler returns a CommandOutput or throws,
 // and report() prints it. Success: the JSON on stdout with --json, else the human lines on stdout. Failure: the
@@ -63,6 +62,24 @@ export function errorOutput(err: unknown): CommandOutput {
 }
 
 const STDERR_LINES = 12;
+
+/**
+ * A worker's stderr as people read it: a StructuredLogger record (a JSON line) as `level: message` and its
+ * traceback's lines; any other line as it is. (Here, not in worker/: the CLIs' start-up loads no worker code.)
+ */
+function readableStderr(text: string): string[] {
+  return text.split("\n").filter((raw) => raw.trim() !== "").flatMap((raw) => {
+    let record: { level?: unknown; message?: unknown; traceback?: unknown } | undefined;
+    try {
+      record = raw.startsWith("{") ? JSON.parse(raw) as typeof record : undefined;
+    } catch {
+      record = undefined;
+    }
+    if (typeof record?.message !== "string") return [raw];
+    const traceback = typeof record.traceback === "string" ? record.traceback.trimEnd().split("\n") : [];
+    return [`${typeof record.level === "string" ? record.level : "log"}: ${record.message}`, ...traceback];
+  });
+}
 
 /**
  * Runs a handler and prints what it returned or threw; the exit code goes to process.exitCode, so the process ends

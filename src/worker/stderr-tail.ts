@@ -31,19 +31,6 @@ export function parseStderrLine(text: string, at = Date.now()): StderrLine {
   return { at, text };
 }
 
-/**
- * A worker's stderr as people read it: a StructuredLogger record as `level: message`, then its traceback's lines;
- * any other line as it is.
- */
-export function readableStderr(text: string): string[] {
-  return text.split("\n").filter((raw) => raw.trim() !== "").flatMap((raw) => {
-    const line = parseStderrLine(raw);
-    if (line.message === undefined) return [raw];
-    const traceback = line.fields?.traceback;
-    return [`${line.level ?? "log"}: ${line.message}`, ...(typeof traceback === "string" ? traceback.trimEnd().split("\n") : [])];
-  });
-}
-
 /** Keeps the last N stderr lines of a worker: enough to explain a crash, bounded whatever the worker prints. */
 export class StderrTail {
   private readonly lines: StderrLine[] = [];
