@@ -6,7 +6,8 @@ const nameVersion = { name: z.string().min(1), version: z.string().min(1) };
 
 const inspectFields = z.object({
   pid: z.string().min(1),
-  step_index: z.coerce.number().int().min(0).default(1),
+  step_index: z.coerce.number().int().min(0).optional()
+    .meta({ description: "default: the first step the package's manifest declares (1 when it declares none)" }),
   method: z.enum(["pre_execute", "execute", "both"]).default("both")
     .meta({ description: "G2/G3 (execute-only) algorithms: both and execute run execute once; pre_execute is refused (1006)" }),
   session_id: z.string().min(1).optional(),

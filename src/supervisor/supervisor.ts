@@ -295,7 +295,7 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
   async inspect(req: InspectRequest): Promise<InspectResponse> {
     const method = req.method ?? "both";
     if (!METHODS.has(method)) throw paramsError(`method must be pre_execute, execute or both, got ${JSON.stringify(method)}`);
-    if (!Number.isInteger(req.step_index) || req.step_index < 0) {
+    if (req.step_index !== undefined && (!Number.isInteger(req.step_index) || req.step_index < 0)) {
       throw paramsError(`step_index must be an integer ≥ 0, got ${JSON.stringify(req.step_index)}`);
     }
     if (req.step_desc !== undefined && typeof req.step_desc !== "string") {
@@ -332,10 +332,12 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
         });
       }
       const methods = stepMethods(method as InspectMethod, pool.generation, key);
-      const params = this.#checkParams(pool.spec.manifest, key, req.step_index, userParams);
+      // Without a step, the manifest's first: a project of the original init counts from 0, new ones from 1.
+      const stepIndex = req.step_index ?? pool.spec.manifest.steps?.[0]?.index ?? 1;
+      const params = this.#checkParams(pool.spec.manifest, key, stepIndex, userParams);
       const image = await prepareImage(req.image, this.#config.image_encoding, req.camera_id);
       const guide = req.guide_image === undefined ? undefined : await prepareImage(req.guide_image, this.#config.image_encoding, req.camera_id);
-      const inputs: StepInputs = { stepIndex: req.step_index, userParams: params, image, guide, stepDesc: req.step_desc ?? "", guideInfo: req.guide_info ?? [] };
+      const inputs: StepInputs = { stepIndex, userParams: params, image, guide, stepDesc: req.step_desc ?? "", guideInfo: req.guide_info ?? [] };
       const run = async (s: SessionRecord): Promise<InspectResponse> => {
         const response: InspectResponse = { session_id: s.id, name: s.name, version: s.version };
         for (const [i, m] of methods.entries()) {

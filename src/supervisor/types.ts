@@ -82,7 +82,8 @@ export type InspectImage = RawPixels | FilledPixels | { path: string } | { bytes
 
 export interface InspectRequest {
   pid: string;
-  step_index: number;
+  /** Default: the first step the package's manifest declares (step 1 when it declares none). */
+  step_index?: number;
   session_id?: string;
   user_params?: Record<string, unknown>;
   /** Default `both`. */

@@ -80,6 +80,16 @@ describe("guide images and G1 algorithms", () => {
     const res = await h.sup.inspect({ pid: "p001", step_index: 0, method: "execute", image: rawImage() });
     expect(res.execute?.status).toBe("OK");
     expect(h.records[0]?.step_index).toBe(0);
+    // Without a step_index, the manifest's first step (not a step 1 it does not declare).
+    expect((await h.sup.inspect({ pid: "p001", method: "execute", image: rawImage() })).execute?.status).toBe("OK");
+    expect(h.records[1]?.step_index).toBe(0);
+  });
+
+  it("without a step_index and without steps in the manifest, step 1", async () => {
+    const spec = executeOnlyPackage();
+    const h = track(makeSupervisor(fastConfig(), { p100: spec }));
+    await h.sup.ensureRunning(spec);
+    expect((await h.sup.inspect({ pid: "p100", image: plain(30) })).execute?.data).toMatchObject({ step_index: 1 });
   });
 });
 

@@ -10,7 +10,7 @@ import { connectionOptions, operatorHeader, type ClientFlags } from "./connectio
 interface InspectFlags extends ClientFlags {
   pid: string;
   image: string;
-  step: string;
+  step?: string;
   method: string;
   params?: string;
   session?: string;
@@ -49,7 +49,7 @@ export const inspect: CommandDefinition<InspectFlags, []> = {
   options: [
     { flags: "--pid <pid>", required: true },
     { flags: "--image <file>", description: "the current image", required: true },
-    { flags: "--step <n>", description: "step index (0 or more)", default: "1" },
+    { flags: "--step <n>", description: "step index (0 or more; default: the manifest's first step)" },
     { flags: "--method <m>", description: "pre_execute | execute | both", default: "both" },
     { flags: "--params <json>", description: "user_params JSON" },
     { flags: "--session <id>", description: "session id" },
@@ -62,7 +62,7 @@ export const inspect: CommandDefinition<InspectFlags, []> = {
     const conn = connection(o);
     const form = new FormData();
     form.set("pid", o.pid);
-    form.set("step_index", o.step);
+    if (o.step !== undefined) form.set("step_index", o.step);
     form.set("method", o.method);
     if (o.params) form.set("user_params", o.params);
     if (o.session) form.set("session_id", o.session);
