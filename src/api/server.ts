@@ -1,4 +1,3 @@
-import type { LineLog } from "../supervisor/types.js";
 import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -7,6 +6,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { packageRoot } from "../package-root.js";
+import type { LineLog } from "../supervisor/types.js";
 import { toErrorBody } from "./http-errors.js";
 import { openApiDocument } from "./openapi.js";
 import type { RouteDoc } from "./route.js";

@@ -3,8 +3,8 @@ import { ErrorCode } from "../errors/index.js";
 
 /**
  * How both CLIs end on a commander error. Help and version exit 0; a parse problem (unknown option, missing
- * argument) is a usage error: exit with the CLI's usage code, and with --json the contract's error object with 1006 on stdout (commander has
- * already printed the message and the usage on stderr). Anything else is rethrown.
+ * argument) is a usage error: exit with the CLI's usage code, and with --json the contract's error object with 1006
+ * on stdout (commander has already printed the message and the usage on stderr). Anything else is rethrown.
  */
 export function endOnParseError(err: unknown, argv: readonly string[], usageExitCode: 1 | 2): void {
   if (!(err instanceof CommanderError)) throw err;

@@ -1,6 +1,6 @@
-import type { LogLevel } from "../supervisor/types.js";
 import { ErrorCode } from "../errors/codes.js";
 import { isProcVisionError, ProcVisionError } from "../errors/procvision-error.js";
+import type { LogLevel } from "../supervisor/types.js";
 import { stationPackages } from "./document.js";
 import { planConvergence, type CurrentBinding, type InstalledVersion } from "./plan.js";
 import { desiredDigest, readDesired, resolveEntry, type SettingsFor } from "./registry-state.js";

@@ -1,7 +1,7 @@
-import type { LineLog } from "../supervisor/types.js";
 import { refLabel } from "../store/decisions.js";
 import type { HostedPackage, PackageHost } from "../store/host.js";
 import type { PackageRecord, Repository } from "../store/repository.js";
+import type { LineLog } from "../supervisor/types.js";
 import { hosted } from "./hosted.js";
 
 // What the bindings mean to the workers: the package each PID runs, versions draining after they lost their last

@@ -1,4 +1,3 @@
-import type { LineLog } from "../supervisor/types.js";
 import type { KeyObject } from "node:crypto";
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
 import type { PackageHost } from "../store/host.js";
@@ -6,6 +5,7 @@ import type { BytecodeCompiler } from "../store/install/bytecode.js";
 import type { StoreLayout } from "../store/layout.js";
 import type { SerialQueue } from "../store/queue.js";
 import type { Repository } from "../store/repository.js";
+import type { LineLog } from "../supervisor/types.js";
 import type { AuditTrail } from "./audit.js";
 import type { ActivePackages, BackgroundDrains } from "./active-packages.js";
 import type { RunnerConfig } from "./config.js";

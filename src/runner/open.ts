@@ -1,4 +1,3 @@
-import type { LineLog } from "../supervisor/types.js";
 import type { KeyObject } from "node:crypto";
 import os from "node:os";
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
@@ -8,6 +7,7 @@ import type { StoreLayout } from "../store/layout.js";
 import { tryLock } from "../store/lock.js";
 import { recoverStore, type RecoveryReport } from "../store/recovery.js";
 import type { Repository } from "../store/repository.js";
+import type { LineLog } from "../supervisor/types.js";
 
 /** Who the audit names when a call does not say: `local:<user>`. */
 export function defaultOperator(): string {

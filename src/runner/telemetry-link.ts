@@ -1,7 +1,7 @@
-import type { LineLog } from "../supervisor/types.js";
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
 import type { StoreLayout } from "../store/layout.js";
 import type { Repository } from "../store/repository.js";
+import type { LineLog } from "../supervisor/types.js";
 import { resolveCredentials } from "../telemetry/config.js";
 import type { RetryPolicy } from "../telemetry/retry.js";
 import type { Artifact } from "../telemetry/store.js";

@@ -1,8 +1,8 @@
-import type { LineLog } from "../supervisor/types.js";
 import { watch, type FSWatcher } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { sha256File } from "../offline-package/index.js";
+import type { LineLog } from "../supervisor/types.js";
 
 export interface DroppedZip {
   name: string;

@@ -75,7 +75,7 @@ export interface AuditFilter {
   operator?: string;
   target?: string;
   outcome?: AuditOutcome;
-  /** ISO time, inclusive. */
+  /** Inclusive. Runner takes any ISO 8601 time or epoch ms (runner/since.ts); here it is in the stored form. */
   since?: string;
   /** Newest first; default 100. */
   limit?: number;
@@ -114,7 +114,7 @@ export interface RecordFilter {
   /** OK or ERROR: did the call itself succeed. */
   status?: string;
   result_status?: string;
-  /** ISO time, inclusive. */
+  /** Inclusive. Runner takes any ISO 8601 time or epoch ms (runner/since.ts); here it is in the stored form. */
   since?: string;
   /** Newest first; default 100. */
   limit?: number;

@@ -117,22 +117,20 @@ function recordBatchSql(): string {
   const ms = "CAST(round((julianday(time) - 2440587.5) * 86400000) AS INTEGER)";
   const session = "coalesce(session_id, '')";
   const step = "coalesce(step_index, 0)";
-  const fields: [string, string][] = [
-    ["timestamp_ms", ms], ["workstation_id", "json_quote(:ws)"], ["session_id", `json_quote(${session})`], ["step_index", step],
-    ["pid", "json_quote(pid)"], [TRACE_ID, ""], ["method", "json_quote(method)"], ["status", "json_quote(status)"], ["error_code", "json_quote(error_code)"],
-    ["latency_ms", "printf('%.15g', latency_ms)"], ["name", "json_quote(name)"], ["version", "json_quote(version)"],
-    ["result_status", "json_quote(result_status)"], ["ng_reason", "json_quote(ng_reason)"], ["defect_rects_count", "defect_count"],
-    ["ingest_id", `json_quote(:ws || '/' || ${session} || '/' || ${step} || '/' || ${ms})`],
+  const key = (name: string, value: string): string => `',"${name}":', ${value}`;
+  // concat() builds the line in one pass (a chain of || copies it once per field). trace_id is the one key a line
+  // has only when the record has a value (keys.ts leaves it out when null).
+  const parts = [
+    `'{"timestamp_ms":', ${ms}`, key("workstation_id", "json_quote(:ws)"), key("session_id", `json_quote(${session})`), key("step_index", step),
+    key("pid", "json_quote(pid)"), `iif(trace_id IS NULL, '', concat(${key("trace_id", "json_quote(trace_id)")}))`,
+    key("method", "json_quote(method)"), key("status", "json_quote(status)"), key("error_code", "json_quote(error_code)"),
+    key("latency_ms", "printf('%.15g', latency_ms)"), key("name", "json_quote(name)"), key("version", "json_quote(version)"),
+    key("result_status", "json_quote(result_status)"), key("ng_reason", "json_quote(ng_reason)"), key("defect_rects_count", "defect_count"),
+    key("ingest_id", `json_quote(:ws || '/' || ${session} || '/' || ${step} || '/' || ${ms})`),
   ];
-  // concat() builds the line in one pass (a chain of || copies it once per field).
-  const part = ([key, value]: [string, string], i: number): string =>
-    key === TRACE_ID ? `iif(trace_id IS NULL, '', concat(',"trace_id":', json_quote(trace_id)))` : `'${i === 0 ? "{" : ","}"${key}":', ${value}`;
-  const line = `concat(${fields.map(part).join(", ")}, '}', char(10))`;
+  const line = `concat(${parts.join(", ")}, '}', char(10))`;
   return `SELECT CAST(string_agg(${line}, '' ORDER BY id) AS BLOB), count(*) FROM records WHERE id BETWEEN :from AND :through`;
 }
-
-/** The one key a line has only when the record has a value: trace_id (keys.ts leaves it out when null). */
-const TRACE_ID = "trace_id";
 
 const RECORD_BATCH_SQL = recordBatchSql();
 
