@@ -50,6 +50,13 @@ formatters.inspect = (body) => {
   return [`${b.name ?? "?"} ${b.version ?? ""} · session ${b.session_id ?? "-"}`, ...describeCall("pre_execute", b.pre_execute), ...describeCall("execute", b.execute)];
 };
 
+formatters.validate = (body) => {
+  const b = body as { summary?: { status?: string; passed?: number; failed?: number }; checks?: { name: string; result: string; message?: string }[] };
+  const passed = b.summary?.status === "PASS";
+  return [`${passed ? "✓" : "✗"} validation ${b.summary?.status ?? "?"} (${b.summary?.passed ?? 0} passed, ${b.summary?.failed ?? 0} failed)`,
+    ...(b.checks ?? []).filter((c) => c.result !== "PASS").map((c) => `  ✗ ${c.name}: ${c.message ?? ""}`)];
+};
+
 interface TelemetryView {
   enabled?: boolean; workstation_id?: string; paused?: boolean; endpoint?: string; bucket?: string;
   depth?: Record<string, number>; pending_lines?: Record<string, number>; oldest_pending_age_ms?: number | null;
@@ -80,12 +87,23 @@ export function summary(action: string, body: unknown): string[] {
   const pkg = typeof b.name === "string" ? `${b.name} ${String(b.version ?? "")}`.trim() : "";
   switch (action) {
     case "install": return [`✓ installed ${pkg} (${String(b.state ?? "installed")})`];
-    case "validate": return [`${(b.summary as { status?: string } | undefined)?.status === "PASS" ? "✓" : "✗"} ${pkg} validation ${(b.summary as { status?: string } | undefined)?.status ?? ""}`];
     default: return [`✓ ${action}${pkg ? ` ${pkg}` : ""}`];
   }
 }
 
+/**
+ * Whether a request that succeeded also did what was asked: an inspection whose call came back ERROR (the
+ * algorithm's own error, 1005, 3001, 1007 travel in the call, not as a request error) or a failed validation exits 1,
+ * as `procvision-cli run` and `validate` do, so a script can tell.
+ */
+function succeeded(action: string, body: unknown): boolean {
+  const b = (body ?? {}) as { pre_execute?: CallView; execute?: CallView; summary?: { status?: string } };
+  if (action === "inspect") return [b.pre_execute, b.execute].every((call) => call === undefined || call.status === "OK");
+  if (action === "validate") return b.summary?.status === "PASS";
+  return true;
+}
+
 /** A runner answer for the reporter: the API's JSON body under --json, else its table or summary line. */
 export function apiOutput(action: string, body: unknown): CommandOutput {
-  return { exitCode: 0, json: body, human: formatters[action]?.(body) ?? summary(action, body) };
+  return { exitCode: succeeded(action, body) ? 0 : 1, json: body, human: formatters[action]?.(body) ?? summary(action, body) };
 }

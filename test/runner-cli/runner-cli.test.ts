@@ -75,6 +75,11 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     const badParams = await runner(["inspect", "--pid", "p001", "--image", path.join(EXAMPLE, "sample.png"), "--step", "2", "--params", "{\"threshold\": 7}", ...R()]);
     expect(badParams.code).toBe(1);
     expect(badParams.stderr).toMatch(/\[1006\].*threshold/);
+    // The request succeeds but the algorithm's call answers ERROR (a roi off the image): exit 1, as `procvision-cli run`.
+    const offImage = await runner(["inspect", "--pid", "p001", "--image", path.join(EXAMPLE, "sample.png"), "--method", "execute",
+      "--params", JSON.stringify({ roi: { x: 100_000, y: 0, width: 10, height: 10 } }), ...R()]);
+    expect(offImage.code).toBe(1);
+    expect(offImage.stdout).toMatch(/✗ execute +ERROR \[1006\] "roi/);
 
     // A guide image with step_desc and guide_info (@file): the G1 example ignores them, the record says a guide came along.
     const sample = path.join(EXAMPLE, "sample.png");
@@ -117,7 +122,7 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     const audit = await runner(["audit", ...R(), "--json"]);
     expect((audit.json as { operator: string; action: string }[]).some((a) => a.operator === "ops-bob" && a.action === "install")).toBe(true);
 
-    expect((await runner(["validate", "algorithm-example", "1.1", ...R()])).stdout).toMatch(/✓ .*PASS/);
+    expect((await runner(["validate", "algorithm-example", "1.1", ...R()])).stdout).toMatch(/^✓ validation PASS \(\d+ passed, 0 failed\)$/m);
     expect((await runner(["start", "algorithm-example", "1.1", ...R()])).code).toBe(0);
     expect((await runner(["stop", "algorithm-example", "1.1", ...R()])).code).toBe(0);
     expect((await runner(["uninstall", "algorithm-example", "1.1", ...R()])).code).toBe(0);
@@ -135,6 +140,9 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     const json = await runner(["install", broken, "--force", ...R(), "--json"]);
     expect(json.code).toBe(1);
     expect(json.json).toMatchObject({ error_code: "2005", message: expect.stringMatching(/installed as invalid/) });
+    const validated = await runner(["validate", "broken-algo", "0.1", ...R()]);
+    expect(validated.code).toBe(1);
+    expect(validated.stdout).toMatch(/^✗ validation FAIL \(\d+ passed, 1 failed\)\n  ✗ info_name_version_match: /m);
   });
 
   it("--url/--token work without a root; a wrong token is refused with 3007", async () => {
