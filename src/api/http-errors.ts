@@ -29,6 +29,14 @@ export function httpStatus(code: string): number {
   return STATUS[code] ?? 500;
 }
 
+/**
+ * A registry's refusal or outage (marked `upstream` by the OCI client) is a bad gateway, whatever its code: a 401
+ * would tell the client its own runner token was wrong. What the registry sent that fails its digest stays 2008/422.
+ */
+function statusOf(err: ProcVisionError): number {
+  return err.details?.upstream !== undefined && err.code !== ErrorCode.integrity_failed && err.code !== ErrorCode.not_found ? 502 : httpStatus(err.code);
+}
+
 export interface ErrorBody {
   error_code: string;
   message: string;
@@ -37,7 +45,7 @@ export interface ErrorBody {
 
 /** Anything thrown by a route, as the `{error_code, message}` body and status a client gets. */
 export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
-  if (err instanceof ProcVisionError) return { status: httpStatus(err.code), body: err.toJSON() };
+  if (err instanceof ProcVisionError) return { status: statusOf(err), body: err.toJSON() };
   const e = err as { statusCode?: number; validation?: unknown; message?: string; code?: string };
   // Fastify's own errors: malformed JSON, too large a body, unsupported content type.
   if (typeof e.statusCode === "number" && e.statusCode >= 400 && e.statusCode < 500) {

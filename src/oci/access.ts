@@ -15,6 +15,8 @@ export interface RegistrySettings {
   passwordFile?: string;
   /** The Docker config file to read credentials from (default: $DOCKER_CONFIG or ~/.docker). */
   dockerConfig?: string;
+  /** Where this user's credentials come from, for the hint of a refusal (default: the CLIs' flags). */
+  loginHint?: string;
 }
 
 /**
@@ -26,6 +28,7 @@ export function registryClient(ref: OciReference, settings: RegistrySettings = {
   return new RegistryClient(ref.registry, {
     plainHttp: usesPlainHttp(ref.registry, settings),
     ...(credentials ? { credentials } : {}),
+    ...(settings.loginHint === undefined ? {} : { loginHint: settings.loginHint }),
   });
 }
 

@@ -12,7 +12,12 @@ export interface RegistryClientOptions {
   credentials?: RegistryCredentials;
   /** Blobs larger than this go up in PATCH chunks of this size (default 32 MiB). */
   chunkBytes?: number;
+  /** How the user of this client gives it credentials (a command's flags, a runner's config): the hint of a refusal. */
+  loginHint?: string;
 }
+
+/** What the CLIs tell a user the registry refused: their flags and the Docker config file. */
+const CLI_LOGIN_HINT = "log in: --username and --password-stdin, or an entry for it in the Docker config file (docker login)";
 
 export interface FetchedManifest {
   bytes: Buffer;
@@ -42,6 +47,7 @@ export class RegistryClient {
       .catch((err: unknown) => {
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
         throw new ProcVisionError(ErrorCode.install_failed, `registry ${this.registry} is unreachable: ${cause?.code ?? cause?.message ?? String(err)}`, {
+          details: this.upstream(),
           hint: this.options.plainHttp ? "check the address and that the registry runs" : "check the address; a registry without TLS needs plain HTTP (--plain-http, or plain_http for it in the runner's fleet.registries)",
         });
       });
@@ -74,7 +80,9 @@ export class RegistryClient {
     if (params.service) url.searchParams.set("service", params.service);
     url.searchParams.set("scope", scope);
     const res = await fetch(url, { headers: this.options.credentials ? { authorization: basicAuthorization(this.options.credentials) } : {} })
-      .catch((err: unknown) => { throw new ProcVisionError(ErrorCode.unauthorized, `the token service ${url.origin} of ${this.registry} is unreachable: ${String(err)}`); });
+      .catch((err: unknown) => {
+        throw new ProcVisionError(ErrorCode.unauthorized, `the token service ${url.origin} of ${this.registry} is unreachable: ${String(err)}`, { details: this.upstream() });
+      });
     if (!res.ok) throw this.unauthorized(`its token service answered ${res.status}`);
     const body = (await res.json()) as { token?: unknown; access_token?: unknown };
     const token = typeof body.token === "string" ? body.token : body.access_token;
@@ -82,9 +90,19 @@ export class RegistryClient {
     return token;
   }
 
+  /**
+   * Marks an error as the registry's doing, not the caller's: an API answers it 502 (a refused login is not a bad
+   * runner token, though both are 3007).
+   */
+  private upstream(): { upstream: string } {
+    return { upstream: this.registry };
+  }
+
   private unauthorized(why: string): ProcVisionError {
+    const login = this.options.loginHint ?? CLI_LOGIN_HINT;
     return new ProcVisionError(ErrorCode.unauthorized, `registry ${this.registry} refused us: ${why}`, {
-      hint: this.options.credentials ? "check the user name and password (or token) for this registry" : "log in: --username and --password-stdin, or an entry for it in the Docker config file (docker login)",
+      details: this.upstream(),
+      hint: this.options.credentials ? `check the user name and password (or token) given for this registry (${login})` : login,
     });
   }
 
@@ -93,7 +111,7 @@ export class RegistryClient {
     const text = (await res.text().catch(() => "")).slice(0, 300);
     if (res.status === 401 || res.status === 403) return this.unauthorized(`${what}: HTTP ${res.status} ${text}`);
     if (res.status === 404) return new ProcVisionError(ErrorCode.not_found, `${what}: not found in ${this.registry}`, { hint: "check the repository, tag or digest (procvision-cli publish prints the digest)" });
-    return new ProcVisionError(otherwise, `${what}: registry ${this.registry} answered HTTP ${res.status} ${text}`);
+    return new ProcVisionError(otherwise, `${what}: registry ${this.registry} answered HTTP ${res.status} ${text}`, { details: this.upstream() });
   }
 
   async blobExists(repository: string, digest: string): Promise<boolean> {

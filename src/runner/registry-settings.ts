@@ -9,5 +9,6 @@ export function registrySettings(config: RunnerConfig, registry: string): Regist
     ...(entry?.username !== undefined ? { username: entry.username } : {}),
     ...(entry?.password_file !== undefined ? { passwordFile: entry.password_file } : {}),
     ...(config.fleet.docker_config !== undefined ? { dockerConfig: config.fleet.docker_config } : {}),
+    loginHint: `give the runner credentials for ${registry}: fleet.registries["${registry}"] in runner_config.json (username, password_file), or fleet.docker_config`,
   };
 }

@@ -132,6 +132,10 @@ describe("an anonymous registry", () => {
       const bad = await served.call("POST", "/algorithms/install", JSON.stringify({ ref: "oci://nope" }), "application/json");
       expect(bad.status).toBe(400);
       expect(bad.json).toMatchObject({ error_code: "1006" });
+      // A registry that is not there is the registry's failure (502), not a conflict of the request.
+      const down = await served.call("POST", "/algorithms/install", JSON.stringify({ ref: "oci://127.0.0.1:1/vision/none:1.0" }), "application/json");
+      expect(down.status).toBe(502);
+      expect(down.json).toMatchObject({ error_code: "2005", message: expect.stringContaining("registry 127.0.0.1:1 is unreachable") });
     } finally {
       await served.stop();
     }
@@ -168,11 +172,18 @@ describe("a registry behind Basic auth", () => {
     const passwordFile = path.join(work, "registry-password");
     writeFileSync(passwordFile, "pa55:word\n", { mode: 0o600 });
     const root = path.join(work, "runner-auth");
-    const anonymous = await Runner.open({ root: path.join(work, "runner-anon-auth"), log: quiet, config: { fleet: { docker_config: path.join(work, "no-docker", "config.json") } } });
+    // Without credentials for the registry: 3007 whose hint names the runner's config (it has no --username), and
+    // over HTTP a 502, not the 401 that tells a client (the console) its own token is wrong.
+    const anonymousRoot = path.join(work, "runner-anon-auth");
+    mkdirSync(anonymousRoot, { recursive: true });
+    writeFileSync(path.join(anonymousRoot, "runner_config.json"), JSON.stringify({ fleet: { docker_config: path.join(work, "no-docker", "config.json") } }));
+    const served = await serveRunner(anonymousRoot);
     try {
-      await expect(anonymous.install({ ref: `oci://${registry.host}/vision/runner-auth@${published.digest}` })).rejects.toMatchObject({ code: "3007" });
+      const refused = await served.call("POST", "/algorithms/install", JSON.stringify({ ref: `oci://${registry.host}/vision/runner-auth@${published.digest}` }), "application/json");
+      expect(refused.status).toBe(502);
+      expect(refused.json).toMatchObject({ error_code: "3007", message: expect.stringContaining(`registry ${registry.host} refused us`), hint: expect.stringContaining(`fleet.registries["${registry.host}"]`) });
     } finally {
-      await anonymous.close();
+      await served.stop();
     }
     const runner = await Runner.open({ root, log: quiet, config: { fleet: { registries: { [registry.host]: { username: "ci", password_file: passwordFile } } } } });
     try {
