@@ -142,7 +142,7 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     expect(json.json).toMatchObject({ error_code: "2005", message: expect.stringMatching(/installed as invalid/) });
     const validated = await runner(["validate", "broken-algo", "0.1", ...R()]);
     expect(validated.code).toBe(1);
-    expect(validated.stdout).toMatch(/^✗ validation FAIL \(\d+ passed, 1 failed\)\n  ✗ info_name_version_match: /m);
+    expect(validated.stdout).toMatch(/^✗ validation FAIL \(\d+ passed, 1 failed\)\n {2}✗ info_name_version_match: /m);
   });
 
   it("--url/--token work without a root; a wrong token is refused with 3007", async () => {
