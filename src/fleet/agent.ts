@@ -49,6 +49,8 @@ export class FleetAgent {
    * not tried again until the document changes.
    */
   private refused: { digest: string | undefined; convergence: FleetStatus["last_convergence"] } | undefined;
+  /** How the convergence to the applied digest went: what /fleet says again once an outage since is over. */
+  private converged: FleetStatus["last_convergence"] = null;
   private lastDigest: string | null = null;
   private lastPoll: string | null = null;
   private lastConvergence: FleetStatus["last_convergence"] = null;
@@ -110,7 +112,13 @@ export class FleetAgent {
       if (digest !== undefined && digest === this.refused?.digest) {
         // Still the document this station refused: that refusal is the news, not an outage it may have seen since.
         this.lastConvergence = this.refused.convergence;
-      } else if (digest !== undefined && digest !== this.appliedDigest) await this.converge();
+      } else if (digest !== undefined && digest !== this.appliedDigest) {
+        await this.converge();
+        this.converged = this.lastConvergence;
+      } else if (this.converged !== null) {
+        // Unchanged and reachable again: the outage a failed poll reported is over.
+        this.lastConvergence = this.converged;
+      }
       this.appliedDigest = digest;
       this.failures = 0;
     } catch (err) {

@@ -158,6 +158,10 @@ describe("a line of three stations following one desired state", () => {
     } finally {
       await registry.resume();
     }
+    // Back: the outage is over, so /fleet says the convergence it had again, not the registry's error.
+    for (const station of STATIONS) {
+      await expect.poll(async () => fleetOf(station), { timeout: 60_000, interval: 200 }).toMatchObject({ failures: 0, last_convergence: { ok: true, digest: fixed, error: null } });
+    }
     const digest = await setDesired("1.0", "p001");
     await converged(digest, { "st-1": "p001=1.0 p002=1.1", "st-2": "p001=1.0 p002=1.0", "st-3": "p001=1.0 p002=1.1" });
   }, 300_000);
