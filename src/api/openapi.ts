@@ -30,7 +30,7 @@ export function openApiDocument(routes: readonly RouteDoc[], version: string): R
       ...(Object.keys(content).length ? { requestBody: { required: true, content } } : {}),
       ...(r.mutation ? { security: [{ bearer: [] }] } : {}),
       responses: {
-        "200": { description: "success", content: { [r.responseType ?? "application/json"]: { schema: r.response ? jsonSchema(r.response) : {} } } },
+        [String(r.status ?? 200)]: { description: r.status === 201 ? "created" : "success", content: { [r.responseType ?? "application/json"]: { schema: r.response ? jsonSchema(r.response) : {} } } },
         "4XX": errorResponse, "5XX": errorResponse,
       },
     };

@@ -22,6 +22,8 @@ export interface RouteDoc {
   response?: z.ZodType;
   /** Non-JSON success bodies, e.g. text/event-stream. */
   responseType?: string;
+  /** The success status when it is not 200: 201 for what the request created. */
+  status?: 201;
 }
 
 export interface RouteContext<B, Q> {
@@ -67,6 +69,7 @@ export function route<B extends z.ZodType | undefined, Q extends z.ZodType | und
       const operator = (request as FastifyRequest & { operator?: string }).operator ?? "anonymous";
       const result = await handler({ request, reply, body, query, params: request.params as Record<string, string>, operator });
       if (reply.sent) return reply;
+      if (def.status !== undefined) reply.code(def.status);
       return result ?? { ok: true };
     },
   });

@@ -353,6 +353,10 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     // Every JSON route documents its answer's schema.
     const documented = doc.paths["/inspect"]?.post as { responses: Record<string, { content: Record<string, { schema: Record<string, unknown> }> }> };
     expect(documented.responses["200"]?.content["application/json"]?.schema.properties).toHaveProperty("session_id");
+    // What creates something answers 201, and the document says so.
+    for (const route of ["/algorithms/install", "/sessions"]) {
+      expect(Object.keys((doc.paths[route]?.post as { responses: object }).responses), route).toEqual(["201", "4XX", "5XX"]);
+    }
     // The multipart form is documented part by part, the raw body as single-image.
     const inspectDoc = doc.paths["/inspect"]?.post as { summary: string; requestBody: { content: Record<string, { schema: { properties?: Record<string, { format?: string }> } }> } };
     const parts = inspectDoc.requestBody.content["multipart/form-data"]?.schema.properties ?? {};

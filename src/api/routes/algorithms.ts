@@ -55,8 +55,8 @@ export function algorithmRoutes(app: FastifyInstance, docs: RouteDoc[], runner: 
 
   route(app, docs, {
     method: "POST", url: "/algorithms/install", summary: "install an offline package: body application/zip, JSON {path} inside zips/, or JSON {ref} of an OCI registry (oci://…:tag or @sha256:…)", mutation: true,
-    query: schemas.force, contentTypes: ["application/zip", "application/json"], response: responses.installResult,
-  }, async ({ request, query, operator, reply }) => {
+    query: schemas.force, contentTypes: ["application/zip", "application/json"], response: responses.installResult, status: 201,
+  }, async ({ request, query, operator }) => {
     const force = truthy(query.force);
     const contentType = String(request.headers["content-type"] ?? "").split(";")[0]?.trim();
     let result: unknown;
@@ -81,7 +81,6 @@ export function algorithmRoutes(app: FastifyInstance, docs: RouteDoc[], runner: 
         ? await runner.install({ ref: body.data.ref }, { force, operator })
         : await runner.install(await zipInsideRoot(runner.root, body.data.path), { force, operator });
     }
-    reply.code(201);
     return result;
   });
 

@@ -73,11 +73,8 @@ function rawImage(fields: InspectFields, data: Buffer): RunnerInspectRequest["im
 }
 
 export function inspectRoutes(app: FastifyInstance, docs: RouteDoc[], runner: RunnerPort): void {
-  route(app, docs, { method: "POST", url: "/sessions", summary: "start an inspection flow for a PID", mutation: true, body: schemas.session, response: responses.session },
-    async ({ body, reply }) => {
-      reply.code(201);
-      return runner.createSession(body.pid, body.context);
-    });
+  route(app, docs, { method: "POST", url: "/sessions", summary: "start an inspection flow for a PID", mutation: true, body: schemas.session, response: responses.session, status: 201 },
+    ({ body }) => runner.createSession(body.pid, body.context));
   route(app, docs, { method: "POST", url: "/sessions/{id}/reset", summary: "clear a session's state", mutation: true, response: responses.session },
     ({ params }) => runner.resetSession(params.id ?? ""));
   route(app, docs, { method: "DELETE", url: "/sessions/{id}", summary: "end a session", mutation: true, response: responses.session },
