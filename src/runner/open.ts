@@ -4,7 +4,7 @@ import { ErrorCode, ProcVisionError } from "../errors/index.js";
 import { loadPublicKey } from "../signing/index.js";
 import { refLabel } from "../store/decisions.js";
 import type { StoreLayout } from "../store/layout.js";
-import { tryLock } from "../store/lock.js";
+import { lockWithin } from "../store/lock.js";
 import { recoverStore, type RecoveryReport } from "../store/recovery.js";
 import type { Repository } from "../store/repository.js";
 import type { LineLog } from "../supervisor/types.js";
@@ -31,13 +31,18 @@ export function loadTrustedKeys(keys: readonly string[]): KeyObject[] {
   });
 }
 
+/** How long a start waits for the install lock of a runner that may still be exiting before it skips recovery. */
+const RECOVERY_LOCK_WAIT_MS = 3_000;
+
 /**
  * Recovers the store from a crash (half-done installs and removals cleared, logged and audited as `recover`), unless
  * a live runner is installing into this root: its `installing` row is not debris.
  */
+
 export async function recoverOnOpen(layout: StoreLayout, repo: Repository, log: LineLog): Promise<RecoveryReport> {
   let recovery: RecoveryReport;
-  const lock = await tryLock(layout.lock);
+  // A runner killed a moment ago may still be exiting: its lock is given a few seconds to become stale.
+  const lock = await lockWithin(layout.lock, RECOVERY_LOCK_WAIT_MS);
   if ("release" in lock) {
     try {
       recovery = await recoverStore(layout, repo);

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
 
@@ -11,12 +12,26 @@ export interface LockHandle {
   release(): Promise<void>;
 }
 
+/**
+ * Whether `pid` still runs. A SIGKILLed runner whose parent has not reaped it yet (a zombie) still answers signal 0,
+ * so on Linux its state in /proc decides: it holds nothing any more.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  return !exited(pid);
+}
+
+function exited(pid: number): boolean {
+  try {
+    // "pid (comm) S ...": the state follows the last ')', since comm may itself hold one.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return /^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
+  } catch {
+    return false;
   }
 }
 
@@ -57,17 +72,21 @@ export async function tryLock(file: string): Promise<LockHandle | { heldBy: numb
   return { heldBy: 0 };
 }
 
-/** Waits for the lock, polling; gives up with 2005 after `timeoutMs`. */
-export async function acquireLock(file: string, timeoutMs: number, pollMs = 200): Promise<LockHandle> {
+/** Waits for the lock, polling, up to `timeoutMs`: the handle, or the owner that still held it then. */
+export async function lockWithin(file: string, timeoutMs: number, pollMs = 200): Promise<LockHandle | { heldBy: number }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const got = await tryLock(file);
-    if ("release" in got) return got;
-    if (Date.now() >= deadline) {
-      throw new ProcVisionError(ErrorCode.install_failed, `another runner process${got.heldBy ? ` (pid ${got.heldBy})` : ""} holds the install lock ${file}`, {
-        hint: "wait for its install to finish; if no runner is running, delete the lock file",
-      });
-    }
+    if ("release" in got || Date.now() >= deadline) return got;
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
+}
+
+/** Waits for the lock, polling; gives up with 2005 after `timeoutMs`. */
+export async function acquireLock(file: string, timeoutMs: number, pollMs = 200): Promise<LockHandle> {
+  const got = await lockWithin(file, timeoutMs, pollMs);
+  if ("release" in got) return got;
+  throw new ProcVisionError(ErrorCode.install_failed, `another runner process${got.heldBy ? ` (pid ${got.heldBy})` : ""} holds the install lock ${file}`, {
+    hint: "wait for its install to finish; if no runner is running, delete the lock file",
+  });
 }

@@ -2,7 +2,7 @@
 // package either absent or complete, and its recovery says which. The child stops at an injected pause point, so
 // each phase is hit exactly, not by timing luck.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -113,6 +113,28 @@ describe("a runner killed during an install", () => {
       expect(readdirSync(path.join(root, "deployed"))).toEqual([]);
     } finally {
       await runner.close();
+    }
+  });
+
+  it("leaves the store alone while a live runner holds the install lock: waits a moment, then skips and says so", async () => {
+    const root = path.join(work, "root-held");
+    await (await Runner.open({ root, log: () => undefined })).close();
+    const orphan = path.join(root, "deployed", "busy", "0.1");
+    execFileSync("mkdir", ["-p", orphan]);
+    const holder = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      writeFileSync(path.join(root, "install.lock"), `${holder.pid}\n`);
+      const logged: string[] = [];
+      const runner = await Runner.open({ root, log: (line) => logged.push(line) });
+      try {
+        expect(runner.recovery).toEqual({ removed: [], skipped: `recovery skipped: runner process ${holder.pid} holds the install lock` });
+        expect(logged).toContain(runner.recovery.skipped);
+        expect(existsSync(orphan)).toBe(true);
+      } finally {
+        await runner.close();
+      }
+    } finally {
+      holder.kill("SIGKILL");
     }
   });
 });

@@ -111,4 +111,21 @@ describe("install lock", () => {
     expect(readFileSync(file, "utf8").trim()).toBe(String(process.pid));
     await got.release();
   });
+
+  it("is taken from a killed owner its parent has not reaped yet (a zombie still answers signal 0)", async () => {
+    const file = path.join(work, "zombie.lock");
+    // `sleep 0.05` ends while its parent, exec'd into `sleep 30`, never waits for it: a zombie.
+    const parent = spawn("sh", ["-c", "sleep 0.05 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      const zombie = Number((await new Promise<Buffer>((resolve) => parent.stdout.once("data", resolve))).toString().trim());
+      await expect.poll(() => readFileSync(`/proc/${zombie}/stat`, "utf8").split(") ")[1]?.[0], { timeout: 10_000, interval: 20 }).toBe("Z");
+      expect(() => process.kill(zombie, 0)).not.toThrow();
+      writeFileSync(file, `${zombie}\n`);
+      const got = await tryLock(file);
+      expect("release" in got).toBe(true);
+      if ("release" in got) await got.release();
+    } finally {
+      parent.kill("SIGKILL");
+    }
+  });
 });
