@@ -148,7 +148,7 @@ async function releaseForReinstall(ctx: RunnerContext, pkg: PackageRecord): Prom
       hint: "switch those PIDs to another version (or deactivate them), then install with force again",
     });
   }
-  await ctx.host.drainAndStop(hosted(pkg));
+  await ctx.host.retire(hosted(pkg));
 }
 
 /** keep_versions: the oldest inactive versions of the name just installed are removed. */
@@ -160,7 +160,7 @@ async function prune(ctx: RunnerContext, installed: PackageRef, operator: string
     for (const version of planPrune(versions, config.keep_versions, installed.version, protectedVersions)) {
       const pkg = versions.find((p) => p.version === version)!;
       try {
-        await ctx.host.drainAndStop(hosted(pkg));
+        await ctx.host.retire(hosted(pkg));
         await removeVersion(ctx.layout, repository, ctx.bytecode, pkg);
         ctx.log(`removed ${refLabel(pkg)} (keep_versions ${config.keep_versions})`);
         ctx.audit.record(operator, "prune", refLabel(pkg), "ok", undefined, `keep_versions ${config.keep_versions}`);

@@ -40,7 +40,7 @@ export function uninstall(ctx: RunnerContext, name: string, version: string, opt
       for (const pid of bound) repository.rebind(pid, null, "uninstall", operator);
     });
     ctx.active.forget();
-    await ctx.host.drainAndStop(hosted(pkg));
+    await ctx.host.retire(hosted(pkg));
     const lock = await acquireLock(ctx.layout.lock, LOCK_WAIT_MS);
     try {
       await removeVersion(ctx.layout, repository, ctx.bytecode, pkg);

@@ -190,6 +190,11 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     return (this.#pools.get(key)?.pending ?? 0) > 0 || (this.#active.get(key) ?? 0) > 0 || this.sessions.countPinned(ref) > 0;
   }
 
+  async retire(ref: PackageRef): Promise<void> {
+    await this.drainAndStop(ref);
+    this.#started.delete(packageKey(ref));
+  }
+
   /** New calls are refused (3006); queued and running calls finish; then the workers shut down. */
   async drainAndStop(ref: PackageRef): Promise<void> {
     const key = packageKey(ref);

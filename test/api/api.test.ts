@@ -332,6 +332,11 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     const stopped = await http("GET", "/algorithms?state=stopped");
     expect((stopped.body as unknown as { version: string; state: string }[]).map((p) => `${p.version} ${p.state}`)).toEqual(["1.1 stopped"]);
     expect(((await http("GET", "/algorithms?state=running")).body as unknown as { version: string }[]).map((p) => p.version)).not.toContain("1.1");
+    // Uninstalled and installed again, it is a new install: `installed`, not the old one's `stopped`.
+    expect((await http("DELETE", "/algorithms/algorithm-example/1.1")).status).toBe(200);
+    expect((await upload(v2)).status).toBe(201);
+    const again = (await http("GET", "/algorithms?name=algorithm-example")).body as unknown as { version: string; state: string }[];
+    expect(again.find((p) => p.version === "1.1")?.state).toBe("installed");
     const unknown = await http("GET", "/algorithms?state=runing");
     expect(unknown.status).toBe(400);
     expect(unknown.body).toMatchObject({ error_code: "1006", message: expect.stringMatching(/state.*"running".*"stopped"/) });

@@ -32,6 +32,9 @@ class RecordingHost implements PackageHost {
     this.calls.push(`stop ${p.name} ${p.version}`);
     this.#stopWaiters.get(`${p.name} ${p.version}`)?.();
   }
+  retire(p: HostedPackage): Promise<void> {
+    return this.drainAndStop(p);
+  }
   /** Resolves when the runner stops `label` ("name version"); ask before the action that stops it in the background. */
   stopOf(label: string): Promise<void> {
     return new Promise((resolve) => this.#stopWaiters.set(label, resolve));
