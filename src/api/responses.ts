@@ -51,7 +51,7 @@ export const inspectionRecord = z.looseObject({
   id: z.number().int(), time: z.string(), pid: z.string(), session_id: z.string().nullable(), step_index: z.number().int().nullable(),
   method: z.string(), name: z.string(), version: z.string(), status: z.string(), error_code: z.string().nullable(),
   result_status: z.string().nullable(), ng_reason: z.string().nullable(), defect_count: z.number().int(),
-  position_count: z.number().int(), calibration_count: z.number().int(), latency_ms: z.number(), guide_image: z.boolean(), trace_id: z.string().nullable(),
+  position_count: z.number().int(), calibration_count: z.number().int(), latency_ms: z.number(), guide_image: z.boolean(), trace_id: z.string().nullable(), images: z.boolean(),
 });
 
 export const auditEntry = z.looseObject({

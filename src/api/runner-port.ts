@@ -21,7 +21,7 @@ export interface RunnerEvent {
 export interface RunnerPort {
   readonly root: string;
   readonly events: EventEmitter;
-  install(source: string | { ref: string }, options?: { force?: boolean } & Actor): Promise<unknown>;
+  install(source: string | { ref: string }, options?: { force?: boolean; origin?: string } & Actor): Promise<unknown>;
   list(filter?: { state?: string; name?: string }): Promise<unknown>;
   active(): Promise<unknown>;
   validate(name: string, version: string, actor?: Actor): Promise<unknown>;

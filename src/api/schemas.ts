@@ -31,6 +31,8 @@ export const schemas = {
   pids: z.strictObject({ pids }),
   installPath: z.union([z.strictObject({ path: z.string().min(1) }), z.strictObject({ ref: z.string().startsWith("oci://") })]),
   force: z.object({ force: z.enum(["true", "false", "1", "0"]).optional() }),
+  /** An upload's file name (what list and the audit call its source), beside force. */
+  install: z.object({ force: z.enum(["true", "false", "1", "0"]).optional(), filename: z.string().min(1).max(255).optional() }),
   listQuery: z.object({ state: z.enum(PACKAGE_STATES).optional(), name: z.string().optional() }),
   session: z.strictObject({ pid: z.string().min(1), context: z.record(z.string(), z.unknown()).optional() }),
   recordsQuery: z.object({

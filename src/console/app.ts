@@ -210,7 +210,7 @@ function renderRecords(records: InspectionRecord[]): void {
     cell(row, typeof r.latency_ms === "number" ? r.latency_ms.toFixed(1) : "");
     cell(row, r.guide_image === true ? "✓" : "");
     const images = row.insertCell();
-    if (r.result_status === "NG") images.append(button("view", () => void showImages(Number(r.id))));
+    if (r.images === true) images.append(button("view", () => void showImages(Number(r.id))));
   }
 }
 
@@ -468,7 +468,7 @@ $("install-form").addEventListener("submit", (event) => {
   progress.hidden = false;
   // XMLHttpRequest, because fetch reports no upload progress.
   const xhr = new XMLHttpRequest();
-  xhr.open("POST", `/algorithms/install${$<HTMLInputElement>("install-force").checked ? "?force=true" : ""}`);
+  xhr.open("POST", `/algorithms/install?${new URLSearchParams({ ...($<HTMLInputElement>("install-force").checked ? { force: "true" } : {}), filename: file.name }).toString()}`);
   xhr.setRequestHeader("authorization", `Bearer ${token() ?? ""}`);
   xhr.setRequestHeader("content-type", "application/zip");
   xhr.upload.onprogress = (e) => {

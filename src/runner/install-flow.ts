@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
 import type { ValidationReport } from "../checks/report.js";
-import { ErrorCode, ProcVisionError } from "../errors/index.js";
+import { ErrorCode, isProcVisionError, ProcVisionError } from "../errors/index.js";
 import { isOciReference } from "../oci/reference.js";
 import { resolveInterpreter } from "../python/interpreter.js";
 import { notFound, planPrune, refLabel, type PackageRef } from "../store/decisions.js";
@@ -25,6 +25,11 @@ export interface OperatorOption {
 export interface InstallOptions extends OperatorOption {
   /** Replace an installed version of the same name and version. */
   force?: boolean;
+  /**
+   * Where the zip came from, as list (`source_zip`), the audit and error messages name it when its path means nothing
+   * to the user: `upload <file name>` for an HTTP upload, the pinned `oci://` reference for a pull. Default: its path.
+   */
+  origin?: string;
 }
 
 /** Where a package comes from: a zip on this machine, or a reference into an OCI registry (contract §9). */
@@ -75,17 +80,18 @@ async function installFromRegistry(ctx: RunnerContext, ref: string, options: Ins
       throw err;
     }
     ctx.log(`pulled ${pulled.pinned} (zip ${pulled.zip_digest})`);
-    return await installZip(ctx, pulled.zipPath, options, pulled.pinned);
+    return await installZip(ctx, pulled.zipPath, { ...options, origin: pulled.pinned });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-function installZip(ctx: RunnerContext, zipPath: string, options: InstallOptions, origin = path.resolve(zipPath)): Promise<InstallResult> {
+function installZip(ctx: RunnerContext, zipPath: string, options: InstallOptions): Promise<InstallResult> {
   const operator = options.operator ?? ctx.operator;
+  const origin = options.origin ?? path.resolve(zipPath);
   return ctx.packagesQueue.run(async () => {
     ctx.state.assertOpen();
-    let target = path.basename(zipPath);
+    let target = options.origin ?? path.basename(zipPath);
     try {
       const lock = await acquireLock(ctx.layout.lock, LOCK_WAIT_MS);
       let result: InstallResult;
@@ -101,7 +107,7 @@ function installZip(ctx: RunnerContext, zipPath: string, options: InstallOptions
           bytecode: ctx.bytecode,
           startupTimeoutMs: ctx.config.startup_timeout_ms,
         }, {
-          zipPath, force: options.force === true, operator,
+          zipPath, origin, force: options.force === true, operator,
           onIdentified: (ref) => {
             target = refLabel(ref);
           },
@@ -115,10 +121,17 @@ function installZip(ctx: RunnerContext, zipPath: string, options: InstallOptions
       }
       return result;
     } catch (err) {
-      ctx.audit.record(operator, "install", target, "failed", err);
-      throw err;
+      const named = options.origin === undefined ? err : renamed(err, path.resolve(zipPath), options.origin);
+      ctx.audit.record(operator, "install", target, "failed", named);
+      throw named;
     }
   });
+}
+
+/** An error that names a transient file (an upload's, a pull's staging copy) by what the user installed instead. */
+function renamed(err: unknown, file: string, origin: string): unknown {
+  if (!isProcVisionError(err) || !err.message.includes(file)) return err;
+  return new ProcVisionError(err.code, err.message.replaceAll(file, origin), { ...(err.hint ? { hint: err.hint } : {}), ...(err.details ? { details: { ...err.details } } : {}), cause: err });
 }
 
 /** The audit row of an install that ran to the end: where from and how long, or which smoke checks failed; its warnings. */

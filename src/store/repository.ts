@@ -102,9 +102,11 @@ export interface InspectionRecord {
   guide_image: boolean;
   /** The session context's trace_id, when it had one. */
   trace_id: string | null;
+  /** Images are kept for it (an NG inspection with telemetry's ng_images on): GET /records/{id}/images. */
+  images: boolean;
 }
 
-export type NewInspectionRecord = Omit<InspectionRecord, "id" | "time" | "guide_image" | "trace_id"> & { time?: string; guide_image?: boolean; trace_id?: string | null };
+export type NewInspectionRecord = Omit<InspectionRecord, "id" | "time" | "guide_image" | "trace_id" | "images"> & { time?: string; guide_image?: boolean; trace_id?: string | null };
 
 export interface RecordFilter {
   pid?: string;
@@ -133,7 +135,7 @@ export interface PackageFilter {
 }
 
 /** SQLite has no booleans: guide_image is stored as 0/1. */
-type RecordRow = Omit<InspectionRecord, "guide_image"> & { guide_image: number };
+type RecordRow = Omit<InspectionRecord, "guide_image" | "images"> & { guide_image: number; images: number };
 
 interface PackageRow {
   name: string; version: string; state: PackageState; manifest: string; dir: string; zip_path: string | null;
@@ -334,8 +336,9 @@ export class Repository {
       ["pid = ?", filter.pid], ["session_id = ?", filter.session_id], ["name = ?", filter.name], ["version = ?", filter.version],
       ["status = ?", filter.status], ["result_status = ?", filter.result_status], ["time >= ?", filter.since],
     ]);
-    const rows = this.sql(`SELECT * FROM records ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limitOf(filter.limit)) as RecordRow[];
-    return rows.map((row) => ({ ...row, guide_image: row.guide_image === 1 }));
+    const rows = this.sql(`SELECT *, EXISTS (SELECT 1 FROM telemetry_artifacts a WHERE a.record_id = records.id) AS images
+      FROM records ${w.sql} ORDER BY id DESC LIMIT ?`).all(...w.params, limitOf(filter.limit)) as RecordRow[];
+    return rows.map((row) => ({ ...row, guide_image: row.guide_image === 1, images: row.images === 1 }));
   }
 
   /** Applies the retention bound to records below `keepFrom` (an id); returns how many were dropped. Cheap enough to call after every insert batch. */

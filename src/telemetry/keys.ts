@@ -63,7 +63,7 @@ export interface LogLine {
 
 /** A stored inspection record as its NDJSON line (contract §8 lists the fields). */
 export function recordLine(workstationId: string,
-  r: Omit<StoredRecord, "id" | "position_count" | "calibration_count" | "guide_image" | "trace_id"> & { trace_id?: string | null }): RecordLine {
+  r: Omit<StoredRecord, "id" | "position_count" | "calibration_count" | "guide_image" | "trace_id" | "images"> & { trace_id?: string | null }): RecordLine {
   const timestampMs = Date.parse(r.time);
   const sessionId = r.session_id ?? "";
   const step = r.step_index ?? 0;

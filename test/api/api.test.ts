@@ -117,12 +117,18 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     const again = await upload(v1);
     expect(again.status).toBe(409);
     expect(again.body.error_code).toBe("2005");
-    expect((await upload(v1, "?force=true")).status).toBe(201);
+    expect((await upload(v1, "?force=true&filename=/home/ops/algorithm-example-v1.0-offline.zip")).status).toBe(201);
     expect(readdirSync(path.join(root, "zips", ".uploads"))).toEqual([]);
     const list = await http("GET", "/algorithms?state=installed");
     conforms(z.array(responses.packageInfo), list);
-    expect((list.body as unknown as { name: string; version: string; supported_pids: string[] }[]).map((p) => [p.name, p.version, p.supported_pids]))
-      .toEqual([["algorithm-example", "1.0", ["p001", "p002"]]]);
+    expect((list.body as unknown as { name: string; version: string; supported_pids: string[]; source_zip: string }[]).map((p) => [p.name, p.version, p.supported_pids, p.source_zip]))
+      .toEqual([["algorithm-example", "1.0", ["p001", "p002"], "upload algorithm-example-v1.0-offline.zip"]]);
+    // The upload's temporary file is named nowhere: not in the audit, not in an error.
+    expect(((await http("GET", "/audit?action=install&limit=1")).body as unknown as { detail: string }[])[0]?.detail).toMatch(/^from upload algorithm-example-v1\.0-offline\.zip in \d+ ms/);
+    const junk = await http("POST", "/algorithms/install?filename=notes.zip", { body: Buffer.from("not a zip at all"), type: "application/zip" });
+    expect(junk.status).toBe(400);
+    expect(junk.body).toMatchObject({ error_code: "2001", message: expect.stringMatching(/^upload notes\.zip is not a readable zip/) });
+    expect(JSON.stringify(await http("GET", "/audit"))).not.toContain(".uploads");
   });
 
   it("install {path} only inside zips/; 2001 for anything else, 3006 for a missing file", async () => {

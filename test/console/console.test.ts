@@ -145,6 +145,8 @@ describe("web console", () => {
     expect(summary).toMatch(/execute: OK → NG .*— \d+(\.\d)? ms/);
     // The record of the call shows up in the records table.
     await expect.poll(() => cellOf("records", "", 2), WAIT).toContain("p001");
+    // NG, but without telemetry no image is kept: nothing to "view".
+    expect(await page.locator("#records tbody tr", { hasText: "NG" }).first().locator("button", { hasText: "view" }).count()).toBe(0);
     // The worker's log tail shows the algorithm's own log line of the call.
     await page.selectOption("#logs-package", `${NAME}/1.0`);
     await expect.poll(() => page.locator("#logs").innerText(), WAIT).toContain("inspected");

@@ -72,6 +72,8 @@ const panel = async (): Promise<Record<string, string>> => {
 describe("web console: telemetry", () => {
   it("an NG record's view opens its kept images (with rects, as captured), both loaded", async () => {
     await inspectNg();
+    // The images are kept off the answer's path: the record says so once they are there, and only then has a "view".
+    await expect.poll(async () => ((await (await fetch(`${url}/records?limit=1`)).json()) as { images: boolean }[])[0]?.images, WAIT).toBe(true);
     await page.goto(url);
     const view = page.locator("#records tbody tr", { hasText: "NG" }).first().locator("button", { hasText: "view" });
     await view.click();

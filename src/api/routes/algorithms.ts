@@ -55,7 +55,7 @@ export function algorithmRoutes(app: FastifyInstance, docs: RouteDoc[], runner: 
 
   route(app, docs, {
     method: "POST", url: "/algorithms/install", summary: "install an offline package: body application/zip, JSON {path} inside zips/, or JSON {ref} of an OCI registry (oci://…:tag or @sha256:…)", mutation: true,
-    query: schemas.force, contentTypes: ["application/zip", "application/json"], response: responses.installResult, status: 201,
+    query: schemas.install, contentTypes: ["application/zip", "application/json"], response: responses.installResult, status: 201,
   }, async ({ request, query, operator }) => {
     const force = truthy(query.force);
     const contentType = String(request.headers["content-type"] ?? "").split(";")[0]?.trim();
@@ -66,7 +66,8 @@ export function algorithmRoutes(app: FastifyInstance, docs: RouteDoc[], runner: 
       const file = path.join(uploads, `upload-${Date.now()}-${randomBytes(4).toString("hex")}.zip`);
       await saveUpload(request.body as Readable, file, uploadLimit);
       try {
-        result = await runner.install(file, { force, operator });
+        // The temporary file means nothing to the user: list, the audit and errors name the upload.
+        result = await runner.install(file, { force, operator, origin: query.filename === undefined ? "upload" : `upload ${path.basename(query.filename)}` });
       } finally {
         await rm(file, { force: true });
       }

@@ -38,7 +38,8 @@ export const install: CommandDefinition<ClientFlags & { force?: boolean }, [stri
       if (meter) process.stderr.write(`\ruploading ${Math.round((100 * sent) / total)}%`);
     });
     progress?.(`uploading ${path.basename(zip)} (${(size / 1e6).toFixed(1)} MB), then installing…`);
-    const result = await call(conn, "POST", route, { body, contentType: "application/zip", ...operatorHeader(options) });
+    const named = `/algorithms/install?${new URLSearchParams({ ...(options.force ? { force: "true" } : {}), filename: path.basename(zip) }).toString()}`;
+    const result = await call(conn, "POST", named, { body, contentType: "application/zip", ...operatorHeader(options) });
     if (meter) process.stderr.write("\n");
     return apiOutput("install", refuseInvalid(result.body));
   },

@@ -37,6 +37,8 @@ export interface InstallEnvironment {
 
 export interface InstallRequest {
   zipPath: string;
+  /** What the registry row records as the zip's source (`source_zip`); default: its path. */
+  origin?: string;
   force: boolean;
   operator: string;
   /** Called once the manifest is read: failures after this point concern a known package. */
@@ -187,7 +189,7 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
 
     const zipSha256 = (await digestFile(source)).sha256;
     const dir = packageDir(env.layout, ref.name, ref.version);
-    env.repo.beginInstall({ ...ref, manifest, dir, source_zip: source, zip_sha256: zipSha256, operator: request.operator });
+    env.repo.beginInstall({ ...ref, manifest, dir, source_zip: request.origin ?? source, zip_sha256: zipSha256, operator: request.operator });
     await pausePoint("registered-installing");
     try {
       await rm(dir, { recursive: true, force: true }); // ours now: the row claims it
