@@ -1,6 +1,6 @@
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
-import type { ValidationReport } from "../checks/report.js";
+import { stationReport, type ValidationReport } from "../checks/report.js";
 import { ErrorCode, isProcVisionError, ProcVisionError } from "../errors/index.js";
 import { isOciReference } from "../oci/reference.js";
 import { resolveInterpreter } from "../python/interpreter.js";
@@ -190,7 +190,7 @@ export function revalidate(ctx: RunnerContext, name: string, version: string, op
     const pkg = ctx.repository.getPackage(name, version);
     if (pkg === undefined || (pkg.state !== "installed" && pkg.state !== "invalid")) throw notFound({ name, version });
     const { smokeCheck } = await import("../store/install/smoke.js");
-    const report = await smokeCheck(packageWorkerLaunch(pkg.dir), ctx.config.startup_timeout_ms);
+    const report = stationReport(await smokeCheck(packageWorkerLaunch(pkg.dir), ctx.config.startup_timeout_ms));
     ctx.repository.setValidation(name, version, report.summary.status === "PASS" ? "installed" : "invalid", report);
     ctx.active.forget();
     return report;

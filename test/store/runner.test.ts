@@ -217,6 +217,22 @@ describe("Runner store lifecycle", () => {
     expect(err).toMatchObject({ code: "2006", message: expect.stringMatching(/invalid: it failed its smoke checks \(info_name_version_match/) });
   }, INSTALL_TIMEOUT);
 
+  it("an algorithm that prints installs with a warning: stdout_clean is the author's rule (validate fails it), not a station's", async () => {
+    const chatty = await exampleZip(work, {
+      name: "chatty-algo", version: "0.2",
+      mutate: (dir) => {
+        const main = path.join(dir, "algorithm_example", "main.py");
+        writeFileSync(main, readFileSync(main, "utf8").replace("        started = time.perf_counter()\n", "        print('executing step', step_index)\n        started = time.perf_counter()\n"));
+      },
+    });
+    const result = await runner.install(chatty);
+    expect(result.state).toBe("installed");
+    expect(result.validation.summary).toMatchObject({ status: "PASS", failed: 0 });
+    expect(result.validation.checks.find((c) => c.name === "stdout_clean")?.message).toMatch(/^warning: the algorithm wrote \d+ bytes to stdout/);
+    expect(result.warnings).toContainEqual(expect.stringMatching(/wrote \d+ bytes to stdout.*self\.logger/));
+    expect((await runner.validate("chatty-algo", "0.2")).summary.status).toBe("PASS");
+  }, INSTALL_TIMEOUT);
+
   it("keep_versions keeps active versions; a forced reinstall of an active one → 2007", async () => {
     await runner.activate("algorithm-example", "1.0", ["p002"]);
     const result = await runner.install(zips.a3);
@@ -280,7 +296,7 @@ describe("Runner store lifecycle", () => {
     runner = await Runner.open({ root: path.join(work, "root"), host, log: () => undefined });
     expect(runner.recovery.removed).toEqual([]);
     expect(await runner.list()).toEqual(before);
-    expect(before.map((p) => `${p.name} ${p.version} ${p.state}`)).toEqual(["board-check 1.0 installed", "broken-algo 0.1 invalid"]);
+    expect(before.map((p) => `${p.name} ${p.version} ${p.state}`)).toEqual(["board-check 1.0 installed", "broken-algo 0.1 invalid", "chatty-algo 0.2 installed"]);
     expect(integrityCheck(runner.repository.db)).toBe("ok");
     await expect(runner.close().then(() => runner.list())).rejects.toThrow(/closed/);
   });

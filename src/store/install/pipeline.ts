@@ -3,7 +3,7 @@ import path from "node:path";
 import { ErrorCode, ProcVisionError, isProcVisionError } from "../../errors/index.js";
 import { digestFile, packageWheels, WHEELS_DIR } from "../../offline-package/index.js";
 import type { SafeZip } from "../../zip/index.js";
-import type { ValidationReport } from "../../checks/report.js";
+import { stationReport, type ValidationReport } from "../../checks/report.js";
 import { installWheels, type InstallerChoice } from "../../wheel-installer/index.js";
 import type { WheelTarget } from "../../wheel-tags/index.js";
 import type { PackageRef } from "../decisions.js";
@@ -193,13 +193,15 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
     await pausePoint("registered-installing");
     try {
       await rm(dir, { recursive: true, force: true }); // ours now: the row claims it
-      const { python, validation } = await deployPackage({ ...accepted, zip, plan, interpreter: accepted.interpreter }, {
+      const deployed = await deployPackage({ ...accepted, zip, plan, interpreter: accepted.interpreter }, {
         dir, installer, startupTimeoutMs: env.startupTimeoutMs,
       });
+      const { python } = deployed;
+      const validation = stationReport(deployed.validation);
       const zipPath = archivedZip(env.layout, ref.name, ref.version);
       await archive(source, zipPath);
       await pausePoint("archived");
-      const warnings = acceptance.warnings.map((w) => w.message);
+      const warnings = [...acceptance.warnings.map((w) => w.message), ...(validation.warnings ?? [])];
       const state = validation.summary.status === "PASS" ? "installed" as const : "invalid" as const;
       const size = await directorySize(dir);
       env.repo.finishInstall(ref.name, ref.version, { state, zip_path: zipPath, validation, warnings, size_bytes: size });
