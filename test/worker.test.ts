@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -22,6 +22,16 @@ async function behave(overrides: Partial<WorkerOptions> = {}): Promise<Worker> {
   });
   live.push(worker);
   return worker;
+}
+
+/** Whether `pid` runs (a zombie waiting for its reaper does not). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(")") + 2));
+  } catch {
+    return false;
+  }
 }
 
 function step(userParams: Record<string, unknown> = {}, state: Record<string, unknown> = {}, stepIndex = 1): StepPayload {
@@ -149,6 +159,24 @@ describe("Worker with a real Python adapter", () => {
     expect(exit).toMatchObject({ code: 0, expected: true });
     expect(readFileSync(path.join(markers, "teardown"), "utf8")).toBe("x");
   });
+
+  it("ends the processes the algorithm started with the worker, and does not wait for the pipes they hold", async () => {
+    const markers = mkdtempSync(path.join(tmpdir(), "pv-markers-"));
+    for (const end of ["shutdown", "kill", "crash"] as const) {
+      rmSync(path.join(markers, "helper"), { force: true });
+      const worker = await behave({ env: { BEHAVE_MARKERS: markers, BEHAVE_HELPER: "1" } });
+      const helper = Number(readFileSync(path.join(markers, "helper"), "utf8"));
+      expect(running(helper)).toBe(true);
+      // The helper would hold the worker's stdout and stderr open for 300 s: the exit is seen all the same.
+      if (end === "shutdown") expect(await worker.shutdown()).toMatchObject({ code: 0, expected: true });
+      else if (end === "kill") await worker.kill("test");
+      else {
+        await expect(worker.call("execute", step({ crash: true }))).rejects.toMatchObject({ code: "3001" });
+        await worker.waitForExit();
+      }
+      await expect.poll(() => running(helper), { timeout: 10_000, interval: 50 }).toBe(false);
+    }
+  }, 60_000);
 
   it("runs teardown once when stdin closes", async () => {
     const markers = mkdtempSync(path.join(tmpdir(), "pv-markers-"));

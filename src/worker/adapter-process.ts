@@ -18,7 +18,9 @@ export interface AdapterLaunch {
 
 /**
  * Spawns `python -m procvision_algorithm_sdk.adapter` with the worker environment; the caller speaks the protocol.
- * PROC_ALGO_ROOT names the package root, as the original tools set it (algorithms find their assets by it).
+ * PROC_ALGO_ROOT names the package root, as the original tools set it (algorithms find their assets by it). On POSIX
+ * the worker leads a process group of its own: what the algorithm starts (a helper, a multiprocessing pool) is
+ * ended with it (killProcessGroup), and a terminal's Ctrl-C reaches the runner, not its workers behind its back.
  */
 export function spawnAdapter(launch: AdapterLaunch): AdapterChild {
   return spawn(
@@ -32,8 +34,24 @@ export function spawnAdapter(launch: AdapterLaunch): AdapterChild {
       }),
       stdio: ["pipe", "pipe", "pipe"],
       windowsHide: true,
+      detached: OWN_PROCESS_GROUP,
     },
   );
+}
+
+const OWN_PROCESS_GROUP = process.platform !== "win32";
+
+/**
+ * Kills whatever is left of a worker's process group once the worker itself exited: processes the algorithm started
+ * would otherwise outlive the runner (contract §7: no orphan processes) and hold the worker's pipes open.
+ */
+export function killProcessGroup(pid: number | undefined): void {
+  if (!OWN_PROCESS_GROUP || pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // ESRCH: the group is empty, nothing was left behind
+  }
 }
 
 export function sameLaunch(a: AdapterLaunch, b: AdapterLaunch): boolean {

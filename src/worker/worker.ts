@@ -14,12 +14,13 @@ import {
   type WorkerHello,
   type WorkerMessage,
 } from "../protocol/messages.js";
-import { spawnAdapter, type AdapterChild } from "./adapter-process.js";
+import { killProcessGroup, spawnAdapter, type AdapterChild } from "./adapter-process.js";
 import { StderrTail, type StderrLine } from "./stderr-tail.js";
-
 
 /** How long a start-up failure waits for the rest of the worker's stderr (normally: until it exits, a few ms). */
 const STDERR_DRAIN_MS = 2000;
+/** After the worker exited, how long its pipes may stay open (held by a process it started) before they are dropped. */
+const PIPE_DRAIN_MS = 500;
 export const RUNNER_VERSION = "0.1.0";
 
 export interface WorkerOptions {
@@ -157,7 +158,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
       ...(this.options.env ? { env: this.options.env } : {}),
     });
     this.exited = new Promise((resolve) => {
-      this.child.once("close", (code, signal) => resolve(this.onExit(code, signal)));
+      let done = false;
+      const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (done) return;
+        done = true;
+        killProcessGroup(this.child.pid);
+        this.child.stdout.destroy();
+        this.child.stderr.destroy();
+        resolve(this.onExit(code, signal));
+      };
+      // 'close' comes once the pipes are drained: the last frames and the traceback are read before the exit is
+      // handled. A process the algorithm started holds the pipes open, so after 'exit' it gets PIPE_DRAIN_MS at most.
+      this.child.once("close", finish);
+      this.child.once("exit", (code, signal) => setTimeout(() => finish(code, signal), PIPE_DRAIN_MS).unref());
     });
     // A spawn failure (ENOENT) arrives as 'error' followed by 'close'.
     this.child.on("error", (err) => {
