@@ -4,7 +4,7 @@ export interface BackoffPolicy {
   /** Delay before the second restart in a row; the first restart is immediate (a single crash costs no wait). */
   baseMs: number;
   maxMs: number;
-  /** A worker that stayed up this long is considered healthy: its next crash starts the schedule over. */
+  /** A worker that stayed up this long (or answered a call) is healthy: its next crash starts the schedule over. */
   stableUptimeMs: number;
 }
 

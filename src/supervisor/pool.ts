@@ -538,6 +538,9 @@ export class VersionPool {
       } else if (slot.state === "busy" && slot.inflight === 0) {
         slot.state = "idle";
       }
+      // A worker that answered a call is healthy: its next loss starts the restart schedule over (a crash now and
+      // then must not grow the backoff of a worker that serves in between).
+      if (end === "done") slot.failures = 0;
     }
     if (error instanceof CallNotStarted) {
       // Sent behind a call that ended its worker: it never ran, so it is not an attempt. Any worker may take it,

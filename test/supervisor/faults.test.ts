@@ -149,6 +149,18 @@ describe("Supervisor fault handling with real workers", () => {
       .toEqual(["closed→open", "open→half_open", "half_open→closed"]);
   });
 
+  it("a worker that answers between crashes restarts at once each time: its backoff starts over", async () => {
+    const { h, execute } = await running({ breaker_max_crashes: 100 }, {}, { backoff: { baseMs: 5_000, maxMs: 30_000, stableUptimeMs: 600_000 } });
+    for (let i = 0; i < 3; i++) {
+      const ready = nextEvent(h.sup, "worker-ready");
+      expect((await execute({ crash: true })).execute?.error_code).toBe("3001");
+      await ready;
+      expect((await execute()).execute?.status).toBe("OK");
+    }
+    const delays = h.events.filter((e) => e.type === "worker-restart-scheduled").map((e) => e.type === "worker-restart-scheduled" && [e.failures, e.delay_ms]);
+    expect(delays).toEqual([[1, 0], [1, 0], [1, 0]]);
+  });
+
   it("a start that keeps failing opens the circuit and the probe reopens it until the fault is gone", async () => {
     const { pkg, h, execute } = await running({ breaker_max_crashes: 1 });
     pkg.setControl({ start_fail: true, crash_on: "execute" });
