@@ -199,7 +199,9 @@ class Flex(BaseAlgorithm):
         session.reset()
 
     def get_info(self):
-        return {"name": "flex", "version": "1.0", "supported_pids": ["p001"], "steps": [{"index": 1, "name": "one"}]}
+        params = [{"key": "exposure", "type": "float"}, {"key": "count", "type": "int"}]
+        steps = [{"index": 1, "name": "one", "params": params}]
+        return {"name": "flex", "version": "1.0", "supported_pids": ["p001"], "steps": steps}
 
     def pre_execute(self, step_index, pid, session, user_params, shared_mem_id, image_meta):
         record(hook="pre_execute", step=step_index)
@@ -256,6 +258,8 @@ class Flex(BaseAlgorithm):
         elif do == "numpy":
             data["count"] = np.int64(3)
             data["scores"] = np.array([0.5, float("nan")])
+        elif do == "param_types":
+            data["types"] = {key: type(value).__name__ for key, value in params.items()}
         elif do == "unserializable":
             data["thing"] = object()
         return {"status": "OK", "message": "done " + do, "data": data, "debug": debug}

@@ -276,6 +276,16 @@ def test_numpy_values_are_sent_as_plain_json(adapter: Adapter) -> None:
     assert result["data"]["scores"] == [0.5, None]
 
 
+def test_float_params_of_a_whole_value_arrive_as_float(adapter: Adapter) -> None:
+    # JSON has one number type: the runner's 0.0 is 0 on the wire. The step declares exposure a float, count an int.
+    adapter.start()
+    types = run(adapter, "param_types", exposure=12, count=3, other=5)["data"]["types"]
+    assert types == {"do": "str", "exposure": "float", "count": "int", "other": "int"}
+    payload = step_payload(step_index=2, user_params={"do": "param_types", "exposure": 12})
+    step_two = adapter.call("execute", payload, request_id="r-2")
+    assert step_two["data"]["types"]["exposure"] == "int"  # not a param of that step
+
+
 def test_an_unserializable_result_becomes_an_error_result(adapter: Adapter) -> None:
     adapter.start()
     result = run(adapter, "unserializable")

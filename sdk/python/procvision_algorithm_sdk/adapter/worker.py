@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections import OrderedDict
-from typing import Any, Dict, NamedTuple, Optional
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 from ..errors import FatalError, GPUOutOfMemoryError, RecoverableError
 from ..frames import FrameError, encode_frame
@@ -89,6 +89,7 @@ class Worker:
         self._info = info  # what execute-only generations answer to get_info (they have none of their own)
         self._open_steps: "OrderedDict[str, int]" = OrderedDict()
         self._torn_down = False
+        self._float_keys = _float_params(info)
         if generation == G3:
             # Imported at start-up (numpy), not on the first call: a G3 worker reads images on every call.
             # G3 images were always the algorithm's own arrays (the original decoded them): writable, copied on write.
@@ -113,6 +114,8 @@ class Worker:
             session = _session(payload) if method != "get_info" else Session("")
             args = _step_args(payload, session) if method in STEP_METHODS else None
             guide = _guide_inputs(payload) if args is not None and self._generation == G3 else None
+            if args is not None:
+                _as_floats(args.user_params, self._float_keys.get(args.step_index, ()))
         except FrameError as exc:
             return encode_frame(error_frame(request_id, PROTOCOL_ERROR, f"{method} payload: {exc}"))
         input_state = (payload.get("session") or {}).get("state") or {}  # Session deep-copied it: untouched
@@ -258,6 +261,30 @@ def _session(payload: Dict[str, Any]) -> Session:
     if not isinstance(session_id, str) or not isinstance(context, dict) or not isinstance(state, dict):
         raise FrameError("session must be {id: string, context: object, state: object}")
     return Session(session_id, context, state=state)
+
+
+def _float_params(info: Optional[Dict[str, Any]]) -> Dict[int, Tuple[str, ...]]:
+    """The keys of each step's ``float`` params, as the algorithm declares them."""
+    steps = (info or {}).get("steps")
+    found: Dict[int, Tuple[str, ...]] = {}
+    for step in steps if isinstance(steps, list) else []:
+        if not isinstance(step, dict) or not isinstance(step.get("index"), int) or not isinstance(step.get("params"), list):
+            continue
+        keys = tuple(
+            p["key"] for p in step["params"] if isinstance(p, dict) and p.get("type") == "float" and isinstance(p.get("key"), str)
+        )
+        if keys:
+            found[step["index"]] = keys
+    return found
+
+
+def _as_floats(user_params: Dict[str, Any], keys: Tuple[str, ...]) -> None:
+    """JSON has one number type, so a float param of a whole value (0.0) arrives as 0: give the algorithm the float it
+    declared, as the original SDK (which parsed the request's own text) did."""
+    for key in keys:
+        value = user_params.get(key)
+        if type(value) is int:
+            user_params[key] = float(value)
 
 
 def _step_args(payload: Dict[str, Any], session: Session) -> StepArgs:
