@@ -160,12 +160,15 @@ export function rejection(check: ResultCheck): ResultProblem | undefined {
 
 /**
  * The answer as the station gives it: unchanged when it keeps the rules (authoring rules aside), else ERROR with the
- * broken rule's code (1007) and message, its data kept for inspection.
+ * broken rule's code (1007) and message, its data kept for inspection. An ERROR the algorithm gave without a code or
+ * a message gets 9999 and a message that says so: every error a user sees carries both (contract §6).
  */
 export function enforceResult<T extends ObservedCall & { error_code: string | null }>(method: ResultMethod, call: T,
   image: { width: number; height: number }, limits: ResultLimits): T {
   const problem = rejection(checkResult(method, call, image, limits));
-  return problem === undefined ? call : { ...call, status: "ERROR", message: problem.message, error_code: problem.code };
+  if (problem !== undefined) return { ...call, status: "ERROR", message: problem.message, error_code: problem.code };
+  if (call.status !== "ERROR" || (call.error_code && call.message)) return call;
+  return { ...call, error_code: call.error_code || ErrorCode.unknown_error, message: call.message || `${method} answered ERROR without a message` };
 }
 
 /** Counts of the rect lists of a result, for records and metrics. */

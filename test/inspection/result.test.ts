@@ -110,12 +110,17 @@ describe("enforceResult (the station's answer)", () => {
     });
   });
   it("returns a valid answer, an ERROR answer and one that breaks only an authoring rule unchanged", () => {
-    for (const call of [ok({ result_status: "OK" }), { status: "ERROR", message: "dark", data: { defect_rects: "x" } }]) {
-      const given = answer(call);
+    for (const given of [answer(ok({ result_status: "OK" })), { ...answer({ status: "ERROR", message: "dark", data: { defect_rects: "x" } }), error_code: "1003" }]) {
       expect(enforceResult("execute", given, img, DEFAULT_LIMITS)).toBe(given);
     }
     const quiet = answer(ok({}, ""));
     expect(enforceResult("pre_execute", quiet, img, DEFAULT_LIMITS)).toBe(quiet);
+  });
+  it("gives an ERROR without a code 9999, and one without a message a message: every error a user sees has both", () => {
+    expect(enforceResult("execute", answer({ status: "ERROR", message: "dark", data: {} }), img, DEFAULT_LIMITS))
+      .toMatchObject({ status: "ERROR", error_code: "9999", message: "dark" });
+    expect(enforceResult("execute", { ...answer({ status: "ERROR", message: "", data: {} }), error_code: "1003" }, img, DEFAULT_LIMITS))
+      .toMatchObject({ status: "ERROR", error_code: "1003", message: "execute answered ERROR without a message" });
   });
 });
 
