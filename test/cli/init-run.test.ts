@@ -119,6 +119,12 @@ describe("procvision-cli run", () => {
       expect(run.code, args.join(" ")).toBe(2);
       expect(run.stderr.length, args.join(" ")).toBeGreaterThan(0);
     }
+    // A file that is no image: exit 2, with the code a runner gives it (1002).
+    const notImage = path.join(work, "notes.png");
+    writeFileSync(notImage, "not an image");
+    const undecodable = await runCli(["run", dir, "--pid", "A01", "--image", notImage, "--json"]);
+    expect(undecodable.code).toBe(2);
+    expect(undecodable.json).toMatchObject({ error_code: "1002", message: expect.stringContaining("cannot decode image") });
   });
 
   it("SIGTERM or Ctrl-C during a call: the worker and the shared-memory segments go with the CLI (exit 143 / 130)", async () => {

@@ -69,7 +69,8 @@ async function loadImage(flag: string, file: string): Promise<RawImage> {
     const { decodeImage } = await import("../../image/decode.js");
     return await decodeImage({ path: file });
   } catch (err) {
-    throw new UsageError((err as Error).message, "pass a JPEG or PNG file");
+    // Input error (exit 2) with the code the runner gives the same file: 1002.
+    throw new UsageError((err as Error).message, "pass a JPEG or PNG file", ErrorCode.image_load_failed);
   }
 }
 
