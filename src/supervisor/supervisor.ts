@@ -332,9 +332,11 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     try {
       const pool = this.#pools.get(key);
       if (pool === undefined || pool.state !== "running" && pool.state !== "draining") {
-        throw new ProcVisionError(ErrorCode.not_found, `${key} (the version of ${oneShot ? `PID ${req.pid}` : `session ${session.id}`}) is not running`, {
-          hint: "start the package version",
-        });
+        // A PID bound to a stopped version has no package that runs for it (3004); a session's version is gone (3006).
+        throw new ProcVisionError(oneShot ? ErrorCode.no_active_package : ErrorCode.not_found,
+          `${key} (the version of ${oneShot ? `PID ${req.pid}` : `session ${session.id}`}) is not running`, {
+            hint: `start it (procvision-runner start ${session.name} ${session.version}, or POST /algorithms/${session.name}/${session.version}/start)`,
+          });
       }
       const methods = stepMethods(method as InspectMethod, pool.generation, key);
       // Without a step, the manifest's first: a project of the original init counts from 0, new ones from 1.

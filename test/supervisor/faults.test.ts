@@ -207,7 +207,9 @@ describe("Supervisor fault handling with real workers", () => {
     track(h);
     await expect(h.sup.ensureRunning(pkg.spec)).rejects.toMatchObject({ message: expect.stringContaining("start failed on purpose") });
     expect(h.sup.status()).toEqual([]);
-    await expect(h.sup.inspect({ pid: "p001", step_index: 1, image: rawImage() })).rejects.toMatchObject({ code: "3006" });
+    // The PID is bound to a version that does not run: no package serves it (3004), and the hint says how to start it.
+    await expect(h.sup.inspect({ pid: "p001", step_index: 1, image: rawImage() })).rejects
+      .toMatchObject({ code: "3004", message: expect.stringContaining("is not running"), hint: expect.stringContaining("procvision-runner start sup-algo 1.0") });
   });
 
   it("startup_timeout_ms bounds a worker's start (import and setup()): a slower one fails with 1005 naming the key", async () => {
