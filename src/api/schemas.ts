@@ -2,11 +2,18 @@ import { z } from "zod";
 import { PACKAGE_STATES } from "../runner/package-state.js";
 
 const pids = z.array(z.string().min(1)).min(1);
+
+/**
+ * A number given as text (a query parameter, a form field). Not z.coerce: its Number("abc") is NaN, and the error
+ * then says "got NaN" instead of what was sent.
+ */
+const numeric = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : v), schema);
 const nameVersion = { name: z.string().min(1), version: z.string().min(1) };
 
 const inspectFields = z.object({
   pid: z.string().min(1),
-  step_index: z.coerce.number().int().min(0).optional()
+  step_index: numeric(z.number().int().min(0)).optional()
     .meta({ description: "default: the first step the package's manifest declares (1 when it declares none)" }),
   method: z.enum(["pre_execute", "execute", "both"]).default("both")
     .meta({ description: "G2/G3 (execute-only) algorithms: both and execute run execute once; pre_execute is refused (1006)" }),
@@ -14,9 +21,9 @@ const inspectFields = z.object({
   user_params: z.string().optional().meta({ description: "a JSON object" }),
   step_desc: z.string().optional().meta({ description: "G3: the step's description text (default empty)" }),
   guide_info: z.string().optional().meta({ description: "G3: guide annotations as a JSON string (default []), e.g. [{\"label\": \"1\", \"posList\": [{\"x\": 10, \"y\": 20, \"width\": 30, \"height\": 40}]}]" }),
-  width: z.coerce.number().int().min(1).optional().meta({ description: "raw body only" }),
-  height: z.coerce.number().int().min(1).optional().meta({ description: "raw body only" }),
-  channels: z.coerce.number().int().min(1).max(4).optional().meta({ description: "raw body only" }),
+  width: numeric(z.number().int().min(1)).optional().meta({ description: "raw body only" }),
+  height: numeric(z.number().int().min(1)).optional().meta({ description: "raw body only" }),
+  channels: numeric(z.number().int().min(1).max(4)).optional().meta({ description: "raw body only" }),
   color_space: z.string().optional().meta({ description: "raw body only" }),
 });
 
@@ -38,14 +45,14 @@ export const schemas = {
   recordsQuery: z.object({
     pid: z.string().optional(), name: z.string().optional(), version: z.string().optional(), status: z.string().optional(),
     result_status: z.string().optional(), session_id: z.string().optional(), since: since(),
-    limit: z.coerce.number().int().min(1).max(10_000).optional(),
+    limit: numeric(z.number().int().min(1).max(10_000)).optional(),
   }),
   auditQuery: z.object({
     action: z.string().optional(), operator: z.string().optional(), target: z.string().optional(),
     outcome: z.enum(["ok", "failed", "invalid"]).optional(), since: since(),
-    limit: z.coerce.number().int().min(1).max(10_000).optional(),
+    limit: numeric(z.number().int().min(1).max(10_000)).optional(),
   }),
-  logsQuery: z.object({ lines: z.coerce.number().int().min(1).max(10_000).optional() }),
+  logsQuery: z.object({ lines: numeric(z.number().int().min(1).max(10_000)).optional() }),
   /** Fields of POST /inspect, as multipart text fields or query parameters (raw body). */
   inspectFields,
   /** The multipart form of POST /inspect as OpenAPI shows it (the route reads the parts itself). */

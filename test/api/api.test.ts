@@ -230,7 +230,9 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     const noSize = await http("POST", "/inspect?pid=p001", { body: Buffer.alloc(30), type: "application/octet-stream" });
     expect(noSize.body.error_code).toBe("1002");
     const badStep = await http("POST", "/inspect", { body: await withImage(inspectForm({ pid: "p001", step_index: "zero" })) });
-    expect(badStep.body.error_code).toBe("1006");
+    // The message echoes what was sent (not "NaN"), for form fields and query parameters alike.
+    expect(badStep.body).toMatchObject({ error_code: "1006", message: expect.stringContaining('step_index: expected a number, got "zero"') });
+    expect((await http("GET", "/records?limit=ten")).body).toMatchObject({ error_code: "1006", message: expect.stringContaining('limit: expected a number, got "ten"') });
   });
 
   it("POST /inspect with two images: cur_image (alias of image), guide_image, step_desc, guide_info; records say guide_image", async () => {
