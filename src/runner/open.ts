@@ -24,7 +24,8 @@ export function loadTrustedKeys(keys: readonly string[]): KeyObject[] {
     try {
       return loadPublicKey(k);
     } catch (err) {
-      throw new ProcVisionError(ErrorCode.unknown_error, `runner_config.json: trusted_keys[${i}]: ${(err as Error).message}`, {
+      // The config may come from --config, another file or code: the key is named, not a file.
+      throw new ProcVisionError(ErrorCode.unknown_error, `runner config trusted_keys[${i}]: ${(err as Error).message}`, {
         hint: "list ed25519 public keys as PEM text or paths to .pub files written by procvision-cli keygen",
       });
     }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadRunnerConfig, parseRunnerConfig } from "../../src/runner/config.js";
+import { loadTrustedKeys } from "../../src/runner/open.js";
 import { ProcVisionError } from "../../src/errors/index.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-config-"));
@@ -35,6 +36,10 @@ describe("runner_config.json", () => {
     // installer takes the contract's values only (auto|uv|pip): the builtin installer is what auto picks, not a setting.
     expect(messageOf(() => parseRunnerConfig({ installer: "builtin" }))).toMatch(/installer/);
     expect(parseRunnerConfig({ installer: "uv" }).installer).toBe("uv");
+  });
+
+  it("names a trusted key it cannot load by its index", () => {
+    expect(messageOf(() => loadTrustedKeys(["/nowhere/station.pub"]))).toMatch(/^runner config trusted_keys\[0\]: .*\/nowhere\/station\.pub/);
   });
 
   it("reads a file, and says so when it is not JSON", async () => {
