@@ -95,9 +95,7 @@ function confirmAction(text: string, ask?: { label: string; value: string }): Pr
     label.append(input);
     extra.append(label);
   }
-  // returnValue can survive from the last dialog: Escape after an earlier OK must not confirm.
-  dialog.returnValue = "";
-  dialog.showModal();
+  showDialog(dialog, true);
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok" ? (input?.value ?? "") : null), { once: true });
   });
@@ -236,6 +234,14 @@ async function showImages(id: number): Promise<void> {
     return figure;
   });
   $("dialog-extra").replaceChildren(...figures);
+  showDialog(dialog, false);
+}
+
+/** Opens the one dialog as a question (OK / Cancel) or as a view (Close). */
+function showDialog(dialog: HTMLDialogElement, question: boolean): void {
+  $("dialog-ok").hidden = !question;
+  $("dialog-cancel").textContent = question ? "Cancel" : "Close";
+  // returnValue can survive from the last dialog: Escape after an earlier OK must not confirm.
   dialog.returnValue = "";
   dialog.showModal();
 }
@@ -278,8 +284,9 @@ function renderAudit(entries: AuditEntry[]): void {
     timeCell(row, e.time);
     cell(row, e.operator);
     cell(row, e.action);
-    cell(row, e.target);
+    // The outcome before the target: a long target (an oci:// reference) wraps instead of pushing it off-screen.
     cell(row, e.outcome, e.outcome === "ok" ? "ok" : "error");
+    cell(row, e.target, "wrap");
   }
 }
 

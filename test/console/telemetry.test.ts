@@ -81,6 +81,8 @@ describe("web console: telemetry", () => {
     await expect.poll(() => images.count(), WAIT).toBe(2);
     await expect.poll(() => images.evaluateAll((imgs) => imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth > 0)), WAIT).toEqual([true, true]);
     expect(await page.locator("#dialog-extra figcaption").allInnerTexts()).toEqual([expect.stringMatching(/^with rects/), expect.stringMatching(/^as captured/)]);
+    // A view, not a question: one button, Close.
+    expect(await page.locator("#dialog button:visible").allInnerTexts()).toEqual(["Close"]);
     await page.locator("#dialog button[value=cancel]").click();
   }, 60_000);
 
