@@ -1,7 +1,10 @@
 import type { KeyObject } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { deflateRawSync } from "node:zlib";
+import { ErrorCode, isProcVisionError, ProcVisionError } from "../errors/index.js";
 import { writeZip, type ZipEntry, type ZipFileEntry } from "../zip/write.js";
+import { openPackageZip } from "./package-zip.js";
 import { sign } from "../signing/index.js";
 import type { ProjectFile } from "./project-files.js";
 import { SHA256SUMS, SIGNATURE } from "./layout.js";
@@ -55,7 +58,25 @@ export async function buildOfflineZip(input: OfflineZipInput): Promise<OfflineZi
       ];
     },
   });
+  await refuseWhatStationsRefuse(input.outPath);
   return { path: input.outPath, size: zip.size, entries: zip.entries, wheelCount: input.wheelFiles.length, sha256sums };
+}
+
+/**
+ * The zip through the runner's own safe open (entry count, names, sizes, bomb ratios): a package a station would
+ * refuse with 2001 is removed and refused here, naming the rule, instead of being found out at the station.
+ */
+async function refuseWhatStationsRefuse(zipPath: string): Promise<void> {
+  try {
+    (await openPackageZip(zipPath)).close();
+  } catch (err) {
+    await rm(zipPath, { force: true });
+    if (!isProcVisionError(err) || err.code !== ErrorCode.invalid_zip) throw err;
+    throw new ProcVisionError(err.code, `a station would refuse this package: ${err.message}`, {
+      hint: "pack fewer or smaller files (e.g. many assets into one archive, a very repetitive file compressed by you), or exclude them in .procvisionignore",
+      cause: err,
+    });
+  }
 }
 
 function isWheel(entryPath: string): boolean {

@@ -261,6 +261,18 @@ describe("procvision-cli package", SLOW, () => {
     expect(wrong.stderr).toMatch(/fakepkg==1\.0 only has wheels for other targets \(fakepkg-1\.0-cp310-cp310-win_amd64\.whl\)/);
   });
 
+  it("refuses to leave a zip that a station would refuse (here a zip-bomb ratio), naming the rule, and leaves nothing", async () => {
+    const dir = project("loose==1.4.2\n");
+    mkdirSync(path.join(dir, "wheels"));
+    cpSync(path.join(fakes, "loose-1.4.2-py3-none-any.whl"), path.join(dir, "wheels", "loose-1.4.2-py3-none-any.whl"));
+    mkdirSync(path.join(dir, "assets"));
+    writeFileSync(path.join(dir, "assets", "mask.bin"), Buffer.alloc(20 * 1024 * 1024));
+    const refused = await runCli(["package", dir, "-s", "--json"]);
+    expect(refused.code).toBe(1);
+    expect(refused.json).toMatchObject({ error_code: "2001", message: expect.stringMatching(/^a station would refuse this package: .*assets\/mask\.bin.*zip bomb/) });
+    expect(readdirSync(dir).filter((f) => f.endsWith(".zip") || f.endsWith(".tmp"))).toEqual([]);
+  });
+
   it("--sign writes SIGNATURE; validate --zip --key verifies it and rejects another key", async () => {
     const keys = path.join(work, "keys");
     mkdirSync(keys);
