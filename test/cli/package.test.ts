@@ -105,7 +105,8 @@ describe("procvision-cli package", SLOW, () => {
   });
 
   it("cross-target: win_amd64 / cp310 from Linux takes only the matching wheel, and validate --zip agrees", async () => {
-    const dir = project("fakepkg==1.0\n");
+    // Markers are the target's, not this Linux machine's: the win32 line is packed, the linux one is not.
+    const dir = project('fakepkg==1.0 ; sys_platform == "win32"\nloose==1.4.2 ; sys_platform == "linux"\n');
     const run = await runCli(["package", dir, "-w", "win_amd64", "-p", "3.10", "-b", "cp310", "-i", "cp", ...isolated(), "--json"]);
     expect(run.code, run.stdout).toBe(0);
     const out = run.json as Packaged;
@@ -118,6 +119,7 @@ describe("procvision-cli package", SLOW, () => {
       try { return await z.readText(".procvision_env.json"); } finally { z.close(); }
     })())) as Record<string, unknown>;
     expect(env).toMatchObject({ python_version: "3.10", abi: "cp310", wheels_platform: ["win_amd64"] });
+    expect(out.requirements).toEqual(expect.arrayContaining(['fakepkg==1.0 ; sys_platform == "win32"', 'loose==1.4.2 ; sys_platform == "linux"']));
     const checked = await runCli(["validate", "--zip", out.path, "--json"]);
     expect((checked.json as Report).summary.status, checked.stdout).toBe("PASS");
   });

@@ -14,11 +14,11 @@ import { pipEnv, pipFreeze, runPip } from "../../python/pip.js";
 import { localTarget } from "../../python/local-target.js";
 import { projectInterpreter } from "../../python/project-python.js";
 import { probeRuntime, type ProbedRuntime } from "../../python/runtime.js";
-import { filterFreezeOutput, formatRequirement, pinRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
+import { evaluateMarker, filterFreezeOutput, formatRequirement, pinRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
 import { loadPrivateKey } from "../../signing/index.js";
 import { parseTargetEnv, pipDownloadArgs, resolveTarget, shippedIndexSettings, withoutSecrets, type TargetEnvFile, type TargetResolution } from "../../target-env/index.js";
-import { matchRequirementsToWheels, parseWheelFilename, versionNodot } from "../../wheel-tags/index.js";
+import { markerEnvironment, matchRequirementsToWheels, parseWheelFilename, versionNodot } from "../../wheel-tags/index.js";
 import { CheckFailure, style, tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
 
 /** A Python runtime to put into the zip as `python_runtime/` (contract §5a, `--embed-python`). */
@@ -218,6 +218,17 @@ function runtimeTarget(o: PackageOptions, envFile: TargetEnvFile | undefined, ru
   return resolveTarget(flags, envFile === undefined ? undefined : indexOptions, runtime.target, "runtime");
 }
 
+/**
+ * The requirements pip downloads: those whose markers hold for the target, without their markers. pip judges markers
+ * by the machine it runs on, whatever --platform says: `pywin32 ; sys_platform == "win32"` was skipped when packaging
+ * for Windows on Linux, then found missing.
+ */
+function downloadList(requirements: readonly Requirement[], resolution: TargetResolution): string {
+  const env = markerEnvironment(resolution.target);
+  return requirements.filter((r) => r.marker === undefined || evaluateMarker(r.marker, env))
+    .map((r) => `${formatRequirement({ ...r, marker: undefined })}\n`).join("");
+}
+
 /** Unpinned requirements pinned to the version of the wheel that satisfies them, so the package reproduces. */
 function pinFromWheels(requirements: readonly Requirement[], wheelFiles: readonly string[], resolution: TargetResolution):
 { requirements: Requirement[]; pinned: string[] } {
@@ -266,7 +277,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
   const sanitized = sanitizeRequirements(source.text);
   const sdk = bundledSdkWheel();
   const withSdk = pinRequirement(sanitized.requirements, SDK_NAME, sdk.version);
-  const withSdkText = withSdk.map((r) => `${formatRequirement(r)}\n`).join("");
+  const withSdkText = downloadList(withSdk, resolution);
 
   if (!o.skipDownload) {
     o.progress?.(`downloading wheels for ${target.wheelsPlatform.join(", ")} / ${target.abi}`);
