@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  evaluateMarker, filterFreezeOutput, formatRequirement, logicalLines, normalizeName, parseMarker, parseRequirementLine,
+  evaluateMarker, expandIncludes, filterFreezeOutput, IncludeError, formatRequirement, logicalLines, normalizeName, parseMarker, parseRequirementLine,
   pinRequirement, sanitizeRequirements, type MarkerEnvironment, type Requirement,
 } from "../src/requirements/index.js";
 
@@ -59,9 +59,9 @@ describe("parseRequirementLine", () => {
   it.each<[string, "empty" | "option" | "invalid", string]>([
     ["", "empty", "blank line or comment"],
     ["   # a comment", "empty", "blank line or comment"],
-    ["-r base.txt", "option", "pip option -r dropped: nested requirement and constraint files are not followed: list their requirements in this file"],
-    ["--requirement=base.txt", "option", "pip option --requirement dropped: nested requirement and constraint files are not followed: list their requirements in this file"],
-    ["-c constraints.txt", "option", "pip option -c dropped: nested requirement and constraint files are not followed: list their requirements in this file"],
+    ["-r base.txt", "option", "pip option -r dropped: procvision-cli package reads nested requirements files in; a package's own requirements.txt lists them"],
+    ["--requirement=base.txt", "option", "pip option --requirement dropped: procvision-cli package reads nested requirements files in; a package's own requirements.txt lists them"],
+    ["-c constraints.txt", "option", "pip option -c dropped: constraint files are not followed: pin what they constrain in this file"],
     ["-e .", "option", "pip option -e dropped: an editable install cannot be packed as a wheel: build a wheel of it and pin name==version"],
     ["--editable ./pkg", "option", "pip option --editable dropped: an editable install cannot be packed as a wheel: build a wheel of it and pin name==version"],
     ["--index-url https://mirror/simple", "option", "pip option --index-url dropped: index options belong in .procvision_env.json (index_url, extra_index_urls, find_links) or on the command line"],
@@ -90,6 +90,32 @@ describe("parseRequirementLine", () => {
     ["foo==1.0 ;", "invalid", 'invalid environment marker "": expected a marker variable or a quoted string, got end of marker'],
   ])("rejects %j as %s", (line, kind, reason) => {
     expect(parseRequirementLine(line)).toEqual({ ok: false, kind, reason });
+  });
+});
+
+describe("expandIncludes", () => {
+  const files: Record<string, string> = {
+    "/p/requirements.txt": "-r base.txt\nopencv-python-headless==4.12.0.88\n",
+    "/p/base.txt": "numpy==2.2.6\n--requirement=sub/more.txt  # shared\n",
+    "/p/sub/more.txt": "pillow==11.0.0\n",
+    "/p/loop.txt": "-rloop.txt\n",
+  };
+  const read = (file: string): string => {
+    const text = files[file];
+    if (text === undefined) throw Object.assign(new Error(`ENOENT: ${file}`), { code: "ENOENT" });
+    return text;
+  };
+
+  it("reads the named files in, relative to the file that names them, all the way down", () => {
+    const text = expandIncludes(files["/p/requirements.txt"]!, "/p/requirements.txt", read);
+    expect(sanitizeRequirements(text).requirements.map((r) => r.name)).toEqual(["numpy", "pillow", "opencv-python-headless"]);
+    expect(sanitizeRequirements(text).dropped).toEqual([]);
+  });
+
+  it("refuses a missing file and a loop, naming the line", () => {
+    expect(() => expandIncludes("numpy==2.2.6\n-r nope.txt\n", "/p/requirements.txt", read)).toThrow(/^requirements\.txt line 2: -r nope\.txt: \/p\/nope\.txt not found$/);
+    expect(() => expandIncludes(files["/p/loop.txt"]!, "/p/loop.txt", read)).toThrow(IncludeError);
+    expect(() => expandIncludes(files["/p/loop.txt"]!, "/p/loop.txt", read)).toThrow(/includes itself \(loop\.txt → loop\.txt\)/);
   });
 });
 

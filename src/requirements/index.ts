@@ -1,4 +1,5 @@
 export { filterFreezeOutput, type FrozenRequirements } from "./freeze.js";
+export { expandIncludes, IncludeError } from "./includes.js";
 export { evaluateMarker, parseMarker, type MarkerEnvironment, type MarkerNode, type MarkerVariable } from "./markers.js";
 export {
   formatRequirement, isLocalPath, normalizeName, parseRequirementLine,

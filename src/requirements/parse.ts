@@ -52,7 +52,8 @@ export function isLocalPath(text: string): boolean {
 }
 
 const OPTION_REASONS: [RegExp, string][] = [
-  [/^(-r|--requirement|-c|--constraint)$/, "nested requirement and constraint files are not followed: list their requirements in this file"],
+  [/^(-r|--requirement)$/, "procvision-cli package reads nested requirements files in; a package's own requirements.txt lists them"],
+  [/^(-c|--constraint)$/, "constraint files are not followed: pin what they constrain in this file"],
   [/^(-e|--editable)$/, "an editable install cannot be packed as a wheel: build a wheel of it and pin name==version"],
   [/^--hash$/, "hashes are not kept: the package adds the SDK wheel, which has none, and SHA256SUMS covers every wheel"],
   [/^(-i|--index-url|--extra-index-url|-f|--find-links|--no-index|--trusted-host)$/,

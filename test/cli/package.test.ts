@@ -234,13 +234,19 @@ describe("procvision-cli package", SLOW, () => {
   });
 
   it("sanitizes requirements (hashes, options, comments) and pins unpinned ones to the downloaded wheel", async () => {
-    const dir = project("# deps\n--index-url http://example.invalid/simple\nfakepkg==1.0 --hash=sha256:abc\n\nloose>=1.0\n");
+    // loose comes from a file the requirements include (-r), as pip reads it.
+    const dir = project("# deps\n--index-url http://example.invalid/simple\nfakepkg==1.0 --hash=sha256:abc\n\n-r base.txt\n");
+    writeFileSync(path.join(dir, "base.txt"), "loose>=1.0\n");
     const run = await runCli(["package", dir, ...isolated(), "--json"]);
     expect(run.code, run.stderr).toBe(0);
     const out = run.json as Packaged;
     expect(out.requirements).toEqual(["fakepkg==1.0", "loose==1.4.2", `procvision_algorithm_sdk==${SDK_VERSION}`]);
     expect(out.pinned).toEqual(["loose>=1.0 → loose==1.4.2"]);
     expect(out.dropped.map((d) => d.line)).toEqual(["--index-url http://example.invalid/simple"]);
+    writeFileSync(path.join(dir, "requirements.txt"), "-r nope.txt\n");
+    const missing = await runCli(["package", dir, ...isolated(), "--json"]);
+    expect(missing.code).toBe(1);
+    expect(missing.json).toMatchObject({ error_code: "1006", message: expect.stringMatching(/^requirements\.txt line 1: -r nope\.txt: .*nope\.txt not found$/) });
   });
 
   it("honours the author's pip configuration unless --isolated; flags win over it", async () => {

@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { KeyObject } from "node:crypto";
@@ -14,7 +14,7 @@ import { pipEnv, pipFreeze, runPip } from "../../python/pip.js";
 import { localTarget } from "../../python/local-target.js";
 import { projectInterpreter } from "../../python/project-python.js";
 import { probeRuntime, type ProbedRuntime } from "../../python/runtime.js";
-import { evaluateMarker, filterFreezeOutput, formatRequirement, pinRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
+import { evaluateMarker, expandIncludes, filterFreezeOutput, IncludeError, formatRequirement, pinRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
 import { loadPrivateKey } from "../../signing/index.js";
 import { parseTargetEnv, pipDownloadArgs, resolveTarget, shippedIndexSettings, withoutSecrets, type TargetEnvFile, type TargetResolution } from "../../target-env/index.js";
@@ -105,15 +105,25 @@ function flagLayer(o: PackageOptions): TargetEnvFile {
   };
 }
 
+/** A requirements file with the files its `-r` lines name read in, as pip reads them. */
+async function withIncludes(file: string): Promise<string> {
+  try {
+    return expandIncludes(await readFile(file, "utf8"), file, (included) => readFileSync(included, "utf8"));
+  } catch (err) {
+    if (err instanceof IncludeError) throw new CheckFailure(ErrorCode.invalid_params, err.message, "fix the -r line, or list those requirements in the file itself");
+    throw err;
+  }
+}
+
 /** The requirements text to sanitize: the given file, the project's, or (auto-freeze) pip freeze of its Python. */
 async function requirementsText(projectDir: string, o: PackageOptions, autoFreeze: { on: boolean; source: string }, python: string):
 Promise<{ text: string; source: string; frozen?: string[]; frozenDropped: { line: string; reason: string }[] }> {
   if (o.requirements !== undefined) {
     requireFile("requirements file", o.requirements, "pass the path of a requirements.txt, or leave -r out to use the project's");
-    return { text: await readFile(o.requirements, "utf8"), source: path.resolve(o.requirements), frozenDropped: [] };
+    return { text: await withIncludes(o.requirements), source: path.resolve(o.requirements), frozenDropped: [] };
   }
   const own = path.join(projectDir, REQUIREMENTS);
-  if (existsSync(own)) return { text: await readFile(own, "utf8"), source: own, frozenDropped: [] };
+  if (existsSync(own)) return { text: await withIncludes(own), source: own, frozenDropped: [] };
   if (!autoFreeze.on) {
     const why = autoFreeze.source === "env-file" ? `${TARGET_ENV_FILE} sets "auto_freeze": false; ` : "";
     throw new CheckFailure(ErrorCode.invalid_params, `${own} not found`,
