@@ -86,7 +86,8 @@ export function summary(action: string, body: unknown): string[] {
   const b = (body ?? {}) as Record<string, unknown>;
   const pkg = typeof b.name === "string" ? `${b.name} ${String(b.version ?? "")}`.trim() : "";
   switch (action) {
-    case "install": return [`✓ installed ${pkg} (${String(b.state ?? "installed")})`];
+    case "install": return [`✓ installed ${pkg} (${String(b.state ?? "installed")})`,
+      ...(Array.isArray(b.warnings) ? b.warnings.map((w) => `  ! ${String(w)}`) : [])];
     default: return [`✓ ${action}${pkg ? ` ${pkg}` : ""}`];
   }
 }

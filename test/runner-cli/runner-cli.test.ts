@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runRunnerCli, serveRunner, type Served } from "../helpers/cli.js";
-import { EXAMPLE, exampleZip } from "../helpers/store.js";
+import { EXAMPLE, exampleZip, withoutSums } from "../helpers/store.js";
 
 const work = mkdtempSync(path.join(tmpdir(), "pv-runner-cli-"));
 const root = path.join(work, "root");
@@ -45,8 +45,12 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
   it("install, list, activate, inspect, switch, rollback, deactivate, uninstall — human and --json", async () => {
     const installed = await runner(["install", v1, ...R(), "--operator", "ops-bob"]);
     expect(installed.code, installed.stderr).toBe(0);
-    expect(installed.stdout).toMatch(/✓ installed algorithm-example 1\.0 \(installed\)/);
-    expect((await runner(["install", v2, ...R(), "--json"])).json).toMatchObject({ version: "1.1", state: "installed" });
+    expect(installed.stdout).toBe("✓ installed algorithm-example 1.0 (installed)\n");
+    // What the runner warns about is said under the ✓, not only in --json (here: a zip built without SHA256SUMS).
+    const unsummed = await runner(["install", await withoutSums(v2, path.join(work, "v1.1-no-sums.zip")), ...R()]);
+    expect(unsummed.code, unsummed.stderr).toBe(0);
+    expect(unsummed.stdout).toMatch(/^✓ installed algorithm-example 1\.1 \(installed\)\n {2}! .*SHA256SUMS/);
+    expect((await runner(["list", ...R(), "--json"])).json).toEqual(expect.arrayContaining([expect.objectContaining({ version: "1.1", state: "installed" })]));
 
     const again = await runner(["install", v1, ...R()]);
     expect(again.code).toBe(1);
