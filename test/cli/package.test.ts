@@ -157,6 +157,14 @@ describe("procvision-cli package", SLOW, () => {
     expect(readdirSync(path.join(dir, "wheels"))).toContain("m28pkg-1.0-py3-none-manylinux_2_28_x86_64.whl");
   });
 
+  it("an index that cannot be reached is said to be unreachable, not to lack the wheel", async () => {
+    const dir = project("fakepkg==1.0\n");
+    const run = await runCli(["package", dir, "--isolated", "--index-url", "http://builder:s3cr3t@127.0.0.1:1/simple", "--json"]);
+    expect(run.code).toBe(1);
+    expect(run.json).toMatchObject({ error_code: "2004", message: expect.stringMatching(/^pip could not reach the package index: .*Connection refused.*looked in: http:\/\/127\.0\.0\.1:1\/simple/) });
+    expect(JSON.stringify(run.json)).not.toContain("s3cr3t");
+  });
+
   it("a requirement with no wheel for the target: exit 1, one paragraph, no zip", async () => {
     const dir = project("nowheel==1.0\n");
     // An index URL with a credential: the message (which ends up in CI logs) names the index without it.

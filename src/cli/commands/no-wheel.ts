@@ -25,6 +25,17 @@ export function parsePipNoMatch(output: string): PipNoMatch | undefined {
   return { requirement, versions: listed === "" || listed === "none" ? [] : listed.split(/,\s*/) };
 }
 
+/**
+ * Why pip could not reach an index, when its output says so: an unreachable index makes pip report "no matching
+ * distribution" as well, which would send the author hunting for a wheel that exists.
+ */
+export function parsePipUnreachable(output: string): string | undefined {
+  const broken = /after connection broken by '(?:\w+Error\('[^:]*: )?([^']+?)'\)?':? (\S+)/.exec(output);
+  if (broken?.[1] !== undefined) return `${broken[1].replace(/^Failed to establish a new connection: /, "")} (${broken[2] ?? "index"})`;
+  const fetch = /Could not fetch URL (\S+?):? (.+?)(?: - skipping)?$/m.exec(output);
+  return fetch === null ? undefined : `${fetch[2]} (${fetch[1]})`;
+}
+
 export function describeTarget(target: TargetLabel): string {
   return `Python ${target.pythonVersion} (${target.implementation}, ABI ${target.abi}) on ${target.wheelsPlatform.join(", ")}`;
 }

@@ -9,7 +9,7 @@ import {
   type ProjectFile,
 } from "../../offline-package/index.js";
 import { requireFile, requireProject } from "./inputs.js";
-import { noWheelParagraph, parsePipNoMatch, uncoveredParagraph } from "./no-wheel.js";
+import { noWheelParagraph, parsePipNoMatch, parsePipUnreachable, uncoveredParagraph } from "./no-wheel.js";
 import { pipEnv, pipFreeze, runPip } from "../../python/pip.js";
 import { localTarget } from "../../python/local-target.js";
 import { projectInterpreter } from "../../python/project-python.js";
@@ -157,8 +157,13 @@ Promise<void> {
     if (run.exitCode !== 0) {
       const noMatch = parsePipNoMatch(run.output);
       // Named without their credentials: this message ends up in CI logs.
-      const sources = [resolution.target.indexUrl ?? (o.isolated ? "https://pypi.org/simple" : "your pip configuration's index"),
+      const sources = [resolution.target.indexUrl ?? (o.isolated ? "https://pypi.org/simple" : process.env.PIP_INDEX_URL ?? "your pip configuration's index"),
         ...resolution.target.extraIndexUrls, ...resolution.target.findLinks].map(withoutSecrets);
+      const unreachable = parsePipUnreachable(run.output);
+      if (unreachable) {
+        throw new CheckFailure(ErrorCode.wheels_missing, `pip could not reach the package index: ${withoutSecrets(unreachable)}; looked in: ${sources.join(", ")}`,
+          "check the network, the index address (--index-url, the env file, pip.conf, PIP_INDEX_URL) and any proxy; or pass --find-links DIR with the wheels");
+      }
       if (noMatch) throw new CheckFailure(ErrorCode.wheels_missing, noWheelParagraph(noMatch, resolution.target, sources));
       throw new CheckFailure(ErrorCode.wheels_missing, `pip download failed (exit ${run.exitCode}):\n${run.output.trim().split("\n").slice(-15).join("\n")}`,
         "check the index options (--index-url, --find-links, pip.conf) and the requirement lines");
