@@ -58,12 +58,25 @@ function noSchemaCompiler(): () => never {
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const imageLimit = options.imageLimitBytes ?? 128 * 1024 * 1024;
   const app = Fastify({
-    logger: false, bodyLimit: imageLimit, forceCloseConnections: true,
+    // close() ends idle keep-alive connections and lets running requests finish (a stopping station answers what it
+    // started); event streams are ended by their route.
+    logger: false, bodyLimit: imageLimit, forceCloseConnections: "idle",
     // Requests are checked with zod (route.ts) and replies are plain JSON: fastify's own schema compilers (ajv and
     // fast-json-stringify, ~130 modules and ~2 MB resident in an idle runner) would never run, so they never load.
     schemaController: { compilersFactory: { buildValidator: noSchemaCompiler, buildSerializer: noSchemaCompiler } },
   });
   const docs: RouteDoc[] = [];
+  // While closing, a keep-alive connection whose last request has just been answered is closed at once, not after
+  // its idle timeout (close() ends only the connections idle when it starts).
+  let idleSweep: NodeJS.Timeout | undefined;
+  app.addHook("preClose", (done) => {
+    idleSweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    done();
+  });
+  app.addHook("onClose", (_instance, done) => {
+    clearInterval(idleSweep);
+    done();
+  });
 
   await app.register(multipart, { limits: { fileSize: imageLimit, files: 2, fields: 20 }, throwFileSizeLimit: true });
   // Zip uploads stay a stream (written to disk by the route); raw pixels arrive as one Buffer.

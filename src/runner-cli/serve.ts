@@ -15,6 +15,9 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
  * `procvision-runner serve`: opens the store (recovering any half-done install), starts the API on loopback unless
  * told otherwise, announces itself in `<root>/runner.json`, and on SIGINT/SIGTERM stops workers cleanly.
  */
+/** How long a stopping runner waits for the HTTP requests it is answering. */
+const HTTP_DRAIN_MS = 30_000;
+
 export async function serve(o: { root: string; host?: string; port: string; config?: string }): Promise<void> {
   const root = path.resolve(o.root);
   await mkdir(root, { recursive: true });
@@ -44,7 +47,11 @@ export async function serve(o: { root: string; host?: string; port: string; conf
     if (stopping) return;
     stopping = true;
     runner.log(`${signal}: stopping`);
+    // New requests are refused (503) while the running ones finish: only then do the workers stop. A request that
+    // takes longer than HTTP_DRAIN_MS (a big install) is cut.
+    const cut = setTimeout(() => app.server.closeAllConnections(), HTTP_DRAIN_MS);
     await app.close();
+    clearTimeout(cut);
     await runner.close();
     await rm(path.join(root, RUNNER_JSON), { force: true });
     log("stopped");

@@ -12,16 +12,23 @@ let url: string;
 let v1: string;
 let v2: string;
 let broken: string;
+let slow: string;
 
 /** A client command of the built procvision-runner against the server, as an operator runs it. */
 const runner = (args: string[]) => runRunnerCli(args);
 
 beforeAll(async () => {
-  [v1, v2, broken] = await Promise.all([exampleZip(work, { version: "1.0" }), exampleZip(work, { version: "1.1" }), exampleZip(work, {
+  [v1, v2, broken, slow] = await Promise.all([exampleZip(work, { version: "1.0" }), exampleZip(work, { version: "1.1" }), exampleZip(work, {
     name: "broken-algo", version: "0.1",
     mutate: (dir) => {
       const main = path.join(dir, "algorithm_example", "main.py");
       writeFileSync(main, readFileSync(main, "utf8").replace(/^VERSION = .*$/m, 'VERSION = "9.9-not-the-manifest"'));
+    },
+  }), exampleZip(work, {
+    name: "slow-algo", version: "1.0", pids: ["p009"],
+    mutate: (dir) => {
+      const main = path.join(dir, "algorithm_example", "main.py");
+      writeFileSync(main, readFileSync(main, "utf8").replace("        started = time.perf_counter()\n", "        time.sleep(float(user_params.get('exposure', 0)) / 8)\n        started = time.perf_counter()\n"));
     },
   })]);
   server = await serveRunner(root);
@@ -173,11 +180,30 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     expect(port.stderr).toMatch(/--port/);
   });
 
-  it("SIGTERM stops serve cleanly: exit 0, runner.json removed, no worker left behind, token never logged", async () => {
+  it("SIGTERM stops serve cleanly: the running inspection is answered, exit 0, runner.json removed, no worker left behind, token never logged", async () => {
     await runner(["activate", "algorithm-example", "1.0", "--pids", "p001", ...R()]);
+    expect((await runner(["install", slow, ...R()])).code).toBe(0);
+    expect((await runner(["activate", "slow-algo", "1.0", "--pids", "p009", ...R()])).code).toBe(0);
     const workers = ((await runner(["status", ...R(), "--json"])).json as { workers: { pid: number }[] }).workers.map((w) => w.pid);
     expect(workers.length).toBeGreaterThan(0);
-    expect(await server.stop()).toBe(0);
+    // An open event stream, and an inspection of step 1 whose execute sleeps 1.5 s (exposure 12 / 8), running when SIGTERM comes.
+    const events = await fetch(`${url}/events`);
+    const form = new FormData();
+    form.set("pid", "p009");
+    form.set("step_index", "1");
+    form.set("method", "execute");
+    form.set("user_params", JSON.stringify({ exposure: 12 }));
+    form.set("image", new Blob([readFileSync(path.join(EXAMPLE, "sample.png"))]), "sample.png");
+    const token = readFileSync(path.join(root, "token"), "utf8").trim();
+    const inspection = fetch(`${url}/inspect`, { method: "POST", body: form, headers: { authorization: `Bearer ${token}` } });
+    await expect.poll(async () => ((await (await fetch(`${url}/health`)).json()) as { workers: { inflight: number }[] }).workers.some((w) => w.inflight > 0),
+      { timeout: 30_000, interval: 20 }).toBe(true);
+    const stopped = server.stop();
+    const answer = await inspection;
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { execute: { status: string } }).execute.status).toBe("OK");
+    expect(await stopped).toBe(0);
+    expect(await events.text()).toContain(": procvision events");
     expect(existsSync(path.join(root, "runner.json"))).toBe(false);
     for (const pid of workers) expect(existsSync(`/proc/${pid}`)).toBe(false);
     expect(server.stderr()).not.toContain(readFileSync(path.join(root, "token"), "utf8").trim());

@@ -1,3 +1,4 @@
+import type { ServerResponse } from "node:http";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { route, type RouteDoc } from "../route.js";
@@ -23,10 +24,18 @@ export function observeRoutes(app: FastifyInstance, docs: RouteDoc[], runner: Ru
   route(app, docs, { method: "GET", url: "/audit", summary: "audit log of every mutation, newest first", mutation: false, query: schemas.auditQuery, response: z.array(responses.auditEntry) },
     ({ query }) => runner.audit(definedOnly(query)));
 
+  // Open event streams never end by themselves: they are ended when the server closes, so that a graceful close
+  // (running requests finish, idle connections go) is not held up by them.
+  const streams = new Set<ServerResponse>();
+  app.addHook("preClose", (done) => {
+    for (const res of streams) res.end();
+    done();
+  });
   route(app, docs, { method: "GET", url: "/events", summary: "server-sent events: state changes, worker events, installs, inspections", mutation: false, responseType: "text/event-stream" },
     ({ request, reply }) => {
       reply.hijack();
       const res = reply.raw;
+      streams.add(res);
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-store", connection: "keep-alive", "x-accel-buffering": "no" });
       res.write(": procvision events\n\n");
       let id = 0;
@@ -41,6 +50,7 @@ export function observeRoutes(app: FastifyInstance, docs: RouteDoc[], runner: Ru
       request.raw.on("close", () => {
         clearInterval(keepAlive);
         runner.events.off("event", send);
+        streams.delete(res);
       });
     });
 }
