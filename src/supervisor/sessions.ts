@@ -93,6 +93,12 @@ export class SessionManager {
         });
       }
     }
+    // The context travels in every call frame: one too big for a frame would end the worker at each call.
+    if (!isEmpty(context) && Buffer.byteLength(JSON.stringify(context)) > this.#opts.maxStateBytes) {
+      throw new ProcVisionError(ErrorCode.invalid_params, `the session context is larger than ${this.#opts.maxStateBytes} bytes as JSON`, {
+        hint: "keep the context to identifiers (serial number, trace_id, station data); large data belongs in the session state or elsewhere",
+      });
+    }
     const now = this.#opts.now();
     const session: SessionRecord = {
       id: randomUUID(), pid, name: pkg.name, version: pkg.version,

@@ -192,6 +192,8 @@ describe("SessionManager", () => {
     expect(m.setState(s, { a: "x".repeat(10) })).toBe(true);
     expect(m.setState(s, { a: "x".repeat(100) })).toBe(false);
     expect(s.state).toEqual({ a: "x".repeat(10) });
+    // The context is bounded alike (it goes with every call): refused at creation with 1006.
+    expect(() => m.create("p001", pkg, { serial: "x".repeat(100) })).toThrow(expect.objectContaining({ code: "1006", message: expect.stringContaining("larger than 64 bytes") }));
     m.end(s.id);
     expect(saved.map((r) => r.state)).toEqual([{}, { a: "x".repeat(10) }]);
     expect(removed).toEqual([`${s.id}:ended`]);
