@@ -1,8 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { StepPayload } from "../src/protocol/messages.js";
+import { spawnAdapter } from "../src/worker/adapter-process.js";
 import { CallNotStarted, Worker, type WorkerOptions } from "../src/worker/worker.js";
 import { fixture, testPython } from "./helpers/python.js";
 
@@ -175,6 +176,23 @@ describe("Worker with a real Python adapter", () => {
         await worker.waitForExit();
       }
       await expect.poll(() => running(helper), { timeout: 10_000, interval: 50 }).toBe(false);
+    }
+  }, 60_000);
+
+  it("a worker whose runner is gone (stdin EOF, nobody to kill its group) ends what its algorithm started itself", async () => {
+    const markers = mkdtempSync(path.join(tmpdir(), "pv-markers-"));
+    // As a runner killed with SIGKILL leaves it: the adapter alone, leading its process group.
+    const child = spawnAdapter({ python: testPython(), entryPoint: "behave:Behave", cwd: fixture("behave"), maxFrameBytes: 64 * 1024 * 1024, env: { BEHAVE_MARKERS: markers, BEHAVE_HELPER: "1" } });
+    try {
+      await expect.poll(() => existsSync(path.join(markers, "helper")), { timeout: 30_000, interval: 20 }).toBe(true);
+      const helper = Number(readFileSync(path.join(markers, "helper"), "utf8"));
+      expect(running(helper)).toBe(true);
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+      child.stdin.end();
+      expect(await exited).toBe(0);
+      await expect.poll(() => running(helper), { timeout: 10_000, interval: 50 }).toBe(false);
+    } finally {
+      child.kill("SIGKILL");
     }
   }, 60_000);
 

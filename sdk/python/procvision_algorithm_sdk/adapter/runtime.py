@@ -70,6 +70,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         worker.teardown()
         return 130
+    finally:
+        _end_helpers()
+
+
+def _end_helpers() -> None:
+    """Ends what the algorithm started (a helper, a pool) with the worker.
+
+    The runner makes each worker lead a process group and kills the group when it ends the worker; a runner killed
+    with SIGKILL cannot, and its workers then end here on stdin EOF. The adapter must still exit with its own code,
+    so it kills the other members (Linux: found in /proc), not the group.
+    """
+    me = os.getpid()
+    if not hasattr(os, "getpgrp") or os.getpgrp() != me or not os.path.isdir("/proc"):
+        return
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8", errors="replace") as f:
+                stat = f.read()
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so fields start after the last ")".
+            if int(stat[stat.rindex(")") + 2:].split()[2]) == me:
+                os.kill(int(entry), 9)
+        except (OSError, ValueError, IndexError):
+            continue
 
 
 def _parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
