@@ -235,10 +235,12 @@ export class VersionPool {
   }
 
   /** Stops taking new calls, lets queued and running ones finish, then stops the workers. */
-  async drain(): Promise<void> {
+  async drain(inspectionsDone?: Promise<void>): Promise<void> {
     if (this.#state === "stopped") return;
     if (this.#starting) await this.#starting.catch(() => undefined);
     if (this.#state === "running") this.#setState("draining");
+    // Requests that began before the drain may still send their second call (admitted while draining).
+    await inspectionsDone;
     await new Promise<void>((resolve) => {
       if (this.pending === 0) resolve();
       else this.#idleWaiters.push(resolve);

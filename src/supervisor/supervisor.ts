@@ -105,6 +105,8 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
   readonly #retiring = new Map<string, { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }>();
   /** Inspections in progress per version (between their calls the pool may be momentarily idle). */
   readonly #active = new Map<string, number>();
+  /** Who waits for a version's inspections in progress to end (a drain: `both` is two calls, the second still to come). */
+  readonly #inspectionsDone = new Map<string, (() => void)[]>();
   readonly #tag = randomBytes(3).toString("hex");
   #poolSeq = 0;
   #closed = false;
@@ -195,14 +197,22 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     this.#started.delete(packageKey(ref));
   }
 
-  /** New calls are refused (3006); queued and running calls finish; then the workers shut down. */
+  /**
+   * New calls are refused (3006); queued and running calls finish, and so do the inspections in progress (the execute
+   * of a `both` whose pre_execute ran is still to come); then the workers shut down.
+   */
   async drainAndStop(ref: PackageRef): Promise<void> {
     const key = packageKey(ref);
     const existing = this.#draining.get(key);
     if (existing) return existing;
     const pool = this.#pools.get(key);
     if (pool === undefined) return;
-    const draining = pool.drain().finally(() => {
+    const inspections = (this.#active.get(key) ?? 0) === 0 ? undefined : new Promise<void>((resolve) => {
+      const waiting = this.#inspectionsDone.get(key) ?? [];
+      waiting.push(resolve);
+      this.#inspectionsDone.set(key, waiting);
+    });
+    const draining = pool.drain(inspections).finally(() => {
       this.#draining.delete(key);
       if (this.#pools.get(key) === pool) this.#pools.delete(key);
     });
@@ -357,8 +367,10 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
       return await (oneShot ? run(session) : this.sessions.withSession(session.id, run));
     } finally {
       const left = (this.#active.get(key) ?? 1) - 1;
-      if (left === 0) this.#active.delete(key);
-      else this.#active.set(key, left);
+      if (left === 0) {
+        this.#active.delete(key);
+        for (const resolve of this.#inspectionsDone.get(key)?.splice(0) ?? []) resolve();
+      } else this.#active.set(key, left);
       if (oneShot) {
         // Ephemeral sessions end without a session event: drop the worker affinity here, or the map fills up.
         this.#pools.get(key)?.forget(session.id);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fastConfig, makePackage, makeSupervisor, nextEvent, rawImage, stopAfterEach } from "./helpers.js";
+import { fastConfig, makePackage, makeSupervisor, nextEvent, rawImage, stopAfterEach, waitFor } from "./helpers.js";
 
 const track = stopAfterEach();
 
@@ -71,5 +71,20 @@ describe("Supervisor seam for switch and drain", () => {
     // and it can run again
     await h.sup.ensureRunning(pkg.spec);
     expect((await h.sup.inspect({ pid: "p001", step_index: 1, image })).execute?.status).toBe("OK");
+  });
+
+  it("drainAndStop lets a `both` inspection in progress run its execute, though its pre_execute was its only call in flight", async () => {
+    const pkg = makePackage();
+    const h = makeSupervisor(fastConfig(), { p001: pkg.spec });
+    track(h);
+    await h.sup.ensureRunning(pkg.spec);
+    const both = h.sup.inspect({ pid: "p001", step_index: 1, method: "both", user_params: { sleep_s: 0.3 }, image: rawImage() });
+    await waitFor(() => h.sup.status()[0]?.workers[0]?.state === "busy", 10_000, "pre_execute to run");
+    const drained = h.sup.drainAndStop(pkg.spec);
+    const answer = await both;
+    expect(answer.pre_execute?.status).toBe("OK");
+    expect(answer.execute).toMatchObject({ status: "OK" });
+    await drained;
+    expect(h.sup.isRunning(pkg.spec)).toBe(false);
   });
 });
