@@ -233,6 +233,13 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     // The message echoes what was sent (not "NaN"), for form fields and query parameters alike.
     expect(badStep.body).toMatchObject({ error_code: "1006", message: expect.stringContaining('step_index: expected a number, got "zero"') });
     expect((await http("GET", "/records?limit=ten")).body).toMatchObject({ error_code: "1006", message: expect.stringContaining('limit: expected a number, got "ten"') });
+    // A form cut short, and one without its boundary: a bad request (400, 1006), not the runner's failure.
+    const cut = Buffer.from("--XYZ\r\nContent-Disposition: form-data; name=\"pid\"\r\n\r\np001\r\n--XYZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\nabc");
+    for (const type of ["multipart/form-data; boundary=XYZ", "multipart/form-data"]) {
+      const broken = await http("POST", "/inspect", { body: cut, type });
+      expect(broken.status, type).toBe(400);
+      expect(broken.body.error_code, type).toBe("1006");
+    }
   });
 
   it("POST /inspect with two images: cur_image (alias of image), guide_image, step_desc, guide_info; records say guide_image", async () => {

@@ -39,6 +39,18 @@ const FILE_FIELDS: Readonly<Record<string, "image" | "guide">> = { image: "image
 
 /** Multipart: file fields `image` (alias `cur_image`) and `guide_image` (JPEG/PNG) plus text fields. */
 async function fromMultipart(request: FastifyRequest): Promise<{ fields: Record<string, string>; image?: Buffer; guide?: Buffer }> {
+  try {
+    return await readParts(request);
+  } catch (err) {
+    // The form parser's own errors (a body cut short, no boundary) are a bad request, not the runner's failure.
+    if (err instanceof ProcVisionError || (typeof (err as { statusCode?: unknown }).statusCode === "number")) throw err;
+    throw new ProcVisionError(ErrorCode.invalid_params, `the multipart form cannot be read: ${(err as Error).message}`, {
+      hint: "send a complete multipart/form-data body with its boundary (curl -F image=@part.jpg -F pid=…)",
+    });
+  }
+}
+
+async function readParts(request: FastifyRequest): Promise<{ fields: Record<string, string>; image?: Buffer; guide?: Buffer }> {
   const fields: Record<string, string> = {};
   const files: { image?: Buffer; guide?: Buffer } = {};
   for await (const part of request.parts()) {
