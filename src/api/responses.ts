@@ -72,7 +72,7 @@ export const fleet = z.looseObject({
 });
 
 export const health = z.looseObject({
-  status: z.literal("ok"), packages: z.number().int(), bindings: z.array(binding),
+  status: z.enum(["ok", "degraded"]), problems: z.array(z.string()), packages: z.number().int(), bindings: z.array(binding),
   pools: z.array(z.looseObject({ name: z.string(), version: z.string(), state: z.string(), circuit: z.string(), sessions: z.number().int() })),
   workers: z.array(z.looseObject({
     name: z.string(), version: z.string(), pid: z.number().int().nullable(), state: z.string(), uptime_ms: z.number().nullable(),

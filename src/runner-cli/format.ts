@@ -76,9 +76,11 @@ function describeTelemetry(t: TelemetryView | undefined): string[] {
 }
 
 formatters.status = (body) => {
-  const b = body as { packages?: number; bindings?: unknown[]; workers?: { state?: string }[]; telemetry?: TelemetryView };
+  const b = body as { packages?: number; bindings?: unknown[]; workers?: { state?: string }[]; problems?: string[]; telemetry?: TelemetryView };
   const up = (b.workers ?? []).filter((w) => w.state === "idle" || w.state === "busy").length;
-  return [`✓ runner ok · ${b.packages ?? 0} package(s) · ${(b.bindings ?? []).length} PID binding(s) · ${up}/${(b.workers ?? []).length} worker(s) up`, ...describeTelemetry(b.telemetry)];
+  const problems = b.problems ?? [];
+  return [`${problems.length > 0 ? "✗ runner degraded" : "✓ runner ok"} · ${b.packages ?? 0} package(s) · ${(b.bindings ?? []).length} PID binding(s) · ${up}/${(b.workers ?? []).length} worker(s) up`,
+    ...problems.map((p) => `  ✗ ${p}`), ...describeTelemetry(b.telemetry)];
 };
 
 /** One line for results that are a single object: what happened, not the whole body. */
@@ -94,13 +96,14 @@ export function summary(action: string, body: unknown): string[] {
 
 /**
  * Whether a request that succeeded also did what was asked: an inspection whose call came back ERROR (the
- * algorithm's own error, 1005, 3001, 1007 travel in the call, not as a request error) or a failed validation exits 1,
- * as `procvision-cli run` and `validate` do, so a script can tell.
+ * algorithm's own error, 1005, 3001, 1007 travel in the call, not as a request error), a failed validation or a
+ * degraded station (`status`) exits 1, as `procvision-cli run` and `validate` do, so a script can tell.
  */
 function succeeded(action: string, body: unknown): boolean {
-  const b = (body ?? {}) as { pre_execute?: CallView; execute?: CallView; summary?: { status?: string } };
+  const b = (body ?? {}) as { pre_execute?: CallView; execute?: CallView; summary?: { status?: string }; problems?: string[] };
   if (action === "inspect") return [b.pre_execute, b.execute].every((call) => call === undefined || call.status === "OK");
   if (action === "validate") return b.summary?.status === "PASS";
+  if (action === "status") return (b.problems ?? []).length === 0;
   return true;
 }
 

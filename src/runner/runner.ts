@@ -336,7 +336,7 @@ export class Runner {
   async status(): Promise<RunnerStatus> {
     this.state.assertOpen();
     const store = { root: this.root, packages: this.repository.listPackages({}).length, bindings: this.repository.bindings() };
-    return runnerStatus(store, this.supervisor?.status() ?? []);
+    return runnerStatus(store, this.supervisor?.status() ?? [], this.supervisor !== undefined);
   }
 
   /** Prometheus exposition of calls, latencies, queues, restarts, breakers and shared memory. */

@@ -182,6 +182,13 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
 
   it("SIGTERM stops serve cleanly: the running inspection is answered, exit 0, runner.json removed, no worker left behind, token never logged", async () => {
     await runner(["activate", "algorithm-example", "1.0", "--pids", "p001", ...R()]);
+    // A bound version that does not run: the station is degraded, and status says which PIDs (exit 1).
+    expect((await runner(["stop", "algorithm-example", "1.0", ...R()])).code).toBe(0);
+    const degraded = await runner(["status", ...R()]);
+    expect(degraded.code).toBe(1);
+    expect(degraded.stdout).toMatch(/^✗ runner degraded .*\n {2}✗ p001: algorithm-example 1\.0 is not running$/m);
+    expect((await runner(["start", "algorithm-example", "1.0", ...R()])).code).toBe(0);
+    expect((await runner(["status", ...R()])).code).toBe(0);
     expect((await runner(["install", slow, ...R()])).code).toBe(0);
     expect((await runner(["activate", "slow-algo", "1.0", "--pids", "p009", ...R()])).code).toBe(0);
     const workers = ((await runner(["status", ...R(), "--json"])).json as { workers: { pid: number }[] }).workers.map((w) => w.pid);

@@ -10,7 +10,10 @@ const definedOnly = (o: Record<string, unknown>) => Object.fromEntries(Object.en
 
 export function observeRoutes(app: FastifyInstance, docs: RouteDoc[], runner: RunnerPort): void {
   route(app, docs, { method: "GET", url: "/health", summary: "liveness and a summary of packages and workers", mutation: false, response: responses.health },
-    async () => ({ status: "ok", ...(await runner.status() as object) }));
+    async () => {
+      const status = await runner.status() as { problems?: string[] };
+      return { status: (status.problems?.length ?? 0) > 0 ? "degraded" : "ok", ...status };
+    });
   route(app, docs, { method: "GET", url: "/metrics", summary: "Prometheus metrics", mutation: false, responseType: "text/plain" }, async ({ reply }) => {
     const { contentType, body } = await runner.metrics();
     return reply.type(contentType).send(body);
