@@ -345,7 +345,7 @@ async function load(): Promise<void> {
     ]) as [Health, PackageInfo[], Binding[], InspectionRecord[], AuditEntry[], TelemetryStatus, FleetStatus];
     telemetryPaused = telemetry.paused === true;
     draw("telemetry", renderTelemetry, telemetry);
-    $("health").textContent = String(health.status ?? "?");
+    $("health").textContent = [String(health.status ?? "?"), ...(health.problems ?? [])].join(" · ");
     draw("packages", renderPackages, packages, bindings);
     draw("bindings", renderBindings, bindings);
     draw("workers", renderWorkers, health.workers);
