@@ -277,6 +277,12 @@ describe("procvision-cli package", SLOW, () => {
     expect(wrong.stderr).toMatch(/fakepkg==1\.0 only has wheels for other targets \(fakepkg-1\.0-cp310-cp310-win_amd64\.whl\)/);
   });
 
+  it("-p that is no Python version is a usage error (exit 2)", async () => {
+    const bad = await runCli(["package", project("fakepkg==1.0\n"), "-p", "banana", "--json"]);
+    expect(bad.code).toBe(2);
+    expect(bad.json).toMatchObject({ error_code: "1006", message: '-p/--python-version must be a Python version like 3.10, got "banana"' });
+  });
+
   it("refuses to leave a zip that a station would refuse (here a zip-bomb ratio), naming the rule, and leaves nothing", async () => {
     const dir = project("loose==1.4.2\n");
     mkdirSync(path.join(dir, "wheels"));
@@ -290,15 +296,16 @@ describe("procvision-cli package", SLOW, () => {
   });
 
   it("--sign writes SIGNATURE; validate --zip --key verifies it and rejects another key", async () => {
+    // keygen and package -o create the folders they write into.
     const keys = path.join(work, "keys");
-    mkdirSync(keys);
     expect((await runCli(["keygen", "-o", path.join(keys, "team")])).code).toBe(0);
     expect((await runCli(["keygen", "-o", path.join(keys, "other")])).code).toBe(0);
     expect((await runCli(["keygen", "-o", path.join(keys, "team")])).code).toBe(2);
     const dir = project("fakepkg==1.0\n");
-    const run = await runCli(["package", dir, "--sign", path.join(keys, "team.key"), ...isolated(), "--json"]);
+    const run = await runCli(["package", dir, "--sign", path.join(keys, "team.key"), "-o", path.join(work, "release", "1", "signed.zip"), ...isolated(), "--json"]);
     expect(run.code, run.stderr).toBe(0);
     const zip = (run.json as Packaged).path;
+    expect(zip).toBe(path.join(work, "release", "1", "signed.zip"));
     expect((run.json as Packaged).signed).toBe(true);
     expect(await zipNames(zip)).toContain("SIGNATURE");
     const good = await runCli(["validate", "--zip", zip, "--key", path.join(keys, "team.pub"), "--json"]);

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { generateKeyPair, keyFingerprint, loadPublicKey } from "../../signing/index.js";
 import { tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
@@ -10,6 +10,7 @@ export async function keygenCommand(options: { out: string; force?: boolean }): 
   const existing = [privateFile, publicFile].filter((f) => existsSync(f));
   if (existing.length > 0 && !options.force) throw new UsageError(`${existing.join(" and ")} already exist`, "pass --force to replace them, or choose another --out");
   const pair = generateKeyPair();
+  await mkdir(path.dirname(privateFile), { recursive: true });
   await writeFile(privateFile, pair.privateKeyPem, { mode: 0o600 });
   await writeFile(publicFile, pair.publicKeyPem, { mode: 0o644 });
   const fingerprint = keyFingerprint(loadPublicKey(pair.publicKeyPem));

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { KeyObject } from "node:crypto";
 import { loadManifest, type Manifest } from "../../manifest/index.js";
@@ -276,6 +276,9 @@ function humanSize(bytes: number): string {
 export async function packageCommand(project: string, o: PackageOptions): Promise<CommandOutput> {
   const projectDir = path.resolve(project);
   requireProject(projectDir);
+  if (o.pythonVersion !== undefined && !/^\d+\.\d+(?:\.\d+)?$/.test(o.pythonVersion)) {
+    throw new UsageError(`-p/--python-version must be a Python version like 3.10, got "${o.pythonVersion}"`, "e.g. -p 3.10 -b cp310");
+  }
   const manifestPath = path.join(projectDir, MANIFEST);
   if (!existsSync(manifestPath)) throw new UsageError(`${manifestPath} not found`, "run procvision-cli init, or package the folder that holds manifest.json", ErrorCode.manifest_missing);
   const manifest: Manifest = await loadManifest(manifestPath);
@@ -335,6 +338,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
     data: Buffer.from(`${JSON.stringify({ has_embedded_python: true, python_version: target.pythonVersion, abi: target.abi, implementation: target.implementation }, null, 2)}\n`),
   }];
   const outPath = path.resolve(o.output ?? path.join(projectDir, packageZipName(manifest.name, manifest.version)));
+  await mkdir(path.dirname(outPath), { recursive: true });
   o.progress?.(`writing ${outPath}`);
   const zip = await buildOfflineZip({
     outPath,
