@@ -47,6 +47,15 @@ export function install(ctx: RunnerContext, source: string | InstallSource, opti
   return "ref" in source ? installFromRegistry(ctx, source.ref, options) : installZip(ctx, source.path, options);
 }
 
+/**
+ * With watch_zips, a zip dropped into zips/ means "install this": once its version is removed (uninstall, keep_versions),
+ * the dropped file goes too, or the watcher would install the version again at the next start.
+ */
+export async function removeDroppedZip(ctx: RunnerContext, pkg: Pick<PackageRecord, "source_zip">): Promise<void> {
+  if (!ctx.config.watch_zips || pkg.source_zip === null || path.dirname(path.resolve(pkg.source_zip)) !== path.resolve(ctx.layout.zips)) return;
+  await rm(pkg.source_zip, { force: true });
+}
+
 /** watch_zips: zips copied into zips/ are installed (the audit names the operator `watch:zips`). */
 export function watchZips(ctx: RunnerContext): ZipWatcher {
   const watcher = new ZipWatcher({
@@ -175,6 +184,7 @@ async function prune(ctx: RunnerContext, installed: PackageRef, operator: string
       try {
         await ctx.host.retire(hosted(pkg));
         await removeVersion(ctx.layout, repository, ctx.bytecode, pkg);
+        await removeDroppedZip(ctx, pkg);
         ctx.log(`removed ${refLabel(pkg)} (keep_versions ${config.keep_versions})`);
         ctx.audit.record(operator, "prune", refLabel(pkg), "ok", undefined, `keep_versions ${config.keep_versions}`);
       } catch (err) {

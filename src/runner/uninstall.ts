@@ -4,7 +4,7 @@ import { removeVersion } from "../store/install/remove.js";
 import { acquireLock } from "../store/lock.js";
 import type { RunnerContext } from "./context.js";
 import { hosted } from "./hosted.js";
-import { LOCK_WAIT_MS, type OperatorOption } from "./install-flow.js";
+import { LOCK_WAIT_MS, removeDroppedZip, type OperatorOption } from "./install-flow.js";
 
 export interface UninstallOptions extends OperatorOption {
   /** Deactivate its PIDs, drain and stop its workers, then delete. */
@@ -44,6 +44,7 @@ export function uninstall(ctx: RunnerContext, name: string, version: string, opt
     const lock = await acquireLock(ctx.layout.lock, LOCK_WAIT_MS);
     try {
       await removeVersion(ctx.layout, repository, ctx.bytecode, pkg);
+      await removeDroppedZip(ctx, pkg);
     } finally {
       await lock.release();
     }

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -46,6 +46,9 @@ describe("watch_zips", () => {
       // Waits for the watcher's decision on the archived copy itself, not for a guess at how long scans take.
       await expect.poll(() => lines, { timeout: 60_000 }).toContain("zips/: algorithm-example-v3.0-offline.zip is already installed (same sha256): skipped");
       expect((await again.audit({ action: "install" })).filter((a) => a.outcome === "ok")).toHaveLength(1);
+      // Uninstalled, the version's dropped zip goes with its archive: the next start does not install it again.
+      await again.uninstall("algorithm-example", "3.0");
+      expect(readdirSync(path.join(root, "zips")).filter((f) => f.endsWith(".zip")).sort()).toEqual(["broken.zip"]);
     } finally {
       await again.close();
     }
