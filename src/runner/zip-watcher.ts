@@ -13,13 +13,19 @@ export interface DroppedZip {
 /** A file's identity for "have we handled it": a rewritten file (new size or time) is looked at again. */
 const identity = (f: DroppedZip) => `${f.name}\u0000${f.size}\u0000${f.mtimeMs}`;
 
+/** How long a dropped file must keep its size and time before it is installed: a slow copy pauses between writes. */
+export const QUIET_MS = 5_000;
+
 /**
- * Which dropped files to look at now: zips not handled before whose size and time did not change between two scans
- * (a copy still being written is left for the next scan). Hidden files and folders (uploads in progress) are skipped.
+ * Which dropped files to look at now: zips not handled before whose size and time have not changed for `quietMs`
+ * (a copy still being written, or a preallocated file being filled, is left for a later scan), and when each file
+ * was first seen as it is now. Hidden files and folders (uploads in progress) are skipped.
  */
-export function settledNewZips(previous: readonly DroppedZip[], current: readonly DroppedZip[], handled: ReadonlySet<string>): DroppedZip[] {
-  const before = new Set(previous.map(identity));
-  return current.filter((f) => f.name.endsWith(".zip") && !f.name.startsWith(".") && before.has(identity(f)) && !handled.has(identity(f)));
+export function settledNewZips(firstSeen: ReadonlyMap<string, number>, current: readonly DroppedZip[], handled: ReadonlySet<string>, now: number,
+  quietMs = QUIET_MS): { ready: DroppedZip[]; firstSeen: Map<string, number> } {
+  const seen = new Map(current.map((f) => [identity(f), firstSeen.get(identity(f)) ?? now]));
+  const ready = current.filter((f) => f.name.endsWith(".zip") && !f.name.startsWith(".") && !handled.has(identity(f)) && now - seen.get(identity(f))! >= quietMs);
+  return { ready, firstSeen: seen };
 }
 
 async function scan(dir: string): Promise<DroppedZip[]> {
@@ -39,16 +45,18 @@ export interface ZipWatcherOptions {
   install: (file: string) => Promise<void>;
   log: LineLog;
   intervalMs?: number;
+  /** See QUIET_MS. */
+  quietMs?: number;
 }
 
 /**
- * Drop-in installs (`watch_zips`): a zip copied into zips/ is installed once it has stopped growing. fs.watch wakes
+ * Drop-in installs (`watch_zips`): a zip copied into zips/ is installed once it has stopped changing. fs.watch wakes
  * the scan early; a slow poll covers file systems where it does not fire. Each file is handled once; a failed install
  * is logged and audited by the runner, and the file stays for the operator to look at.
  */
 export class ZipWatcher {
   readonly #handled = new Set<string>();
-  #previous: DroppedZip[] = [];
+  #firstSeen = new Map<string, number>();
   #timer: NodeJS.Timeout | undefined;
   #watcher: FSWatcher | undefined;
   #running: Promise<void> = Promise.resolve();
@@ -69,16 +77,15 @@ export class ZipWatcher {
     this.poke();
   }
 
-  /** Scans now (after the scan in progress): two scans apart a file must look the same to count as settled. */
+  /** Scans now (after the scan in progress). */
   poke(): void {
     this.#running = this.#running.then(() => this.scanOnce()).catch((err: unknown) => this.options.log(`zips/ watch: ${(err as Error).message}`, "warn"));
   }
 
   private async scanOnce(): Promise<void> {
     if (this.#closed) return;
-    const current = await scan(this.options.dir);
-    const ready = settledNewZips(this.#previous, current, this.#handled);
-    this.#previous = current;
+    const { ready, firstSeen } = settledNewZips(this.#firstSeen, await scan(this.options.dir), this.#handled, Date.now(), this.options.quietMs);
+    this.#firstSeen = firstSeen;
     for (const zip of ready) {
       if (this.#closed) return;
       this.#handled.add(identity(zip));

@@ -12,14 +12,23 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("settledNewZips", () => {
   const f = (name: string, size = 10, mtimeMs = 1) => ({ name, size, mtimeMs });
-  it("takes zips that look the same in two scans and were not handled", () => {
-    expect(settledNewZips([f("a.zip"), f("b.zip", 5)], [f("a.zip"), f("b.zip", 9), f("c.zip")], new Set())).toEqual([f("a.zip")]);
+  const none = new Map<string, number>();
+  it("takes zips unchanged for the quiet time and not handled; a file that changes starts its time over", () => {
+    const first = settledNewZips(none, [f("a.zip"), f("b.zip", 5)], new Set(), 1000, 5000);
+    expect(first.ready).toEqual([]);
+    // 4 s later: not yet. 5 s later: a.zip is ready, b.zip grew at 4 s and waits 5 s from then.
+    const grown = settledNewZips(first.firstSeen, [f("a.zip"), f("b.zip", 9)], new Set(), 5000, 5000);
+    expect(grown.ready).toEqual([]);
+    expect(settledNewZips(grown.firstSeen, [f("a.zip"), f("b.zip", 9)], new Set(), 6000, 5000).ready).toEqual([f("a.zip")]);
+    expect(settledNewZips(grown.firstSeen, [f("a.zip"), f("b.zip", 9)], new Set(), 10_000, 5000).ready).toEqual([f("a.zip"), f("b.zip", 9)]);
   });
   it("skips handled files, hidden files and non-zips, but looks again at a rewritten file", () => {
     const handled = new Set([`a.zip\u000010\u00001`]);
     const scan = [f("a.zip"), f(".partial.zip"), f("notes.txt")];
-    expect(settledNewZips(scan, scan, handled)).toEqual([]);
-    expect(settledNewZips([f("a.zip", 11, 2)], [f("a.zip", 11, 2)], handled)).toEqual([f("a.zip", 11, 2)]);
+    const seen = settledNewZips(none, scan, handled, 0, 10).firstSeen;
+    expect(settledNewZips(seen, scan, handled, 100, 10).ready).toEqual([]);
+    const rewritten = settledNewZips(none, [f("a.zip", 11, 2)], handled, 0, 10).firstSeen;
+    expect(settledNewZips(rewritten, [f("a.zip", 11, 2)], handled, 100, 10).ready).toEqual([f("a.zip", 11, 2)]);
   });
 });
 
