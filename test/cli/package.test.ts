@@ -277,6 +277,18 @@ describe("procvision-cli package", SLOW, () => {
     expect(wrong.stderr).toMatch(/fakepkg==1\.0 only has wheels for other targets \(fakepkg-1\.0-cp310-cp310-win_amd64\.whl\)/);
   });
 
+  it("refuses to pack a project whose .procvisionignore leaves out the entry point's module (2002)", async () => {
+    const dir = project("loose==1.4.2\n");
+    mkdirSync(path.join(dir, "wheels"));
+    cpSync(path.join(fakes, "loose-1.4.2-py3-none-any.whl"), path.join(dir, "wheels", "loose-1.4.2-py3-none-any.whl"));
+    const entry = (JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as { entry_point: string }).entry_point;
+    const file = `${entry.split(":")[0]!.split(".").join("/")}.py`;
+    writeFileSync(path.join(dir, ".procvisionignore"), `${file}\n`);
+    const refused = await runCli(["package", dir, "-s", "--json"]);
+    expect(refused.code).toBe(1);
+    expect(refused.json).toMatchObject({ error_code: "2002", message: `the entry point ${entry} is in ${file}, which the package would leave out` });
+  });
+
   it("-p that is no Python version is a usage error (exit 2)", async () => {
     const bad = await runCli(["package", project("fakepkg==1.0\n"), "-p", "banana", "--json"]);
     expect(bad.code).toBe(2);

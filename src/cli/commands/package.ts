@@ -244,6 +244,20 @@ function downloadList(requirements: readonly Requirement[], resolution: TargetRe
     .map((r) => `${formatRequirement({ ...r, marker: undefined })}\n`).join("");
 }
 
+/**
+ * The entry point's module is in the project but would not be in the zip (.procvisionignore left it out): the station
+ * would install a package whose worker cannot import it. (A module that comes from a wheel is not in the project.)
+ */
+function refuseExcludedEntry(projectDir: string, entryPoint: string, packed: ReadonlySet<string>): void {
+  const modulePath = entryPoint.split(":")[0]!.split(".").join("/");
+  for (const file of [`${modulePath}.py`, `${modulePath}/__init__.py`]) {
+    if (existsSync(path.join(projectDir, file)) && !packed.has(file)) {
+      throw new CheckFailure(ErrorCode.manifest_missing, `the entry point ${entryPoint} is in ${file}, which the package would leave out`,
+        "remove the pattern that matches it from .procvisionignore");
+    }
+  }
+}
+
 /** Unpinned requirements pinned to the version of the wheel that satisfies them, so the package reproduces. */
 function pinFromWheels(requirements: readonly Requirement[], wheelFiles: readonly string[], resolution: TargetResolution):
 { requirements: Requirement[]; pinned: string[] } {
@@ -330,6 +344,7 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
   // plain files it would make the station use a runtime the wheels were not chosen for).
   const inRuntimeDir = (f: ProjectFile): boolean => f.path.startsWith(`${RUNTIME_DIR}/`);
   const projectFiles = [...project_.files.filter((f) => !inRuntimeDir(f)), ...(runtime?.files ?? [])];
+  refuseExcludedEntry(projectDir, manifest.entry_point, new Set(projectFiles.map((f) => f.path)));
   const warnings = runtime === undefined && project_.files.some(inRuntimeDir)
     ? [...project_.warnings, `left out ${RUNTIME_DIR}/: pass --embed-python to ship it as the package's Python runtime`] : project_.warnings;
   // What the original tool writes beside an embedded runtime; the runner finds the runtime by its directory.
