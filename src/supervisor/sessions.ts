@@ -186,6 +186,14 @@ export class SessionManager {
     }
   }
 
+  /** Ends every session pinned to a version that is going away (uninstalled, replaced); returns how many. */
+  endPinned(pkg: PackageRef): number {
+    const key = packageKey(pkg);
+    const pinned = [...this.#sessions.values()].filter((s) => packageKey(s) === key);
+    for (const s of pinned) this.#drop(s, "ended");
+    return pinned.length;
+  }
+
   /** Drops sessions idle for longer than the TTL (not those with a call running); returns how many. */
   expireIdle(): number {
     let n = 0;

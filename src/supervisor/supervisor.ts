@@ -192,9 +192,11 @@ export class Supervisor extends EventEmitter<SupervisorEventMap> {
     return (this.#pools.get(key)?.pending ?? 0) > 0 || (this.#active.get(key) ?? 0) > 0 || this.sessions.countPinned(ref) > 0;
   }
 
+  /** The version is going away: its workers stop, and its sessions end (they could never run again). */
   async retire(ref: PackageRef): Promise<void> {
     await this.drainAndStop(ref);
     this.#started.delete(packageKey(ref));
+    this.sessions.endPinned(ref);
   }
 
   /**

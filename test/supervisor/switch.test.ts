@@ -73,6 +73,17 @@ describe("Supervisor seam for switch and drain", () => {
     expect((await h.sup.inspect({ pid: "p001", step_index: 1, image })).execute?.status).toBe("OK");
   });
 
+  it("retire (uninstall, replacement) ends the sessions pinned to the version: they could never run again", async () => {
+    const pkg = makePackage();
+    const h = makeSupervisor(fastConfig(), { p001: pkg.spec });
+    track(h);
+    await h.sup.ensureRunning(pkg.spec);
+    const session = h.sup.createSession("p001", { serial: "SN-1" });
+    await h.sup.retire(pkg.spec);
+    expect(() => h.sup.sessions.get(session.id)).toThrow(expect.objectContaining({ code: "3006" }));
+    await expect(h.sup.inspect({ pid: "p001", step_index: 1, session_id: session.id, image: rawImage() })).rejects.toMatchObject({ code: "3006" });
+  });
+
   it("drainAndStop lets a `both` inspection in progress run its execute, though its pre_execute was its only call in flight", async () => {
     const pkg = makePackage();
     const h = makeSupervisor(fastConfig(), { p001: pkg.spec });
