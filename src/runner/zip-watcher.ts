@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
+import { readdir, rename, stat } from "node:fs/promises";
 import path from "node:path";
+import { isProcVisionError } from "../errors/index.js";
 import { sha256File } from "../offline-package/index.js";
 import type { LineLog } from "../supervisor/types.js";
 
@@ -52,7 +53,7 @@ export interface ZipWatcherOptions {
 /**
  * Drop-in installs (`watch_zips`): a zip copied into zips/ is installed once it has stopped changing. fs.watch wakes
  * the scan early; a slow poll covers file systems where it does not fire. Each file is handled once; a failed install
- * is logged and audited by the runner, and the file stays for the operator to look at.
+ * is logged and audited by the runner, and a refused package is renamed `<name>.zip.rejected` for the operator.
  */
 export class ZipWatcher {
   readonly #handled = new Set<string>();
@@ -99,7 +100,11 @@ export class ZipWatcher {
       try {
         await this.options.install(file);
       } catch (err) {
-        this.options.log(`zips/: ${zip.name} was not installed: ${(err as Error).message}`, "warn");
+        // A package refused for what it is (2001–2004, 2008) would be refused again at every start: it is renamed out
+        // of the watch, and stays for the operator to look at. Other failures (a busy lock, a full disk) may pass.
+        const refused = isProcVisionError(err) && /^200[1-48]$/.test(err.code);
+        if (refused) await rename(file, `${file}.rejected`).catch(() => undefined);
+        this.options.log(`zips/: ${zip.name} was not installed${refused ? ` (renamed ${zip.name}.rejected)` : ""}: ${(err as Error).message}`, "warn");
       }
     }
   }
