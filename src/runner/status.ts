@@ -35,7 +35,10 @@ export const NO_WORKER_METRICS: MetricsSnapshot = { pools: [], sessions: 0, shm_
 /** Per bound version: not running, its circuit open, or none of its workers up (a crash loop, a hung start). */
 export function healthProblems(bindings: readonly Binding[], pools: readonly SupervisorPoolStatus[]): string[] {
   const pidsOf = new Map<string, string[]>();
-  for (const b of bindings) pidsOf.set(`${b.name} ${b.version}`, [...(pidsOf.get(`${b.name} ${b.version}`) ?? []), b.pid]);
+  for (const b of bindings) {
+    const label = `${b.name} ${b.version}`;
+    pidsOf.set(label, [...(pidsOf.get(label) ?? []), b.pid]);
+  }
   return [...pidsOf].flatMap(([label, pids]) => {
     const pool = pools.find((p) => `${p.name} ${p.version}` === label);
     const why = pool === undefined || (pool.state !== "running" && pool.state !== "draining") ? "is not running"
