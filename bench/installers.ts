@@ -13,6 +13,7 @@ import { chooseInstaller, type InstallerChoice } from "../src/wheel-installer/in
 import { cachedUv, LARGE_SET, wheelSet } from "../test/helpers/wheel-set.js";
 import { OPENCV, PILLOW } from "./install.js";
 import { settle } from "./page-cache.js";
+import { median } from "./stats.js";
 import { cachedWheel, numpyWheel, sdkPin, sdkWheel } from "./zip.js";
 
 type Contender = "builtin" | "pip" | "uv (cold cache)" | "uv (warm cache)";
@@ -83,12 +84,6 @@ function installOnce(root: string, job: { choice: InstallerChoice; wheels: strin
       resolve({ install_ms, peak_rss_mb: peak / 2 ** 20, node_rss_mb: rss_before_kb / 1024 });
     });
   });
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 export async function benchInstallers(root: string, quick: boolean): Promise<InstallersBench> {

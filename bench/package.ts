@@ -11,6 +11,7 @@ import { randomFillSync } from "node:crypto";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { settle } from "./page-cache.js";
+import { median } from "./stats.js";
 
 export interface PackageBench {
   wheel_bytes: number;
@@ -49,12 +50,6 @@ function timed(fn: () => void): number {
   const t0 = performance.now();
   fn();
   return (performance.now() - t0) / 1000;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const DEFLATE_ALL = String.raw`

@@ -9,3 +9,9 @@ export function stats(samples: number[]): Stats {
 
 export const fmt = (n: number | undefined, d = 2): string => (n === undefined || Number.isNaN(n) ? "n/a" : n.toFixed(d));
 export const verdict = (ok: boolean): string => (ok ? "met" : "**missed**");
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

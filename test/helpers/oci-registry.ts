@@ -14,6 +14,8 @@ export interface TestRegistry {
   host: string;
   /** Where the registry stores blobs (to tamper with them). */
   storage: string;
+  /** The server's process id while it runs (benchmarks read its CPU time). */
+  readonly pid: number | undefined;
   /** The file holding a blob's bytes in the filesystem driver's layout. */
   blobFile: (digest: string) => string;
   /** Stops the server, keeping its storage and port (an outage); `resume` starts it again. */
@@ -82,6 +84,9 @@ export async function startRegistry(options: { users?: Record<string, string>; t
   return {
     host: `127.0.0.1:${port}`,
     storage,
+    get pid() {
+      return child.pid;
+    },
     blobFile: (digest) => {
       const hex = digest.replace(/^sha256:/, "");
       return path.join(storage, "docker", "registry", "v2", "blobs", "sha256", hex.slice(0, 2), hex, "data");
