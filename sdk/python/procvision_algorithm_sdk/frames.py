@@ -13,6 +13,7 @@ from typing import Any, BinaryIO, Dict, Optional
 
 DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
+FRAME_LENGTH_BYTES = _LENGTH.size
 
 
 class FrameError(Exception):
@@ -30,7 +31,11 @@ def encode_frame(message: Dict[str, Any]) -> bytes:
         body = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_to_json)
     except ValueError:
         body = json.dumps(_finite(message), ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_to_json)
-    data = body.encode("utf-8")
+    try:
+        data = body.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a host may send "\udc00" escapes) has no UTF-8 form: escaped, it is still valid JSON.
+        data = json.dumps(json.loads(body), ensure_ascii=True, separators=(",", ":")).encode("ascii")
     return _LENGTH.pack(len(data)) + data
 
 
@@ -49,7 +54,7 @@ def read_frame(stream: BinaryIO, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES)
     if body is None:
         return None
     try:
-        value = json.loads(body.decode("utf-8"))
+        value = json.loads(body.decode("utf-8"), parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FrameError(f"frame body is not valid UTF-8 JSON: {exc}") from None
     except RecursionError:
@@ -93,6 +98,10 @@ def _read_exact(stream: BinaryIO, size: int) -> Optional[bytes]:
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _to_json(value: Any) -> Any:

@@ -26,7 +26,9 @@ def generation_of(cls: type) -> str:
     """
     params = _execute_params(cls)
     if params is None:
-        return G1
+        # ``execute(*args)`` or a wrapper hiding its signature: a class without get_info and pre_execute of its own
+        # cannot be G1, so it is the released execute-only generation.
+        return G1 if _defines(cls, "get_info") or _defines(cls, "pre_execute") else G3
     names = set(params)
     if names & _G3_NAMES:
         return G3
@@ -37,6 +39,12 @@ def generation_of(cls: type) -> str:
     if len(params) == 5:
         return G3
     return G1
+
+
+def _defines(cls: type, name: str) -> bool:
+    """``cls`` has a concrete ``name`` (BaseAlgorithm's abstract ones do not count)."""
+    method = getattr(cls, name, None)
+    return callable(method) and not getattr(method, "__isabstractmethod__", False)
 
 
 def _execute_params(cls: type) -> Optional[List[str]]:

@@ -262,6 +262,8 @@ class Flex(BaseAlgorithm):
             data["types"] = {key: type(value).__name__ for key, value in params.items()}
         elif do == "unserializable":
             data["thing"] = object()
+        elif do == "big":
+            data["blob"] = "x" * int(params.get("n", 0))
         return {"status": "OK", "message": "done " + do, "data": data, "debug": debug}
 '''
 

@@ -294,6 +294,40 @@ def test_an_unserializable_result_becomes_an_error_result(adapter: Adapter) -> N
     assert run(adapter, "ok", request_id="r-2")["status"] == "OK"
 
 
+def test_a_result_above_the_frame_limit_becomes_9999_and_the_worker_goes_on(project: Path) -> None:
+    worker = Adapter(project, "flex_algo:Flex", args=["--max-frame-bytes", "4096"])
+    try:
+        worker.start()
+        result = run(worker, "big", n=10_000)
+        assert (result["status"], result["error_code"]) == ("ERROR", "9999")
+        assert "above the 4096-byte frame limit" in result["message"] and result["data"] == {}
+        assert run(worker, "ok", request_id="r-2")["status"] == "OK"
+    finally:
+        worker.kill()
+
+
+def test_request_ids_with_lone_surrogates_are_answered_not_fatal(adapter: Adapter) -> None:
+    """JSON may escape a lone surrogate; UTF-8 cannot hold one, so the answer escapes it back instead of crashing."""
+    adapter.start()
+    adapter.send_raw(frame(b'{"type": "ping", "request_id": "\\ud800"}'))
+    pong = adapter.recv(timeout=5)
+    assert (pong["type"], pong["request_id"]) == ("pong", "\ud800")
+    call = {"type": "call", "request_id": "\udc00x", "method": "execute", "payload": step_payload(user_params={"do": "ok"})}
+    adapter.send_raw(frame(json.dumps(call).encode()))
+    result = adapter.recv(timeout=5)
+    assert (result["type"], result["request_id"], result["status"]) == ("result", "\udc00x", "OK")
+    assert adapter.proc.poll() is None
+
+
+def test_nan_and_infinity_literals_are_not_json(adapter: Adapter) -> None:
+    adapter.start()
+    for body in (b'{"type": "ping", "request_id": NaN}', b'{"type": "ping", "request_id": "x", "pad": -Infinity}'):
+        adapter.send_raw(frame(body))
+        error = adapter.recv(timeout=5)
+        assert (error["type"], error["error_code"]) == ("error", "3002"), body
+    assert run(adapter, "ok")["status"] == "OK"
+
+
 def test_malformed_frames_get_3002_and_the_worker_goes_on(adapter: Adapter) -> None:
     adapter.start()
     for body in (b"not json", b"[1, 2]", b"\xff\xfe", b'{"no_type": 1}', b'{"type": "bogus", "request_id": "x"}'):
@@ -316,6 +350,23 @@ def test_a_runner_speaking_another_protocol_version_is_refused_with_3002(adapter
     assert "protocol version 2" in error["message"] and "speaks 1" in error["message"]
     assert adapter.wait() == 2
     assert [e["hook"] for e in events(project)] == ["setup", "teardown"]
+
+
+def test_another_protocol_version_during_a_slow_setup_gets_3002_and_never_ready(project: Path) -> None:
+    release = project / "setup-done"
+    worker = Adapter(project, "flex_algo:Flex", env={"FLEX_SETUP_UNTIL": str(release)})
+    try:
+        assert worker.recv()["type"] == "hello"
+        worker.send({"type": "hello", "runner_version": "9.0", "protocol_version": 2, "heartbeat_interval_ms": 5000})
+        error = worker.recv()
+        assert (error["type"], error["error_code"]) == ("error", "3002")
+        release.touch()
+        assert worker.wait() == 2
+        with pytest.raises(AssertionError, match="stdout closed"):  # end of output: no ready after the error
+            worker.recv(timeout=5)
+        assert [e["hook"] for e in events(project)] == ["setup", "teardown"]
+    finally:
+        worker.kill()
 
 
 def test_a_runner_hello_without_a_protocol_version_is_taken_as_version_1(adapter: Adapter) -> None:

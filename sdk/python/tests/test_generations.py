@@ -42,11 +42,33 @@ def test_generation_is_told_from_the_execute_parameters() -> None:
         def execute(self, step_index, step_desc, cur_image, guide_image, guide_info):  # type: ignore[no-untyped-def]
             return {}
 
-    class Varargs:
+    class Varargs:  # nothing to tell from execute, and no get_info/pre_execute: the released execute-only API
         def execute(self, *args: Any) -> dict:
             return {}
 
-    assert [generation_of(c) for c in (G1Algo, G2Algo, G3Algo, Renamed5, Duck, Varargs)] == ["G1", "G2", "G3", "G3", "G3", "G1"]
+    class VarargsG1(Varargs):
+        def get_info(self) -> dict:
+            return {}
+
+    assert [generation_of(c) for c in (G1Algo, G2Algo, G3Algo, Renamed5, Duck, Varargs, VarargsG1)] == [
+        "G1", "G2", "G3", "G3", "G3", "G3", "G1"]
+
+
+def _timed(fn: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:  # no functools.wraps: the signature is hidden
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def test_a_g3_class_whose_execute_is_wrapped_by_a_decorator_is_g3_and_can_be_instantiated() -> None:
+    class Decorated(BaseAlgorithm):
+        @_timed
+        def execute(self, step_index, step_desc, cur_image, guide_image, guide_info):  # type: ignore[no-untyped-def]
+            return {"status": "OK", "data": {"result_status": "OK"}}
+
+    assert generation_of(Decorated) == "G3"
+    assert Decorated().execute(0, "", None, None, [])["status"] == "OK"
 
 
 def test_a_g3_class_defining_only_execute_can_be_instantiated() -> None:

@@ -35,6 +35,7 @@ class _Started(NamedTuple):
     algorithm: Any
     generation: str
     info: Dict[str, Any]
+    ready: bytes  # the ready frame, sent once the host is known to speak our protocol
 
 
 class _Stop(NamedTuple):
@@ -64,7 +65,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     inbox.idle()
     if started is None:
         return EXIT_START_FAILED
-    worker = Worker(started.algorithm, guard, started.generation, started.info)
+    worker = Worker(started.algorithm, guard, started.generation, started.info, options.max_frame_bytes)
+    if inbox.broken:
+        # The host's hello named another protocol while the algorithm loaded: the error is sent, ready must not be.
+        worker.teardown()
+        return EXIT_BROKEN_STREAM
+    out.write(started.ready)
     try:
         return _serve(worker, inbox, out)
     except KeyboardInterrupt:
@@ -131,7 +137,7 @@ def _env_int(name: str, default: int) -> int:
 
 
 def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Optional[_Started]:
-    """Import, construct and set up the algorithm, then send ``ready``; on failure send ``error`` and return None."""
+    """Import, construct and set up the algorithm and encode ``ready``; on failure send ``error`` and return None."""
     entry = entry or _manifest_entry()
     if not entry:
         message = (
@@ -172,8 +178,7 @@ def _start_algorithm(entry: Optional[str], out: FrameWriter) -> Optional[_Starte
         outcome = exception_outcome(exc)
         out.send(error_frame(None, outcome["error_code"], f"{entry} failed to start: {outcome['message']}", phase))
         return None
-    out.write(ready)
-    return _Started(algorithm, generation, info)
+    return _Started(algorithm, generation, info, ready)
 
 
 def _run_setup(algorithm: Any, entry: str) -> Optional[str]:
@@ -260,6 +265,7 @@ class Inbox:
         self._reading = threading.Lock()  # held by the thread inside read_frame
         self._handoff: "queue.SimpleQueue[Union[Dict[str, Any], _Stop, None]]" = queue.SimpleQueue()
         self._busy_since: Optional[float] = None
+        self.broken = False  # the stream cannot be trusted any more (an error frame has been sent)
         threading.Thread(target=self._cover, name="procvision-reader", daemon=True).start()
 
     def busy(self) -> None:
@@ -315,7 +321,10 @@ class Inbox:
             frame = read_frame(self._stream, self._max_frame_bytes)
         except FrameError as exc:
             self._out.send(error_frame(None, PROTOCOL_ERROR, str(exc)))
-            return None if exc.resync else _Stop(EXIT_BROKEN_STREAM)
+            if exc.resync:
+                return None
+            self.broken = True
+            return _Stop(EXIT_BROKEN_STREAM)
         except OSError:
             frame = None
         if frame is None:
@@ -333,6 +342,7 @@ class Inbox:
                     "install the SDK that matches the runner"
                 )
                 self._out.send(error_frame(None, PROTOCOL_ERROR, message))
+                self.broken = True
                 return _Stop(EXIT_BROKEN_STREAM)
         else:
             request_id = frame.get("request_id")

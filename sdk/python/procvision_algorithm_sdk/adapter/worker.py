@@ -7,7 +7,7 @@ from collections import OrderedDict
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 from ..errors import FatalError, GPUOutOfMemoryError, RecoverableError
-from ..frames import FrameError, encode_frame
+from ..frames import DEFAULT_MAX_FRAME_BYTES, FRAME_LENGTH_BYTES, FrameError, encode_frame
 from ..generation import G1, G3
 from ..logger import StructuredLogger
 from ..session import Session
@@ -82,8 +82,16 @@ class GuideInputs(NamedTuple):
 
 
 class Worker:
-    def __init__(self, algorithm: Any, guard: StdioGuard, generation: str = G1, info: Optional[Dict[str, Any]] = None) -> None:
+    def __init__(
+        self,
+        algorithm: Any,
+        guard: StdioGuard,
+        generation: str = G1,
+        info: Optional[Dict[str, Any]] = None,
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+    ) -> None:
         self._algorithm = algorithm
+        self._max_frame_bytes = max_frame_bytes
         self._guard = guard
         self._generation = generation
         self._info = info  # what execute-only generations answer to get_info (they have none of their own)
@@ -135,11 +143,21 @@ class Worker:
             "timestamp_ms": now_ms(),
         }
         try:
-            return encode_frame(result)
+            frame = encode_frame(result)
         except (TypeError, ValueError, RecursionError) as exc:
             log.error("result is not JSON-serializable", request_id=request_id, method=method, error=str(exc))
             fallback = exception_outcome(TypeError(f"the {method} result is not JSON-serializable: {exc}"))
             return encode_frame({**result, **fallback, "session_state": input_state})
+        size = len(frame) - FRAME_LENGTH_BYTES
+        if size <= self._max_frame_bytes:
+            return frame
+        # A bigger frame would be a protocol error that ends this worker (contract §3): the call fails, the worker stays.
+        log.error("result is above the frame limit", request_id=request_id, method=method, bytes=size)
+        too_big = ValueError(
+            f"the {method} result is {size} bytes as JSON, above the {self._max_frame_bytes}-byte frame limit: "
+            "return less (keep big arrays in files or the session, not in data or debug)"
+        )
+        return encode_frame({**result, **exception_outcome(too_big), "session_state": input_state})
 
     def teardown(self) -> None:
         """Runs the algorithm's ``teardown()`` the first time only."""
