@@ -19,6 +19,13 @@ import { WorkerSlot, type SlotState } from "./slot.js";
 import { packageKey, type LogLevel, type PackageSpec, type SupervisorConfig } from "./types.js";
 
 /** Knobs that runner_config.json does not carry; defaults suit a station, tests shorten them. */
+/**
+ * The exits the breaker counts (contract §7: "crashes"): the worker died or broke the protocol on its own. Workers
+ * the supervisor ended itself (a call's timeout, lost heartbeats, FatalError's restart) are retried per call, not
+ * counted: two slow images must not take a line down.
+ */
+const CRASHES: ReadonlySet<ExitCause> = new Set(["crash", "protocol"]);
+
 export interface PoolTuning {
   backoff: BackoffPolicy;
   /** How long an open circuit waits before its half-open probe start. */
@@ -409,13 +416,16 @@ export class VersionPool {
       return;
     }
     slot.state = "down";
-    this.#onLost(slot, uptime);
+    this.#onLost(slot, uptime, CRASHES.has(cause));
   }
 
-  /** A worker was lost (crash, kill, failed restart): count it for the breaker, then restart with backoff or wait for the probe. */
-  #onLost(slot: WorkerSlot, uptimeMs: number): void {
+  /**
+   * A worker was lost (crash, kill, failed restart): a crash counts for the breaker, then the worker restarts with
+   * backoff or waits for the probe.
+   */
+  #onLost(slot: WorkerSlot, uptimeMs: number, crashed = true): void {
     slot.failures = nextFailureCount(slot.failures, uptimeMs, this.#tuning.backoff);
-    this.#setBreaker(onCrash(this.#breaker, Date.now(), this.#breakerPolicy));
+    if (crashed) this.#setBreaker(onCrash(this.#breaker, Date.now(), this.#breakerPolicy));
     if (!allowsCalls(this.#breaker)) return; // the probe restarts it
     const delay = backoffDelay(slot.failures, this.#tuning.backoff);
     this.#emit({ type: "worker-restart-scheduled", key: this.key, slot: slot.index, delay_ms: delay, failures: slot.failures });

@@ -92,6 +92,14 @@ describe("Supervisor fault handling with real workers", () => {
     expect(h.events.filter((e) => e.type === "call-retry")).toHaveLength(1);
   });
 
+  it("timeouts are not crashes: workers killed for them never open the circuit", async () => {
+    const { h, execute } = await running({ execute_timeout_ms: 300, max_retries: 1, breaker_max_crashes: 1, breaker_window_ms: 60_000 });
+    for (let i = 0; i < 2; i++) expect((await execute({ sleep_s: 30 })).execute).toMatchObject({ error_code: "1005" });
+    await waitFor(() => h.events.filter((e) => e.type === "worker-exit" && e.cause === "timeout").length === 4);
+    expect((await execute()).execute?.status).toBe("OK");
+    expect(h.events.some((e) => e.type === "breaker")).toBe(false);
+  });
+
   it("SIGSTOP of a worker is detected within interval + 2 × grace and the worker replaced", async () => {
     // interval ≫ grace, so the bound (I + 2G = 800 ms) also tells it apart from probing only on ticks (2I + G = 1300 ms).
     const interval = 600;
