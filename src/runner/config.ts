@@ -4,9 +4,9 @@ import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { DEFAULT_LIMITS } from "../inspection/index.js";
 import { parseWithIssues } from "../manifest/issues.js";
+import { durationMs as ms } from "../duration.js";
 import { defaultWorkstationId, telemetryConfigSchema, workstationIdSchema } from "../telemetry/config.js";
 
-const ms = (min: number) => z.number().int().min(min);
 
 /**
  * `runner_config.json` (contract §7). Strict: an unknown or misspelt key is an error naming it, because a silently
@@ -46,7 +46,7 @@ export const runnerConfigSchema = z.strictObject({
   fleet: z.strictObject({
     /** `oci://host/repo:tag` of the line's desired state; unset: no polling, installs by reference only. */
     desired: z.string().startsWith("oci://", { error: "expected an oci:// reference, e.g. oci://registry.plant:5000/lines/line-a:desired" }).optional(),
-    poll_ms: z.number().int().min(100).default(30_000),
+    poll_ms: ms(100).default(30_000),
     /** Per `host[:port]`: plain HTTP without TLS (loopback always may), and a user whose password sits in a file. */
     registries: z.record(z.string().min(1), z.strictObject({
       plain_http: z.boolean().default(false),

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { z } from "zod";
+import { durationMs } from "../duration.js";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 
@@ -51,7 +52,7 @@ export const telemetryConfigSchema = z.strictObject({
    */
   batch: z.strictObject({
     max_lines: z.number().int().min(1).default(5000),
-    max_age_ms: z.number().int().min(1).default(5_000),
+    max_age_ms: durationMs(1).default(5_000),
     max_bytes: z.number().int().min(1024).default(1024 * 1024),
   }).prefault({}),
 }).superRefine((t, ctx) => {

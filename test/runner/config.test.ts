@@ -38,6 +38,14 @@ describe("runner_config.json", () => {
     expect(parseRunnerConfig({ installer: "uv" }).installer).toBe("uv");
   });
 
+  it("refuses durations a timer cannot wait (over 2^31 - 1 ms fired after 1 ms: every call timed out at once)", () => {
+    for (const key of ["execute_timeout_ms", "startup_timeout_ms", "session_ttl_ms", "heartbeat_interval_ms", "kill_grace_ms", "breaker_window_ms"]) {
+      expect(messageOf(() => parseRunnerConfig({ [key]: 3_000_000_000 }))).toMatch(new RegExp(`${key}.*at most 2147483647 ms`));
+    }
+    expect(messageOf(() => parseRunnerConfig({ fleet: { poll_ms: 3_000_000_000 } }))).toMatch(/poll_ms/);
+    expect(parseRunnerConfig({ execute_timeout_ms: 2_147_483_647 }).execute_timeout_ms).toBe(2_147_483_647);
+  });
+
   it("names a trusted key it cannot load by its index", () => {
     expect(messageOf(() => loadTrustedKeys(["/nowhere/station.pub"]))).toMatch(/^runner config trusted_keys\[0\]: .*\/nowhere\/station\.pub/);
   });
