@@ -38,13 +38,21 @@ async function probe(candidate: string, extraEnv: Record<string, string>): Promi
   }
   let stdout: string;
   try {
-    ({ stdout } = await run(candidate, ["-c", INTERPRETER_PROBE], { timeout: 15_000, env: { ...process.env, ...extraEnv, PYTHONPATH: "" } }));
+    ({ stdout } = await run(candidate, ["-c", INTERPRETER_PROBE], { timeout: 15_000, env: { ...withoutPythonSettings(process.env), ...extraEnv } }));
   } catch (err) {
     throw new ProcVisionError("2003", `cannot run Python interpreter "${candidate}": ${(err as Error).message}`, {
       hint: "install Python 3.9+ or pass --python with the interpreter to use",
     });
   }
   return interpreterFromProbe(candidate, stdout);
+}
+
+/**
+ * The host's environment without PYTHON* and PIP_* (contract §7): a PYTHONHOME meant for another Python stopped the
+ * probe. The rest stays, since finding `python3` may go through a version manager's shim that needs its variables.
+ */
+function withoutPythonSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([key]) => !key.startsWith("PYTHON") && !key.startsWith("PIP_")));
 }
 
 /** The interpreter behind `candidate` from the first three lines INTERPRETER_PROBE printed. */
