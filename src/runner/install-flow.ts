@@ -162,12 +162,17 @@ async function interpreter(python: RunnerConfig["python"]): Promise<{ executable
   return { executable, target: await localTarget(executable) };
 }
 
-/** A forced reinstall replaces a version only when no PID is bound to it; its workers drain and stop first. */
+/** A forced reinstall replaces a version only when no PID is bound to it and no session uses it; its workers drain and stop first. */
 async function releaseForReinstall(ctx: RunnerContext, pkg: PackageRecord): Promise<void> {
   const bound = ctx.repository.bindingsOf(pkg.name, pkg.version).map((b) => b.pid);
   if (bound.length > 0) {
     throw new ProcVisionError(ErrorCode.unsafe_uninstall, `${refLabel(pkg)} is active for ${bound.join(", ")}: a forced reinstall would replace it under running inspections`, {
       hint: "switch those PIDs to another version (or deactivate them), then install with force again",
+    });
+  }
+  if (ctx.host.inUse(hosted(pkg))) {
+    throw new ProcVisionError(ErrorCode.unsafe_uninstall, `${refLabel(pkg)} is in use by running sessions: a forced reinstall would end them`, {
+      hint: "let those sessions finish (or end them), then install with force again",
     });
   }
   await ctx.host.retire(hosted(pkg));

@@ -257,6 +257,31 @@ describe("Runner store lifecycle", () => {
     expect(host.calls).toContain("stop algorithm-example 1.0");
   }, INSTALL_TIMEOUT);
 
+  it("a forced reinstall that fails keeps the build it would replace; one of a version sessions use → 2007", async () => {
+    const before = runner.repository.getPackage("algorithm-example", "1.2")!;
+    // The same version without SHA256SUMS and a byte of its numpy wheel flipped: refused only while its wheels install.
+    const zip = readFileSync(await withoutSums(zips.a3, path.join(work, "corrupt-1.2.zip")));
+    const header = zip.indexOf(Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04])]), zip.indexOf("wheels/numpy") - 30);
+    const data = header + 30 + zip.readUInt16LE(header + 26) + zip.readUInt16LE(header + 28);
+    zip[data + 1_000_000] ^= 0xff;
+    const corrupt = path.join(work, "corrupt-1.2.zip");
+    writeFileSync(corrupt, zip);
+
+    const failed = await codeOf(runner.install(corrupt, { force: true }));
+    expect(failed.code).toBe("2001");
+    expect(runner.repository.getPackage("algorithm-example", "1.2")).toMatchObject({ state: "installed", dir: before.dir, zip_sha256: before.zip_sha256 });
+    expect(existsSync(path.join(before.dir, "venv", "bin", "python"))).toBe(true);
+    expect(existsSync(before.zip_path!)).toBe(true);
+    expect(readdirSync(path.dirname(before.dir)).sort()).toEqual(["1.1", path.basename(before.dir)]); // nothing left of the failed build
+
+    host.busy.add("algorithm-example 1.2");
+    try {
+      expect(await codeOf(runner.install(zips.a3, { force: true }))).toMatchObject({ code: "2007", message: expect.stringMatching(/in use by running sessions/) });
+    } finally {
+      host.busy.delete("algorithm-example 1.2");
+    }
+  }, INSTALL_TIMEOUT);
+
   it("uninstall: 2007 while active or in use, force deactivates and removes; 3006 when absent", async () => {
     const active = await codeOf(runner.uninstall("algorithm-example", "1.1"));
     expect(active).toMatchObject({ code: "2007", message: expect.stringMatching(/active for p001/) });

@@ -153,11 +153,18 @@ function asInstallError(err: unknown): ProcVisionError {
   });
 }
 
+/** Where a forced reinstall deploys: not where the build it replaces lives, which stays until the new one is ready. */
+function reinstallDir(layout: StoreLayout, existing: PackageRecord): string {
+  const usual = packageDir(layout, existing.name, existing.version);
+  return path.resolve(existing.dir) === usual ? `${usual}~reinstall` : usual;
+}
+
 /**
  * The install pipeline of contract §7: open (2001/2002) → integrity (2008) → [an embedded runtime staged and probed]
  * → compatibility (2004/2003, against that runtime when the package has one) → registry row
  * `installing` → extract, venv, wheels, bytecode → smoke checks → archive → `installed` | `invalid`. Everything up to
- * the row only reads the zip; from the row on, a failure (or a crash, via recovery) leaves the package absent.
+ * the row only reads the zip; from the row on, a failure (or a crash, via recovery) leaves the package absent. A forced
+ * reinstall keeps the build it replaces until the new one is deployed and smoke-checked.
  * The caller serializes installs and holds the install lock.
  */
 export async function installPackage(env: InstallEnvironment, request: InstallRequest): Promise<InstallResult> {
@@ -182,20 +189,31 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
         hint: "install with force to replace it, or give the new build another version in manifest.json",
       });
     }
-    if (existing !== undefined) {
-      await env.releaseForReinstall(existing);
-      await removeVersion(env.layout, env.repo, env.bytecode, existing);
-    }
+    if (existing !== undefined) await env.releaseForReinstall(existing);
 
     const zipSha256 = (await digestFile(source)).sha256;
-    const dir = packageDir(env.layout, ref.name, ref.version);
-    env.repo.beginInstall({ ...ref, manifest, dir, source_zip: request.origin ?? source, zip_sha256: zipSha256, operator: request.operator });
-    await pausePoint("registered-installing");
+    const dir = existing === undefined ? packageDir(env.layout, ref.name, ref.version) : reinstallDir(env.layout, existing);
+    let registered = false;
+    const register = (): void => {
+      env.repo.beginInstall({ ...ref, manifest, dir, source_zip: request.origin ?? source, zip_sha256: zipSha256, operator: request.operator });
+      registered = true;
+    };
+    // A fresh install is registered first (its state shows `installing`); a forced reinstall deploys next to the build
+    // it replaces, with no row (a crash leaves an orphan that recovery removes), and replaces it only once deployed:
+    // a reinstall that fails keeps the previous build.
+    if (existing === undefined) {
+      register();
+      await pausePoint("registered-installing");
+    }
     try {
-      await rm(dir, { recursive: true, force: true }); // ours now: the row claims it
+      await rm(dir, { recursive: true, force: true }); // ours now: the row claims it, or no row claims it
       const deployed = await deployPackage({ ...accepted, zip, plan, interpreter: accepted.interpreter }, {
         dir, installer, startupTimeoutMs: env.startupTimeoutMs,
       });
+      if (existing !== undefined) {
+        await removeVersion(env.layout, env.repo, env.bytecode, existing);
+        register();
+      }
       const { python } = deployed;
       const validation = stationReport(deployed.validation);
       const zipPath = archivedZip(env.layout, ref.name, ref.version);
@@ -212,8 +230,12 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
         duration_ms: Math.round(performance.now() - started),
       };
     } catch (err) {
-      await removePackageFiles(env.layout, { ...ref, dir, source_zip: source }).catch(() => undefined);
-      env.repo.deletePackage(ref.name, ref.version);
+      if (registered) {
+        await removePackageFiles(env.layout, { ...ref, dir, source_zip: source }).catch(() => undefined);
+        env.repo.deletePackage(ref.name, ref.version);
+      } else {
+        await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      }
       throw asInstallError(err);
     }
   } finally {
