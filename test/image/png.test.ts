@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { crc32, deflateSync } from "node:zlib";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { decodeImage } from "../../src/image/decode.js";
@@ -55,5 +56,25 @@ describe("decodeSimplePng", () => {
     // decodeImage still decodes the valid ones, through sharp.
     for (const bytes of [sixteen, jpeg]) expect((await decodeImage({ bytes })).width).toBe(width);
     await expect(decodeImage({ bytes: damaged })).rejects.toMatchObject({ code: "1002" });
+  });
+
+  it("refuses a decompression bomb before decoding it: a few hundred KB of PNG that would decode to 169 MP → 1002", async () => {
+    const [width, height] = [13_000, 13_000];
+    const chunk = (type: string, body: Buffer): Buffer => {
+      const head = Buffer.alloc(8);
+      head.writeUInt32BE(body.length, 0);
+      head.write(type, 4, "latin1");
+      const crc = Buffer.alloc(4);
+      crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), body])), 0);
+      return Buffer.concat([head, body, crc]);
+    };
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(width, 0);
+    ihdr.writeUInt32BE(height, 4);
+    ihdr[8] = 8; // bit depth 8, colour type 0 (gray)
+    const rows = deflateSync(Buffer.alloc((width + 1) * height), { level: 9 }); // filter byte 0 + black pixels per row
+    const bomb = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", rows), chunk("IEND", Buffer.alloc(0))]);
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    await expect(decodeImage({ bytes: bomb })).rejects.toMatchObject({ code: "1002", message: expect.stringMatching(/169000000 pixels, more than the 160000000 allowed/) });
   });
 });

@@ -263,7 +263,7 @@ describe("Runner store lifecycle", () => {
     const zip = readFileSync(await withoutSums(zips.a3, path.join(work, "corrupt-1.2.zip")));
     const header = zip.indexOf(Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04])]), zip.indexOf("wheels/numpy") - 30);
     const data = header + 30 + zip.readUInt16LE(header + 26) + zip.readUInt16LE(header + 28);
-    zip[data + 1_000_000] ^= 0xff;
+    zip[data + 1_000_000] = zip[data + 1_000_000]! ^ 0xff;
     const corrupt = path.join(work, "corrupt-1.2.zip");
     writeFileSync(corrupt, zip);
 
