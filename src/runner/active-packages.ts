@@ -53,6 +53,15 @@ export async function resumeActive(repository: Repository, host: PackageHost, lo
   const bound = new Map(repository.bindings().map((b) => [refLabel(b), b]));
   for (const ref of bound.values()) {
     const pkg = repository.getPackage(ref.name, ref.version);
+    if (pkg?.state === "invalid") {
+      // Bound, then refused by a later validate: the PIDs stay bound (nothing changes them behind the operator's back),
+      // but its workers are not started, and the log must say why the line is down.
+      const pids = repository.bindings().filter((b) => b.name === pkg.name && b.version === pkg.version).map((b) => b.pid);
+      const failed = pkg.validation?.checks.find((c) => c.result === "FAIL");
+      log(`${refLabel(pkg)} is bound to ${pids.join(", ")} but invalid: its last validate failed${failed ? ` (${failed.name}: ${failed.message})` : ""}; ` +
+        `not started. Run \`procvision-runner validate ${pkg.name} ${pkg.version}\` again once the cause is fixed, or switch the PIDs`, "error");
+      continue;
+    }
     if (pkg?.state !== "installed") continue;
     try {
       await host.ensureRunning(hosted(pkg));

@@ -3,14 +3,14 @@ import { EventEmitter } from "node:events";
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
 import type { FleetAgent, FleetStatus } from "../fleet/agent.js";
 import { openDb } from "../store/db.js";
-import { notFound, refLabel } from "../store/decisions.js";
+import { notFound, refLabel, requireActivatable } from "../store/decisions.js";
 import { noopHost, type PackageHost } from "../store/host.js";
 import { BytecodeCompiler } from "../store/install/bytecode.js";
 import type { InstallResult } from "../store/install/pipeline.js";
 import { createLayout, storeLayout, type StoreLayout } from "../store/layout.js";
 import { SerialQueue } from "../store/queue.js";
 import type { RecoveryReport } from "../store/recovery.js";
-import { Repository, type AuditEntry, type AuditFilter, type Binding, type HistoryEntry, type InspectionRecord, type PackageRecord, type RecordFilter } from "../store/repository.js";
+import { Repository, type AuditEntry, type AuditFilter, type Binding, type HistoryEntry, type InspectionRecord, type RecordFilter } from "../store/repository.js";
 import type { ValidationReport } from "../checks/report.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import type { InspectResponse, LineLog } from "../supervisor/types.js";
@@ -284,17 +284,13 @@ export class Runner {
     return this.supervisor;
   }
 
-  private installedPackage(name: string, version: string): PackageRecord {
-    const pkg = this.repository.getPackage(name, version);
-    if (pkg === undefined || pkg.state !== "installed") throw notFound({ name, version });
-    return pkg;
-  }
 
   /** Starts a version's workers (they also start on activation). */
   start(name: string, version: string, options: OperatorOption = {}): Promise<{ name: string; version: string; running: boolean }> {
     const supervisor = this.requireSupervisor();
     return this.ctx.audit.around(this.operatorOf(options), "start", refLabel({ name, version }), async () => {
-      await supervisor.ensureRunning(hosted(this.installedPackage(name, version)));
+      // An invalid version is 2006 with the check that failed, not "not installed".
+      await supervisor.ensureRunning(hosted(requireActivatable(this.repository.getPackage(name, version), { name, version })));
       return { name, version, running: true };
     });
   }
@@ -303,7 +299,10 @@ export class Runner {
   stop(name: string, version: string, options: OperatorOption = {}): Promise<{ name: string; version: string; running: boolean }> {
     const supervisor = this.requireSupervisor();
     return this.ctx.audit.around(this.operatorOf(options), "stop", refLabel({ name, version }), async () => {
-      await supervisor.drainAndStop(hosted(this.installedPackage(name, version)));
+      const pkg = this.repository.getPackage(name, version);
+      // An invalid version may still be running (a validate failed while it served): it can be stopped.
+      if (pkg === undefined || (pkg.state !== "installed" && pkg.state !== "invalid")) throw notFound({ name, version });
+      await supervisor.drainAndStop(hosted(pkg));
       return { name, version, running: false };
     });
   }

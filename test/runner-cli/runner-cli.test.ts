@@ -154,6 +154,9 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     const validated = await runner(["validate", "broken-algo", "0.1", ...R()]);
     expect(validated.code).toBe(1);
     expect(validated.stdout).toMatch(/^✗ validation FAIL \(\d+ passed, 1 failed\)\n {2}✗ info_name_version_match: /m);
+    const started = await runner(["start", "broken-algo", "0.1", ...R()]);
+    expect(started.code).toBe(1);
+    expect(started.stderr).toMatch(/✗ \[2006\] broken-algo 0\.1 is invalid: it failed its smoke checks \(info_name_version_match: /);
   });
 
   it("--url/--token work without a root; a wrong token is refused with 3007", async () => {
