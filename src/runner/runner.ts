@@ -27,6 +27,7 @@ import { fleetStatus, followDesiredState, requireFleetAgent, type UnmanagedFleet
 import { hosted } from "./hosted.js";
 import { install, revalidate, watchZips, type InstallOptions, type InstallSource, type OperatorOption } from "./install-flow.js";
 import { toSupervisorRequest, type RunnerInspectRequest } from "./inspect-request.js";
+import { checkInspect, checkLimit, checkObject, checkPids, checkRef } from "./library-arguments.js";
 import { lineLogger, stderrLog, withTelemetry, workerLogTail } from "./log.js";
 import { defaultOperator, loadTrustedKeys, recoverOnOpen } from "./open.js";
 import { checkStateFilter, packageInfos, type PackageInfo } from "./package-info.js";
@@ -199,17 +200,20 @@ export class Runner {
    * Installs an offline package (contract §7 Install): a zip path, `{path}`, or `{ref: "oci://…"}` (also given as the
    * string) pulled from an OCI registry first (§9). Resolves with state `invalid` when the smoke checks fail.
    */
-  install(source: string | InstallSource, options: InstallOptions = {}): Promise<InstallResult> {
+  async install(source: string | InstallSource, options: InstallOptions = {}): Promise<InstallResult> {
+    if (typeof source !== "string") checkObject("the install source", source);
     return install(this.ctx, source, options);
   }
 
   /** Re-runs the smoke checks in the package's venv; the state follows the result (installed ⇄ invalid). */
-  validate(name: string, version: string, options: OperatorOption = {}): Promise<ValidationReport> {
+  async validate(name: string, version: string, options: OperatorOption = {}): Promise<ValidationReport> {
+    checkRef(name, version);
     return revalidate(this.ctx, name, version, this.operatorOf(options));
   }
 
   /** Removes a version: an active or in-use one only with force (2007), which deactivates, drains and stops it first. */
-  uninstall(name: string, version: string, options: UninstallOptions = {}): Promise<UninstallResult> {
+  async uninstall(name: string, version: string, options: UninstallOptions = {}): Promise<UninstallResult> {
+    checkRef(name, version);
     return uninstall(this.ctx, name, version, options);
   }
 
@@ -237,6 +241,7 @@ export class Runner {
 
   async records(filter: RecordFilter = {}): Promise<InspectionRecord[]> {
     this.state.assertOpen();
+    checkLimit(filter.limit);
     const query = withInstant(filter);
     this.recorder.flush();
     return this.repository.records(query);
@@ -244,13 +249,16 @@ export class Runner {
 
   async audit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
     this.state.assertOpen();
+    checkLimit(filter.limit);
     return this.repository.audit(withInstant(filter));
   }
 
   // ---- bindings -----------------------------------------------------------------------------------------------------
 
   /** Binds PIDs to a version: each PID in supported_pids and not bound to another package (2006; use switch). */
-  activate(name: string, version: string, pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
+  async activate(name: string, version: string, pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
+    checkRef(name, version);
+    checkPids(pids);
     return bind(this.ctx, "activate", { name, version }, pids, this.operatorOf(options));
   }
 
@@ -258,17 +266,21 @@ export class Runner {
    * Moves PIDs to a version with no gap: the new version's workers are started (ensureRunning) before the PIDs are
    * rebound; versions left without PIDs drain and stop in the background.
    */
-  switch(name: string, version: string, pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
+  async switch(name: string, version: string, pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
+    checkRef(name, version);
+    checkPids(pids);
     return bind(this.ctx, "switch", { name, version }, pids, this.operatorOf(options));
   }
 
   /** Switches each PID back to the version it was bound to before its latest change (activation history). */
-  rollback(pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
+  async rollback(pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
+    checkPids(pids);
     return rollback(this.ctx, pids, this.operatorOf(options));
   }
 
   /** Unbinds PIDs (3004 for a PID with no active package); versions left without PIDs drain and stop. */
-  deactivate(pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
+  async deactivate(pids: readonly string[], options: OperatorOption = {}): Promise<BindingChange[]> {
+    checkPids(pids);
     return deactivate(this.ctx, pids, this.operatorOf(options));
   }
 
@@ -286,7 +298,8 @@ export class Runner {
 
 
   /** Starts a version's workers (they also start on activation). */
-  start(name: string, version: string, options: OperatorOption = {}): Promise<{ name: string; version: string; running: boolean }> {
+  async start(name: string, version: string, options: OperatorOption = {}): Promise<{ name: string; version: string; running: boolean }> {
+    checkRef(name, version);
     const supervisor = this.requireSupervisor();
     return this.ctx.audit.around(this.operatorOf(options), "start", refLabel({ name, version }), async () => {
       // An invalid version is 2006 with the check that failed, not "not installed".
@@ -296,7 +309,8 @@ export class Runner {
   }
 
   /** Drains and stops a version's workers; calls for its PIDs fail with 3006 until it is started again. */
-  stop(name: string, version: string, options: OperatorOption = {}): Promise<{ name: string; version: string; running: boolean }> {
+  async stop(name: string, version: string, options: OperatorOption = {}): Promise<{ name: string; version: string; running: boolean }> {
+    checkRef(name, version);
     const supervisor = this.requireSupervisor();
     return this.ctx.audit.around(this.operatorOf(options), "stop", refLabel({ name, version }), async () => {
       const pkg = this.repository.getPackage(name, version);
@@ -309,6 +323,7 @@ export class Runner {
 
   /** A session for one inspection flow of a PID, pinned to the version active now. */
   async createSession(pid: string, context: Record<string, unknown> = {}): Promise<SessionView> {
+    checkObject("the session context", context);
     return sessionView(this.requireSupervisor().createSession(pid, context));
   }
 
@@ -326,6 +341,7 @@ export class Runner {
    * call comes back in that call's result with status "ERROR".
    */
   async inspect(request: RunnerInspectRequest): Promise<InspectResponse> {
+    checkInspect(request);
     return this.requireSupervisor().inspect(toSupervisorRequest(request));
   }
 
