@@ -1,9 +1,11 @@
 import { existsSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { buildApi } from "../api/server.js";
 import { ensureToken } from "../api/token.js";
+import { ErrorCode, ProcVisionError } from "../errors/index.js";
+import { processAlive } from "../store/lock.js";
 import { loadRunnerConfig, parseRunnerConfig } from "../runner/config.js";
 import { Runner } from "../runner/runner.js";
 import type { LineLog } from "../supervisor/types.js";
@@ -28,14 +30,23 @@ export async function serve(o: { root: string; host?: string; port: string; conf
     process.stderr.write(`warning: binding ${host} exposes the runner to the network; reads need no token, and mutations need the token in ${path.join(root, "token")}\n`);
   }
   const port = Number(o.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0–65535, got ${o.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ProcVisionError(ErrorCode.invalid_params, `--port must be 0–65535, got ${o.port}`, { hint: "0 picks a free port (runner.json says which)" });
+  }
+  await refuseSecondRunner(root);
 
   const log: LineLog = (line, level = "info") => process.stderr.write(`${new Date().toISOString()} ${level} ${line}\n`);
   const runner = await Runner.open({ root, config, log });
   const token = await ensureToken(root);
   // The runner's log: what the API logs (denied requests, failures) leaves the station with telemetry too.
   const app = await buildApi({ runner, token, log: runner.log });
-  const address = await app.listen({ host, port });
+  const address = await app.listen({ host, port }).catch(async (err: NodeJS.ErrnoException) => {
+    await runner.close();
+    if (err.code !== "EADDRINUSE") throw err;
+    throw new ProcVisionError(ErrorCode.invalid_params, `port ${port} on ${host} is in use`, {
+      hint: "pass another --port (0 picks a free one), or stop what listens there",
+    });
+  });
   // Off during start-up (see main.ts).
   setFlagsFromString("--sparkplug");
   setFlagsFromString("--opt");
@@ -59,4 +70,24 @@ export async function serve(o: { root: string; host?: string; port: string; conf
   };
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
+}
+
+/**
+ * One runner per root: a second one would start its own workers on the same runner.db and, when it exits, delete the
+ * first one's runner.json. The announced runner counts when its process lives and its URL answers (not a recycled pid).
+ */
+async function refuseSecondRunner(root: string): Promise<void> {
+  let announced: { url?: unknown; pid?: unknown };
+  try {
+    announced = JSON.parse(await readFile(path.join(root, RUNNER_JSON), "utf8")) as typeof announced;
+  } catch {
+    return;
+  }
+  const { url, pid } = announced;
+  if (typeof url !== "string" || typeof pid !== "number" || pid === process.pid || !processAlive(pid)) return;
+  const answers = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
+  if (!answers) return;
+  throw new ProcVisionError(ErrorCode.invalid_params, `${root} is already served by runner ${pid} at ${url}`, {
+    hint: "use that runner (procvision-runner status), stop it first, or give this one another --root",
+  });
 }

@@ -66,7 +66,7 @@ export function parseRunnerConfig(value: unknown, source = "runner_config.json")
   const parsed = parseWithIssues(runnerConfigSchema, value ?? {}, source);
   if (!parsed.ok) {
     const problems = parsed.errors.map((e) => (e.path === source ? e.message : `${e.path}: ${e.message}`));
-    throw new ProcVisionError(ErrorCode.unknown_error, `${source}: ${problems.join("; ")}`, {
+    throw new ProcVisionError(ErrorCode.invalid_params, `${source}: ${problems.join("; ")}`, {
       hint: "fix or remove the named keys; see docs/OPERATOR-GUIDE.md for every key and its default",
       details: { errors: parsed.errors },
     });
@@ -79,7 +79,7 @@ export async function loadRunnerConfig(file: string): Promise<RunnerConfig> {
   try {
     value = JSON.parse(await readFile(file, "utf8"));
   } catch (err) {
-    throw new ProcVisionError(ErrorCode.unknown_error, `cannot read runner config ${file}: ${(err as Error).message}`, {
+    throw new ProcVisionError(ErrorCode.invalid_params, `cannot read runner config ${file}: ${(err as Error).message}`, {
       hint: "the config must be a JSON object of runner_config.json keys",
     });
   }

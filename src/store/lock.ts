@@ -16,7 +16,7 @@ export interface LockHandle {
  * Whether `pid` still runs. A SIGKILLed runner whose parent has not reaped it yet (a zombie) still answers signal 0,
  * so on Linux its state in /proc decides: it holds nothing any more.
  */
-function alive(pid: number): boolean {
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (err) {
@@ -65,7 +65,7 @@ export async function tryLock(file: string): Promise<LockHandle | { heldBy: numb
     const owner = await ownerOf(file);
     // A file being written right now has no PID yet: treat as held, the caller retries.
     if (owner === undefined) return { heldBy: 0 };
-    if (alive(owner)) return { heldBy: owner };
+    if (processAlive(owner)) return { heldBy: owner };
     // Stale: move it aside (atomic, so only one taker wins), then retry the exclusive create.
     await rename(file, `${file}.stale-${process.pid}`).then(() => rm(`${file}.stale-${process.pid}`, { force: true }), () => undefined);
   }

@@ -176,11 +176,22 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     writeFileSync(config, JSON.stringify({ execute_timout_ms: 5, instances: 0 }));
     const bad = await runner(["serve", "--root", path.join(work, "other-root"), "--port", "0", "--config", config]);
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/unknown key "execute_timout_ms"/);
+    expect(bad.stderr).toMatch(/\[1006\][^\n]*unknown key "execute_timout_ms"/);
     expect(bad.stderr).toMatch(/instances: /);
     const port = await runner(["serve", "--root", path.join(work, "other-root"), "--port", "99999"]);
     expect(port.code).toBe(1);
-    expect(port.stderr).toMatch(/--port/);
+    expect(port.stderr).toMatch(/\[1006\] --port must be 0–65535/);
+    const taken = await runner(["serve", "--root", path.join(work, "other-root"), "--port", new URL(url).port]);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(/\[1006\] port \d+ on 127\.0\.0\.1 is in use\n.*hint: pass another --port/);
+  });
+
+  it("a second serve on a root that a live runner serves is refused; the first keeps its runner.json", async () => {
+    const second = await runner(["serve", ...R(), "--port", "0"]);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/\[1006\] .*root is already served by runner \d+ at http:\/\/127\.0\.0\.1:\d+/);
+    expect(JSON.parse(readFileSync(path.join(root, "runner.json"), "utf8"))).toMatchObject({ url });
+    expect((await runner(["status", ...R()])).code).toBe(0);
   });
 
   it("SIGTERM stops serve cleanly: the running inspection is answered, exit 0, runner.json removed, no worker left behind, token never logged", async () => {
