@@ -100,8 +100,10 @@ export function planRollback(pids: readonly string[], lastChanges: ReadonlyMap<s
  * installed and never a protected (bound or in-use) one. Install time, not version order, decides "newest": a
  * hotfix installed as an older version number must not be pruned the moment it lands.
  */
-export function planPrune(versions: readonly { version: string; installed_at: string | null }[], keep: number, justInstalled: string, protectedVersions: ReadonlySet<string>): string[] {
-  const newestFirst = [...versions].sort((a, b) => (b.installed_at ?? "").localeCompare(a.installed_at ?? ""));
+export function planPrune(versions: readonly { version: string; installed_at: string | null; state?: string }[], keep: number, justInstalled: string, protectedVersions: ReadonlySet<string>): string[] {
+  // Invalid versions go first: keep_versions keeps builds a PID could be switched back to, not broken ones.
+  const rank = (v: { state?: string }): number => (v.state === "invalid" ? 1 : 0);
+  const newestFirst = [...versions].sort((a, b) => rank(a) - rank(b) || (b.installed_at ?? "").localeCompare(a.installed_at ?? ""));
   const kept = new Set([justInstalled]);
   for (const v of newestFirst) if (kept.size < keep) kept.add(v.version);
   return newestFirst.filter((v) => !kept.has(v.version) && !protectedVersions.has(v.version)).map((v) => v.version);

@@ -71,6 +71,12 @@ describe("planPrune", () => {
     expect(planPrune(versions, 5, "0.9-hotfix", new Set())).toEqual([]);
     expect(planPrune(versions, 1, "1.0", new Set())).toEqual(["0.9-hotfix", "1.2", "1.1"]);
   });
+
+  it("prunes invalid versions before installed ones, newest or not", () => {
+    const versions = [v("1.2", "1"), v("1.3", "2"), { ...v("6.1", "3"), state: "invalid" }, { ...v("6.2", "4"), state: "invalid" }, v("5.4", "5")];
+    expect(planPrune(versions, 3, "5.4", new Set())).toEqual(["6.2", "6.1"]);
+    expect(planPrune(versions, 4, "5.4", new Set())).toEqual(["6.1"]);
+  });
 });
 
 
