@@ -100,9 +100,10 @@ export class ZipWatcher {
       try {
         await this.options.install(file);
       } catch (err) {
-        // A package refused for what it is (2001–2004, 2008) would be refused again at every start: it is renamed out
-        // of the watch, and stays for the operator to look at. Other failures (a busy lock, a full disk) may pass.
-        const refused = isProcVisionError(err) && /^200[1-48]$/.test(err.code);
+        // A package refused for what it is (2001–2004, 2008, or another build of a version already installed) would be
+        // refused again at every start: it is renamed out of the watch, and stays for the operator to look at. Other
+        // failures (a busy lock, a full disk) may pass.
+        const refused = isProcVisionError(err) && (/^200[1-48]$/.test(err.code) || err.details?.duplicate === true);
         if (refused) await rename(file, `${file}.rejected`).catch(() => undefined);
         this.options.log(`zips/: ${zip.name} was not installed${refused ? ` (renamed ${zip.name}.rejected)` : ""}: ${(err as Error).message}`, "warn");
       }

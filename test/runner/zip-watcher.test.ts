@@ -47,6 +47,11 @@ describe("watch_zips", () => {
       expect((await runner.audit({ action: "install" })).some((a) => a.outcome === "failed" && a.error_code === "2001")).toBe(true);
       // Refused for what it is: renamed out of the watch (not retried at every start), kept for the operator.
       await expect.poll(() => readdirSync(path.join(root, "zips")).includes("broken.zip.rejected"), { timeout: 10_000 }).toBe(true);
+      // Another build of the installed version (2005 without force) is refused for good too.
+      const rebuilt = await exampleZip(work, { version: "3.0", mutate: (dir) => writeFileSync(path.join(dir, "notes.txt"), "rebuilt") });
+      copyFileSync(rebuilt, path.join(root, "zips", "rebuilt.zip"));
+      await expect.poll(() => readdirSync(path.join(root, "zips")).includes("rebuilt.zip.rejected"), { timeout: 60_000 }).toBe(true);
+      expect((await runner.audit({ action: "install" })).some((a) => a.outcome === "failed" && a.error_code === "2005")).toBe(true);
     } finally {
       await runner.close();
     }

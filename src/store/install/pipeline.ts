@@ -187,6 +187,7 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
     if (existing !== undefined && existing.state !== "installing" && existing.state !== "removing" && !request.force) {
       throw new ProcVisionError(ErrorCode.install_failed, `${ref.name} ${ref.version} is already installed (${existing.state}, ${existing.installed_at ?? "?"})`, {
         hint: "install with force to replace it, or give the new build another version in manifest.json",
+        details: { duplicate: true },
       });
     }
     if (existing !== undefined) await env.releaseForReinstall(existing);
