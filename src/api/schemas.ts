@@ -43,8 +43,8 @@ export const schemas = {
   listQuery: z.object({ state: z.enum(PACKAGE_STATES).optional(), name: z.string().optional() }),
   session: z.strictObject({ pid: z.string().min(1), context: z.record(z.string(), z.unknown()).optional() }),
   recordsQuery: z.object({
-    pid: z.string().optional(), name: z.string().optional(), version: z.string().optional(), status: z.string().optional(),
-    result_status: z.string().optional(), session_id: z.string().optional(), since: since(),
+    pid: z.string().optional(), name: z.string().optional(), version: z.string().optional(), status: z.enum(["OK", "ERROR"]).optional(),
+    result_status: z.enum(["OK", "NG"]).optional(), session_id: z.string().optional(), since: since(),
     limit: numeric(z.number().int().min(1).max(10_000)).optional(),
   }),
   auditQuery: z.object({

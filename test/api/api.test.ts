@@ -233,6 +233,9 @@ describe("HTTP API", { timeout: 120_000 }, () => {
     // The message echoes what was sent (not "NaN"), for form fields and query parameters alike.
     expect(badStep.body).toMatchObject({ error_code: "1006", message: expect.stringContaining('step_index: expected a number, got "zero"') });
     expect((await http("GET", "/records?limit=ten")).body).toMatchObject({ error_code: "1006", message: expect.stringContaining('limit: expected a number, got "ten"') });
+    // A filter value no record can have is a mistake to point out, not an empty list that reads as "no NG parts".
+    expect((await http("GET", "/records?status=bogus")).body).toMatchObject({ error_code: "1006", message: expect.stringContaining("status") });
+    expect((await http("GET", "/records?result_status=ng")).body).toMatchObject({ error_code: "1006", message: expect.stringContaining("result_status") });
     // A form cut short, and one without its boundary: a bad request (400, 1006), not the runner's failure.
     const cut = Buffer.from("--XYZ\r\nContent-Disposition: form-data; name=\"pid\"\r\n\r\np001\r\n--XYZ\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n\r\nabc");
     for (const type of ["multipart/form-data; boundary=XYZ", "multipart/form-data"]) {
