@@ -13,7 +13,7 @@ import re
 import struct
 import threading
 import time
-from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Set, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +34,6 @@ ENCODINGS = ("raw", "jpeg", "png")
 COLOR_SPACES = ("RGB", "BGR", "GRAY")
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-_DEV_SHM_PREFIX = "dev-shm:"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
@@ -66,6 +65,7 @@ class _Mapping(NamedTuple):
 
 
 _maps: Dict[str, _Mapping] = {}
+_created: Set[str] = set()  # segment files this process created (write_image_array_to_shared_memory, dev writes)
 _maps_lock = threading.Lock()
 
 
@@ -163,19 +163,31 @@ def dev_clear_shared_memory(shared_mem_id: str) -> None:
         cached = _maps.pop(shared_mem_id, None)
     if cached is not None:
         _release(cached.mm)
+    _created.discard(path)
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
 
 
+def remove_created_segments() -> None:
+    """Unlink the segments this process created. The adapter calls it as the worker ends: segments an algorithm
+    writes for itself (crops, masks) live in RAM under /dev/shm and must not outlive it (contract §7)."""
+    for path in list(_created):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    _created.clear()
+
+
 def _segment_path(shared_mem_id: str) -> str:
-    if isinstance(shared_mem_id, str) and shared_mem_id.startswith(_DEV_SHM_PREFIX):
-        # The original SDK's development ids ("dev-shm:<session>:cur"): the same id always names the same segment.
-        shared_mem_id = _UNSAFE.sub("_", shared_mem_id)
-    if not isinstance(shared_mem_id, str) or not _NAME.fullmatch(shared_mem_id) or shared_mem_id in (".", ".."):
-        raise ImageLoadError(f"invalid shared_mem_id {shared_mem_id!r}: expected a bare name matching [A-Za-z0-9._-]+")
-    return os.path.join(os.environ.get("PROC_SHM_DIR") or "/dev/shm", shared_mem_id)
+    """The segment file of an id. Any other character than ``[A-Za-z0-9._-]`` becomes ``_``, as the original SDK named
+    its files (``dev-shm:<session>:cur``, ``crop:s-1`` and ``roi 1`` stay usable): an id never leaves the directory."""
+    name = _UNSAFE.sub("_", shared_mem_id) if isinstance(shared_mem_id, str) else None
+    if name is None or not _NAME.fullmatch(name) or name in (".", ".."):
+        raise ImageLoadError(f"invalid shared_mem_id {shared_mem_id!r}: expected a non-empty name other than '.' and '..'")
+    return os.path.join(os.environ.get("PROC_SHM_DIR") or "/dev/shm", name)
 
 
 def _mapping(shared_mem_id: str) -> mmap.mmap:
@@ -361,7 +373,11 @@ def _write_segment(
     path = _segment_path(shared_mem_id)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     length = len(payload)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        _created.add(path)
+    except FileExistsError:  # the runner's segment, or one written before: never removed by this process
+        fd = os.open(path, os.O_RDWR)
     try:
         size = os.fstat(fd).st_size
         if size < HEADER_SIZE + length:

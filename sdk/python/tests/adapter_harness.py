@@ -167,6 +167,7 @@ import numpy as np
 
 from procvision_algorithm_sdk import (
     BaseAlgorithm, FatalError, GPUOutOfMemoryError, RecoverableError, read_image_from_shared_memory,
+    write_image_array_to_shared_memory,
 )
 
 
@@ -242,6 +243,10 @@ class Flex(BaseAlgorithm):
             image = read_image_from_shared_memory(shared_mem_id, image_meta)
             data["shape"] = list(image.shape)
             data["mean"] = float(image.mean())
+        elif do == "write_crop":  # a segment of the algorithm's own, next to the runner's (which it rewrites too)
+            image = read_image_from_shared_memory(shared_mem_id, image_meta)
+            write_image_array_to_shared_memory(params["crop_id"], np.ascontiguousarray(image[:1, :1]))
+            write_image_array_to_shared_memory(shared_mem_id, np.ascontiguousarray(image))
         elif do == "set_state":
             for key, value in params["state"].items():
                 session.set(key, value)

@@ -173,6 +173,19 @@ def test_image_load_error_maps_to_1002(adapter: Adapter) -> None:
     assert "does not exist" in result["message"]
 
 
+def test_segments_the_algorithm_created_end_with_the_worker_and_the_runners_stay(adapter: Adapter, shm_dir: Path) -> None:
+    meta = write_image_array_to_shared_memory("runner-frame", np.zeros((4, 5, 3), np.uint8))
+    adapter.start()
+    payload = step_payload(user_params={"do": "write_crop", "crop_id": "crop:s-1"}, shared_mem_id="runner-frame", image_meta=meta)
+    assert adapter.call("execute", payload)["status"] == "OK"
+    assert (shm_dir / "crop_s-1").is_file()
+    adapter.send({"type": "shutdown"})
+    assert adapter.recv()["type"] == "shutdown"
+    assert adapter.wait() == 0
+    assert not (shm_dir / "crop_s-1").exists()
+    assert (shm_dir / "runner-frame").is_file()  # written by the algorithm too, but not created by it
+
+
 def test_image_is_read_from_a_segment(adapter: Adapter, shm_dir: Path) -> None:
     adapter.start()
     image = np.full((6, 8, 3), 10, dtype=np.uint8)

@@ -263,10 +263,20 @@ def test_missing_segment(shm_dir: Path) -> None:
         read_image_from_shared_memory("nothing", {"width": 2, "height": 2})
 
 
-@pytest.mark.parametrize("name", ["../etc/passwd", "", "..", "a/b", "/seg"])
-def test_invalid_segment_names(shm_dir: Path, name: str) -> None:
+@pytest.mark.parametrize("name", ["", "..", ".", None, 7])
+def test_invalid_segment_names(shm_dir: Path, name: object) -> None:
     with pytest.raises(ImageLoadError, match="invalid shared_mem_id"):
-        read_image_from_shared_memory(name, {"width": 2, "height": 2})
+        read_image_from_shared_memory(name, {"width": 2, "height": 2})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "file"),
+    [("crop:s-1", "crop_s-1"), ("roi 1", "roi_1"), ("../etc/passwd", ".._etc_passwd"), ("/seg", "_seg"), ("中文", "__")],
+)
+def test_other_characters_in_ids_become_underscores_as_the_original_named_files(shm_dir: Path, name: str, file: str) -> None:
+    meta = write_image_array_to_shared_memory(name, gradient())
+    assert (shm_dir / file).is_file()  # inside the segment directory, whatever the id held
+    assert read_image_from_shared_memory(name, meta).shape == gradient().shape
 
 
 def test_segment_not_ready(shm_dir: Path) -> None:

@@ -66,18 +66,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if started is None:
         return EXIT_START_FAILED
     worker = Worker(started.algorithm, guard, started.generation, started.info, options.max_frame_bytes)
-    if inbox.broken:
-        # The host's hello named another protocol while the algorithm loaded: the error is sent, ready must not be.
-        worker.teardown()
-        return EXIT_BROKEN_STREAM
-    out.write(started.ready)
     try:
+        if inbox.broken:
+            # The host's hello named another protocol while the algorithm loaded: the error is sent, ready must not be.
+            worker.teardown()
+            return EXIT_BROKEN_STREAM
+        out.write(started.ready)
         return _serve(worker, inbox, out)
     except KeyboardInterrupt:
         worker.teardown()
         return 130
     finally:
         _end_helpers()
+        _remove_created_segments()
+
+
+def _remove_created_segments() -> None:
+    """Segments the algorithm wrote for itself go with the worker (imported only if the algorithm used the module)."""
+    shared_memory = sys.modules.get("procvision_algorithm_sdk.shared_memory")
+    if shared_memory is not None:
+        shared_memory.remove_created_segments()
 
 
 def _end_helpers() -> None:
