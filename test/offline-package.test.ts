@@ -93,6 +93,16 @@ describe("collectProjectFiles", () => {
     expect(run).toMatchObject({ absPath: path.join(root, "run.sh"), size: 18, mode: 0o755 });
   });
 
+  it("never packs a zip still being written (or left by a killed build), nor the output being rebuilt, wherever -o puts it", async () => {
+    const root = makeProject();
+    write(root, ".algo-v1.0-offline.zip.4242-7b8093c1.tmp", "half a zip");
+    write(root, "out/.build.zip.4242-00ff00ff.tmp", "half a zip");
+    write(root, "out/build.zip", "the previous build");
+    const { files } = await collectProjectFiles(root, [path.join(root, "out", "build.zip")]);
+    expect(files.map((f) => f.path).filter((p) => p.includes("zip"))).toEqual([]);
+    expect((await collectProjectFiles(root)).files.map((f) => f.path)).toContain("out/build.zip"); // any other zip is a project file
+  });
+
   it("refuses names the runner would refuse, before packing them", async () => {
     const root = mkdtempSync(path.join(work, "badnames-"));
     write(root, "manifest.json", "{}");

@@ -1,6 +1,5 @@
 import type { KeyObject } from "node:crypto";
 import { closeSync, openSync, readSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { deflateRawSync } from "node:zlib";
 import { ErrorCode, isProcVisionError, ProcVisionError } from "../errors/index.js";
 import { writeZip, type ZipEntry, type ZipFileEntry } from "../zip/write.js";
@@ -57,20 +56,20 @@ export async function buildOfflineZip(input: OfflineZipInput): Promise<OfflineZi
         ...(input.signingKey ? [{ path: SIGNATURE, data: Buffer.from(`${sign(text, input.signingKey)}\n`) }] : []),
       ];
     },
+    verify: refuseWhatStationsRefuse,
   });
-  await refuseWhatStationsRefuse(input.outPath);
   return { path: input.outPath, size: zip.size, entries: zip.entries, wheelCount: input.wheelFiles.length, sha256sums };
 }
 
 /**
  * The zip through the runner's own safe open (entry count, names, sizes, bomb ratios): a package a station would
- * refuse with 2001 is removed and refused here, naming the rule, instead of being found out at the station.
+ * refuse with 2001 is refused here, naming the rule, instead of being found out at the station (and the previous
+ * build stays where it was).
  */
 async function refuseWhatStationsRefuse(zipPath: string): Promise<void> {
   try {
     (await openPackageZip(zipPath)).close();
   } catch (err) {
-    await rm(zipPath, { force: true });
     if (!isProcVisionError(err) || err.code !== ErrorCode.invalid_zip) throw err;
     throw new ProcVisionError(err.code, `a station would refuse this package: ${err.message}`, {
       hint: "pack fewer or smaller files (e.g. many assets into one archive, a very repetitive file compressed by you), or exclude them in .procvisionignore",

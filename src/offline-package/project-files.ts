@@ -14,6 +14,8 @@ export const IGNORE_FILE = ".procvisionignore";
 const NEVER_PACKED = [
   ".venv/", "venv/", "__pycache__/", "*.pyc", ".git", "node_modules/", ".pytest_cache/", ".mypy_cache/",
   "*-offline.zip", "*.egg-info/", "/wheels/", "/build/", "/dist/",
+  // A zip still being written (`writeZip` names it so), or left by a build that was killed.
+  ".*.zip.*.tmp",
 ];
 
 export interface ProjectFile {
@@ -59,11 +61,12 @@ export function assertPackable(files: readonly ProjectFile[]): void {
 }
 
 /** The files of a project that go into its offline package. */
-export async function collectProjectFiles(projectDir: string): Promise<ProjectFiles> {
+export async function collectProjectFiles(projectDir: string, outputs: readonly string[] = []): Promise<ProjectFiles> {
   const root = path.resolve(projectDir);
   const never = ignore().add(NEVER_PACKED);
   const listed = ignore().add(await readIgnoreRules(root));
-  const skipped = (rel: string): boolean => never.ignores(rel) || listed.ignores(rel);
+  const own = new Set(outputs.map((o) => path.relative(root, path.resolve(o)).split(path.sep).join("/")));
+  const skipped = (rel: string): boolean => own.has(rel) || never.ignores(rel) || listed.ignores(rel);
   const files: ProjectFile[] = [];
   const warnings: string[] = [];
 

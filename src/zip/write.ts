@@ -41,6 +41,8 @@ export interface WriteZipOptions {
   trailer?: (digests: readonly EntryDigest[]) => ZipEntry[];
   /** Sizes and offsets from this value up use ZIP64 fields. Default 0xFFFFFFFF; lower only to test ZIP64 cheaply. */
   zip64Threshold?: number;
+  /** Checks the finished archive (its temporary file) before it replaces `outPath`: a refusal keeps the old file. */
+  verify?: (tmpPath: string) => Promise<void>;
 }
 
 export interface ZipResult {
@@ -628,6 +630,7 @@ export async function writeZip(outPath: string, entries: readonly (ZipEntry | Zi
     } finally {
       await out.close();
     }
+    await options.verify?.(tmp);
     await rename(tmp, outPath);
     return result;
   } catch (err) {

@@ -295,16 +295,21 @@ describe("procvision-cli package", SLOW, () => {
     expect(bad.json).toMatchObject({ error_code: "1006", message: '-p/--python-version must be a Python version like 3.10, got "banana"' });
   });
 
-  it("refuses to leave a zip that a station would refuse (here a zip-bomb ratio), naming the rule, and leaves nothing", async () => {
+  it("refuses to leave a zip that a station would refuse (here a zip-bomb ratio), naming the rule; the previous build stays", async () => {
     const dir = project("loose==1.4.2\n");
     mkdirSync(path.join(dir, "wheels"));
     cpSync(path.join(fakes, "loose-1.4.2-py3-none-any.whl"), path.join(dir, "wheels", "loose-1.4.2-py3-none-any.whl"));
+    const good = await runCli(["package", dir, "-s", "--json"]);
+    expect(good.code).toBe(0);
+    const zipPath = (good.json as { path: string }).path;
+    const before = readFileSync(zipPath);
     mkdirSync(path.join(dir, "assets"));
     writeFileSync(path.join(dir, "assets", "mask.bin"), Buffer.alloc(20 * 1024 * 1024));
     const refused = await runCli(["package", dir, "-s", "--json"]);
     expect(refused.code).toBe(1);
     expect(refused.json).toMatchObject({ error_code: "2001", message: expect.stringMatching(/^a station would refuse this package: .*assets\/mask\.bin.*zip bomb/) });
-    expect(readdirSync(dir).filter((f) => f.endsWith(".zip") || f.endsWith(".tmp"))).toEqual([]);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    expect(readFileSync(zipPath).equals(before)).toBe(true);
   });
 
   it("--sign writes SIGNATURE; validate --zip --key verifies it and rejects another key", async () => {

@@ -339,7 +339,9 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
     python_version: target.pythonVersion, implementation: target.implementation, abi: target.abi,
     wheels_platform: target.wheelsPlatform, auto_freeze: target.autoFreeze, ...shippedIndexSettings(target),
   };
-  const project_ = await collectProjectFiles(projectDir);
+  const outPath = path.resolve(o.output ?? path.join(projectDir, packageZipName(manifest.name, manifest.version)));
+  // The zip being rebuilt is never packed into itself, whatever -o named it.
+  const project_ = await collectProjectFiles(projectDir, [outPath]);
   // python_runtime/ is what a station installs on: it goes in as the runtime probed above, or not at all (packed as
   // plain files it would make the station use a runtime the wheels were not chosen for).
   const inRuntimeDir = (f: ProjectFile): boolean => f.path.startsWith(`${RUNTIME_DIR}/`);
@@ -352,7 +354,6 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
     path: RUNTIME_BOOTSTRAP,
     data: Buffer.from(`${JSON.stringify({ has_embedded_python: true, python_version: target.pythonVersion, abi: target.abi, implementation: target.implementation }, null, 2)}\n`),
   }];
-  const outPath = path.resolve(o.output ?? path.join(projectDir, packageZipName(manifest.name, manifest.version)));
   await mkdir(path.dirname(outPath), { recursive: true });
   o.progress?.(`writing ${outPath}`);
   const zip = await buildOfflineZip({
