@@ -5,7 +5,7 @@ import { ProcVisionError } from "../errors/procvision-error.js";
 import type { RawImage } from "../image/decode.js";
 import { syntheticImage } from "../image/synthetic.js";
 import { LocalHarness } from "../local/run-local.js";
-import { validateManifest, type Manifest } from "../manifest/index.js";
+import { parseJson, validateManifest, type Manifest } from "../manifest/index.js";
 import { resolveInterpreter } from "../python/interpreter.js";
 import { projectPython, type ProjectPython } from "../python/project-python.js";
 import type { Generation } from "../protocol/messages.js";
@@ -81,14 +81,13 @@ export async function projectChecks(options: ProjectCheckOptions): Promise<Check
   }
   checks.push(pass("manifest_exists", manifestPath));
 
-  let raw: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(await readFile(manifestPath, "utf8"));
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("the top level must be a JSON object");
-    raw = parsed as Record<string, unknown>;
-  } catch (err) {
-    return [...checks, fail("manifest_load", `manifest.json is not valid JSON: ${(err as Error).message}`)];
+  // Read as package and the runner read it (a leading BOM from a Windows editor is fine), so all three agree.
+  const json = parseJson(await readFile(manifestPath, "utf8"));
+  if (!json.ok) return [...checks, fail("manifest_load", `manifest.json is not valid JSON at line ${json.line}, column ${json.column}: ${json.message}`)];
+  if (typeof json.value !== "object" || json.value === null || Array.isArray(json.value)) {
+    return [...checks, fail("manifest_load", "manifest.json is not valid JSON: the top level must be a JSON object")];
   }
+  const raw = json.value as Record<string, unknown>;
   checks.push(pass("manifest_load", "valid JSON"));
 
   const missing = requiredFields(raw);

@@ -1,4 +1,4 @@
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -318,6 +318,10 @@ describe("procvision-cli package", SLOW, () => {
     expect((await runCli(["keygen", "-o", path.join(keys, "team")])).code).toBe(0);
     expect((await runCli(["keygen", "-o", path.join(keys, "other")])).code).toBe(0);
     expect((await runCli(["keygen", "-o", path.join(keys, "team")])).code).toBe(2);
+    // Replaced with --force, a private key is 0600 again whatever mode the old file had.
+    chmodSync(path.join(keys, "other.key"), 0o644);
+    expect((await runCli(["keygen", "-o", path.join(keys, "other"), "--force"])).code).toBe(0);
+    expect(statSync(path.join(keys, "other.key")).mode & 0o777).toBe(0o600);
     const dir = project("fakepkg==1.0\n");
     const run = await runCli(["package", dir, "--sign", path.join(keys, "team.key"), "-o", path.join(work, "release", "1", "signed.zip"), ...isolated(), "--json"]);
     expect(run.code, run.stderr).toBe(0);

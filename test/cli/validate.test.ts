@@ -103,6 +103,13 @@ describe("procvision-cli validate", () => {
     const notJson = await validate(project("ok", () => "{ not json"));
     expect(failedChecks(notJson.report)).toEqual(["manifest_load"]);
     expect(notJson.report.checks).toHaveLength(2);
+    expect(notJson.report.checks[1]?.message).toMatch(/^manifest\.json is not valid JSON at line 1, column 3: /);
+
+    // A BOM (Windows editors write one) is read past, as package and the runner read it (this fixture's own module
+    // reads manifest.json without utf-8-sig: its import is what fails then, not the manifest checks).
+    const bom = await validate(project("ok", (m) => `\uFEFF${JSON.stringify(m)}`));
+    expect(failedChecks(bom.report).filter((name) => name.startsWith("manifest_"))).toEqual([]);
+    expect(bom.report.checks.map((c) => c.name)).toContain("manifest_schema");
 
     const noPids = await validate(project("ok", (m) => ({ ...m, supported_pids: [] })));
     expect(failedChecks(noPids.report)).toEqual(["manifest_fields"]);

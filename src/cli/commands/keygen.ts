@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { generateKeyPair, keyFingerprint, loadPublicKey } from "../../signing/index.js";
 import { tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
@@ -11,6 +11,8 @@ export async function keygenCommand(options: { out: string; force?: boolean }): 
   if (existing.length > 0 && !options.force) throw new UsageError(`${existing.join(" and ")} already exist`, "pass --force to replace them, or choose another --out");
   const pair = generateKeyPair();
   await mkdir(path.dirname(privateFile), { recursive: true });
+  // A mode only applies to a file being created: a replaced key file would keep whatever mode the old one had.
+  await rm(privateFile, { force: true });
   await writeFile(privateFile, pair.privateKeyPem, { mode: 0o600 });
   await writeFile(publicFile, pair.publicKeyPem, { mode: 0o644 });
   const fingerprint = keyFingerprint(loadPublicKey(pair.publicKeyPem));

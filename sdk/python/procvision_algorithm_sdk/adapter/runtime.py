@@ -236,7 +236,7 @@ def _load(entry: str) -> Any:
 def _manifest() -> Dict[str, Any]:
     """manifest.json of the working directory (the package root); {} when there is none or it is unreadable."""
     try:
-        with open("manifest.json", encoding="utf-8") as f:
+        with open("manifest.json", encoding="utf-8-sig") as f:
             manifest = json.load(f)
     except (OSError, ValueError):
         return {}
