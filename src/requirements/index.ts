@@ -6,4 +6,5 @@ export {
   type DroppedLine, type Requirement, type RequirementLine,
 } from "./parse.js";
 export { pinRequirement } from "./pin.js";
-export { logicalLines, sanitizeRequirements, type SanitizedRequirements } from "./sanitize.js";
+export { logicalLines, sanitizeRequirements, unsatisfiableLines, type SanitizedRequirements } from "./sanitize.js";
+export { decodeRequirementsFile } from "./text.js";

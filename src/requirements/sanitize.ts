@@ -44,3 +44,12 @@ export function sanitizeRequirements(text: string): SanitizedRequirements {
     unpinned: requirements.filter((r) => r.pinnedVersion === undefined),
   };
 }
+
+/**
+ * The dropped lines that stood for a requirement: not a requirement at all (a typo such as `six 1.16.0`, a path or a
+ * VCS URL) or an editable, nested or constraint file. Installing without them would be silently incomplete, so
+ * `package` and the runner refuse them; index options and hashes are dropped harmlessly.
+ */
+export function unsatisfiableLines(dropped: readonly DroppedLine[]): DroppedLine[] {
+  return dropped.filter((d) => !d.line.startsWith("-") || /^(-e|--editable|-r|--requirement|-c|--constraint)\b/.test(d.line));
+}

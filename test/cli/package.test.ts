@@ -251,6 +251,19 @@ describe("procvision-cli package", SLOW, () => {
     expect(out.requirements).toEqual(["fakepkg==1.0", "loose==1.4.2", `procvision_algorithm_sdk==${SDK_VERSION}`]);
     expect(out.pinned).toEqual(["loose>=1.0 → loose==1.4.2"]);
     expect(out.dropped.map((d) => d.line)).toEqual(["--index-url http://example.invalid/simple"]);
+    // Written by PowerShell's `pip freeze > requirements.txt`: UTF-16 with a BOM, read as pip reads it.
+    writeFileSync(path.join(dir, "requirements.txt"), Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from("fakepkg==1.0\r\nloose==1.4.2\r\n", "utf16le")]));
+    const utf16 = await runCli(["package", dir, ...isolated(), "--json"]);
+    expect(utf16.code, utf16.stderr).toBe(0);
+    expect((utf16.json as Packaged).requirements).toEqual(["fakepkg==1.0", "loose==1.4.2", `procvision_algorithm_sdk==${SDK_VERSION}`]);
+    // A typo is not a line to drop: the package would ship without that dependency.
+    writeFileSync(path.join(dir, "requirements.txt"), "fakepkg==1.0\nsix 1.16.0\niniconfig=2.0.0\ngit+https://example.invalid/x.git\n");
+    const typos = await runCli(["package", dir, ...isolated(), "--json"]);
+    expect(typos.code).toBe(1);
+    expect(typos.json).toMatchObject({
+      error_code: "1006",
+      message: expect.stringMatching(/not requirements a wheel can satisfy: line 2 "six 1\.16\.0" .*; line 3 "iniconfig=2\.0\.0" .*; line 4 "git\+https:\/\/example\.invalid\/x\.git"/),
+    });
     writeFileSync(path.join(dir, "requirements.txt"), "-r nope.txt\n");
     const missing = await runCli(["package", dir, ...isolated(), "--json"]);
     expect(missing.code).toBe(1);

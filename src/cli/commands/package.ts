@@ -14,7 +14,7 @@ import { pipEnv, pipFreeze, runPip } from "../../python/pip.js";
 import { localTarget } from "../../python/local-target.js";
 import { projectInterpreter } from "../../python/project-python.js";
 import { probeRuntime, type ProbedRuntime } from "../../python/runtime.js";
-import { evaluateMarker, expandIncludes, filterFreezeOutput, IncludeError, formatRequirement, pinRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
+import { decodeRequirementsFile, evaluateMarker, expandIncludes, filterFreezeOutput, IncludeError, formatRequirement, pinRequirement, sanitizeRequirements, unsatisfiableLines, type Requirement } from "../../requirements/index.js";
 import { bundledSdkWheel } from "../../sdk-bundle.js";
 import { loadPrivateKey } from "../../signing/index.js";
 import { parseTargetEnv, pipDownloadArgs, resolveTarget, shippedIndexSettings, withoutSecrets, type TargetEnvFile, type TargetResolution } from "../../target-env/index.js";
@@ -108,7 +108,7 @@ function flagLayer(o: PackageOptions): TargetEnvFile {
 /** A requirements file with the files its `-r` lines name read in, as pip reads them. */
 async function withIncludes(file: string): Promise<string> {
   try {
-    return expandIncludes(await readFile(file, "utf8"), file, (included) => readFileSync(included, "utf8"));
+    return expandIncludes(decodeRequirementsFile(await readFile(file)), file, (included) => decodeRequirementsFile(readFileSync(included)));
   } catch (err) {
     if (err instanceof IncludeError) throw new CheckFailure(ErrorCode.invalid_params, err.message, "fix the -r line, or list those requirements in the file itself");
     throw err;
@@ -307,6 +307,12 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
 
   const source = await requirementsText(projectDir, o, { on: target.autoFreeze, source: resolution.sources.auto_freeze }, python);
   const sanitized = sanitizeRequirements(source.text);
+  const unusable = unsatisfiableLines(sanitized.dropped);
+  if (unusable.length > 0) {
+    throw new CheckFailure(ErrorCode.invalid_params,
+      `${source.source} has lines that are not requirements a wheel can satisfy: ${unusable.map((d) => `line ${d.lineNumber} "${d.line}" (${d.reason})`).join("; ")}`,
+      "write each as name==version (pip would refuse these lines too); a VCS or local project needs a wheel built from it and pinned");
+  }
   const sdk = bundledSdkWheel();
   const withSdk = pinRequirement(sanitized.requirements, SDK_NAME, sdk.version);
   const withSdkText = downloadList(withSdk, resolution);

@@ -1,6 +1,6 @@
 import { ErrorCode, ProcVisionError } from "../../errors/index.js";
 import { parseJson } from "../../manifest/index.js";
-import { formatRequirement, sanitizeRequirements, type Requirement } from "../../requirements/index.js";
+import { formatRequirement, sanitizeRequirements, unsatisfiableLines, type Requirement } from "../../requirements/index.js";
 import { parseTargetEnv } from "../../target-env/index.js";
 import type { Findings, Problem, Warning } from "./findings.js";
 import { checkRunnerSdkInstalls, planSdk, type RunnerSdk } from "./sdk-replacement.js";
@@ -137,9 +137,7 @@ export function judgeCompatibility(input: CompatibilityInput): Compatibility {
     return { problems, warnings };
   }
   const sanitized = sanitizeRequirements(input.requirementsText);
-  // Index options and hashes are dropped harmlessly (pip never sees them); an editable install, a nested file or a
-  // path/URL line is a requirement that wheels/ cannot satisfy: installing without it would be silently incomplete.
-  const unsatisfiable = sanitized.dropped.filter((d) => !d.line.startsWith("-") || /^(-e|--editable|-r|--requirement|-c|--constraint)\b/.test(d.line));
+  const unsatisfiable = unsatisfiableLines(sanitized.dropped);
   if (unsatisfiable.length > 0) {
     problem("zip_requirements", ErrorCode.wheels_missing,
       `requirements.txt has lines that cannot be installed from wheels/: ${unsatisfiable.map((d) => `line ${d.lineNumber} "${d.line}" (${d.reason})`).join("; ")}`,
