@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
@@ -25,12 +26,25 @@ export interface RegistrySettings {
  */
 export function registryClient(ref: OciReference, settings: RegistrySettings = {}): RegistryClient {
   const credentials = settings.credentials ?? fileCredentials(settings) ?? dockerConfigCredentials(ref.registry, settings.dockerConfig);
-  return new RegistryClient(ref.registry, {
-    plainHttp: usesPlainHttp(ref.registry, settings),
+  const plainHttp = usesPlainHttp(ref.registry, settings);
+  // The same client for the same registry and login: what it learnt (Basic wanted, Bearer tokens) carries over to the
+  // next poll, which then costs one request instead of a refused one and its retry. Changed credentials: a new client.
+  const key = createHash("sha256").update(JSON.stringify([ref.registry, plainHttp, credentials ?? null, settings.loginHint ?? null])).digest("hex");
+  const known = clients.get(key);
+  if (known !== undefined) return known;
+  const client = new RegistryClient(ref.registry, {
+    plainHttp,
     ...(credentials ? { credentials } : {}),
     ...(settings.loginHint === undefined ? {} : { loginHint: settings.loginHint }),
   });
+  if (clients.size >= MAX_CLIENTS) clients.delete(clients.keys().next().value!);
+  clients.set(key, client);
+  return client;
 }
+
+/** Clients by registry and login (a station talks to a few registries; the bound only guards against churn). */
+const clients = new Map<string, RegistryClient>();
+const MAX_CLIENTS = 32;
 
 export function usesPlainHttp(registry: string, settings: Pick<RegistrySettings, "plainHttp">): boolean {
   return settings.plainHttp === true || isLoopbackRegistry(registry);

@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registryClient } from "../../src/oci/access.js";
+import { manifestReference, parseOciReference } from "../../src/oci/reference.js";
 import { RegistryClient, sha256Digest } from "../../src/oci/registry.js";
 import { publishPackage } from "../../src/oci/publish.js";
 import { Runner } from "../../src/runner/runner.js";
@@ -165,6 +167,27 @@ describe("a registry behind Basic auth", () => {
     const noPassword = await runCli(["publish", zip10, ref, "--username", "ci"]);
     expect(noPassword.code).toBe(2);
     expect(noPassword.stderr).toContain("--password-stdin");
+  }, 300_000);
+
+  it("a station polling with the same login pays the Basic challenge once, not at every poll", async () => {
+    const credentials = { username: "ci", password: "pa55:word" };
+    await publishPackage(zip10, `oci://${registry.host}/vision/poll:1.0`, { credentials });
+    const ref = parseOciReference(`oci://${registry.host}/vision/poll:1.0`);
+    const answers: number[] = [];
+    const real = globalThis.fetch;
+    // Counts what really reaches the registry; every request still goes to it.
+    globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
+      const res = await real(...args);
+      answers.push(res.status);
+      return res;
+    }) as typeof fetch;
+    try {
+      for (let i = 0; i < 3; i++) expect(await registryClient(ref, { credentials: { ...credentials } }).headManifest(ref.repository, manifestReference(ref))).toMatch(/^sha256:/);
+    } finally {
+      globalThis.fetch = real;
+    }
+    expect(answers.filter((s) => s === 200)).toHaveLength(3);
+    expect(answers.filter((s) => s === 401).length).toBeLessThanOrEqual(1);
   }, 300_000);
 
   it("the runner reads the user and password file of fleet.registries; the password never reaches the audit", async () => {
