@@ -11,6 +11,9 @@ export type PublishFlags = RegistryFlags;
 export async function publishCommand(zip: string, ref: string, flags: PublishFlags, progress?: (line: string) => void): Promise<CommandOutput> {
   if (!existsSync(zip)) throw new UsageError(`zip ${zip} not found`, "publish an offline package built by procvision-cli package", ErrorCode.invalid_zip);
   const parsed = ociArgument(ref);
+  if (parsed.digest !== undefined) {
+    throw new UsageError(`publish needs a tag, not a digest: ${ref}`, "publish to oci://host/repo:tag; the digest is what publish prints");
+  }
   let shown = -1;
   const published = await publishPackage(zip, ref, await registryFlags(flags), progress ? (sent, size) => {
     const percent = Math.floor((100 * sent) / size);
