@@ -3,7 +3,7 @@ import { isProcVisionError, ProcVisionError } from "../errors/procvision-error.j
 import type { LogLevel } from "../supervisor/types.js";
 import { stationPackages } from "./document.js";
 import { planConvergence, type CurrentBinding, type InstalledVersion } from "./plan.js";
-import { desiredDigest, readDesired, resolveEntry, type SettingsFor } from "./registry-state.js";
+import { desiredDigest, readDesired, resolveEntry, unusableDocument, type SettingsFor } from "./registry-state.js";
 
 /** What the agent needs of a runner: the thin seam that keeps it testable and the runner in charge. */
 export interface FleetPort {
@@ -143,7 +143,10 @@ export class FleetAgent {
   }
 
   private async converge(): Promise<void> {
-    const { doc, digest } = await readDesired(this.options.desired, this.options.settingsFor);
+    const { doc, digest } = await readDesired(this.options.desired, this.options.settingsFor).catch((err: unknown) => {
+      // A document this station cannot use waits for the next one, as a package it cannot run does.
+      throw unusableDocument(err) ? refusal(err) : err;
+    });
     const entries = await Promise.all(stationPackages(doc, this.options.workstationId).map((e) => resolveEntry(e, this.options.settingsFor)));
     const plan = planConvergence(entries, await this.port.installed(), await this.port.bindings());
     // Everything is installed before any PID moves: a package that fails leaves every binding as it was.
@@ -154,9 +157,7 @@ export class FleetAgent {
       } catch (err) {
         // The package itself was refused (2001–2004, 2006–2008): trying it again cannot help until the state changes.
         // Bytes that arrived other than their digest (2008 in transfer) may arrive right next time: retried.
-        if (isProcVisionError(err) && /^20\d\d$/.test(err.code) && err.code !== ErrorCode.install_failed && err.details?.transfer !== true) {
-          throw new ProcVisionError(err.code, err.message, { ...(err.hint ? { hint: err.hint } : {}), details: { refused: true } });
-        }
+        if (isProcVisionError(err) && /^20\d\d$/.test(err.code) && err.code !== ErrorCode.install_failed && err.details?.transfer !== true) throw refusal(err);
         throw err;
       }
       if (result.state !== "installed") {
@@ -176,4 +177,9 @@ export class FleetAgent {
     const base = this.failures === 0 ? this.options.pollMs : Math.min(this.options.pollMs * 2 ** (this.failures - 1), this.options.pollMs * 8);
     return Math.round(base * (0.8 + 0.4 * Math.random()));
   }
+}
+
+/** `err` as a refusal: what this station cannot run until the desired state changes (not retried, not an outage). */
+function refusal(err: ProcVisionError): ProcVisionError {
+  return new ProcVisionError(err.code, err.message, { ...(err.hint ? { hint: err.hint } : {}), details: { refused: true } });
 }

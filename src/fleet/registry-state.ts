@@ -1,5 +1,5 @@
 import { ErrorCode } from "../errors/codes.js";
-import { ProcVisionError } from "../errors/procvision-error.js";
+import { isProcVisionError, ProcVisionError } from "../errors/procvision-error.js";
 import { registryClient, type RegistrySettings } from "../oci/access.js";
 import { ANNOTATION, EMPTY_CONFIG, EMPTY_CONFIG_BYTES, packageLayer } from "../oci/package-artifact.js";
 import { formatOciReference, manifestReference, parseOciReference } from "../oci/reference.js";
@@ -29,7 +29,7 @@ export async function readDesired(refText: string, settingsFor: SettingsFor): Pr
   const layer = parsed.layers?.find((l) => l.mediaType === DESIRED_ARTIFACT_TYPE);
   if (parsed.artifactType !== DESIRED_ARTIFACT_TYPE || typeof layer?.digest !== "string") {
     throw new ProcVisionError(ErrorCode.invalid_params, `${refText} is not a ProcVision desired state (artifact type ${String(parsed.artifactType)})`, {
-      hint: `desired states are written by procvision-cli desired set (artifact type ${DESIRED_ARTIFACT_TYPE})`,
+      hint: `desired states are written by procvision-cli desired set (artifact type ${DESIRED_ARTIFACT_TYPE})`, details: UNUSABLE,
     });
   }
   const bytes = await client.getBlobBytes(ref.repository, layer.digest, MAX_DOCUMENT_BYTES);
@@ -37,9 +37,26 @@ export async function readDesired(refText: string, settingsFor: SettingsFor): Pr
   try {
     value = JSON.parse(bytes.toString("utf8"));
   } catch {
-    throw new ProcVisionError(ErrorCode.invalid_params, `the desired state ${refText} is not JSON`);
+    throw new ProcVisionError(ErrorCode.invalid_params, `the desired state ${refText} is not JSON`, { hint: REWRITE, details: UNUSABLE });
   }
-  return { doc: parseDesired(value, refText), digest: manifest.digest };
+  try {
+    return { doc: parseDesired(value, refText), digest: manifest.digest };
+  } catch (err) {
+    if (!isProcVisionError(err)) throw err;
+    throw new ProcVisionError(err.code, err.message, { hint: REWRITE, details: UNUSABLE });
+  }
+}
+
+/**
+ * Marks a document that was read but cannot be used (not a desired state, not JSON, invalid): the same digest gives
+ * the same answer, so a station waits for the next one instead of retrying it, and `desired set` writes a new one.
+ */
+const UNUSABLE = { unusable: true };
+const REWRITE = "write a new one with procvision-cli desired set (it replaces a document it cannot use)";
+
+/** Whether `err` says the desired state document itself is unusable (see UNUSABLE). */
+export function unusableDocument(err: unknown): err is ProcVisionError {
+  return isProcVisionError(err) && err.details?.unusable === true;
 }
 
 /** Publishes the document under `ref`'s tag; returns the manifest digest. */

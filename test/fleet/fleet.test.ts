@@ -5,6 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DesiredDocument } from "../../src/fleet/document.js";
+import { writeDesired } from "../../src/fleet/registry-state.js";
 import { publishPackage } from "../../src/oci/publish.js";
 import { runCli, serveRunner, type Served } from "../helpers/cli.js";
 import { startRegistry, type TestRegistry } from "../helpers/oci-registry.js";
@@ -209,5 +211,24 @@ describe("a line of three stations following one desired state", () => {
       writeFileSync(blob, whole);
     }
     await converged(digest, { "st-1": "p001=1.3 p002=1.1", "st-2": "p001=1.3 p002=1.0", "st-3": "p001=1.3 p002=1.1" });
+  }, 300_000);
+
+  it("a desired state no station can use is refused once, not retried as an outage; desired set replaces it", async () => {
+    // Written by hand, say: `packages` is not a list.
+    const unusable = await writeDesired(desiredRef, { packages: {} } as unknown as DesiredDocument, () => ({}));
+    for (const station of STATIONS) {
+      await expect.poll(async () => (await fleetOf(station)).last_convergence, { timeout: 60_000, interval: 200 })
+        .toMatchObject({ ok: false, digest: unusable, error: { error_code: "1006", message: expect.stringMatching(/packages/) as unknown } });
+    }
+    const polled = (await fleetOf("st-1") as unknown as { last_poll: string }).last_poll;
+    await expect.poll(async () => (await fleetOf("st-1") as unknown as { last_poll: string }).last_poll, { timeout: 30_000, interval: 100 }).not.toBe(polled);
+    expect((await fleetOf("st-1")).failures).toBe(0); // a refusal: the next poll costs one HEAD, and a new document is taken at once
+    expect(bound(await fleetOf("st-1"))).toBe("p001=1.3 p002=1.1");
+
+    const replaced = await runCli(["desired", "set", desiredRef, "--package", `oci://${registry.host}/vision/algorithm-example@${digests["1.1"]}`, "--pids", "p001,p002", "--json"]);
+    expect(replaced.code, replaced.stderr).toBe(0);
+    expect(replaced.json).toMatchObject({ replaced: expect.stringMatching(/invalid: packages/) as unknown });
+    const digest = (replaced.json as { digest: string }).digest;
+    await converged(digest, Object.fromEntries(STATIONS.map((s) => [s, "p001=1.1 p002=1.1"])));
   }, 300_000);
 });

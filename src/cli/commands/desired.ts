@@ -1,5 +1,5 @@
-import { setDesired, stationPackages, type DesiredDocument } from "../../fleet/document.js";
-import { readDesired, resolveEntry, writeDesired, type SettingsFor } from "../../fleet/registry-state.js";
+import { EMPTY_DESIRED, setDesired, stationPackages, type DesiredDocument } from "../../fleet/document.js";
+import { readDesired, resolveEntry, unusableDocument, writeDesired, type SettingsFor } from "../../fleet/registry-state.js";
 import { tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
 import { ociArgument, registryFlags, type RegistryFlags } from "./registry-flags.js";
 
@@ -18,14 +18,22 @@ export async function desiredSetCommand(ref: string, flags: DesiredSetFlags): Pr
   const settings = await registryFlags(flags);
   const settingsFor: SettingsFor = () => settings;
   const resolved = await resolveEntry({ ref: flags.package, pids }, settingsFor);
-  const { doc } = await readDesired(ref, settingsFor);
-  const next = setDesired(doc, resolved.ref, pids, flags.station ?? []);
+  // A document no station can use (written by hand, say) is replaced rather than a dead end: it held nothing to keep.
+  const current = await readDesired(ref, settingsFor).catch((err: unknown) => {
+    if (!unusableDocument(err)) throw err;
+    return { doc: EMPTY_DESIRED, replaced: err.message };
+  });
+  const next = setDesired(current.doc, resolved.ref, pids, flags.station ?? []);
   const digest = await writeDesired(ref, next, settingsFor);
   const where = flags.station?.length ? `station${flags.station.length > 1 ? "s" : ""} ${flags.station.join(", ")}` : "every station";
+  const replaced = "replaced" in current ? current.replaced : undefined;
   return {
     exitCode: 0,
-    json: { ref, digest, document: next },
-    human: [`${tick(true)} ${pids.join(", ")} → ${resolved.name} ${resolved.version} (${resolved.ref}) on ${where}`, `  desired state ${ref} is now ${digest}`],
+    json: { ref, digest, document: next, ...(replaced === undefined ? {} : { replaced }) },
+    human: [
+      ...(replaced === undefined ? [] : [`! replaced a document no station could use: ${replaced}`]),
+      `${tick(true)} ${pids.join(", ")} → ${resolved.name} ${resolved.version} (${resolved.ref}) on ${where}`, `  desired state ${ref} is now ${digest}`,
+    ],
   };
 }
 
