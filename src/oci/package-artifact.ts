@@ -4,7 +4,7 @@ import { ErrorCode } from "../errors/codes.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { sha256File } from "../offline-package/digest.js";
 import { SHA256SUMS, SIGNATURE, TARGET_ENV_FILE } from "../offline-package/layout.js";
-import { acceptPackage } from "../offline-package/acceptance/acceptance.js";
+import { acceptPackage, type AcceptOptions } from "../offline-package/acceptance/acceptance.js";
 import { OCI_MANIFEST } from "./registry.js";
 
 /** Contract §9: an offline package is an OCI artifact of this type with the zip as its one layer. */
@@ -99,10 +99,11 @@ export async function fileBlob(file: string): Promise<Blob> {
 
 /**
  * The facts of a package zip, judged by the runner's own acceptance (safe open, manifest, checksums, wheels): what a
- * runner would refuse is not published. The target is not judged here: stations decide that for themselves.
+ * runner would refuse is not published. `target`: what to judge requirements and wheels against (the target the
+ * package declares, from `procvision-cli publish`); without it they are not judged, stations decide for themselves.
  */
-export async function packageFacts(zipPath: string): Promise<PackageFacts> {
-  const { zip, acceptance } = await acceptPackage(zipPath, { integrity: { trustedKeys: [], requireSignature: false }, target: async () => undefined });
+export async function packageFacts(zipPath: string, target: AcceptOptions["target"] = async () => undefined): Promise<PackageFacts> {
+  const { zip, acceptance } = await acceptPackage(zipPath, { integrity: { trustedKeys: [], requireSignature: false }, target });
   try {
     const refused = acceptance.problems[0];
     if (refused) throw refused.error;

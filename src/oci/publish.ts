@@ -1,4 +1,5 @@
 import { ErrorCode } from "../errors/codes.js";
+import type { AcceptOptions } from "../offline-package/acceptance/acceptance.js";
 import { ProcVisionError } from "../errors/procvision-error.js";
 import { registryClient, type RegistrySettings } from "./access.js";
 import { EMPTY_CONFIG, EMPTY_CONFIG_BYTES, fileBlob, packageFacts, packageManifest } from "./package-artifact.js";
@@ -22,13 +23,14 @@ export interface Published {
 }
 
 /** Pushes an offline package zip as an OCI artifact under `ref`'s tag (contract §9). */
-export async function publishPackage(zipPath: string, refText: string, settings: RegistrySettings = {}, onProgress?: (sent: number, size: number) => void): Promise<Published> {
+export async function publishPackage(zipPath: string, refText: string, settings: RegistrySettings = {}, onProgress?: (sent: number, size: number) => void,
+  target?: AcceptOptions["target"]): Promise<Published> {
   const ref = parseOciReference(refText);
   if (ref.digest !== undefined) {
     throw new ProcVisionError(ErrorCode.invalid_params, `publish needs a tag, not a digest: ${refText}`, { hint: "publish to oci://host/repo:tag; the digest is what publish prints" });
   }
   const tag = ref.tag ?? "latest";
-  const facts = await packageFacts(zipPath);
+  const facts = await packageFacts(zipPath, target);
   const zip = await fileBlob(zipPath);
   const client = registryClient(ref, settings);
   const uploaded = !(await client.blobExists(ref.repository, zip.digest));

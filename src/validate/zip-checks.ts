@@ -8,6 +8,7 @@ import { parseJson } from "../manifest/index.js";
 import { SHA256SUMS, TARGET_ENV_FILE } from "../offline-package/index.js";
 import { localTarget } from "../python/local-target.js";
 import { resolveInterpreter } from "../python/interpreter.js";
+import type { WheelTarget } from "../wheel-tags/index.js";
 import type { SafeZip } from "../zip/index.js";
 import { acceptPackage, type Acceptance, type AcceptanceTarget } from "../offline-package/acceptance/acceptance.js";
 import { ACCEPTANCE_CHECKS } from "../checks/report.js";
@@ -40,11 +41,18 @@ export interface ZipVerdict {
  */
 async function declaredTarget(zip: SafeZip, python: string): Promise<AcceptanceTarget> {
   const local = await localTarget(python);
-  const here = { interpreter: local, path: python };
-  if (!zip.entries.has(SHA256SUMS) || !zip.entries.has(TARGET_ENV_FILE)) return here;
+  return (await packageTarget(zip, local)) ?? { interpreter: local, path: python };
+}
+
+/**
+ * The target a package of ours declares (it has SHA256SUMS and a readable `.procvision_env.json`), completed by
+ * `local` where the env file is silent; undefined for other tools' zips. `publish` judges a package by it too.
+ */
+export async function packageTarget(zip: SafeZip, local: WheelTarget): Promise<AcceptanceTarget | undefined> {
+  if (!zip.entries.has(SHA256SUMS) || !zip.entries.has(TARGET_ENV_FILE)) return undefined;
   const json = parseJson(await zip.readText(TARGET_ENV_FILE).catch(() => ""));
   const parsed = json.ok ? parseTargetEnv(json.value) : undefined;
-  if (!parsed?.ok) return here; // acceptance reports the unreadable env file
+  if (!parsed?.ok) return undefined; // acceptance reports the unreadable env file
   const { target } = resolveTarget({}, parsed.data, local);
   const label = `${target.wheelsPlatform.join(", ")} / ${target.abi}`;
   return { interpreter: target, path: `the package's target (${label})`, role: `the package's target (${label})` };

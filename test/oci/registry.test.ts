@@ -11,7 +11,7 @@ import { publishPackage } from "../../src/oci/publish.js";
 import { Runner } from "../../src/runner/runner.js";
 import { runCli, runRunnerCli, serveRunner } from "../helpers/cli.js";
 import { stagingLeftovers, startRegistry, type TestRegistry } from "../helpers/oci-registry.js";
-import { exampleZip } from "../helpers/store.js";
+import { exampleZip, SDK_VERSION } from "../helpers/store.js";
 
 let work: string;
 let zip10: string;
@@ -106,6 +106,15 @@ describe("an anonymous registry", () => {
     } finally {
       await runner.close();
     }
+  }, 120_000);
+
+  it("publish refuses a package whose requirements no wheel covers (2004), as a station would, and pushes nothing", async () => {
+    const zip = await exampleZip(path.join(work), { version: "4.0", fileName: "uncovered.zip", requirements: `numpy==2.2.6\nnonexistent-pkg==1.2.3\nprocvision_algorithm_sdk==${SDK_VERSION}\n` });
+    const out = await runCli(["publish", zip, `oci://${registry.host}/vision/uncovered:4.0`, "--json"]);
+    expect(out.code).toBe(1);
+    expect(out.json).toMatchObject({ error_code: "2004", message: expect.stringContaining("nonexistent-pkg==1.2.3") });
+    const client = new RegistryClient(registry.host, { plainHttp: true });
+    expect(await client.headManifest("vision/uncovered", "4.0")).toBeUndefined();
   }, 120_000);
 
   it("big blobs go up in chunks and come back byte for byte", async () => {

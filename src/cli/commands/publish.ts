@@ -2,6 +2,11 @@ import { existsSync } from "node:fs";
 import { ErrorCode } from "../../errors/index.js";
 import { formatOciReference, isLoopbackRegistry } from "../../oci/reference.js";
 import { publishPackage } from "../../oci/publish.js";
+import type { AcceptanceTarget } from "../../offline-package/acceptance/acceptance.js";
+import { resolveInterpreter } from "../../python/interpreter.js";
+import { localTarget } from "../../python/local-target.js";
+import { packageTarget } from "../../validate/zip-checks.js";
+import type { SafeZip } from "../../zip/index.js";
 import { tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
 import { ociArgument, registryFlags, type RegistryFlags } from "./registry-flags.js";
 
@@ -21,7 +26,7 @@ export async function publishCommand(zip: string, ref: string, flags: PublishFla
       shown = percent;
       progress(`  uploading ${(sent / 1e6).toFixed(1)} / ${(size / 1e6).toFixed(1)} MB`);
     }
-  } : undefined);
+  } : undefined, declaredTarget);
   return {
     exitCode: 0,
     json: published,
@@ -31,4 +36,14 @@ export async function publishCommand(zip: string, ref: string, flags: PublishFla
       `  install: procvision-runner install ${formatOciReference({ registry: parsed.registry, repository: parsed.repository, digest: published.digest })}`,
     ],
   };
+}
+
+/**
+ * Requirements and wheels are judged against the target the package declares, as `validate --zip` judges them: a
+ * package no station of that target could install is not published. Without a Python here to complete a partial
+ * env file, that part is left to the stations.
+ */
+async function declaredTarget(zip: SafeZip): Promise<AcceptanceTarget | undefined> {
+  const local = await resolveInterpreter("python3").then((p) => localTarget(p.executable), () => undefined);
+  return local === undefined ? undefined : packageTarget(zip, local);
 }
