@@ -188,6 +188,15 @@ describe("a line of three stations following one desired state", () => {
     const noKeys = await runCli(args, { env: { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "" } });
     expect(noKeys.code).toBe(2);
     expect(noKeys.stderr).toContain("AWS_ACCESS_KEY_ID");
+    // What the storage refuses comes with a code and a hint, not the S3 client's bare text.
+    const wrongKey = await runCli([...args, "--json"], { env: { ...env, AWS_SECRET_ACCESS_KEY: "wrong" } });
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.json).toMatchObject({ error_code: "3007", hint: expect.stringContaining("AWS_SECRET_ACCESS_KEY") });
+    const noBucket = await runCli(["fleet", "status", "--endpoint", s3.endpoint, "--bucket", "no-such-bucket", "--json"], { env });
+    expect(noBucket.json).toMatchObject({ error_code: "3006", message: expect.stringContaining("no such bucket") });
+    const missingFile = await runCli([...args, "--secret-access-key-file", path.join(work, "nope.key"), "--json"], { env });
+    expect(missingFile.code).toBe(2);
+    expect(missingFile.json).toMatchObject({ error_code: "1006", message: expect.stringContaining("nope.key cannot be read") });
   }, 120_000);
 
   it("bytes that arrive other than their digest (2008 in transfer) are retried: once the blob is whole again, stations converge", async () => {

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { stationsPrefix } from "../../telemetry/keys.js";
 import { UsageError, type CommandOutput } from "../../command-line/reporter.js";
+import { ErrorCode, isProcVisionError, ProcVisionError } from "../../errors/index.js";
 
 export interface FleetStatusFlags {
   endpoint?: string;
@@ -52,13 +53,39 @@ export async function fleetStatusCommand(flags: FleetStatusFlags): Promise<Comma
       }
     }
     return { exitCode: 0, json: stations, human: table(stations) };
+  } catch (err) {
+    throw storageError(err, endpoint, flags.bucket);
   } finally {
     client.destroy();
   }
 }
 
+/** What the S3 client threw, as an error that says what to do (its own text names neither the cause nor a fix). */
+function storageError(err: unknown, endpoint: string, bucket: string): unknown {
+  if (isProcVisionError(err)) return err;
+  const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
+  const what = `${endpoint}, bucket ${bucket}: ${e.message ?? String(err)}`;
+  if (["SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "InvalidToken", "ExpiredToken"].includes(e.name ?? "")) {
+    return new ProcVisionError(ErrorCode.unauthorized, `the storage refused these credentials (${what})`, {
+      hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the --*-file flags) to a key that may read the bucket",
+    });
+  }
+  if (e.name === "NoSuchBucket") {
+    return new ProcVisionError(ErrorCode.not_found, `no such bucket (${what})`, { hint: "pass the bucket the stations' telemetry uploads to (their runner_config.json telemetry.bucket)" });
+  }
+  return new ProcVisionError(ErrorCode.unknown_error, `cannot read the fleet from ${what}`, {
+    hint: "check --endpoint (scheme, host and port of the S3 server) and that it answers from here",
+  });
+}
+
 function fromFileOrEnv(file: string | undefined, variable: string, flag: string): string {
-  if (file !== undefined) return readFileSync(file, "utf8").trim();
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, "utf8").trim();
+    } catch (err) {
+      throw new UsageError(`${flag} ${file} cannot be read: ${(err as Error).message}`, "name a file holding the key, readable by you");
+    }
+  }
   const value = process.env[variable];
   if (!value) throw new UsageError(`no S3 credentials: set ${variable} or pass ${flag}`, "the same read-only key the plant's dashboards use");
   return value;
