@@ -82,12 +82,12 @@ export function resolveCredentials(t: TelemetryConfig): S3Credentials {
     try {
       text = readFileSync(file, "utf8").replace(/\r?\n$/, "");
     } catch (err) {
-      throw new ProcVisionError(ErrorCode.unknown_error, `runner_config.json: telemetry.${key}_file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+      throw new ProcVisionError(ErrorCode.invalid_params, `runner_config.json: telemetry.${key}_file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
         hint: "point the key at a readable file that holds only the credential",
       });
     }
     if (text === "") {
-      throw new ProcVisionError(ErrorCode.unknown_error, `runner_config.json: telemetry.${key}_file: ${file} is empty`, { hint: "write the credential into the file" });
+      throw new ProcVisionError(ErrorCode.invalid_params, `runner_config.json: telemetry.${key}_file: ${file} is empty`, { hint: "write the credential into the file" });
     }
     return text;
   };

@@ -54,6 +54,7 @@ describe("runner_config.json telemetry and workstation_id (contract §8)", () =>
     expect(resolveCredentials(c.telemetry!)).toEqual({ accessKeyId: "AKIDEXAMPLE", secretAccessKey: SECRET });
     const missing = parseRunnerConfig({ telemetry: { ...c.telemetry!, secret_access_key_file: path.join(work, "nope") } });
     expect(() => resolveCredentials(missing.telemetry!)).toThrow(/telemetry\.secret_access_key_file: cannot read .*nope: ENOENT/);
+    expect(() => resolveCredentials(missing.telemetry!)).toThrow(expect.objectContaining({ code: "1006" }));
   });
 
   it("shows the settings without any credential", () => {
