@@ -21,12 +21,21 @@ export function isOciReference(text: string): boolean {
   return text.startsWith("oci://");
 }
 
+/** `user:password@` before the host: a login pasted into a reference. */
+const USERINFO = /^oci:\/\/[^/@]*:[^/@]*@/;
+
+/** The text with a login pasted before the host masked, for messages. */
+function withoutUserinfo(text: string): string {
+  return text.replace(USERINFO, "oci://***@");
+}
+
 /** Parses a reference; without tag or digest it means `latest`, as docker and oras read it. */
 export function parseOciReference(text: string): OciReference {
-  const bad = (why: string) => new ProcVisionError(ErrorCode.invalid_params, `${JSON.stringify(text)} is not an OCI reference: ${why}`, {
+  const bad = (why: string) => new ProcVisionError(ErrorCode.invalid_params, `${JSON.stringify(withoutUserinfo(text))} is not an OCI reference: ${why}`, {
     hint: "write oci://<registry>[:port]/<repository>:<tag> or oci://<registry>/<repository>@sha256:<digest>, e.g. oci://registry.plant:5000/vision/screw-check:1.2.0",
   });
   if (!isOciReference(text)) throw bad("it must start with oci://");
+  if (USERINFO.test(text)) throw bad("credentials do not go into a reference (they would end up in logs): use --username/--password-stdin, a Docker config file, or fleet.registries");
   let rest = text.slice("oci://".length);
   let digest: string | undefined;
   const at = rest.indexOf("@");

@@ -25,7 +25,9 @@ const filePath = z.string().min(1);
  * Each credential comes either inline or from a file (`*_file`, read once when the runner opens), never both.
  */
 export const telemetryConfigSchema = z.strictObject({
-  endpoint: z.url({ protocol: /^https?$/, error: "expected an http(s) URL of the S3-compatible server, e.g. http://minio.plant:9000" }),
+  endpoint: z.url({ protocol: /^https?$/, error: "expected an http(s) URL of the S3-compatible server, e.g. http://minio.plant:9000" })
+    // A login in the URL would be shown wherever the endpoint is (GET /telemetry, status): credentials have their own keys.
+    .refine((url) => !URL.canParse(url) || (new URL(url).username === "" && new URL(url).password === ""), { error: "no user or password in the URL: use access_key_id and secret_access_key (or their _file keys)" }),
   bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { error: "expected an S3 bucket name (3–63 lower-case letters, digits, '.', '-')" }),
   region: z.string().min(1).default("us-east-1"),
   access_key_id: secret.optional(),

@@ -25,6 +25,19 @@ describe("OCI references", () => {
     }
   });
 
+  it("refuses a login pasted into a reference without repeating it", () => {
+    let message = "";
+    try {
+      parseOciReference("oci://station:LeakyPass99@127.0.0.1:5000/vision/x:1.0");
+    } catch (err) {
+      message = (err as Error).message;
+      expect(err).toMatchObject({ code: "1006" });
+    }
+    expect(message).toMatch(/^"oci:\/\/\*\*\*@127\.0\.0\.1:5000\/vision\/x:1\.0" is not an OCI reference: credentials do not go into a reference/);
+    expect(message).not.toContain("LeakyPass99");
+    expect(parseOciReference(`oci://127.0.0.1:5000/vision/x@${DIGEST}`)).toMatchObject({ registry: "127.0.0.1:5000", digest: DIGEST });
+  });
+
   it("plain HTTP only on loopback, or when asked for explicitly", () => {
     expect(isLoopbackRegistry("127.0.0.1:5000")).toBe(true);
     expect(isLoopbackRegistry("localhost")).toBe(true);

@@ -35,6 +35,9 @@ describe("runner_config.json telemetry and workstation_id (contract §8)", () =>
     expect(messageOf({ telemetry: { ...base, buckit: "x" } })).toMatch(/telemetry: unknown key "buckit"/);
     expect(messageOf({ telemetry: { ...base, upload: { images: true } } })).toMatch(/telemetry\.upload: unknown key "images"/);
     expect(messageOf({ telemetry: { ...base, endpoint: "s3.local" } })).toMatch(/telemetry\.endpoint/);
+    const login = messageOf({ telemetry: { ...base, endpoint: "http://user:UrlSecret9@minio.plant:9000" } });
+    expect(login).toMatch(/telemetry\.endpoint: no user or password in the URL/);
+    expect(login).not.toContain("UrlSecret9");
     expect(messageOf({ telemetry: { ...base, quota_mb: 0 } })).toMatch(/telemetry\.quota_mb/);
     expect(messageOf({ workstation_id: "line 3/st07" })).toMatch(/workstation_id/);
     const both = messageOf({ telemetry: { ...base, secret_access_key_file: "/run/secrets/s3" } });
