@@ -43,7 +43,7 @@ export function errorOutput(err: unknown): CommandOutput {
     return {
       exitCode: err instanceof UsageError ? 2 : 1,
       json: { error_code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) },
-      human: [`${tick(false)} ${err.message}`, ...(err.hint ? [style.dim(`  hint: ${err.hint}`)] : [])],
+      human: [`${tick(false)} [${err.code}] ${err.message}`, ...(err.hint ? [style.dim(`  hint: ${err.hint}`)] : [])],
     };
   }
   const error = ProcVisionError.from(err);

@@ -74,6 +74,12 @@ describe("usage errors with --json (contract §6: every error carries a code)", 
     }
   });
 
+  it("people see the code too, not only --json (contract §6)", async () => {
+    const human = await runCli(["run", fixture("cli-algo"), "--pid", "A01", "--image", path.join(work, "nope.png")], { cwd: work });
+    expect(human.code).toBe(2);
+    expect(human.stderr).toMatch(/^✗ \[\d{4}\] .*nope\.png/);
+  });
+
   it("keygen refusing to overwrite carries 1006", async () => {
     const prefix = path.join(work, "key");
     writeFileSync(`${prefix}.key`, "x");
