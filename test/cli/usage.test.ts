@@ -48,6 +48,8 @@ describe("usage errors with --json (contract §6: every error carries a code)", 
     ["publish to a malformed reference (upper case repository)", ["publish", someZip, "oci://127.0.0.1:5000/Vision:1.0", "--json"], "1006"],
     ["desired set with a --package that is no OCI reference", ["desired", "set", "oci://127.0.0.1:5000/fleet/desired:line-3", "--package", "docker://x", "--pids", "A01", "--json"], "1006"],
     ["desired show of a malformed reference", ["desired", "show", "https://registry/x", "--json"], "1006"],
+    ["run --save-overlay into a folder that does not exist", ["run", fixture("cli-algo"), "--pid", "A01", "--image", sample, "--save-overlay", "/nonexistent-dir/o.png", "--json"], "1006"],
+    ["run --report naming a folder", ["run", fixture("cli-algo"), "--pid", "A01", "--image", sample, "--report", tmpdir(), "--json"], "1006"],
     ["publish to a digest instead of a tag", ["publish", sample, `oci://127.0.0.1:5000/vision/x@sha256:${"ab".repeat(32)}`, "--json"], "1006"],
     ["run with a PID outside supported_pids", ["run", fixture("cli-algo"), "--pid", "Z99", "--image", sample, "--json"], "1001"],
   ];

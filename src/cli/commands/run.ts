@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, ProcVisionError } from "../../errors/index.js";
@@ -91,6 +91,13 @@ async function stepParams(manifest: Manifest, steps: readonly number[], value: s
     params.set(step, checked.values);
   }
   return params;
+}
+
+/** A file path `run` can write: not a directory, in a directory that exists. */
+function writableFile(flag: string, file: string): void {
+  const dir = path.dirname(path.resolve(file));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${flag} ${file}: the folder ${dir} does not exist`, "create it first, or name a file in an existing folder");
+  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${flag} ${file} is a folder`, `name the file to write, e.g. ${path.join(file, flag === "--report" ? "report.html" : "overlay.png")}`);
 }
 
 function positiveInt(flag: string, value: string): number {
@@ -219,6 +226,9 @@ async function runProject(projectDir: string, entry: string | undefined, options
     : [options.step !== undefined ? stepIndex("--step", options.step) : defaultStep(manifest)];
   const params = await stepParams(manifest, steps, options.params);
   const timeoutMs = options.timeoutMs !== undefined ? positiveInt("--timeout-ms", options.timeoutMs) : 30_000;
+  // Checked before the algorithm runs: a result found and then lost to an unwritable output path helps nobody.
+  if (options.saveOverlay !== undefined) writableFile("--save-overlay", options.saveOverlay);
+  if (options.report !== undefined) writableFile("--report", options.report);
   const stepNames = new Map((manifest.steps ?? []).map((s) => [s.index, s.name]));
   const limits: ResultLimits = (await import("../../inspection/index.js")).DEFAULT_LIMITS;
   const { image, guide, outcomes, generation, startupMs } = await runSteps({
