@@ -57,9 +57,22 @@ describe("procvision-cli init", () => {
     expect(readFileSync(path.join(dir, "manifest.json"), "utf8")).toMatch(/"keep-me"/);
   });
 
-  it("rejects a bad name or bad PIDs as usage errors", async () => {
+  it("rejects a bad name, bad PIDs or an empty version as usage errors", async () => {
     expect((await runCli(["init", "../evil", "-d", path.join(work, "evil")])).code).toBe(2);
     expect((await runCli(["init", "ok-name", "-d", path.join(work, "dup"), "--pids", "a,a"])).code).toBe(2);
+    const empty = await runCli(["init", "ok-name", "-d", path.join(work, "empty-version"), "-v", "", "--json"]);
+    expect(empty.code).toBe(2);
+    expect(empty.json).toMatchObject({ error_code: "1006", message: expect.stringContaining("--version") });
+  });
+
+  it("a name that is also a module the algorithm imports gets a package of its own name, and validates", async () => {
+    for (const name of ["numpy", "procvision_algorithm_sdk"]) {
+      const made = await runCli(["init", name, "-d", path.join(work, `shadow-${name}`), "--json"], { cwd: work });
+      expect(made.code, made.stderr).toBe(0);
+      expect(made.json).toMatchObject({ module: `${name}_algo`, entry_point: `${name}_algo.main:${name === "numpy" ? "NumpyAlgo" : "ProcvisionAlgorithmSdkAlgo"}Algorithm` });
+      const validated = await runCli(["validate", path.join(work, `shadow-${name}`), "--python", testPython(), "--json"]);
+      expect((validated.json as Report).summary, validated.stdout).toMatchObject({ status: "PASS" });
+    }
   });
 });
 

@@ -38,6 +38,7 @@ export async function initCommand(name: string, options: InitOptions): Promise<C
   if (problem) throw new UsageError(problem);
   const pids = (options.pids ?? "p001,p002").split(",").map((p) => p.trim()).filter(Boolean);
   if (pids.length === 0 || new Set(pids).size !== pids.length) throw new UsageError(`--pids needs distinct, non-empty ids, got "${options.pids}"`);
+  if (options.version !== undefined && options.version.trim() === "") throw new UsageError("-v/--version must not be empty", "e.g. -v 1.0.0");
   const dir = path.resolve(options.dir ?? name);
   const module = moduleName(name);
   const interpreter = await resolveInterpreter(options.python ?? "python3");
