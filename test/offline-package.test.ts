@@ -109,7 +109,9 @@ describe("collectProjectFiles", () => {
     write(root, "a\\b.py", "");
     write(root, "Pkg/x.py", "");
     write(root, "pkg/X.py", "");
-    await expect(collectProjectFiles(root)).rejects.toThrow(/"a\\\\b\.py": backslash.*"pkg\/X\.py" and "Pkg\/x\.py" differ only in letter case.*\.procvisionignore/);
+    await expect(collectProjectFiles(root)).rejects.toMatchObject({
+      code: "2001", message: expect.stringMatching(/"a\\\\b\.py": backslash.*"pkg\/X\.py" and "Pkg\/x\.py" differ only in letter case/), hint: expect.stringContaining(".procvisionignore"),
+    });
   });
 });
 

@@ -1,6 +1,7 @@
 import { lstat, readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import ignore from "ignore";
+import { ErrorCode, ProcVisionError } from "../errors/index.js";
 import { entryNameProblem, foldCase } from "../zip/entry-name.js";
 import { compareZipPaths } from "../zip/write.js";
 
@@ -56,7 +57,10 @@ export function assertPackable(files: readonly ProjectFile[]): void {
     seen.set(key, file.path);
   }
   if (problems.length > 0) {
-    throw new Error(`these project files cannot go into an offline package: ${problems.join("; ")}. Rename them or list them in ${IGNORE_FILE}`);
+    // 2001: the code a station would refuse the zip with.
+    throw new ProcVisionError(ErrorCode.invalid_zip, `these project files cannot go into an offline package: ${problems.join("; ")}`, {
+      hint: `rename them, or list them in ${IGNORE_FILE}`,
+    });
   }
 }
 
