@@ -45,6 +45,11 @@ function addCommand(parent: Command, definition: CommandDefinition): void {
 
 /** Builds the CLI from its list of commands (commander parses), runs the one asked for, and ends as parse-errors.ts says. */
 export async function runCli(cli: CliDefinition): Promise<void> {
+  // Output piped into `head` that closed early: the reader has what it wanted, not a crash to print.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
   const version = (JSON.parse(readFileSync(path.join(packageRoot(), "package.json"), "utf8")) as { version: string }).version;
   const program = new Command(cli.name).description(cli.description).version(version, "--version");
   if (cli.positionalOptions) program.enablePositionalOptions();

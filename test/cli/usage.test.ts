@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -73,6 +74,17 @@ describe("usage errors with --json (contract §6: every error carries a code)", 
       const run = await runCli(args, { cwd: work });
       expect(run.code, run.stdout + run.stderr).toBe(2);
       expect(run.json, args.join(" ")).toMatchObject({ hint: expect.stringMatching(hint) as unknown });
+    }
+  });
+
+  it("output piped into a reader that closed early (`| head`) ends quietly with 0, not an EPIPE stack", async () => {
+    for (const bin of ["procvision-cli", "procvision-runner"]) {
+      const child = spawn(process.execPath, [path.join(repoRoot, "dist", "bin", `${bin}.js`), "--help"], { stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout.destroy();
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+      expect({ bin, code, stderr }).toEqual({ bin, code: 0, stderr: "" });
     }
   });
 
