@@ -26,9 +26,12 @@ def generation_of(cls: type) -> str:
     """
     params = _execute_params(cls)
     if params is None:
-        # ``execute(*args)`` or a wrapper hiding its signature: a class without get_info and pre_execute of its own
-        # cannot be G1, so it is the released execute-only generation.
-        return G1 if _defines(cls, "get_info") or _defines(cls, "pre_execute") else G3
+        # ``execute(*args)`` or a wrapper hiding its signature: a BaseAlgorithm subclass that leaves get_info and
+        # pre_execute abstract cannot be G1, so it is the released execute-only generation. A class that is no
+        # BaseAlgorithm at all stays G1, whose start says so.
+        if _defines(cls, "get_info") or _defines(cls, "pre_execute") or not hasattr(cls, "get_info"):
+            return G1
+        return G3
     names = set(params)
     if names & _G3_NAMES:
         return G3

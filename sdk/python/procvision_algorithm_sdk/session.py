@@ -18,6 +18,15 @@ class Session:
         # Public under this name because algorithms written for the original SDK read it directly.
         self.state_store: Dict[str, Any] = copy.deepcopy(state) if state else {}
 
+    # The original SDK's own names for the same things; algorithms written for it reach into them.
+    @property
+    def _state_store(self) -> Dict[str, Any]:
+        return self.state_store
+
+    @property
+    def _id(self) -> str:
+        return self.id
+
     @property
     def context(self) -> Dict[str, Any]:
         """A copy: the context is set by the host and read-only for the algorithm."""

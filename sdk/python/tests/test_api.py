@@ -118,6 +118,13 @@ def test_session_initial_state_reset_and_state_store() -> None:
     assert Session("s").context == {}
 
 
+def test_session_answers_to_the_original_sdk_private_names() -> None:
+    session = Session("s-7", state={"count": 1})
+    session._state_store["count"] += 1  # as algorithms written for the original SDK did
+    assert session.get("count") == 2
+    assert session._id == "s-7"
+
+
 def test_logger_writes_one_json_line_per_call() -> None:
     sink = io.StringIO()
     logger = StructuredLogger(sink)
