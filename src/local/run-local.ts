@@ -140,7 +140,9 @@ export class LocalHarness {
     const current = this.current;
     if (!current) throw new Error("LocalHarness.runSteps before setImages");
     const guideImage: GuideImageRef | null = this.guide ? { shared_mem_id: this.guide.segment.name, image_meta: this.guide.meta } : null;
-    const session = { id: `local-${randomUUID()}`, context: {}, state: {} as Record<string, unknown> };
+    // The context the original CLI gave its runs: algorithms written for it read these keys.
+    const context = { product_code: inputs.pid, operator: "dev", trace_id: `trace-${Date.now()}` };
+    const session = { id: `local-${randomUUID()}`, context, state: {} as Record<string, unknown> };
     const call = async (method: ResultMethod, stepIndex: number): Promise<CallOutcome> => {
       const t0 = performance.now();
       if (this.worker.state !== "ready") {

@@ -99,6 +99,26 @@ describe("procvision-cli run", () => {
     expect(html).toMatch(/data:image\/png;base64,/);
   });
 
+  it("the session context is the one the original CLI gave its runs (product_code, operator, trace_id)", async () => {
+    const dir = mkdtempSync(path.join(work, "context-"));
+    writeFileSync(path.join(dir, "manifest.json"), JSON.stringify({
+      name: "ctx", version: "1.0", entry_point: "ctx_algo:Ctx", supported_pids: ["A01"], steps: [{ index: 1, name: "look", params: [] }],
+    }));
+    writeFileSync(path.join(dir, "ctx_algo.py"), [
+      "from procvision_algorithm_sdk import BaseAlgorithm",
+      "class Ctx(BaseAlgorithm):",
+      "    def get_info(self): return {'name': 'ctx', 'version': '1.0', 'supported_pids': ['A01'], 'steps': [{'index': 1, 'name': 'look', 'params': []}]}",
+      "    def pre_execute(self, step_index, pid, session, user_params, shared_mem_id, image_meta): return {'status': 'OK', 'message': 'ready'}",
+      "    def execute(self, step_index, pid, session, user_params, shared_mem_id, image_meta):",
+      "        c = session.context",
+      "        return {'status': 'OK', 'message': c['product_code'] + ' ' + c['operator'], 'data': {'result_status': 'OK', 'trace': c['trace_id']}}",
+      "",
+    ].join("\n"));
+    const ran = await runCli(["run", dir, "--pid", "A01", "--image", sample, "--python", testPython(), "--json"]);
+    expect(ran.code, ran.stdout + ran.stderr).toBe(0);
+    expect(ran.json).toMatchObject({ execute: { status: "OK", message: "A01 dev", data: { trace: expect.stringMatching(/^trace-\d+$/) } } });
+  });
+
   it("--json gives pre_execute and execute; --session-steps a list from one session; --params reach the algorithm", async () => {
     const dir = algo("ok");
     const one = await runCli(["run", dir, "--pid", "A02", "--image", sample, "--step", "2", "--json"]);
