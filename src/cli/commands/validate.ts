@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { discardHeadStart, headStart } from "../../local/head-start.js";
 import { projectPython } from "../../python/project-python.js";
-import { ErrorCode, errorCodeName } from "../../errors/index.js";
+import { ErrorCode, errorCodeName, isProcVisionError } from "../../errors/index.js";
 import { loadPublicKey } from "../../signing/index.js";
 import { summarize, type ValidationReport } from "../../checks/report.js";
 import { style, tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
@@ -64,6 +64,10 @@ export async function validateCommand(project: string, options: ValidateOptions)
         projectDir, ...(manifestPath ? { manifestPath } : {}), ...pick(options),
         ...(entryPoint ? { entryPoint } : {}),
         ...(options.tailLogs ? { onStderr: tailLogs } : {}),
+      }).catch((err: unknown) => {
+        // An --image that is no image is bad input (exit 2), as `run` says of the same file.
+        if (isProcVisionError(err) && err.code === ErrorCode.image_load_failed) throw new UsageError(err.message, "pass a JPEG or PNG file", ErrorCode.image_load_failed);
+        throw err;
       });
     } finally {
       discardHeadStart();
