@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { KeyObject } from "node:crypto";
@@ -297,6 +297,12 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
   if (!existsSync(manifestPath)) throw new UsageError(`${manifestPath} not found`, "run procvision-cli init, or package the folder that holds manifest.json", ErrorCode.manifest_missing);
   const manifest: Manifest = await loadManifest(manifestPath);
   const signingKey: KeyObject | undefined = o.sign === undefined ? undefined : loadKey(o.sign);
+  if (o.output !== undefined && existsSync(o.output) && statSync(o.output).isDirectory()) {
+    throw new UsageError(`-o ${o.output} is a folder`, `name the zip to write, e.g. -o ${path.join(o.output, packageZipName(manifest.name, manifest.version))}`);
+  }
+  if (o.wheelsPlatform !== undefined && o.wheelsPlatform.some((p) => p.trim() === "")) {
+    throw new UsageError("-w/--wheels-platform must name a platform tag", "e.g. -w manylinux2014_x86_64 or -w win_amd64");
+  }
 
   // pip and the target probe only: the SDK need not be importable by this interpreter.
   const python = (await projectInterpreter(projectDir, o.python)).interpreter.executable;
