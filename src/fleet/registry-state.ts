@@ -75,6 +75,42 @@ export async function writeDesired(refText: string, doc: DesiredDocument, settin
   return client.putManifest(ref.repository, ref.tag ?? "latest", manifest);
 }
 
+/**
+ * Applies `change` to the document under `ref`'s tag and writes it. A registry has no compare-and-swap on tags: two
+ * `desired set` at once may each write a change made on what they read before the other wrote, and the later write
+ * would drop the earlier change. So after a write, and a short random pause, the document is read again: when the
+ * change is no longer in it (`change` of it differs from it), it is made again on what is there, until it holds. A
+ * document no station can use is replaced rather than merged into (`replaced` says why).
+ */
+export async function updateDesired(refText: string, change: (doc: DesiredDocument) => DesiredDocument, settingsFor: SettingsFor):
+Promise<{ doc: DesiredDocument; digest: string; replaced?: string }> {
+  let replaced: string | undefined;
+  let written: { doc: DesiredDocument; digest: string } | undefined;
+  const result = (r: { doc: DesiredDocument; digest: string }) => ({ ...r, ...(replaced === undefined ? {} : { replaced }) });
+  for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt++) {
+    const current = await readDesired(refText, settingsFor).catch((err: unknown) => {
+      if (!unusableDocument(err)) throw err;
+      replaced ??= err.message;
+      return { doc: EMPTY_DESIRED, digest: undefined };
+    });
+    const doc = change(current.doc);
+    if (written !== undefined && current.digest !== undefined && canonical(doc) === canonical(current.doc)) {
+      return result({ doc: current.doc, digest: current.digest });
+    }
+    written = { doc, digest: await writeDesired(refText, doc, settingsFor) };
+    await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200));
+  }
+  return result(written!);
+}
+
+const MAX_UPDATE_ATTEMPTS = 5;
+
+/** JSON with object keys sorted: two documents that say the same thing compare equal. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (v !== null && typeof v === "object" && !Array.isArray(v)
+    ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+}
+
 /** A desired package as its artifact describes it, pinned to its manifest digest (a tag is resolved once, here). */
 export async function resolveEntry(entry: DesiredEntry, settingsFor: SettingsFor): Promise<ResolvedEntry> {
   const ref = parseOciReference(entry.ref);

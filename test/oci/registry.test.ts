@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setDesired } from "../../src/fleet/document.js";
+import { readDesired, updateDesired } from "../../src/fleet/registry-state.js";
 import { registryClient } from "../../src/oci/access.js";
 import { manifestReference, parseOciReference } from "../../src/oci/reference.js";
 import { RegistryClient, sha256Digest } from "../../src/oci/registry.js";
@@ -115,6 +117,15 @@ describe("an anonymous registry", () => {
     expect(out.json).toMatchObject({ error_code: "2004", message: expect.stringContaining("nonexistent-pkg==1.2.3") });
     const client = new RegistryClient(registry.host, { plainHttp: true });
     expect(await client.headManifest("vision/uncovered", "4.0")).toBeUndefined();
+  }, 120_000);
+
+  it("desired set from several places at once: no change is lost (the write is checked and made again on what is there)", async () => {
+    const published = await publishPackage(zip10, `oci://${registry.host}/vision/concurrent:1.0`);
+    const ref = `oci://${registry.host}/lines/concurrent:desired`;
+    const pkg = `oci://${registry.host}/vision/concurrent@${published.digest}`;
+    await Promise.all(["A01", "A02", "A03", "A04"].map((pid) => updateDesired(ref, (doc) => setDesired(doc, pkg, [pid]), () => ({}))));
+    const { doc } = await readDesired(ref, () => ({}));
+    expect(doc.packages.flatMap((e) => e.pids).sort()).toEqual(["A01", "A02", "A03", "A04"]);
   }, 120_000);
 
   it("big blobs go up in chunks and come back byte for byte", async () => {

@@ -1,5 +1,5 @@
-import { EMPTY_DESIRED, setDesired, stationPackages, type DesiredDocument } from "../../fleet/document.js";
-import { readDesired, resolveEntry, unusableDocument, writeDesired, type SettingsFor } from "../../fleet/registry-state.js";
+import { setDesired, stationPackages, type DesiredDocument } from "../../fleet/document.js";
+import { readDesired, resolveEntry, updateDesired, type SettingsFor } from "../../fleet/registry-state.js";
 import { tick, UsageError, type CommandOutput } from "../../command-line/reporter.js";
 import { ociArgument, registryFlags, type RegistryFlags } from "./registry-flags.js";
 
@@ -18,15 +18,8 @@ export async function desiredSetCommand(ref: string, flags: DesiredSetFlags): Pr
   const settings = await registryFlags(flags);
   const settingsFor: SettingsFor = () => settings;
   const resolved = await resolveEntry({ ref: flags.package, pids }, settingsFor);
-  // A document no station can use (written by hand, say) is replaced rather than a dead end: it held nothing to keep.
-  const current = await readDesired(ref, settingsFor).catch((err: unknown) => {
-    if (!unusableDocument(err)) throw err;
-    return { doc: EMPTY_DESIRED, replaced: err.message };
-  });
-  const next = setDesired(current.doc, resolved.ref, pids, flags.station ?? []);
-  const digest = await writeDesired(ref, next, settingsFor);
+  const { doc: next, digest, replaced } = await updateDesired(ref, (doc) => setDesired(doc, resolved.ref, pids, flags.station ?? []), settingsFor);
   const where = flags.station?.length ? `station${flags.station.length > 1 ? "s" : ""} ${flags.station.join(", ")}` : "every station";
-  const replaced = "replaced" in current ? current.replaced : undefined;
   return {
     exitCode: 0,
     json: { ref, digest, document: next, ...(replaced === undefined ? {} : { replaced }) },
