@@ -56,6 +56,8 @@ export class FleetAgent {
   private lastConvergence: FleetStatus["last_convergence"] = null;
   private failures = 0;
   private reportError: string | undefined;
+  /** Said once: a reference with nothing published reads like a typo from the station's side. */
+  private saidNothingPublished = false;
 
   constructor(private readonly options: FleetAgentOptions, private readonly port: FleetPort) {}
 
@@ -109,6 +111,10 @@ export class FleetAgent {
     try {
       digest = await desiredDigest(this.options.desired, this.options.settingsFor);
       this.lastDigest = digest ?? null;
+      if (digest === undefined && !this.saidNothingPublished) {
+        this.port.log(`fleet: nothing is published at ${this.options.desired} yet: check the reference (procvision-cli desired show), or write it with procvision-cli desired set`, "warn");
+      }
+      this.saidNothingPublished = digest === undefined;
       if (digest !== undefined && digest === this.refused?.digest) {
         // Still the document this station refused: that refusal is the news, not an outage it may have seen since.
         this.lastConvergence = this.refused.convergence;

@@ -128,6 +128,19 @@ describe("an anonymous registry", () => {
     expect(doc.packages.flatMap((e) => e.pids).sort()).toEqual(["A01", "A02", "A03", "A04"]);
   }, 120_000);
 
+  it("a station following a reference with nothing published says so once in its log", async () => {
+    const lines: string[] = [];
+    const desired = `oci://${registry.host}/lines/typo:desired`;
+    const runner = await Runner.open({ root: path.join(work, "runner-nothing"), log: (line) => lines.push(line), config: { fleet: { desired, poll_ms: 60_000 } } });
+    try {
+      await runner.fleetPoll();
+      await runner.fleetPoll();
+      expect(lines.filter((l) => l.includes(`nothing is published at ${desired} yet`))).toHaveLength(1);
+    } finally {
+      await runner.close();
+    }
+  }, 120_000);
+
   it("big blobs go up in chunks and come back byte for byte", async () => {
     const file = path.join(work, "chunked.bin");
     const data = Buffer.alloc(5 * 1024 * 1024 + 123);
