@@ -274,6 +274,19 @@ describe("Runner store lifecycle", () => {
     expect(existsSync(before.zip_path!)).toBe(true);
     expect(readdirSync(path.dirname(before.dir)).sort()).toEqual(["1.1", path.basename(before.dir)]); // nothing left of the failed build
 
+    // One that deploys but fails its smoke checks here keeps the installed build too.
+    const failing = await exampleZip(work, {
+      version: "1.2", fileName: "failing-1.2.zip",
+      mutate: (dir) => {
+        const main = path.join(dir, "algorithm_example", "main.py");
+        writeFileSync(main, readFileSync(main, "utf8").replace(/^VERSION = .*$/m, 'VERSION = "9.9-not-the-manifest"'));
+      },
+    });
+    const invalid = await codeOf(runner.install(failing, { force: true }));
+    expect(invalid).toMatchObject({ code: "2005", message: expect.stringMatching(/failed its smoke checks on this station .*info_name_version_match.*the installed build is kept/) });
+    expect(runner.repository.getPackage("algorithm-example", "1.2")).toMatchObject({ state: "installed", dir: before.dir, zip_sha256: before.zip_sha256 });
+    expect(readdirSync(path.dirname(before.dir)).sort()).toEqual(["1.1", path.basename(before.dir)]);
+
     host.busy.add("algorithm-example 1.2");
     try {
       expect(await codeOf(runner.install(zips.a3, { force: true }))).toMatchObject({ code: "2007", message: expect.stringMatching(/in use by running sessions/) });

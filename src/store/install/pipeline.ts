@@ -9,7 +9,6 @@ import type { WheelTarget } from "../../wheel-tags/index.js";
 import type { PackageRef } from "../decisions.js";
 import { archivedZip, packageDir, packageWorkerLaunch, type StoreLayout } from "../layout.js";
 import { removePackageFiles } from "../recovery.js";
-import { removeVersion } from "./remove.js";
 import type { PackageRecord, Repository } from "../repository.js";
 import { acceptPackage, type AcceptedPackage } from "../../offline-package/acceptance/acceptance.js";
 import type { CompatibilityPlan } from "../../offline-package/acceptance/compatibility.js";
@@ -140,10 +139,15 @@ export async function deployPackage(pkg: PackageToDeploy, options: { dir: string
 /** Copies the zip into zips/ (atomically, read-only), unless it was installed from there. */
 async function archive(source: string, target: string): Promise<void> {
   if (source === target) return;
+  await rename(await stageArchive(source, target), target);
+}
+
+/** A read-only copy of the zip beside `target`, under a name recovery removes (`.partial-`) until it is renamed. */
+async function stageArchive(source: string, target: string): Promise<string> {
   const partial = `${target}.partial-${process.pid}`;
   await copyFile(source, partial);
   await chmod(partial, 0o444);
-  await rename(partial, target);
+  return partial;
 }
 
 function asInstallError(err: unknown): ProcVisionError {
@@ -156,8 +160,11 @@ function asInstallError(err: unknown): ProcVisionError {
 /** Where a forced reinstall deploys: not where the build it replaces lives, which stays until the new one is ready. */
 function reinstallDir(layout: StoreLayout, existing: PackageRecord): string {
   const usual = packageDir(layout, existing.name, existing.version);
-  return path.resolve(existing.dir) === usual ? `${usual}~reinstall` : usual;
+  return path.resolve(existing.dir) === usual ? `${usual}${REINSTALL_SUFFIX}` : usual;
 }
+
+/** Reserved: a version named so would share its directory with a reinstalled build of another version. */
+const REINSTALL_SUFFIX = "~reinstall";
 
 /**
  * The install pipeline of contract §7: open (2001/2002) → integrity (2008) → [an embedded runtime staged and probed]
@@ -181,6 +188,11 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
       throw new Error("package acceptance gave no plan without a problem"); // unreachable: judgePackage refuses first
     }
     const ref = { name: manifest.name, version: manifest.version };
+    if (ref.version.endsWith(REINSTALL_SUFFIX)) {
+      throw new ProcVisionError(ErrorCode.manifest_missing, `version ${JSON.stringify(ref.version)} ends with ${REINSTALL_SUFFIX}, which the store reserves`, {
+        hint: "give the build another version in manifest.json",
+      });
+    }
     const installer = env.installer();
 
     const existing = env.repo.getPackage(ref.name, ref.version);
@@ -211,19 +223,37 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
       const deployed = await deployPackage({ ...accepted, zip, plan, interpreter: accepted.interpreter }, {
         dir, installer, startupTimeoutMs: env.startupTimeoutMs,
       });
-      if (existing !== undefined) {
-        await removeVersion(env.layout, env.repo, env.bytecode, existing);
-        register();
-      }
       const { python } = deployed;
       const validation = stationReport(deployed.validation);
       const zipPath = archivedZip(env.layout, ref.name, ref.version);
-      await archive(source, zipPath);
-      await pausePoint("archived");
       const warnings = [...acceptance.warnings.map((w) => w.message), ...(validation.warnings ?? [])];
       const state = validation.summary.status === "PASS" ? "installed" as const : "invalid" as const;
       const size = await directorySize(dir);
-      env.repo.finishInstall(ref.name, ref.version, { state, zip_path: zipPath, validation, warnings, size_bytes: size });
+      const finished = { state, zip_path: zipPath, validation, warnings, size_bytes: size };
+      if (existing === undefined) {
+        await archive(source, zipPath);
+        await pausePoint("archived");
+        env.repo.finishInstall(ref.name, ref.version, finished);
+      } else {
+        if (state !== "installed") {
+          const failed = validation.checks.filter((c) => c.result === "FAIL").map((c) => `${c.name}: ${c.message}`).join("; ");
+          throw new ProcVisionError(ErrorCode.install_failed, `${ref.name} ${ref.version}: the new build failed its smoke checks on this station (${failed}); the installed build is kept`, {
+            hint: "fix the algorithm and rebuild; the installed build stays as it was (start it again if it ran)", details: { validation },
+          });
+        }
+        // The new build is complete: the zip is staged first, then one transaction swaps the rows, so a crash leaves
+        // one whole build (the old until the swap, the new after it) and files recovery removes.
+        const staged = await stageArchive(source, zipPath);
+        await pausePoint("archived");
+        await env.bytecode.stop(existing.dir);
+        env.repo.transaction(() => {
+          env.repo.deletePackage(ref.name, ref.version);
+          register();
+          env.repo.finishInstall(ref.name, ref.version, finished);
+        });
+        await rename(staged, zipPath);
+        await rm(existing.dir, { recursive: true, force: true }); // no row claims it any more
+      }
       await pausePoint("finished");
       if (state === "installed") env.bytecode.start(dir, python);
       return {
