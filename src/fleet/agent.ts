@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from "../duration.js";
 import { ErrorCode } from "../errors/codes.js";
 import { isProcVisionError, ProcVisionError } from "../errors/procvision-error.js";
 import type { LogLevel } from "../supervisor/types.js";
@@ -181,7 +182,8 @@ export class FleetAgent {
   /** The poll interval, or after failures an exponential backoff (capped at 8 intervals) with ±20 % jitter. */
   private delay(): number {
     const base = this.failures === 0 ? this.options.pollMs : Math.min(this.options.pollMs * 2 ** (this.failures - 1), this.options.pollMs * 8);
-    return Math.round(base * (0.8 + 0.4 * Math.random()));
+    // Backoff and jitter may take a long poll_ms past what a timer can wait (it would fire at once, in a loop).
+    return Math.min(Math.round(base * (0.8 + 0.4 * Math.random())), MAX_TIMER_MS);
   }
 }
 
