@@ -1,4 +1,5 @@
 import json
+import signal
 import struct
 from pathlib import Path
 from typing import Any, Dict, Iterator
@@ -184,6 +185,18 @@ def test_segments_the_algorithm_created_end_with_the_worker_and_the_runners_stay
     assert adapter.wait() == 0
     assert not (shm_dir / "crop_s-1").exists()
     assert (shm_dir / "runner-frame").is_file()  # written by the algorithm too, but not created by it
+
+
+def test_a_worker_ended_with_sigterm_removes_its_own_segments_and_dies_of_the_signal(adapter: Adapter, shm_dir: Path) -> None:
+    meta = write_image_array_to_shared_memory("runner-frame", np.zeros((4, 5, 3), np.uint8))
+    adapter.start()
+    payload = step_payload(user_params={"do": "write_crop", "crop_id": "crop-t"}, shared_mem_id="runner-frame", image_meta=meta)
+    assert adapter.call("execute", payload)["status"] == "OK"
+    assert (shm_dir / "crop-t").is_file()
+    adapter.proc.send_signal(signal.SIGTERM)  # what the runner sends a worker whose call timed out
+    assert adapter.wait() == -signal.SIGTERM
+    assert not (shm_dir / "crop-t").exists()
+    assert (shm_dir / "runner-frame").is_file()
 
 
 def test_image_is_read_from_a_segment(adapter: Adapter, shm_dir: Path) -> None:

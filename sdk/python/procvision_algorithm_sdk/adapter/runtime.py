@@ -10,6 +10,7 @@ import importlib
 import json
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -59,6 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         }
     )
     inbox = Inbox(guard.frames_in, out, options.max_frame_bytes)
+    signal.signal(signal.SIGTERM, _end_on_sigterm)
     # Loading the algorithm counts as busy: pings during a slow import or setup() are answered by the cover thread.
     inbox.busy()
     started = _start_algorithm(options.entry, out)
@@ -79,6 +81,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     finally:
         _end_helpers()
         _remove_created_segments()
+
+
+def _end_on_sigterm(signum: int, _frame: Any) -> None:
+    """The runner ends a worker that timed out with SIGTERM: its own segments go first, then it dies of the signal."""
+    _remove_created_segments()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def _remove_created_segments() -> None:
