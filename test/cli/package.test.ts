@@ -257,6 +257,12 @@ describe("procvision-cli package", SLOW, () => {
     expect(utf16.code, utf16.stderr).toBe(0);
     expect((utf16.json as Packaged).requirements).toEqual(["fakepkg==1.0", "loose==1.4.2", `procvision_algorithm_sdk==${SDK_VERSION}`]);
     // A typo is not a line to drop: the package would ship without that dependency.
+    // A constraints file changes nothing when every line is pinned: dropped and said, as pip options are.
+    writeFileSync(path.join(dir, "constraints.txt"), "fakepkg==1.0\n");
+    writeFileSync(path.join(dir, "requirements.txt"), "-c constraints.txt\nfakepkg==1.0\n");
+    const constrained = await runCli(["package", dir, ...isolated(), "--json"]);
+    expect(constrained.code, constrained.stderr).toBe(0);
+    expect((constrained.json as Packaged).dropped.map((d) => d.line)).toEqual(["-c constraints.txt"]);
     writeFileSync(path.join(dir, "requirements.txt"), "fakepkg==1.0\nsix 1.16.0\niniconfig=2.0.0\ngit+https://example.invalid/x.git\n");
     const typos = await runCli(["package", dir, ...isolated(), "--json"]);
     expect(typos.code).toBe(1);

@@ -313,11 +313,12 @@ export async function packageCommand(project: string, o: PackageOptions): Promis
 
   const source = await requirementsText(projectDir, o, { on: target.autoFreeze, source: resolution.sources.auto_freeze }, python);
   const sanitized = sanitizeRequirements(source.text);
-  const unusable = unsatisfiableLines(sanitized.dropped);
+  // A constraints file only narrows versions that are pinned here anyway: dropped with the other options, said below.
+  const unusable = unsatisfiableLines(sanitized.dropped).filter((d) => !/^(-c|--constraint)\b/.test(d.line));
   if (unusable.length > 0) {
     throw new CheckFailure(ErrorCode.invalid_params,
       `${source.source} has lines that are not requirements a wheel can satisfy: ${unusable.map((d) => `line ${d.lineNumber} "${d.line}" (${d.reason})`).join("; ")}`,
-      "write each as name==version (pip would refuse these lines too); a VCS or local project needs a wheel built from it and pinned");
+      "write each as name==version; an editable, VCS or local project needs a wheel built from it, put in wheels/ and pinned");
   }
   const sdk = bundledSdkWheel();
   const withSdk = pinRequirement(sanitized.requirements, SDK_NAME, sdk.version);

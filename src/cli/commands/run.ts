@@ -1,4 +1,4 @@
-import { existsSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, statSync, unlinkSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { ErrorCode, ProcVisionError } from "../../errors/index.js";
@@ -98,6 +98,14 @@ function writableFile(flag: string, file: string): void {
   const dir = path.dirname(path.resolve(file));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${flag} ${file}: the folder ${dir} does not exist`, "create it first, or name a file in an existing folder");
   if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${flag} ${file} is a folder`, `name the file to write, e.g. ${path.join(file, flag === "--report" ? "report.html" : "overlay.png")}`);
+  // Tried for real (permissions alone say nothing for root, or on /proc): the file itself, or a probe beside it.
+  const probe = existsSync(file) ? undefined : path.join(dir, `.procvision-write-probe-${process.pid}`);
+  try {
+    closeSync(openSync(probe ?? file, probe ? "wx" : "r+"));
+    if (probe) unlinkSync(probe);
+  } catch (err) {
+    throw new UsageError(`${flag} ${file} cannot be written: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, "name a file in a folder you may write to");
+  }
 }
 
 function positiveInt(flag: string, value: string): number {
