@@ -52,7 +52,7 @@ export async function readDesired(refText: string, settingsFor: SettingsFor): Pr
  * the same answer, so a station waits for the next one instead of retrying it, and `desired set` writes a new one.
  */
 const UNUSABLE = { unusable: true };
-const REWRITE = "write a new one with procvision-cli desired set (it replaces a document it cannot use)";
+const REWRITE = "fix it, or write a new one with procvision-cli desired set --replace";
 
 /** Whether `err` says the desired state document itself is unusable (see UNUSABLE). */
 export function unusableDocument(err: unknown): err is ProcVisionError {
@@ -80,16 +80,22 @@ export async function writeDesired(refText: string, doc: DesiredDocument, settin
  * `desired set` at once may each write a change made on what they read before the other wrote, and the later write
  * would drop the earlier change. So after a write, and a short random pause, the document is read again: when the
  * change is no longer in it (`change` of it differs from it), it is made again on what is there, until it holds. A
- * document no station can use is replaced rather than merged into (`replaced` says why).
+ * document no station can use is refused, or with `replaceUnusable` replaced (`replaced` says why): it may hold
+ * entries someone wants to keep (one stray key makes the whole document unusable).
  */
-export async function updateDesired(refText: string, change: (doc: DesiredDocument) => DesiredDocument, settingsFor: SettingsFor):
-Promise<{ doc: DesiredDocument; digest: string; replaced?: string }> {
+export async function updateDesired(refText: string, change: (doc: DesiredDocument) => DesiredDocument, settingsFor: SettingsFor,
+  options: { replaceUnusable?: boolean } = {}): Promise<{ doc: DesiredDocument; digest: string; replaced?: string }> {
   let replaced: string | undefined;
   let written: { doc: DesiredDocument; digest: string } | undefined;
   const result = (r: { doc: DesiredDocument; digest: string }) => ({ ...r, ...(replaced === undefined ? {} : { replaced }) });
   for (let attempt = 1; attempt <= MAX_UPDATE_ATTEMPTS; attempt++) {
     const current = await readDesired(refText, settingsFor).catch((err: unknown) => {
       if (!unusableDocument(err)) throw err;
+      if (options.replaceUnusable !== true) {
+        throw new ProcVisionError(err.code, err.message, {
+          hint: "fix the document by hand (procvision-cli desired show prints what is wrong), or pass --replace to write a new one in its place",
+        });
+      }
       replaced ??= err.message;
       return { doc: EMPTY_DESIRED, digest: undefined };
     });

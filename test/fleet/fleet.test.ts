@@ -222,7 +222,7 @@ describe("a line of three stations following one desired state", () => {
     await converged(digest, { "st-1": "p001=1.3 p002=1.1", "st-2": "p001=1.3 p002=1.0", "st-3": "p001=1.3 p002=1.1" });
   }, 300_000);
 
-  it("a desired state no station can use is refused once, not retried as an outage; desired set replaces it", async () => {
+  it("a desired state no station can use is refused once, not retried as an outage; desired set --replace replaces it", async () => {
     // Written by hand, say: `packages` is not a list.
     const unusable = await writeDesired(desiredRef, { packages: {} } as unknown as DesiredDocument, () => ({}));
     for (const station of STATIONS) {
@@ -234,7 +234,12 @@ describe("a line of three stations following one desired state", () => {
     expect((await fleetOf("st-1")).failures).toBe(0); // a refusal: the next poll costs one HEAD, and a new document is taken at once
     expect(bound(await fleetOf("st-1"))).toBe("p001=1.3 p002=1.1");
 
-    const replaced = await runCli(["desired", "set", desiredRef, "--package", `oci://${registry.host}/vision/algorithm-example@${digests["1.1"]}`, "--pids", "p001,p002", "--json"]);
+    // Not dropped silently (it may hold entries someone wants to keep): --replace says so.
+    const setArgs = ["desired", "set", desiredRef, "--package", `oci://${registry.host}/vision/algorithm-example@${digests["1.1"]}`, "--pids", "p001,p002", "--json"];
+    const refused = await runCli(setArgs);
+    expect(refused.code).toBe(1);
+    expect(refused.json).toMatchObject({ error_code: "1006", hint: expect.stringContaining("--replace") });
+    const replaced = await runCli([...setArgs, "--replace"]);
     expect(replaced.code, replaced.stderr).toBe(0);
     expect(replaced.json).toMatchObject({ replaced: expect.stringMatching(/invalid: packages/) as unknown });
     const digest = (replaced.json as { digest: string }).digest;

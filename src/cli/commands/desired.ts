@@ -7,6 +7,7 @@ export interface DesiredSetFlags extends RegistryFlags {
   package: string;
   pids: string;
   station?: string[];
+  replace?: boolean;
 }
 
 /** `desired set <ref> --package oci://… --pids A01,A02 [--station ID]…`: the package is pinned to its digest. */
@@ -18,7 +19,8 @@ export async function desiredSetCommand(ref: string, flags: DesiredSetFlags): Pr
   const settings = await registryFlags(flags);
   const settingsFor: SettingsFor = () => settings;
   const resolved = await resolveEntry({ ref: flags.package, pids }, settingsFor);
-  const { doc: next, digest, replaced } = await updateDesired(ref, (doc) => setDesired(doc, resolved.ref, pids, flags.station ?? []), settingsFor);
+  const { doc: next, digest, replaced } = await updateDesired(ref, (doc) => setDesired(doc, resolved.ref, pids, flags.station ?? []), settingsFor,
+    { replaceUnusable: flags.replace === true });
   const where = flags.station?.length ? `station${flags.station.length > 1 ? "s" : ""} ${flags.station.join(", ")}` : "every station";
   return {
     exitCode: 0,

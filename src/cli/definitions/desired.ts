@@ -18,6 +18,7 @@ const desiredSet: CommandDefinition<DesiredSetFlags, [string]> = {
     { flags: "--package <ref>", description: "the package: oci://host/repo:tag or @sha256:… (as procvision-cli publish printed it)", required: true },
     { flags: "--pids <list>", description: "comma-separated PIDs", required: true },
     { flags: "--station <id>", description: "only on this station (its workstation_id; repeatable): an override of the line's packages", repeatable: true },
+    { flags: "--replace", description: "when the document there is one no station can use, write a new one in its place (its content is dropped)" },
     ...registryOptions,
   ],
   examples: ["procvision-cli desired set oci://registry.plant:5000/lines/line-a:desired --package oci://registry.plant:5000/vision/screw-check@sha256:… --pids A01,A02"],
