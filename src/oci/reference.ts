@@ -21,12 +21,23 @@ export function isOciReference(text: string): boolean {
   return text.startsWith("oci://");
 }
 
-/** `user:password@` before the host: a login pasted into a reference. */
-const USERINFO = /^oci:\/\/[^/@]*:[^/@]*@/;
+const PINNED = /@sha256:[0-9a-f]*$/;
+
+/**
+ * Where a login pasted before the host ends (`oci://user:pass@host/…`, `oci://token@host/…`, a password holding `/`
+ * or `@`): the last `@` that does not start the digest; -1 when there is none.
+ */
+function userinfoEnd(text: string): number {
+  const rest = text.replace(PINNED, "");
+  const at = rest.lastIndexOf("@");
+  // A host and repository follow a login; a malformed digest (`@sha512:…`) has no `/` after it.
+  return at >= 0 && rest.includes("/", at) ? at : -1;
+}
 
 /** The text with a login pasted before the host masked, for messages. */
 function withoutUserinfo(text: string): string {
-  return text.replace(USERINFO, "oci://***@");
+  const end = userinfoEnd(text);
+  return end < 0 || !text.startsWith("oci://") ? text : `oci://***${text.slice(end)}`;
 }
 
 /** Parses a reference; without tag or digest it means `latest`, as docker and oras read it. */
@@ -35,7 +46,7 @@ export function parseOciReference(text: string): OciReference {
     hint: "write oci://<registry>[:port]/<repository>:<tag> or oci://<registry>/<repository>@sha256:<digest>, e.g. oci://registry.plant:5000/vision/screw-check:1.2.0",
   });
   if (!isOciReference(text)) throw bad("it must start with oci://");
-  if (USERINFO.test(text)) throw bad("credentials do not go into a reference (they would end up in logs): use --username/--password-stdin, a Docker config file, or fleet.registries");
+  if (userinfoEnd(text) >= 0) throw bad("credentials do not go into a reference (they would end up in logs): use --username/--password-stdin, a Docker config file, or fleet.registries");
   let rest = text.slice("oci://".length);
   let digest: string | undefined;
   const at = rest.indexOf("@");

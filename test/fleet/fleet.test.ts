@@ -194,6 +194,10 @@ describe("a line of three stations following one desired state", () => {
     expect(wrongKey.json).toMatchObject({ error_code: "3007", hint: expect.stringContaining("AWS_SECRET_ACCESS_KEY") });
     const noBucket = await runCli(["fleet", "status", "--endpoint", s3.endpoint, "--bucket", "no-such-bucket", "--json"], { env });
     expect(noBucket.json).toMatchObject({ error_code: "3006", message: expect.stringContaining("no such bucket") });
+    const login = await runCli(["fleet", "status", "--bucket", s3.bucket, "--endpoint", s3.endpoint.replace("http://", "http://AK1:SK1secret@"), "--json"], { env });
+    expect(login.code).toBe(2);
+    expect(login.json).toMatchObject({ error_code: "1006", message: expect.stringContaining("holds a user or password") });
+    expect(login.stdout + login.stderr).not.toContain("SK1secret");
     const missingFile = await runCli([...args, "--secret-access-key-file", path.join(work, "nope.key"), "--json"], { env });
     expect(missingFile.code).toBe(2);
     expect(missingFile.json).toMatchObject({ error_code: "1006", message: expect.stringContaining("nope.key cannot be read") });

@@ -35,6 +35,19 @@ describe("OCI references", () => {
     }
     expect(message).toMatch(/^"oci:\/\/\*\*\*@127\.0\.0\.1:5000\/vision\/x:1\.0" is not an OCI reference: credentials do not go into a reference/);
     expect(message).not.toContain("LeakyPass99");
+    for (const pasted of ["oci://ghp_SECRETTOKEN123@127.0.0.1:5000/vision/x:1.0", "oci://station:SEC/RETpw@127.0.0.1/vision/x:1.0", "oci://u:SEC@RET@127.0.0.1/vision/x:1.0"]) {
+      const refused = (() => {
+        try {
+          parseOciReference(pasted);
+          return "";
+        } catch (err) {
+          return (err as Error).message;
+        }
+      })();
+      expect(refused, pasted).toMatch(/^"oci:\/\/\*\*\*@127\.0\.0\.1.*credentials do not go into a reference/);
+      expect(refused, pasted).not.toMatch(/SECRET|SEC|RET/);
+    }
+    expect(() => parseOciReference("oci://127.0.0.1:5000/vision/x@sha512:ab")).toThrow(/the digest "sha512:ab" must be sha256/);
     expect(parseOciReference(`oci://127.0.0.1:5000/vision/x@${DIGEST}`)).toMatchObject({ registry: "127.0.0.1:5000", digest: DIGEST });
   });
 

@@ -27,6 +27,12 @@ interface StationStatus {
 export async function fleetStatusCommand(flags: FleetStatusFlags): Promise<CommandOutput> {
   const endpoint = flags.endpoint ?? (process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL);
   if (!endpoint) throw new UsageError("no S3 endpoint: pass --endpoint or set AWS_ENDPOINT_URL", "e.g. --endpoint http://minio.plant:9000");
+  const url = URL.canParse(endpoint) ? new URL(endpoint) : undefined;
+  if (url === undefined || !/^https?:$/.test(url.protocol)) throw new UsageError("the S3 endpoint must be an http(s) URL", "e.g. --endpoint http://minio.plant:9000");
+  // Said without the URL: what it holds would end up in the terminal and in CI logs.
+  if (url.username !== "" || url.password !== "") {
+    throw new UsageError("the S3 endpoint URL holds a user or password", "pass the endpoint without it; keys come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the --*-file flags");
+  }
   const credentials = {
     accessKeyId: fromFileOrEnv(flags.accessKeyIdFile, "AWS_ACCESS_KEY_ID", "--access-key-id-file"),
     secretAccessKey: fromFileOrEnv(flags.secretAccessKeyFile, "AWS_SECRET_ACCESS_KEY", "--secret-access-key-file"),

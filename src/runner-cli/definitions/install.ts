@@ -2,7 +2,7 @@ import path from "node:path";
 import type { CommandDefinition } from "../../command-line/definition.js";
 import { ErrorCode } from "../../errors/codes.js";
 import { ProcVisionError } from "../../errors/procvision-error.js";
-import { isOciReference } from "../../oci/reference.js";
+import { isOciReference, parseOciReference } from "../../oci/reference.js";
 import { call, connection, uploadBody } from "../client.js";
 import { apiOutput } from "../format.js";
 import { connectionOptions, operatorHeader, type ClientFlags } from "./connection.js";
@@ -29,6 +29,7 @@ export const install: CommandDefinition<ClientFlags & { force?: boolean }, [stri
     const conn = connection(options);
     const route = `/algorithms/install${options.force ? "?force=true" : ""}`;
     if (isOciReference(zip)) {
+      parseOciReference(zip); // refused here, before it is printed (a pasted login must not reach the terminal)
       progress?.(`the runner pulls ${zip}, then installs…`);
       return apiOutput("install", refuseInvalid((await call(conn, "POST", route, { json: { ref: zip }, ...operatorHeader(options) })).body));
     }
