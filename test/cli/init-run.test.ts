@@ -60,16 +60,20 @@ describe("procvision-cli init", () => {
   it("rejects a bad name, bad PIDs or an empty version as usage errors", async () => {
     expect((await runCli(["init", "../evil", "-d", path.join(work, "evil")])).code).toBe(2);
     expect((await runCli(["init", "ok-name", "-d", path.join(work, "dup"), "--pids", "a,a"])).code).toBe(2);
-    const empty = await runCli(["init", "ok-name", "-d", path.join(work, "empty-version"), "-v", "", "--json"]);
-    expect(empty.code).toBe(2);
-    expect(empty.json).toMatchObject({ error_code: "1006", message: expect.stringContaining("--version") });
+    for (const version of ["", "1.0/x", " 1.0"]) {
+      const bad = await runCli(["init", "ok-name", "-d", path.join(work, "bad-version"), "-v", version, "--json"]);
+      expect(bad.code, version).toBe(2);
+      expect(bad.json).toMatchObject({ error_code: "1006", message: expect.stringMatching(/^-v\/--version: expected a non-empty version usable in a file name/) });
+    }
+    expect(existsSync(path.join(work, "bad-version"))).toBe(false);
   });
 
   it("a name that is also a module the algorithm imports gets a package of its own name, and validates", async () => {
-    for (const name of ["numpy", "procvision_algorithm_sdk"]) {
-      const made = await runCli(["init", name, "-d", path.join(work, `shadow-${name}`), "--json"], { cwd: work });
+    // numpy and the SDK by name (they may not be installed yet); queue because this Python has it (the SDK imports it).
+    for (const [name, klass] of [["numpy", "NumpyAlgo"], ["procvision_algorithm_sdk", "ProcvisionAlgorithmSdkAlgo"], ["queue", "QueueAlgo"]] as const) {
+      const made = await runCli(["init", name, "-d", path.join(work, `shadow-${name}`), "--python", testPython(), "--json"], { cwd: work });
       expect(made.code, made.stderr).toBe(0);
-      expect(made.json).toMatchObject({ module: `${name}_algo`, entry_point: `${name}_algo.main:${name === "numpy" ? "NumpyAlgo" : "ProcvisionAlgorithmSdkAlgo"}Algorithm` });
+      expect(made.json).toMatchObject({ module: `${name}_algo`, entry_point: `${name}_algo.main:${klass}Algorithm` });
       const validated = await runCli(["validate", path.join(work, `shadow-${name}`), "--python", testPython(), "--json"]);
       expect((validated.json as Report).summary, validated.stdout).toMatchObject({ status: "PASS" });
     }

@@ -3,6 +3,8 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { promisify } from "node:util";
+import { tmpdir } from "node:os";
+import { validateManifest } from "../../manifest/index.js";
 import { packageRoot } from "../../package-root.js";
 import { resolveInterpreter } from "../../python/interpreter.js";
 import { localTargetEnv } from "../../python/local-target.js";
@@ -24,12 +26,23 @@ export interface InitOptions {
   python?: string;
 }
 
-async function localNumpy(python: string): Promise<string | undefined> {
+/**
+ * What the author's Python has: its numpy version, and whether `module` is already importable there (a project
+ * package of that name would hide it: `init queue` broke `import queue` for the SDK itself). Asked from a neutral
+ * folder, so the current one does not count.
+ */
+async function probeLocal(python: string, module: string): Promise<{ numpy?: string; taken: boolean }> {
+  const script = [
+    "import importlib.util, sys",
+    "try:\n    import numpy\n    print(numpy.__version__)\nexcept Exception:\n    print('')",
+    "print(importlib.util.find_spec(sys.argv[1]) is not None)",
+  ].join("\n");
   try {
-    const { stdout } = await run(python, ["-c", "import numpy; print(numpy.__version__)"], { timeout: 30_000 });
-    return stdout.trim() || undefined;
+    const { stdout } = await run(python, ["-c", script, module], { timeout: 30_000, cwd: tmpdir() });
+    const [numpy = "", taken = ""] = stdout.split("\n"); // not trimmed first: the first line may be empty
+    return { ...(numpy.trim() ? { numpy: numpy.trim() } : {}), taken: taken.trim() === "True" };
   } catch {
-    return undefined;
+    return { taken: false };
   }
 }
 
@@ -38,15 +51,20 @@ export async function initCommand(name: string, options: InitOptions): Promise<C
   if (problem) throw new UsageError(problem);
   const pids = (options.pids ?? "p001,p002").split(",").map((p) => p.trim()).filter(Boolean);
   if (pids.length === 0 || new Set(pids).size !== pids.length) throw new UsageError(`--pids needs distinct, non-empty ids, got "${options.pids}"`);
-  if (options.version !== undefined && options.version.trim() === "") throw new UsageError("-v/--version must not be empty", "e.g. -v 1.0.0");
+  const version = options.version ?? "1.0.0";
+  // The manifest's own rule for versions (they name directories on stations): refused now, not at validate.
+  const checked = validateManifest({ name, version, entry_point: "m:C", supported_pids: pids });
+  const versionErrors = checked.ok ? [] : checked.errors.filter((e) => e.path === "version");
+  if (versionErrors.length > 0) throw new UsageError(`-v/--version: ${versionErrors.map((e) => e.message).join("; ")}`, "e.g. -v 1.0.0");
   const dir = path.resolve(options.dir ?? name);
-  const module = moduleName(name);
   const interpreter = await resolveInterpreter(options.python ?? "python3");
+  const local = await probeLocal(interpreter.executable, moduleName(name));
+  const module = local.taken ? `${moduleName(name)}_algo` : moduleName(name);
   const files = scaffoldFiles({
-    name, module, className: className(module), version: options.version ?? "1.0.0",
+    name, module, className: className(module), version,
     description: options.desc ?? `${name} inspection algorithm`, pids,
     sdkVersion: bundledSdkWheel().version,
-    numpyVersion: (await localNumpy(interpreter.executable)) ?? DEFAULT_NUMPY,
+    numpyVersion: local.numpy ?? DEFAULT_NUMPY,
     env: await localTargetEnv(interpreter.executable),
   }, await readFile(path.join(packageRoot(), "examples", "algorithm-example", "sample.png")));
 
