@@ -5,7 +5,7 @@ import { setFlagsFromString } from "node:v8";
 import { buildApi } from "../api/server.js";
 import { ensureToken } from "../api/token.js";
 import { ErrorCode, ProcVisionError } from "../errors/index.js";
-import { processAlive } from "../store/lock.js";
+import { lockWithin, type LockHandle } from "../store/lock.js";
 import { loadRunnerConfig, parseRunnerConfig } from "../runner/config.js";
 import { Runner } from "../runner/runner.js";
 import type { LineLog } from "../supervisor/types.js";
@@ -33,15 +33,19 @@ export async function serve(o: { root: string; host?: string; port: string; conf
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ProcVisionError(ErrorCode.invalid_params, `--port must be 0–65535, got ${o.port}`, { hint: "0 picks a free port (runner.json says which)" });
   }
-  await refuseSecondRunner(root);
+  const served = await claimRoot(root);
 
   const log: LineLog = (line, level = "info") => process.stderr.write(`${new Date().toISOString()} ${level} ${line}\n`);
-  const runner = await Runner.open({ root, config, log });
+  const runner = await Runner.open({ root, config, log }).catch(async (err: unknown) => {
+    await served.release();
+    throw err;
+  });
   const token = await ensureToken(root);
   // The runner's log: what the API logs (denied requests, failures) leaves the station with telemetry too.
   const app = await buildApi({ runner, token, log: runner.log });
   const address = await app.listen({ host, port }).catch(async (err: NodeJS.ErrnoException) => {
     await runner.close();
+    await served.release();
     if (err.code !== "EADDRINUSE") throw err;
     throw new ProcVisionError(ErrorCode.invalid_params, `port ${port} on ${host} is in use`, {
       hint: "pass another --port (0 picks a free one), or stop what listens there",
@@ -65,6 +69,7 @@ export async function serve(o: { root: string; host?: string; port: string; conf
     clearTimeout(cut);
     await runner.close();
     await rm(path.join(root, RUNNER_JSON), { force: true });
+    await served.release();
     log("stopped");
     process.exit(0);
   };
@@ -74,20 +79,17 @@ export async function serve(o: { root: string; host?: string; port: string; conf
 
 /**
  * One runner per root: a second one would start its own workers on the same runner.db and, when it exits, delete the
- * first one's runner.json. The announced runner counts when its process lives and its URL answers (not a recycled pid).
+ * first one's runner.json. `serve.lock` holds the serving process's PID (a dead one's lock is taken over), claimed
+ * atomically, so two started at the same moment cannot both pass.
  */
-async function refuseSecondRunner(root: string): Promise<void> {
-  let announced: { url?: unknown; pid?: unknown };
-  try {
-    announced = JSON.parse(await readFile(path.join(root, RUNNER_JSON), "utf8")) as typeof announced;
-  } catch {
-    return;
-  }
-  const { url, pid } = announced;
-  if (typeof url !== "string" || typeof pid !== "number" || pid === process.pid || !processAlive(pid)) return;
-  const answers = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
-  if (!answers) return;
-  throw new ProcVisionError(ErrorCode.invalid_params, `${root} is already served by runner ${pid} at ${url}`, {
+async function claimRoot(root: string): Promise<LockHandle> {
+  // A runner stopped just before may still be exiting: it is given a moment.
+  const got = await lockWithin(path.join(root, SERVE_LOCK), 3_000);
+  if ("release" in got) return got;
+  const announced = await readFile(path.join(root, RUNNER_JSON), "utf8").then((t) => (JSON.parse(t) as { url?: unknown }).url, () => undefined);
+  throw new ProcVisionError(ErrorCode.invalid_params, `${root} is already served by runner ${got.heldBy || "(starting)"}${typeof announced === "string" ? ` at ${announced}` : ""}`, {
     hint: "use that runner (procvision-runner status), stop it first, or give this one another --root",
   });
 }
+
+const SERVE_LOCK = "serve.lock";

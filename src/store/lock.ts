@@ -16,7 +16,7 @@ export interface LockHandle {
  * Whether `pid` still runs. A SIGKILLed runner whose parent has not reaped it yet (a zombie) still answers signal 0,
  * so on Linux its state in /proc decides: it holds nothing any more.
  */
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (err) {

@@ -192,6 +192,17 @@ describe("procvision-runner", { timeout: 180_000 }, () => {
     expect(second.stderr).toMatch(/\[1006\] .*root is already served by runner \d+ at http:\/\/127\.0\.0\.1:\d+/);
     expect(JSON.parse(readFileSync(path.join(root, "runner.json"), "utf8"))).toMatchObject({ url });
     expect((await runner(["status", ...R()])).code).toBe(0);
+    // Two started at the same moment on a fresh root: one serves, the other is refused (the claim is atomic).
+    const fresh = path.join(work, "raced-root");
+    const both = await Promise.allSettled([serveRunner(fresh), serveRunner(fresh)]);
+    const serving = both.filter((r): r is PromiseFulfilledResult<Served> => r.status === "fulfilled").map((r) => r.value);
+    try {
+      expect(serving).toHaveLength(1);
+      expect(String((both.find((r) => r.status === "rejected") as PromiseRejectedResult).reason)).toMatch(/serve exited 1: .*\[1006\] .*is already served by runner/s);
+    } finally {
+      await Promise.all(serving.map((s) => s.stop()));
+    }
+    expect(existsSync(path.join(fresh, "serve.lock"))).toBe(false); // released by the graceful stop
   });
 
   it("SIGTERM stops serve cleanly: the running inspection is answered, exit 0, runner.json removed, no worker left behind, token never logged", async () => {

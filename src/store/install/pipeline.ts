@@ -235,7 +235,8 @@ export async function installPackage(env: InstallEnvironment, request: InstallRe
         await pausePoint("archived");
         env.repo.finishInstall(ref.name, ref.version, finished);
       } else {
-        if (state !== "installed") {
+        // A good build is not traded for one that fails here; an invalid one may be (nothing that works is lost).
+        if (state !== "installed" && existing.state === "installed") {
           const failed = validation.checks.filter((c) => c.result === "FAIL").map((c) => `${c.name}: ${c.message}`).join("; ");
           throw new ProcVisionError(ErrorCode.install_failed, `${ref.name} ${ref.version}: the new build failed its smoke checks on this station (${failed}); the installed build is kept`, {
             hint: "fix the algorithm and rebuild; the installed build stays as it was (start it again if it ran)", details: { validation },
