@@ -39,6 +39,35 @@ export function checkInspect(request: unknown): void {
 
 export function checkLimit(limit: unknown): void {
   if (limit !== undefined && (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > 10_000)) {
-    throw invalid(`limit must be an integer from 1 to 10000, got ${String(limit)}`, "leave it out for the default");
+    throw invalid(`limit must be an integer from 1 to 10000, got ${JSON.stringify(limit)}`, "leave it out for the default");
   }
+}
+
+/** A filter or options object: left out, or an object (`null` is not "no filter" to the code behind it). */
+export function checkOptional(what: string, value: unknown): void {
+  if (value !== undefined) checkObject(what, value);
+}
+
+export function checkRecordFilter(filter: unknown): void {
+  checkOptional("the records filter", filter);
+  const f = (filter ?? {}) as { status?: unknown; result_status?: unknown; limit?: unknown };
+  checkLimit(f.limit);
+  // Values no record has would answer an empty list that reads as "no NG parts" (HTTP refuses them too).
+  if (f.status !== undefined && f.status !== "OK" && f.status !== "ERROR") throw invalid(`status must be OK or ERROR, got ${JSON.stringify(f.status)}`, "leave it out for every status");
+  if (f.result_status !== undefined && f.result_status !== "OK" && f.result_status !== "NG") {
+    throw invalid(`result_status must be OK or NG, got ${JSON.stringify(f.result_status)}`, "leave it out for every result");
+  }
+}
+
+export function checkInstallSource(source: unknown): void {
+  if (typeof source === "string" && source !== "") return;
+  checkObject("the install source", source);
+  const s = source as { path?: unknown; ref?: unknown };
+  if (!(typeof s.path === "string" && s.path !== "") && !(typeof s.ref === "string" && s.ref !== "")) {
+    throw invalid("the install source needs path (a zip) or ref (oci://…) as a string", 'e.g. runner.install({ path: "zips/algo-v1.0-offline.zip" })');
+  }
+}
+
+export function checkPid(pid: unknown): void {
+  if (typeof pid !== "string" || pid === "") throw invalid(`expected a PID as a string, got ${describe(pid)}`, 'e.g. runner.createSession("A01")');
 }

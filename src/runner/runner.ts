@@ -27,7 +27,9 @@ import { fleetStatus, followDesiredState, requireFleetAgent, type UnmanagedFleet
 import { hosted } from "./hosted.js";
 import { install, revalidate, watchZips, type InstallOptions, type InstallSource, type OperatorOption } from "./install-flow.js";
 import { toSupervisorRequest, type RunnerInspectRequest } from "./inspect-request.js";
-import { checkInspect, checkLimit, checkObject, checkPids, checkRef } from "./library-arguments.js";
+import {
+  checkInspect, checkInstallSource, checkLimit, checkObject, checkOptional, checkPid, checkPids, checkRecordFilter, checkRef,
+} from "./library-arguments.js";
 import { lineLogger, stderrLog, withTelemetry, workerLogTail } from "./log.js";
 import { defaultOperator, loadTrustedKeys, recoverOnOpen } from "./open.js";
 import { checkStateFilter, packageInfos, type PackageInfo } from "./package-info.js";
@@ -201,7 +203,8 @@ export class Runner {
    * string) pulled from an OCI registry first (§9). Resolves with state `invalid` when the smoke checks fail.
    */
   async install(source: string | InstallSource, options: InstallOptions = {}): Promise<InstallResult> {
-    if (typeof source !== "string") checkObject("the install source", source);
+    checkInstallSource(source);
+    checkOptional("the install options", options);
     return install(this.ctx, source, options);
   }
 
@@ -214,6 +217,7 @@ export class Runner {
   /** Removes a version: an active or in-use one only with force (2007), which deactivates, drains and stops it first. */
   async uninstall(name: string, version: string, options: UninstallOptions = {}): Promise<UninstallResult> {
     checkRef(name, version);
+    checkOptional("the uninstall options", options);
     return uninstall(this.ctx, name, version, options);
   }
 
@@ -222,6 +226,7 @@ export class Runner {
   /** Packages, filtered by name and by state (any of PACKAGE_STATES; another is 1006 naming them). */
   async list(filter: { state?: string; name?: string } = {}): Promise<PackageInfo[]> {
     this.state.assertOpen();
+    checkOptional("the list filter", filter);
     checkStateFilter(filter.state);
     const packages = this.repository.listPackages(filter.name === undefined ? {} : { name: filter.name });
     return packageInfos(packages, this.repository.bindings(), this.supervisor, filter.state);
@@ -241,7 +246,7 @@ export class Runner {
 
   async records(filter: RecordFilter = {}): Promise<InspectionRecord[]> {
     this.state.assertOpen();
-    checkLimit(filter.limit);
+    checkRecordFilter(filter);
     const query = withInstant(filter);
     this.recorder.flush();
     return this.repository.records(query);
@@ -249,6 +254,7 @@ export class Runner {
 
   async audit(filter: AuditFilter = {}): Promise<AuditEntry[]> {
     this.state.assertOpen();
+    checkOptional("the audit filter", filter);
     checkLimit(filter.limit);
     return this.repository.audit(withInstant(filter));
   }
@@ -323,6 +329,7 @@ export class Runner {
 
   /** A session for one inspection flow of a PID, pinned to the version active now. */
   async createSession(pid: string, context: Record<string, unknown> = {}): Promise<SessionView> {
+    checkPid(pid);
     checkObject("the session context", context);
     return sessionView(this.requireSupervisor().createSession(pid, context));
   }

@@ -42,6 +42,16 @@ describe("library arguments", () => {
     ["inspect without an image", () => loose.inspect!({ pid: "A01" }), /needs an image, got undefined/],
     ["a session with a string context", () => loose.createSession!("A01", "lot 7"), /session context must be an object, got string/],
     ["records with a negative limit", () => loose.records!({ limit: -1 }), /limit must be an integer from 1 to 10000, got -1/],
+    ["records with a limit given as a string", () => loose.records!({ limit: "5" }), /got "5"/],
+    ["records of a status no record has", () => loose.records!({ status: "bogus" }), /status must be OK or ERROR, got "bogus"/],
+    ["records of a result in lower case", () => loose.records!({ result_status: "ng" }), /result_status must be OK or NG, got "ng"/],
+    ["records with a null filter", () => loose.records!(null), /records filter must be an object, got null/],
+    ["audit with a null filter", () => loose.audit!(null), /audit filter must be an object, got null/],
+    ["list with a null filter", () => loose.list!(null), /list filter must be an object, got null/],
+    ["uninstall with null options", () => loose.uninstall!("algo", "1.0", null), /uninstall options must be an object, got null/],
+    ["install of an empty object", () => loose.install!({}), /needs path \(a zip\) or ref/],
+    ["install of a numeric path", () => loose.install!({ path: 5 }), /needs path \(a zip\) or ref/],
+    ["a session without a PID", () => loose.createSession!(), /expected a PID as a string, got undefined/],
   ])("%s → 1006", async (_, call, message) => {
     const err = await refusal(call);
     expect(err.code).toBe("1006");
