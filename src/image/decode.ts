@@ -41,8 +41,9 @@ export async function decodeImage(input: { path: string } | { bytes: Uint8Array 
     const { data, info } = await sharp(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), { limitInputPixels: MAX_DECODED_PIXELS }).removeAlpha().toColourspace("srgb").raw().toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height, channels: 3, colorSpace: "RGB" };
   } catch (err) {
-    throw new ProcVisionError(ErrorCode.image_load_failed, `cannot decode image ${what}: ${(err as Error).message}`, {
-      hint: "pass a readable JPEG or PNG file",
+    const message = (err as Error).message;
+    throw new ProcVisionError(ErrorCode.image_load_failed, `cannot decode image ${what}: ${message}`, {
+      hint: message.includes("pixels") ? `send a smaller image (at most ${MAX_DECODED_PIXELS} pixels)` : "pass a readable JPEG or PNG file",
     });
   }
 }

@@ -18,6 +18,9 @@ export interface RecoveryReport {
   skipped?: string;
 }
 
+/** Where the HTTP API keeps an uploaded zip while it is installed (under zips/, so it is on the same file system). */
+export const UPLOADS_DIR = ".uploads";
+
 /** Deletes a package's files: its directory, and its archived zip unless that zip is the operator's own source file. */
 export async function removePackageFiles(layout: StoreLayout, p: Pick<PackageRecord, "name" | "version" | "dir" | "source_zip">): Promise<void> {
   await rm(p.dir, { recursive: true, force: true });
@@ -64,6 +67,8 @@ export async function recoverStore(layout: StoreLayout, repo: Repository): Promi
     if ((await dirs(nameDir)).length === 0) await rm(nameDir, { recursive: true, force: true });
   }
   await rm(layout.staging, { recursive: true, force: true });
+  // Uploads the HTTP API was installing when the runner died (it removes them itself otherwise).
+  await rm(path.join(layout.zips, UPLOADS_DIR), { recursive: true, force: true });
   for (const file of await dirs(layout.zips)) {
     if (file.includes(".partial-")) await rm(path.join(layout.zips, file), { force: true });
   }

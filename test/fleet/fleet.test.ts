@@ -192,6 +192,8 @@ describe("a line of three stations following one desired state", () => {
     const wrongKey = await runCli([...args, "--json"], { env: { ...env, AWS_SECRET_ACCESS_KEY: "wrong" } });
     expect(wrongKey.code).toBe(1);
     expect(wrongKey.json).toMatchObject({ error_code: "3007", hint: expect.stringContaining("AWS_SECRET_ACCESS_KEY") });
+    const unknownKey = await runCli([...args, "--json"], { env: { ...env, AWS_ACCESS_KEY_ID: "NOSUCHKEY" } });
+    expect(unknownKey.json).toMatchObject({ error_code: "3007" });
     const noBucket = await runCli(["fleet", "status", "--endpoint", s3.endpoint, "--bucket", "no-such-bucket", "--json"], { env });
     expect(noBucket.json).toMatchObject({ error_code: "3006", message: expect.stringContaining("no such bucket") });
     const login = await runCli(["fleet", "status", "--bucket", s3.bucket, "--endpoint", s3.endpoint.replace("http://", "http://AK1:SK1secret@"), "--json"], { env });

@@ -102,15 +102,17 @@ describe("a runner killed during an install", () => {
     }
   }, 60_000);
 
-  it("removes directories under deployed/ that no registry row claims", async () => {
+  it("removes directories under deployed/ that no registry row claims, and uploads a killed runner was installing", async () => {
     const root = path.join(work, "root-orphan");
     await (await Runner.open({ root, log: () => undefined })).close();
     const orphan = path.join(root, "deployed", "ghost", "0.1", "venv");
-    execFileSync("mkdir", ["-p", orphan]);
+    execFileSync("mkdir", ["-p", orphan, path.join(root, "zips", ".uploads")]);
+    writeFileSync(path.join(root, "zips", ".uploads", "upload-1-abcd.zip"), "half an upload");
     const { runner } = await reopen(root);
     try {
       expect(runner.recovery.removed).toEqual([{ name: "ghost", version: "0.1", kind: "orphan", message: "removed deployed/ghost/0.1: no registry row claims it" }]);
       expect(readdirSync(path.join(root, "deployed"))).toEqual([]);
+      expect(existsSync(path.join(root, "zips", ".uploads"))).toBe(false);
     } finally {
       await runner.close();
     }

@@ -8,6 +8,7 @@ import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import { ErrorCode } from "../../errors/codes.js";
 import { ProcVisionError } from "../../errors/procvision-error.js";
+import { UPLOADS_DIR } from "../../store/index.js";
 import { route, type RouteDoc } from "../route.js";
 import type { RunnerPort } from "../runner-port.js";
 import * as responses from "../responses.js";
@@ -61,7 +62,7 @@ export function algorithmRoutes(app: FastifyInstance, docs: RouteDoc[], runner: 
     const contentType = String(request.headers["content-type"] ?? "").split(";")[0]?.trim();
     let result: unknown;
     if (contentType === "application/zip" || contentType === "application/octet-stream") {
-      const uploads = path.join(runner.root, "zips", ".uploads");
+      const uploads = path.join(runner.root, "zips", UPLOADS_DIR);
       await mkdir(uploads, { recursive: true });
       const file = path.join(uploads, `upload-${Date.now()}-${randomBytes(4).toString("hex")}.zip`);
       await saveUpload(request.body as Readable, file, uploadLimit);

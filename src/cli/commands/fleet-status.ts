@@ -71,7 +71,8 @@ function storageError(err: unknown, endpoint: string, bucket: string): unknown {
   if (isProcVisionError(err)) return err;
   const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
   const what = `${endpoint}, bucket ${bucket}: ${e.message ?? String(err)}`;
-  if (["SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "InvalidToken", "ExpiredToken"].includes(e.name ?? "")) {
+  // XAdminUserNotFound: versitygw's answer to an access key it does not know.
+  if (["SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "InvalidToken", "ExpiredToken", "XAdminUserNotFound"].includes(e.name ?? "")) {
     return new ProcVisionError(ErrorCode.unauthorized, `the storage refused these credentials (${what})`, {
       hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the --*-file flags) to a key that may read the bucket",
     });

@@ -155,7 +155,7 @@ class Worker:
         log.error("result is above the frame limit", request_id=request_id, method=method, bytes=size)
         too_big = ValueError(
             f"the {method} result is {size} bytes as JSON, above the {self._max_frame_bytes}-byte frame limit: "
-            "return less (keep big arrays in files or the session, not in data or debug)"
+            "return less (big arrays belong in files, not in data, debug or the session state)"
         )
         return encode_frame({**result, **exception_outcome(too_big), "session_state": input_state})
 
